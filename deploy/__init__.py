@@ -1,0 +1,1 @@
+"""The local stack (Kafka from Maven Central, embedded PostgreSQL) and the shebao command."""

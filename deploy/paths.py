@@ -1,0 +1,36 @@
+"""Where the local stack keeps everything: one folder the user can see and delete."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shebao_home() -> Path:
+    """``$SHEBAO_HOME``, else ``.shebao/`` in the repository."""
+    home = Path(os.environ.get("SHEBAO_HOME", REPO / ".shebao")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def env_port(name: str, default: int) -> int:
+    """A port from the environment, else the default."""
+    return int(os.environ.get(name, default))
+
+
+def free_port() -> int:
+    """A TCP port on loopback nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts connections on the port."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0

@@ -1,0 +1,1 @@
+"""Identity: real-name and real-person verification of citizens."""

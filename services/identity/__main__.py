@@ -1,0 +1,8 @@
+"""``python -m services.identity``: run the identity service."""
+
+from services.identity.app import create_app
+from services.identity.settings import IdentitySettings
+from shared.app import serve
+
+settings = IdentitySettings()
+serve(create_app(settings), "identity", settings)

@@ -1,0 +1,58 @@
+"""The write side's one move: load a stream, fold it, decide, append; retried on conflict."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+
+from shared.contracts import EventPayload, parse_payload
+from shared.envelope import Envelope
+from shared.eventstore import Causation, ConcurrencyError, EventStore
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+async def load_state(
+    conn: asyncpg.Connection,
+    store: EventStore,
+    stream_id: str,
+    initial: S,
+    evolve: Callable[[S, EventPayload], S],
+) -> tuple[S, int]:
+    """The stream's current state and version."""
+    history = await store.load(conn, stream_id)
+    state = functools.reduce(evolve, (parse_payload(e) for e in history), initial)
+    return state, len(history)
+
+
+async def decide_and_append(
+    conn: asyncpg.Connection,
+    store: EventStore,
+    *,
+    stream_id: str,
+    person_id: str,
+    initial: S,
+    evolve: Callable[[S, EventPayload], S],
+    decide: Callable[[S], list[EventPayload]],
+    causation: Causation,
+) -> list[Envelope]:
+    """Run one command against a stream inside the caller's transaction."""
+    state, version = await load_state(conn, store, stream_id, initial, evolve)
+    envelopes = store.envelopes(stream_id, version, person_id, decide(state), causation)
+    await store.append(conn, envelopes)
+    return envelopes
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:
+    """Run ``attempt`` again when a concurrent writer won; the last conflict propagates."""
+    for n in range(attempts - 1):
+        try:
+            return await attempt()
+        except ConcurrencyError:
+            await asyncio.sleep(0.005 * 2**n)
+    return await attempt()

@@ -1,0 +1,59 @@
+"""One way to assemble a service process: FastAPI edge + runtime started by the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from shared.errors import DomainError
+from shared.http import install_edges
+from shared.logging import configure_logging
+from shared.runtime import ConsumerFactory, ServiceRuntime, run_service
+from shared.settings import ServiceSettings
+from shared.timeline import timeline_router
+from shared.topics import Producer
+
+
+def service_app(
+    *,
+    service: Producer,
+    settings: ServiceSettings,
+    description: str,
+    routers: Sequence[APIRouter],
+    status_of: Callable[[DomainError], int],
+    migrations: Path,
+    make_handlers: Callable[[ServiceRuntime], Any],
+    consumer_factory: ConsumerFactory | None = None,
+) -> FastAPI:
+    """The service's ASGI app; its lifespan starts and stops the runtime."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with run_service(service, settings, migrations, consumer_factory) as runtime:
+            app.state.runtime = runtime
+            app.state.handlers = make_handlers(runtime)
+            yield
+
+    app = FastAPI(
+        title=f"shebao {service} service",
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_edges(app, service, status_of)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(timeline_router())
+    return app
+
+
+def serve(app: FastAPI, service: str, settings: ServiceSettings) -> None:
+    """Run the app with uvicorn in this process, logging as structured JSON."""
+    configure_logging(service, level=settings.log_level)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

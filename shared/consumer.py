@@ -1,0 +1,160 @@
+"""Consuming foreign events exactly once in effect: inbox dedupe, dead letters, retries.
+
+The state change and the inbox row commit in one transaction; the Kafka offset is committed
+only after it (FastStream ``AckPolicy.NACK_ON_ERROR``), so a redelivery finds the inbox row
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from shared.contracts import EventPayload, UnknownEventError, parse_payload
+from shared.envelope import EVENT_TYPE_HEADER, Envelope
+from shared.eventstore import ConcurrencyError, record_once
+from shared.topics import dead_letter_topic
+
+log = structlog.get_logger(__name__)
+
+Apply = Callable[[asyncpg.Connection, Envelope, EventPayload], Awaitable[None]]
+
+#: Faults that pass: the event is retried with backoff, never skipped.
+TRANSIENT = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    ConcurrencyError,
+)
+
+DEAD_LETTER_REASON_HEADER = "dead_letter_reason"
+
+
+class PoisonMessageError(Exception):
+    """A record that can never be applied; it goes to the dead-letter topic with a reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def contract_reason(exc: Exception) -> str:
+    """A dead-letter reason naming what broke the contract, never the values themselves."""
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(map(str, e['loc'])) or '<root>'}:{e['type']}" for e in exc.errors()]
+        return "CONTRACT_VIOLATION " + ", ".join(parts[:10])
+    if isinstance(exc, UnknownEventError):
+        return f"UNKNOWN_EVENT {exc}"
+    return f"UNPARSEABLE {type(exc).__name__}"
+
+
+@dataclass
+class InboxConsumer:
+    """Applies the events of ``handles`` for consumer group ``group``, each once."""
+
+    pool: asyncpg.Pool
+    group: str
+    handles: Collection[str]
+    apply: Apply
+    dead_letters: AIOKafkaProducer
+    crash_after_commit: bool = False
+    max_backoff_s: float = 5.0
+    applied: int = 0
+
+    async def handle(self, message: KafkaMessage) -> None:
+        """FastStream entry point: one Kafka record in, at most one state change out."""
+        record: ConsumerRecord[bytes, bytes] = message.raw_message  # type: ignore[assignment]
+        event_type = dict(record.headers or ()).get(EVENT_TYPE_HEADER)
+        if event_type is not None and event_type.decode(errors="replace") not in self.handles:
+            return  # not ours: skipped without parsing, as the contract allows
+        try:
+            envelope = Envelope.from_bytes(record.value or b"")
+            if envelope.event_type not in self.handles:
+                return
+            payload = parse_payload(envelope)
+        except (ValidationError, UnknownEventError, ValueError) as exc:
+            await self._dead_letter(record, contract_reason(exc))
+            return
+        try:
+            await self._apply_with_retry(envelope, payload)
+        except PoisonMessageError as exc:
+            await self._dead_letter(record, exc.reason)
+        except Exception as exc:
+            # A fault that is neither transient nor a contract breach is parked, not looped on:
+            # an operator can replay the dead letter once the cause is fixed.
+            log.exception("consumer_failed", group=self.group, event_id=str(envelope.event_id))
+            await self._dead_letter(record, f"HANDLER_ERROR {type(exc).__name__}")
+
+    async def _apply_with_retry(self, envelope: Envelope, payload: EventPayload) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._apply_once(envelope, payload)
+                return
+            except TRANSIENT as exc:
+                log.warning(
+                    "consumer_retrying",
+                    group=self.group,
+                    event_id=str(envelope.event_id),
+                    error=type(exc).__name__,
+                    backoff_s=backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+
+    async def _apply_once(self, envelope: Envelope, payload: EventPayload) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await record_once(conn, self.group, envelope.event_id):
+                log.info("duplicate_skipped", group=self.group, event_id=str(envelope.event_id))
+                return
+            await self.apply(conn, envelope, payload)
+        self.applied += 1
+        if self.crash_after_commit:
+            # Test hook: die after the database commit and before the offset commit.
+            log.warning("fault_injected_crash", group=self.group, event_id=str(envelope.event_id))
+            os._exit(70)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        headers = [
+            *(record.headers or ()),
+            (DEAD_LETTER_REASON_HEADER, reason.encode()),
+            ("source_topic", record.topic.encode()),
+            ("source_partition", str(record.partition).encode()),
+            ("source_offset", str(record.offset).encode()),
+        ]
+        await self.dead_letters.send_and_wait(
+            dead_letter_topic(self.group), value=record.value, key=record.key, headers=headers
+        )
+        log.warning(
+            "dead_lettered",
+            group=self.group,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+        )
+
+
+def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsumer) -> None:
+    """Register the consumer on the broker: from the log's start, offsets after the commit."""
+    broker.subscriber(
+        *topics,
+        group_id=consumer.group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )(consumer.handle)

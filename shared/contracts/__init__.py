@@ -1,0 +1,56 @@
+"""Event contracts: every event type, at every schema version, and how to read them back."""
+
+from typing import Any
+
+from shared.contracts.activation import CardActivated
+from shared.contracts.base import EventPayload
+from shared.contracts.card import CardApplied, CardMailed, CardProduced
+from shared.contracts.identity import IdentityVerified
+from shared.contracts.notification import NotificationSent
+from shared.envelope import Envelope
+
+ALL_EVENTS: tuple[type[EventPayload], ...] = (
+    IdentityVerified,
+    CardApplied,
+    CardProduced,
+    CardMailed,
+    CardActivated,
+    NotificationSent,
+)
+
+REGISTRY: dict[tuple[str, int], type[EventPayload]] = {
+    (e.event_type, e.schema_version): e for e in ALL_EVENTS
+}
+
+
+class UnknownEventError(ValueError):
+    """An envelope names an event type or schema version this code does not know."""
+
+
+def parse_payload(envelope: Envelope) -> EventPayload:
+    """The typed payload of an envelope; raises UnknownEventError or ValidationError."""
+    model = REGISTRY.get((envelope.event_type, envelope.schema_version))
+    if model is None:
+        raise UnknownEventError(f"{envelope.event_type} v{envelope.schema_version}")
+    return model.model_validate(envelope.payload)
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of every event payload, keyed ``<EventType>.v<version>``."""
+    return {f"{e.event_type}.v{e.schema_version}": e.model_json_schema() for e in ALL_EVENTS}
+
+
+__all__ = [
+    "ALL_EVENTS",
+    "REGISTRY",
+    "CardActivated",
+    "CardApplied",
+    "CardMailed",
+    "CardProduced",
+    "EventPayload",
+    "IdentityVerified",
+    "NotificationSent",
+    "UnknownEventError",
+    "json_schemas",
+    "parse_payload",
+]

@@ -1,0 +1,70 @@
+"""The event envelope: the public contract every event travels in (see architecture.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import uuid6
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from shared.topics import Producer
+
+EVENT_TYPE_HEADER = "event_type"
+SCHEMA_VERSION_HEADER = "schema_version"
+
+
+def new_event_id() -> uuid.UUID:
+    """A fresh UUIDv7: time-ordered, so event ids sort roughly by creation."""
+    return uuid.UUID(str(uuid6.uuid7()))
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """One event as published: exactly these top-level fields, serialised as JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID = Field(description="Unique id of this event (UUIDv7).")
+    event_type: str = Field(description="Name of the event, e.g. CardMailed.", min_length=1)
+    schema_version: int = Field(description="Version of the payload's schema.", ge=1)
+    stream_id: str = Field(description="The stream (aggregate) the event belongs to.", min_length=1)
+    stream_version: int = Field(description="Position of the event in its stream, from 1.", ge=1)
+    person_id: str = Field(description="Opaque id of the person; also the Kafka key.", min_length=1)
+    occurred_at: datetime = Field(description="When the event happened (RFC 3339, UTC).")
+    correlation_id: str = Field(description="Id shared by everything one request caused.")
+    causation_id: str = Field(description="Id of the event or request that caused this one.")
+    producer: Producer = Field(description="The service that produced the event.")
+    payload: dict[str, Any] = Field(description="The event's own fields.")
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("occurred_at must carry a time zone")
+        return value.astimezone(UTC)
+
+    @field_serializer("occurred_at")
+    def _rfc3339(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    def to_bytes(self) -> bytes:
+        """The JSON bytes published as the Kafka record value."""
+        return self.model_dump_json().encode()
+
+    def kafka_headers(self) -> list[tuple[str, bytes]]:
+        """Headers that let a consumer skip unknown events without parsing the value."""
+        return [
+            (EVENT_TYPE_HEADER, self.event_type.encode()),
+            (SCHEMA_VERSION_HEADER, str(self.schema_version).encode()),
+        ]
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        """Parse a record value; raises pydantic.ValidationError when it breaks the contract."""
+        return cls.model_validate_json(raw)

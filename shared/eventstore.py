@@ -1,0 +1,136 @@
+"""The PostgreSQL event store: append with expected version, and the outbox in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.contracts import EventPayload
+from shared.envelope import Envelope, new_event_id, utc_now
+from shared.topics import EVENTS_TOPIC, Producer
+
+
+
+def outbox_channel(producer: Producer) -> str:
+    """The LISTEN/NOTIFY channel that wakes a service's relay when its outbox grows."""
+    return f"shebao_outbox_{producer}"
+
+
+class ConcurrencyError(Exception):
+    """Another writer appended to the stream first: reload and decide again."""
+
+    code = "CONCURRENT_UPDATE"
+
+
+@dataclass(frozen=True)
+class Causation:
+    """Why events happen: the request or event that caused them, and its correlation id."""
+
+    correlation_id: str
+    causation_id: str
+
+    @classmethod
+    def of_event(cls, envelope: Envelope) -> Causation:
+        """Events caused by a consumed event keep its correlation id."""
+        return cls(envelope.correlation_id, str(envelope.event_id))
+
+
+class EventStore:
+    """One service's event store. Every method runs on a connection the caller owns."""
+
+    def __init__(self, producer: Producer) -> None:
+        self.producer = producer
+        self.topic = EVENTS_TOPIC[producer]
+        self.channel = outbox_channel(producer)
+
+    async def load(self, conn: asyncpg.Connection, stream_id: str) -> list[Envelope]:
+        """Every event of a stream, in order."""
+        rows = await conn.fetch(
+            "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
+        )
+        return [Envelope.model_validate_json(r["envelope"]) for r in rows]
+
+    async def person_history(self, conn: asyncpg.Connection, person_id: str) -> list[Envelope]:
+        """Every event this service recorded about a person, in the order they were stored."""
+        rows = await conn.fetch(
+            "SELECT envelope FROM events WHERE person_id = $1 ORDER BY position", person_id
+        )
+        return [Envelope.model_validate_json(r["envelope"]) for r in rows]
+
+    def envelopes(
+        self,
+        stream_id: str,
+        expected_version: int,
+        person_id: str,
+        payloads: Sequence[EventPayload],
+        causation: Causation,
+    ) -> list[Envelope]:
+        """Wrap new payloads in envelopes numbered after ``expected_version``."""
+        now = utc_now()
+        return [
+            Envelope(
+                event_id=new_event_id(),
+                event_type=p.event_type,
+                schema_version=p.schema_version,
+                stream_id=stream_id,
+                stream_version=expected_version + i,
+                person_id=person_id,
+                occurred_at=now,
+                correlation_id=causation.correlation_id,
+                causation_id=causation.causation_id,
+                producer=self.producer,
+                payload=p.to_payload(),
+            )
+            for i, p in enumerate(payloads, start=1)
+        ]
+
+    async def append(self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
+        """Store events and queue them for publication; ConcurrencyError if a version is taken.
+
+        Must run inside the caller's transaction, so events, outbox rows and any state change
+        commit or fail together.
+        """
+        if not envelopes:
+            return
+        rows = [(e, e.to_bytes()) for e in envelopes]
+        try:
+            await conn.executemany(
+                "INSERT INTO events (stream_id, stream_version, event_id, event_type,"
+                " schema_version, person_id, occurred_at, envelope)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                [
+                    (
+                        e.stream_id,
+                        e.stream_version,
+                        e.event_id,
+                        e.event_type,
+                        e.schema_version,
+                        e.person_id,
+                        e.occurred_at,
+                        raw.decode(),
+                    )
+                    for e, raw in rows
+                ],
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
+        await conn.executemany(
+            "INSERT INTO outbox (topic, message_key, event_type, schema_version, value)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            [(self.topic, e.person_id, e.event_type, e.schema_version, raw) for e, raw in rows],
+        )
+        await conn.execute("SELECT pg_notify($1, '')", self.channel)
+
+
+async def record_once(conn: asyncpg.Connection, group: str, event_id: uuid.UUID) -> bool:
+    """Mark a foreign event as applied by ``group``; False if it already was (a redelivery)."""
+    inserted = await conn.fetchval(
+        "INSERT INTO inbox (consumer_group, event_id) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        group,
+        event_id,
+    )
+    return bool(inserted)

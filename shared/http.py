@@ -1,0 +1,153 @@
+"""What every service's HTTP edge shares: auth by channel credential, errors, health, metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any
+
+import asyncpg
+import structlog
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from prometheus_client import Counter, Histogram, make_asgi_app
+from pydantic import BaseModel, Field
+
+from shared.envelope import new_event_id
+from shared.errors import DomainError
+from shared.eventstore import ConcurrencyError
+from shared.settings import ApiClient, Role
+
+log = structlog.get_logger(__name__)
+
+CORRELATION_HEADER = "X-Correlation-Id"
+_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="Channel credential")
+
+REQUESTS = Counter(
+    "shebao_http_requests_total", "HTTP requests", ["service", "route", "method", "status"]
+)
+LATENCY = Histogram("shebao_http_request_seconds", "HTTP request latency", ["service", "route"])
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: a stable reason code and a message a clerk can read aloud."""
+
+    code: str = Field(description="Stable reason code, e.g. ID_NUMBER_CHECKSUM.")
+    message: str = Field(description="Human-readable explanation, free of personal data.")
+    details: list[dict[str, Any]] = Field(default_factory=list, description="Fields at fault.")
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    """A JSON error answer."""
+    body = ErrorBody(code=code, message=message, details=extra.get("details", []))
+    return JSONResponse(status_code=status, content=body.model_dump())
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 422, 503)
+}
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[ApiClient]]:
+    """A dependency that authenticates the caller and checks it acts in one of ``roles``."""
+
+    async def dependency(
+        request: Request, key: Annotated[str | None, Depends(_api_key)]
+    ) -> ApiClient:
+        if not key:
+            raise HTTPException(401, detail=("AUTH_REQUIRED", "Send your channel credential."))
+        clients: Mapping[str, ApiClient] = request.app.state.settings.api_keys
+        client = clients.get(key)
+        if client is None:
+            raise HTTPException(401, detail=("AUTH_INVALID", "Unknown channel credential."))
+        if client.role not in roles:
+            raise HTTPException(
+                403,
+                detail=("ROLE_FORBIDDEN", f"Role {client.role} may not do this; needs {roles}."),
+            )
+        structlog.contextvars.bind_contextvars(caller=client.name)
+        return client
+
+    return dependency
+
+
+def install_edges(
+    app: FastAPI, service: str, status_of: Callable[[DomainError], int]
+) -> None:
+    """Error handlers, correlation ids, request metrics, /health, /ready and /metrics."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(status_of(exc), exc.code, exc.message)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.detail, tuple):
+            code, message = exc.detail
+        else:
+            code, message = f"HTTP_{exc.status_code}", str(exc.detail)
+        return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never echo the input: it may be an ID number or a name.
+        details = [
+            {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
+            for e in exc.errors()
+        ]
+        return error_response(
+            422, "INVALID_REQUEST", "The request is malformed; see details.", details=details
+        )
+
+    @app.exception_handler(ConcurrencyError)
+    async def _conflict(_: Request, exc: ConcurrencyError) -> JSONResponse:
+        return error_response(
+            409, exc.code, "Someone else changed this record at the same time; try again."
+        )
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency_unavailable", error=type(exc).__name__)
+        return error_response(503, "SERVICE_UNAVAILABLE", "Try again in a moment.")
+
+    @app.middleware("http")
+    async def _correlate(request: Request, call_next: Callable[..., Awaitable[Response]]) -> Any:
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(new_event_id())
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        request.state.correlation_id = correlation_id
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("correlation_id", "caller")
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        REQUESTS.labels(service, path, request.method, response.status_code).inc()
+        LATENCY.labels(service, path).observe(time.perf_counter() - started)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        summary="Readiness: database and Kafka reachable",
+        responses={503: {"model": ErrorBody}},
+    )
+    async def ready(request: Request) -> Any:
+        checks = await request.app.state.runtime.readiness()
+        if all(checks.values()):
+            return {"status": "ready", "service": service, "checks": checks}
+        return JSONResponse(
+            status_code=503,
+            content={"code": "NOT_READY", "message": "Not ready yet.", "details": [checks]},
+        )
+
+    app.mount("/metrics", make_asgi_app())

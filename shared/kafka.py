@@ -1,0 +1,51 @@
+"""Kafka plumbing: topic provisioning and the idempotent producer."""
+
+from __future__ import annotations
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.topics import all_topics
+
+log = structlog.get_logger(__name__)
+
+#: The topics are the log: never delete anything by age or size.
+LOG_TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+async def ensure_topics(
+    bootstrap_servers: str, *, partitions: int, replication_factor: int
+) -> list[str]:
+    """Create every platform topic that does not exist yet; return the ones created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in all_topics() if t not in existing]
+        if missing:
+            new = [
+                NewTopic(t, partitions, replication_factor, topic_configs=LOG_TOPIC_CONFIG)
+                for t in missing
+            ]
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another service created them first
+            log.info("topics_created", topics=missing)
+        return missing
+    finally:
+        await admin.close()
+
+
+def idempotent_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    """A producer that never duplicates or reorders within a partition (acks=all, idempotent)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        compression_type=None,
+    )

@@ -1,0 +1,100 @@
+"""The outbox relay: publishes a service's outbox to Kafka in order, then forgets the rows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from shared.envelope import EVENT_TYPE_HEADER, SCHEMA_VERSION_HEADER
+
+log = structlog.get_logger(__name__)
+
+# Only rows whose transaction is older than every transaction still running can be read:
+# a row committed later with a smaller id can then never be skipped or reordered.
+_READY = (
+    "SELECT id, topic, message_key, event_type, schema_version, value FROM outbox"
+    " WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT $1"
+)
+_RELAY_LOCK = 0x5EBA1
+
+
+class OutboxRelay:
+    """Publishes outbox rows with the idempotent producer; one active relay per schema."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        channel: str,
+        *,
+        batch_size: int = 500,
+        idle_poll_s: float = 0.5,
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.channel = channel
+        self.batch_size = batch_size
+        self.idle_poll_s = idle_poll_s
+        self.published = 0
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Relay until cancelled; waits as a standby while another process holds the lock."""
+        backoff = 0.2
+        while True:
+            try:
+                await self._run_locked()
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("relay_retrying", error=type(exc).__name__, backoff_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _run_locked(self) -> None:
+        async with self.pool.acquire() as conn:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+                await asyncio.sleep(1.0)
+            await conn.add_listener(self.channel, self._on_notify)
+            try:
+                while True:
+                    if await self.publish_batch(conn) == 0:
+                        self._wake.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+            finally:
+                await conn.remove_listener(self.channel, self._on_notify)
+                await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def publish_batch(self, conn: asyncpg.Connection) -> int:
+        """Publish up to one batch of ready rows in order; delete them once Kafka has them all."""
+        rows = await conn.fetch(_READY, self.batch_size)
+        if not rows:
+            return 0
+        # send() only enqueues; awaiting the futures afterwards keeps the pipeline full while
+        # the idempotent producer preserves order within each partition.
+        futures = [
+            await self.producer.send(
+                r["topic"],
+                value=r["value"],
+                key=r["message_key"].encode(),
+                headers=[
+                    (EVENT_TYPE_HEADER, r["event_type"].encode()),
+                    (SCHEMA_VERSION_HEADER, str(r["schema_version"]).encode()),
+                ],
+            )
+            for r in rows
+        ]
+        await asyncio.gather(*futures)
+        # A crash before this delete republishes the batch: consumers dedupe by event_id.
+        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        self.published += len(rows)
+        return len(rows)

@@ -1,0 +1,97 @@
+"""The running parts of one service process: pool, producer, relay, broker; started in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from shared.consumer import InboxConsumer, subscribe
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.eventstore import EventStore
+from shared.kafka import ensure_topics, idempotent_producer
+from shared.relay import OutboxRelay
+from shared.settings import ServiceSettings
+from shared.topics import CONSUMED_TOPICS, Producer
+
+log = structlog.get_logger(__name__)
+
+ConsumerFactory = Callable[[asyncpg.Pool, AIOKafkaProducer], InboxConsumer]
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a service process runs besides its HTTP routes."""
+
+    service: Producer
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    broker: KafkaBroker
+    relay: OutboxRelay
+    store: EventStore
+    consumers: list[InboxConsumer] = field(default_factory=list)
+    relay_task: asyncio.Task[None] | None = None
+
+    async def readiness(self) -> dict[str, bool]:
+        """Whether the database, Kafka and the relay are working."""
+        checks = {"database": False, "kafka": False, "relay": False}
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                checks["database"] = await self.pool.fetchval("SELECT 1") == 1
+        with contextlib.suppress(Exception):
+            checks["kafka"] = await self.broker.ping(timeout=2)
+        checks["relay"] = self.relay_task is not None and not self.relay_task.done()
+        return checks
+
+
+@contextlib.asynccontextmanager
+async def run_service(
+    service: Producer,
+    settings: ServiceSettings,
+    migrations: Path,
+    consumer_factory: ConsumerFactory | None = None,
+) -> AsyncIterator[ServiceRuntime]:
+    """Start a service's parts in dependency order and stop them in reverse."""
+    schema = settings.db_schema or service
+    pool = await create_pool(settings.database_url, schema)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(pool.close)
+        applied = await migrate(pool, SHARED_MIGRATIONS, migrations)
+        log.info("migrated", schema=schema, applied=applied)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            partitions=settings.kafka_partitions,
+            replication_factor=settings.kafka_replication_factor,
+        )
+        producer = idempotent_producer(settings.kafka_bootstrap_servers, f"shebao-{service}")
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        store = EventStore(service)
+        relay = OutboxRelay(pool, producer, store.channel)
+        broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"shebao-{service}")
+        runtime = ServiceRuntime(service, settings, pool, producer, broker, relay, store)
+        if consumer_factory is not None:
+            consumer = consumer_factory(pool, producer)
+            subscribe(broker, CONSUMED_TOPICS[consumer.group], consumer)
+            runtime.consumers.append(consumer)
+        runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
+        stack.push_async_callback(_cancel, runtime.relay_task)
+        await broker.start()
+        stack.push_async_callback(broker.stop)
+        log.info("service_started", schema=schema)
+        yield runtime
+        log.info("service_stopping")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,79 @@
+"""Settings every service shares; each service adds its own under its env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal[
+    "window",
+    "online_hall",
+    "bank",
+    "hospital",
+    "pharmacy",
+    "citizen_app",
+    "printing_agency",
+    "courier",
+    "operator",
+]
+Environment = Literal["development", "test", "production"]
+
+
+class ApiClient(BaseModel):
+    """A caller of the HTTP API: a channel's credential and the role it acts in."""
+
+    name: str = Field(description="Who the credential belongs to, e.g. 'alipay-mini-program'.")
+    role: Role = Field(description="What the caller may do.")
+
+
+DEV_API_KEYS: dict[str, ApiClient] = {
+    "dev-window": ApiClient(name="dev-window-clerk", role="window"),
+    "dev-online-hall": ApiClient(name="dev-online-hall", role="online_hall"),
+    "dev-citizen-app": ApiClient(name="dev-citizen-app", role="citizen_app"),
+    "dev-bank": ApiClient(name="dev-bank-outlet", role="bank"),
+    "dev-hospital": ApiClient(name="dev-hospital", role="hospital"),
+    "dev-pharmacy": ApiClient(name="dev-pharmacy", role="pharmacy"),
+    "dev-printing-agency": ApiClient(name="dev-printing-agency", role="printing_agency"),
+    "dev-courier": ApiClient(name="dev-courier", role="courier"),
+    "dev-operator": ApiClient(name="dev-operator", role="operator"),
+}
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where Kafka and PostgreSQL are, who may call, how to log."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field("development", validation_alias="SHEBAO_ENV")
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:55432/postgres", validation_alias="DATABASE_URL"
+    )
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    kafka_partitions: int = Field(6, ge=1, validation_alias="SHEBAO_KAFKA_PARTITIONS")
+    kafka_replication_factor: int = Field(
+        1, ge=1, validation_alias="SHEBAO_KAFKA_REPLICATION_FACTOR"
+    )
+    api_keys: dict[str, ApiClient] = Field(
+        default_factory=lambda: dict(DEV_API_KEYS), validation_alias="SHEBAO_API_KEYS"
+    )
+    log_level: str = Field("INFO", validation_alias="SHEBAO_LOG_LEVEL")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    db_schema: str = ""
+    fault_crash_after_commit: bool = False
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_development(self) -> ServiceSettings:
+        if self.environment == "production":
+            weak = [k for k in self.api_keys if k.startswith("dev-") or len(k) < 24]
+            if weak or not self.api_keys:
+                raise ValueError(
+                    "production needs SHEBAO_API_KEYS with keys of 24+ characters, none 'dev-'"
+                )
+            if self.fault_crash_after_commit:
+                raise ValueError("fault injection is for tests only")
+        return self
