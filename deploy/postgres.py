@@ -65,18 +65,41 @@ class PostgresNode:
                 pgdata.mkdir(exist_ok=True)
                 os.chown(pgdata, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
             subprocess.run(
-                [_bin("initdb"), "-D", str(pgdata), "-U", PG_USER, "--auth=trust",
-                 "--encoding=UTF8", "--no-locale"],
-                check=True, user=user, stdout=subprocess.DEVNULL,
+                [
+                    _bin("initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    PG_USER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                ],
+                check=True,
+                user=user,
+                stdout=subprocess.DEVNULL,
             )
         options = (
             f"-h 127.0.0.1 -p {self.port} -k {pgdata} -c max_connections=200"
             " -c fsync=on -c shared_buffers=256MB"
         )
         subprocess.run(
-            [_bin("pg_ctl"), "-D", str(pgdata), "-o", options, "-l",
-             str(self.data_dir / "postgres.log"), "-w", "-t", str(int(timeout_s)), "start"],
-            check=True, user=user, stdout=subprocess.DEVNULL,
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(pgdata),
+                "-o",
+                options,
+                "-l",
+                str(self.data_dir / "postgres.log"),
+                "-w",
+                "-t",
+                str(int(timeout_s)),
+                "start",
+            ],
+            check=True,
+            user=user,
+            stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout_s
         while not port_open(self.port):
@@ -92,5 +115,7 @@ class PostgresNode:
         user = _system_user(self.data_dir)
         subprocess.run(
             [_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-            check=False, user=user, stdout=subprocess.DEVNULL,
+            check=False,
+            user=user,
+            stdout=subprocess.DEVNULL,
         )

@@ -26,8 +26,8 @@ def service_app(
     description: str,
     routers: Sequence[APIRouter],
     status_of: Callable[[DomainError], int],
-    migrations: Path,
-    make_handlers: Callable[[ServiceRuntime], Any],
+    migrations: Sequence[Path],
+    make_handlers: Callable[[ServiceRuntime], Any] | None = None,
     consumer_factory: ConsumerFactory | None = None,
 ) -> FastAPI:
     """The service's ASGI app; its lifespan starts and stops the runtime."""
@@ -36,7 +36,7 @@ def service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with run_service(service, settings, migrations, consumer_factory) as runtime:
             app.state.runtime = runtime
-            app.state.handlers = make_handlers(runtime)
+            app.state.handlers = make_handlers(runtime) if make_handlers else None
             yield
 
     app = FastAPI(

@@ -13,7 +13,6 @@ from shared.envelope import Envelope, new_event_id, utc_now
 from shared.topics import EVENTS_TOPIC, Producer
 
 
-
 def outbox_channel(producer: Producer) -> str:
     """The LISTEN/NOTIFY channel that wakes a service's relay when its outbox grows."""
     return f"shebao_outbox_{producer}"

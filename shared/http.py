@@ -73,9 +73,7 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[ApiClient]]:
     return dependency
 
 
-def install_edges(
-    app: FastAPI, service: str, status_of: Callable[[DomainError], int]
-) -> None:
+def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError], int]) -> None:
     """Error handlers, correlation ids, request metrics, /health, /ready and /metrics."""
 
     @app.exception_handler(DomainError)

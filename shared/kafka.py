@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -29,10 +31,8 @@ async def ensure_topics(
                 NewTopic(t, partitions, replication_factor, topic_configs=LOG_TOPIC_CONFIG)
                 for t in missing
             ]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another service was first
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another service created them first
             log.info("topics_created", topics=missing)
         return missing
     finally:

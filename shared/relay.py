@@ -20,7 +20,6 @@ _READY = (
     "SELECT id, topic, message_key, event_type, schema_version, value FROM outbox"
     " WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT $1"
 )
-_RELAY_LOCK = 0x5EBA1
 
 
 class OutboxRelay:
@@ -58,7 +57,11 @@ class OutboxRelay:
 
     async def _run_locked(self) -> None:
         async with self.pool.acquire() as conn:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+            # Advisory locks are per database: the channel names the service, so each
+            # service has its own single active relay.
+            while not await conn.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext($1))", self.channel
+            ):
                 await asyncio.sleep(1.0)
             await conn.add_listener(self.channel, self._on_notify)
             try:
@@ -69,7 +72,7 @@ class OutboxRelay:
                             await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
             finally:
                 await conn.remove_listener(self.channel, self._on_notify)
-                await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK)
+                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self.channel)
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -95,6 +98,8 @@ class OutboxRelay:
         ]
         await asyncio.gather(*futures)
         # A crash before this delete republishes the batch: consumers dedupe by event_id.
-        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        await conn.execute(
+            "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        )
         self.published += len(rows)
         return len(rows)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,7 @@ class ServiceRuntime:
 async def run_service(
     service: Producer,
     settings: ServiceSettings,
-    migrations: Path,
+    migrations: Sequence[Path],
     consumer_factory: ConsumerFactory | None = None,
 ) -> AsyncIterator[ServiceRuntime]:
     """Start a service's parts in dependency order and stop them in reverse."""
@@ -64,7 +65,7 @@ async def run_service(
     pool = await create_pool(settings.database_url, schema)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(pool.close)
-        applied = await migrate(pool, SHARED_MIGRATIONS, migrations)
+        applied = await migrate(pool, SHARED_MIGRATIONS, *migrations)
         log.info("migrated", schema=schema, applied=applied)
         await ensure_topics(
             settings.kafka_bootstrap_servers,
@@ -76,7 +77,11 @@ async def run_service(
         stack.push_async_callback(producer.stop)
         store = EventStore(service)
         relay = OutboxRelay(pool, producer, store.channel)
-        broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"shebao-{service}")
+        broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"shebao-{service}",
+            logger=logging.getLogger("faststream"),
+        )
         runtime = ServiceRuntime(service, settings, pool, producer, broker, relay, store)
         if consumer_factory is not None:
             consumer = consumer_factory(pool, producer)

@@ -67,4 +67,3 @@ async def verify(
         masked_id_number=result.event.payload["masked_id_number"],
         event_id=str(result.event.event_id),
     )
-

@@ -36,6 +36,6 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         description="Real-name and real-person verification of citizens (实名 + 实人).",
         routers=[router],
         status_of=status_of,
-        migrations=Path(__file__).parent / "migrations",
+        migrations=[Path(__file__).parent / "migrations"],
         make_handlers=handlers,
     )

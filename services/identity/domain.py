@@ -13,7 +13,9 @@ from shared.contracts import EventPayload, IdentityVerified
 from shared.contracts.identity import VerificationLevel
 
 # Chinese names (with the middle dot of minority names), or Latin-script foreign names.
-_CHINESE_NAME = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef]+(·[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef]+)*$")
+_CHINESE_NAME = re.compile(
+    r"^[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef]+(·[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef]+)*$"
+)
 _LATIN_NAME = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ÿ]+([ '\-.][A-Za-zÀ-ÖØ-öø-ÿ]+)*\.?$")
 _DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", "．": "·"})
 

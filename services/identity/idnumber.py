@@ -8,25 +8,10 @@ from datetime import date
 from typing import Literal
 
 from services.identity.errors import IdentityError
+from shared.regions import PROVINCE_CODES
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"
-#: First two digits of the address code: provinces, autonomous regions, municipalities,
-#: Taiwan (71), Hong Kong (81), Macao (82) and residence permits of Taiwan residents (83).
-PROVINCE_CODES = frozenset(
-    {
-        *(f"{n}" for n in range(11, 16)),
-        *(f"{n}" for n in range(21, 24)),
-        *(f"{n}" for n in range(31, 38)),
-        *(f"{n}" for n in range(41, 47)),
-        *(f"{n}" for n in range(50, 55)),
-        *(f"{n}" for n in range(61, 66)),
-        "71",
-        "81",
-        "82",
-        "83",
-    }
-)
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 

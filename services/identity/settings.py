@@ -8,7 +8,7 @@ from pydantic_settings import SettingsConfigDict
 from services.identity.facecheck import dev_provider_key, public_key_b64
 from shared.settings import ServiceSettings
 
-DEV_HASH_KEY = "dev-identity-hash-key-not-secret"  # noqa: S105 - refused outside development
+DEV_HASH_KEY = "dev-identity-hash-key-not-secret"
 
 
 class IdentitySettings(ServiceSettings):

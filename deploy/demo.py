@@ -1,0 +1,198 @@
+"""``shebao demo``: drive citizens through the whole journey against a running stack."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from deploy.citizens import Citizen, face_check_for, fake_citizen
+from services.identity.idnumber import mask_id_number
+
+KEYS = {
+    "channel": "dev-online-hall",
+    "agency": "dev-printing-agency",
+    "courier": "dev-courier",
+    "operator": "dev-operator",
+}
+EXPECTED_MESSAGES = {"card_mailed", "card_activated"}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Base URLs of the four services."""
+
+    identity: str
+    card: str
+    activation: str
+    notification: str
+
+    def all(self) -> dict[str, str]:
+        """Service name -> base URL."""
+        return {
+            "identity": self.identity,
+            "card": self.card,
+            "activation": self.activation,
+            "notification": self.notification,
+        }
+
+
+@dataclass
+class Journey:
+    """One citizen's way through the platform, and what each service recorded."""
+
+    masked_id_number: str
+    person_id: str | None = None
+    card_id: str | None = None
+    completed: bool = False
+    failure: str | None = None
+    seconds: float = 0.0
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+
+class JourneyFailedError(Exception):
+    """A step of the journey answered something other than success."""
+
+
+async def _call(
+    send: Callable[[], Awaitable[httpx.Response]],
+    *,
+    retry_codes: frozenset[str] = frozenset(),
+    deadline: float,
+) -> dict[str, Any]:
+    """Send until success; retry while the answer's code says the event has not arrived yet."""
+    while True:
+        response = await send()
+        if response.status_code < 300:
+            body: dict[str, Any] = response.json()
+            return body
+        code = response.json().get("code", "") if response.content else ""
+        if code in retry_codes and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            continue
+        raise JourneyFailedError(f"{response.request.url.path}: {response.status_code} {code}")
+
+
+async def run_journey(
+    client: httpx.AsyncClient, urls: Endpoints, citizen: Citizen, timeout_s: float = 60
+) -> Journey:
+    """Verify -> apply -> produce -> mail -> activate -> notified, for one citizen."""
+    journey = Journey(masked_id_number=mask_id_number(citizen.id_number))
+    started = time.monotonic()
+    deadline = started + timeout_s
+    headers = {"X-Correlation-Id": f"demo-{secrets.token_hex(8)}"}
+
+    def post(url: str, key: str, body: dict[str, Any]) -> Callable[[], Awaitable[httpx.Response]]:
+        return lambda: client.post(url, json=body, headers={**headers, "X-Api-Key": KEYS[key]})
+
+    try:
+        verified = await _call(
+            post(
+                f"{urls.identity}/v1/verifications",
+                "channel",
+                {
+                    "name": citizen.name,
+                    "id_number": citizen.id_number,
+                    "face_check": face_check_for(citizen).model_dump(mode="json"),
+                },
+            ),
+            deadline=deadline,
+        )
+        person_id = journey.person_id = verified["person_id"]
+        applied = await _call(
+            post(
+                f"{urls.card}/v1/applications",
+                "channel",
+                {"person_id": person_id, "region": citizen.region, "delivery": "mail"},
+            ),
+            retry_codes=frozenset({"IDENTITY_NOT_VERIFIED"}),
+            deadline=deadline,
+        )
+        card_id = journey.card_id = applied["card_id"]
+        await _call(
+            post(
+                f"{urls.card}/v1/cards/{card_id}/production",
+                "agency",
+                {
+                    "card_number": f"S{secrets.randbelow(10**9):09d}",
+                    "chip_serial": secrets.token_hex(8).upper(),
+                },
+            ),
+            deadline=deadline,
+        )
+        await _call(
+            post(
+                f"{urls.card}/v1/cards/{card_id}/mailing",
+                "courier",
+                {"courier": "EMS", "tracking_number": f"EMS{secrets.randbelow(10**10):010d}"},
+            ),
+            deadline=deadline,
+        )
+        await _call(
+            post(
+                f"{urls.activation}/v1/activations",
+                "channel",
+                {"card_id": card_id, "person_id": person_id},
+            ),
+            retry_codes=frozenset({"CARD_NOT_FOUND", "CARD_NOT_DELIVERED", "IDENTITY_NOT_VERIFIED"}),
+            deadline=deadline,
+        )
+        await _await_messages(client, urls, person_id, deadline)
+        journey.completed = True
+    except (JourneyFailedError, httpx.HTTPError) as exc:
+        journey.failure = str(exc) or type(exc).__name__
+    journey.seconds = time.monotonic() - started
+    if journey.person_id:
+        journey.timeline = await person_timeline(client, urls, journey.person_id)
+    return journey
+
+
+async def _await_messages(
+    client: httpx.AsyncClient, urls: Endpoints, person_id: str, deadline: float
+) -> None:
+    url = f"{urls.notification}/v1/persons/{person_id}/messages"
+    while True:
+        response = await client.get(url, headers={"X-Api-Key": KEYS["operator"]})
+        response.raise_for_status()
+        templates = {m["template"] for m in response.json()}
+        if EXPECTED_MESSAGES <= templates:
+            return
+        if time.monotonic() > deadline:
+            raise JourneyFailedError(f"notifications missing: {EXPECTED_MESSAGES - templates}")
+        await asyncio.sleep(0.1)
+
+
+async def person_timeline(
+    client: httpx.AsyncClient, urls: Endpoints, person_id: str
+) -> list[dict[str, Any]]:
+    """Every event the four services recorded about a person, in time order."""
+    entries: list[dict[str, Any]] = []
+    for base in urls.all().values():
+        response = await client.get(
+            f"{base}/v1/persons/{person_id}/events", headers={"X-Api-Key": KEYS["operator"]}
+        )
+        if response.status_code == 200:
+            entries.extend(response.json())
+    return sorted(entries, key=lambda e: (e["occurred_at"], e["stream_version"]))
+
+
+async def run_demo(
+    urls: Endpoints, citizens: int, *, concurrency: int = 8, seed: int | None = None
+) -> list[Journey]:
+    """Run ``citizens`` journeys, at most ``concurrency`` at a time."""
+    rng = random.Random(seed)
+    people = [fake_citizen(rng) for _ in range(citizens)]
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def one(citizen: Citizen) -> Journey:
+            async with gate:
+                return await run_journey(client, urls, citizen)
+
+        return list(await asyncio.gather(*(one(c) for c in people)))

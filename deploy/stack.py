@@ -1,0 +1,176 @@
+"""The whole local stack: Kafka, PostgreSQL and the four services as child processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from deploy.kafka import KafkaNode
+from deploy.paths import REPO, env_port, port_open
+from deploy.postgres import PostgresNode
+
+SERVICES = ("identity", "card", "activation", "notification")
+DEFAULT_PORTS = {"identity": 8001, "card": 8002, "activation": 8003, "notification": 8004}
+
+
+class StackError(RuntimeError):
+    """A part of the stack failed to start; the message says which and where its log is."""
+
+
+@dataclass
+class Infrastructure:
+    """Kafka and PostgreSQL: started here, or given by the environment."""
+
+    bootstrap_servers: str
+    database_url: str
+    kafka: KafkaNode | None = None
+    postgres: PostgresNode | None = None
+
+    def stop(self) -> None:
+        """Stop what was started here (data is kept)."""
+        if self.kafka:
+            self.kafka.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+
+def start_infrastructure(
+    home: Path,
+    data_dir: Path,
+    *,
+    kafka_port: int,
+    controller_port: int,
+    pg_port: int,
+    use_environment: bool = True,
+) -> Infrastructure:
+    """Start Kafka unless KAFKA_BOOTSTRAP_SERVERS is set, PostgreSQL unless DATABASE_URL is."""
+    env_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") if use_environment else None
+    env_db = os.environ.get("DATABASE_URL") if use_environment else None
+    infra = Infrastructure(bootstrap_servers=env_kafka or "", database_url=env_db or "")
+    try:
+        if not env_db:
+            infra.postgres = PostgresNode(data_dir / "postgres", pg_port)
+            infra.postgres.start()
+            infra.database_url = infra.postgres.url
+        if not env_kafka:
+            infra.kafka = KafkaNode(home, data_dir / "kafka", kafka_port, controller_port)
+            infra.kafka.start()
+            infra.bootstrap_servers = infra.kafka.bootstrap_servers
+    except BaseException:
+        infra.stop()
+        raise
+    return infra
+
+
+@dataclass
+class ServiceProcess:
+    """One service run as ``python -m services.<name>``."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of its API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the process, its output appended to its log file."""
+        if port_open(self.port):
+            raise StackError(
+                f"port {self.port} for {self.name} is taken: set {self.name.upper()}_PORT"
+            )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"],
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        """Wait until /ready answers 200; StackError if the process dies or times out."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise StackError(f"{self.name} exited; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise StackError(f"{self.name} not ready after {timeout_s}s; see {self.log_path}")
+
+    def stop(self, timeout_s: float = 20) -> None:
+        """SIGTERM (uvicorn shuts the lifespan down cleanly), SIGKILL if it hangs."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """Kill at once, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def service_process(
+    name: str,
+    infra: Infrastructure,
+    log_dir: Path,
+    *,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> ServiceProcess:
+    """A service process wired to the infrastructure (not started)."""
+    port = port or env_port(f"{name.upper()}_PORT", DEFAULT_PORTS[name])
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+        "DATABASE_URL": infra.database_url,
+        f"{name.upper()}_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    return ServiceProcess(name, port, env, log_dir / f"{name}.log")
+
+
+@dataclass
+class Stack:
+    """Infrastructure plus the four services, started and stopped in order."""
+
+    infra: Infrastructure
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start_services(self, log_dir: Path, timeout_s: float = 90) -> None:
+        """Start every service, then wait until each is ready."""
+        for name in SERVICES:
+            proc = service_process(name, self.infra, log_dir)
+            self.services[name] = proc
+            proc.start()
+        for proc in self.services.values():
+            proc.wait_ready(timeout_s)
+
+    def stop(self) -> None:
+        """Stop the services, then the infrastructure."""
+        for proc in reversed(list(self.services.values())):
+            proc.stop()
+        self.infra.stop()

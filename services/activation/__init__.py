@@ -1,0 +1,1 @@
+"""Activation: turning on a card's social security function, by every channel."""

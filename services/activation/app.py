@@ -1,0 +1,34 @@
+"""create_app(settings): the activation service's process."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.activation.api import router, status_of
+from services.activation.consumers import foreign_consumer
+from services.activation.handlers import ActivationHandlers
+from services.activation.settings import ActivationSettings
+from shared import verified
+from shared.app import service_app
+from shared.runtime import ServiceRuntime
+
+
+def create_app(settings: ActivationSettings) -> FastAPI:
+    """The activation service: activation by every channel."""
+
+    def handlers(runtime: ServiceRuntime) -> ActivationHandlers:
+        return ActivationHandlers(pool=runtime.pool, events=runtime.store)
+
+    return service_app(
+        service="activation",
+        settings=settings,
+        description="Activation (启用) of social security cards by every channel.",
+        routers=[router],
+        status_of=status_of,
+        migrations=[verified.MIGRATIONS, Path(__file__).parent / "migrations"],
+        make_handlers=handlers,
+        consumer_factory=functools.partial(foreign_consumer, settings),
+    )

@@ -1,0 +1,28 @@
+"""The activation service's read models, learned from identity and card events."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.activation.domain import CardFacts
+
+
+async def record_card_status(
+    conn: asyncpg.Connection, card_id: str, person_id: str, status: str
+) -> None:
+    """Remember a card's holder and latest status."""
+    await conn.execute(
+        "INSERT INTO known_cards (card_id, person_id, status) VALUES ($1, $2, $3)"
+        " ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()",
+        card_id,
+        person_id,
+        status,
+    )
+
+
+async def card_facts(conn: asyncpg.Connection, card_id: str) -> CardFacts | None:
+    """What we know of a card, or None."""
+    row = await conn.fetchrow(
+        "SELECT person_id, status FROM known_cards WHERE card_id = $1", card_id
+    )
+    return CardFacts(person_id=row["person_id"], status=row["status"]) if row else None

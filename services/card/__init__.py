@@ -1,0 +1,1 @@
+"""Card: the physical card's life, from application to delivery."""

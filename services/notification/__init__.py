@@ -1,0 +1,1 @@
+"""Notification: telling citizens what happened, once per event."""

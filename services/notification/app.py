@@ -1,0 +1,30 @@
+"""create_app(settings): the notification service's process."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.notification.api import router, status_of
+from services.notification.consumers import notification_consumer
+from services.notification.settings import NotificationSettings
+from shared.app import service_app
+from shared.eventstore import EventStore
+
+
+def create_app(settings: NotificationSettings) -> FastAPI:
+    """The notification service: one message per event a citizen must know of."""
+
+    return service_app(
+        service="notification",
+        settings=settings,
+        description="Tells citizens what happened to their card, once per event.",
+        routers=[router],
+        status_of=status_of,
+        migrations=[Path(__file__).parent / "migrations"],
+        consumer_factory=functools.partial(
+            notification_consumer, settings, EventStore("notification")
+        ),
+    )
