@@ -1,0 +1,93 @@
+"""Running the four real service processes against the test infrastructure, and reading
+what they published."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from deploy.demo import Endpoints
+from deploy.paths import free_port
+from deploy.stack import SERVICES, Infrastructure, ServiceProcess, service_process
+from shared.envelope import Envelope
+
+Record = ConsumerRecord[bytes, bytes]
+
+
+@contextlib.contextmanager
+def running_services(
+    infra: Infrastructure, log_dir: Path, env: dict[str, dict[str, str]] | None = None
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services as real processes on free ports, ready; stopped afterwards."""
+    procs = {
+        name: service_process(
+            name, infra, log_dir, port=free_port(), extra_env=(env or {}).get(name)
+        )
+        for name in SERVICES
+    }
+    try:
+        for proc in procs.values():
+            proc.start()
+        for proc in procs.values():
+            proc.wait_ready(90)
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def endpoints(procs: dict[str, ServiceProcess]) -> Endpoints:
+    """Base URLs of running services."""
+    return Endpoints(**{name: proc.url for name, proc in procs.items()})
+
+
+async def read_records(
+    bootstrap: str,
+    topics: list[str],
+    *,
+    keep: Callable[[Record], bool],
+    done: Callable[[list[Record]], bool],
+    timeout_s: float = 30,
+    settle_s: float = 1.0,
+) -> list[Record]:
+    """Every record on ``topics`` from offset zero that ``keep`` accepts, read until ``done``
+    holds (then ``settle_s`` more, to catch duplicates) or the timeout passes."""
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    kept: list[Record] = []
+    deadline = time.monotonic() + timeout_s
+    settled_at: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            kept.extend(r for records in batches.values() for r in records if keep(r))
+            if settled_at is None and done(kept):
+                settled_at = time.monotonic() + settle_s
+            if settled_at is not None and time.monotonic() > settled_at:
+                break
+    finally:
+        await consumer.stop()
+    return kept
+
+
+def envelope_of(record: Record) -> Envelope:
+    """The envelope a record carries."""
+    return Envelope.from_bytes(record.value or b"")
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 30) -> bool:
+    """Poll until ``condition`` holds or the timeout passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.1)
+    return condition()
