@@ -1,0 +1,186 @@
+"""Each decider: given events, when a command, then events (or a refusal)."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, date, datetime
+
+import pytest
+
+from services.activation import domain as activation
+from services.activation.errors import (
+    CardAlreadyActiveError,
+    CardNotDeliveredError,
+    CardNotFoundError,
+    CardNotHeldError,
+    IdentityNotVerifiedError,
+)
+from services.card import domain as card
+from services.card.errors import (
+    CardAlreadyHeldError,
+    CardStatusError,
+)
+from services.card.errors import IdentityNotVerifiedError as CardIdentityNotVerifiedError
+from services.identity import domain as identity
+from services.identity.idnumber import parse_id_number
+from services.notification import domain as notification
+from shared.contracts import (
+    CardActivated,
+    CardApplied,
+    CardMailed,
+    CardProduced,
+    EventPayload,
+    IdentityVerified,
+    NotificationSent,
+)
+
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+
+
+def given(evolve, initial, *events: EventPayload):  # type: ignore[no-untyped-def]
+    return functools.reduce(evolve, events, initial)
+
+
+# identity ---------------------------------------------------------------------------------
+def verify(face_provider: str | None) -> identity.VerifyIdentity:
+    return identity.VerifyIdentity(
+        channel="online_hall",
+        id_number=parse_id_number("11010519491231002X", date(2026, 11, 22)),
+        id_number_hash="ab" * 32,
+        face_provider=face_provider,
+        at=NOW,
+    )
+
+
+def test_a_face_check_reaches_real_person_level() -> None:
+    [event] = identity.decide(identity.Person(), verify("dev-face"))
+    assert isinstance(event, IdentityVerified)
+    assert (event.level, event.masked_id_number) == ("real_person", "1101**********002X")
+
+
+def test_without_face_check_only_real_name() -> None:
+    [event] = identity.decide(identity.Person(), verify(None))
+    assert isinstance(event, IdentityVerified) and event.level == "real_name"
+
+
+def test_a_level_once_reached_stays() -> None:
+    [face] = identity.decide(identity.Person(), verify("dev-face"))
+    [plain] = identity.decide(identity.Person(), verify(None))
+    state = given(identity.evolve, identity.Person(), face, plain)
+    assert (state.level, state.verifications) == ("real_person", 2)
+
+
+def test_names_are_normalised_and_minority_names_accepted() -> None:
+    assert identity.normalize_name("阿依古丽•买买提") == "阿依古丽·买买提"
+    assert identity.normalize_name("ＺＨＡＮＧ Ｓａｎ") == "ZHANG San"
+    with pytest.raises(identity.NameInvalidError):
+        identity.normalize_name("R2-D2")
+
+
+# card -------------------------------------------------------------------------------------
+APPLIED = CardApplied(
+    card_id="c1", region="410105", channel="online_hall", kind="online", delivery="mail", fee_fen=0
+)
+PRODUCED = CardProduced(card_id="c1", card_number="S1", chip_serial="AB", agency="agency")
+MAILED = CardMailed(card_id="c1", courier="EMS", tracking_number="EMS1")
+
+
+def apply(level: card.VerificationLevel | None, kind: card.ApplicationKind = "online") -> card.ApplyForCard:
+    return card.ApplyForCard("c2", "410105", "online_hall", kind, "mail", level)
+
+
+def test_a_verified_person_applies_for_a_first_card_free() -> None:
+    [event] = card.decide(card.Holder(), apply("real_person"))
+    assert isinstance(event, CardApplied) and event.fee_fen == 0
+
+
+def test_online_application_needs_face_verification() -> None:
+    with pytest.raises(CardIdentityNotVerifiedError):
+        card.decide(card.Holder(), apply("real_name"))
+    assert card.decide(card.Holder(), apply("real_name", kind="window"))
+
+
+def test_one_valid_card_per_person_per_province() -> None:
+    with pytest.raises(CardAlreadyHeldError):
+        card.decide(given(card.evolve, card.Holder(), APPLIED), apply("real_person"))
+
+
+def test_production_then_mailing() -> None:
+    state = given(card.evolve, card.Holder(), APPLIED)
+    assert card.decide(state, card.ReportProduced("c1", "S1", "AB", "agency")) == [PRODUCED]
+    state = given(card.evolve, state, PRODUCED)
+    assert card.decide(state, card.ReportMailed("c1", "EMS", "EMS1")) == [MAILED]
+
+
+def test_a_card_cannot_be_mailed_before_it_is_produced() -> None:
+    with pytest.raises(CardStatusError):
+        card.decide(given(card.evolve, card.Holder(), APPLIED), card.ReportMailed("c1", "EMS", "1"))
+
+
+def test_a_card_cannot_be_produced_twice() -> None:
+    state = given(card.evolve, card.Holder(), APPLIED, PRODUCED)
+    with pytest.raises(CardStatusError):
+        card.decide(state, card.ReportProduced("c1", "S1", "AB", "agency"))
+
+
+# activation -------------------------------------------------------------------------------
+def activate(
+    status: str | None = "mailed",
+    holder: str = "p1",
+    level: activation.VerificationLevel | None = "real_person",
+    channel: activation.ActivationChannel = "online_hall",
+) -> activation.ActivateCard:
+    facts = activation.CardFacts(person_id=holder, status=status) if status else None
+    return activation.ActivateCard("c1", "p1", channel, "app", facts, level)
+
+
+def test_a_mailed_card_is_activated_online_by_its_verified_holder() -> None:
+    [event] = activation.decide(activation.Activation(), activate())
+    assert event == CardActivated(card_id="c1", channel="online_hall", operator="app")
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        (activate(status=None), CardNotFoundError),
+        (activate(status="produced"), CardNotDeliveredError),
+        (activate(holder="someone-else"), CardNotHeldError),
+        (activate(level=None), IdentityNotVerifiedError),
+        (activate(level="real_name"), IdentityNotVerifiedError),
+    ],
+)
+def test_activation_refusals(command: activation.ActivateCard, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        activation.decide(activation.Activation(), command)
+
+
+def test_a_bank_outlet_activates_with_real_name_only() -> None:
+    assert activation.decide(activation.Activation(), activate(level="real_name", channel="bank"))
+
+
+def test_a_card_is_activated_once() -> None:
+    state = given(activation.evolve, activation.Activation(), *activation.decide(activation.Activation(), activate()))
+    with pytest.raises(CardAlreadyActiveError):
+        activation.decide(state, activate())
+
+
+# notification -----------------------------------------------------------------------------
+def notify(about: EventPayload) -> notification.NotifyCitizen:
+    message = notification.render(about)
+    assert message is not None
+    return notification.NotifyCitizen("n1", "e1", about.event_type, message, "app_push")
+
+
+def test_mailed_and_activated_cards_are_told_once() -> None:
+    [sent] = notification.decide(notification.Notification(), notify(MAILED))
+    assert isinstance(sent, NotificationSent) and sent.template == "card_mailed"
+    state = given(notification.evolve, notification.Notification(), sent)
+    assert notification.decide(state, notify(MAILED)) == []
+
+
+def test_messages_say_what_happened_without_personal_data() -> None:
+    mailed = notification.render(MAILED)
+    activated = notification.render(CardActivated(card_id="c1", channel="bank", operator="x"))
+    assert mailed is not None and "EMS1" in mailed.text
+    assert activated is not None and "银行网点" in activated.text
+    assert notification.render(PRODUCED) is None
