@@ -10,10 +10,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.paths import REPO, port_open
+from deploy.paths import port_open
 
 KAFKA_VERSION = "4.1.1"
-POM = REPO / "deploy" / "kafka" / "pom.xml"
+POM = Path(__file__).parent / "maven" / "pom.xml"
 
 _LOG4J2 = """\
 status = warn

@@ -1,0 +1,55 @@
+# shebao: `make up` runs the local stack, `make test` runs every test. Both install first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+KAFKA_VERSION := $(shell sed -n 's/^KAFKA_VERSION = "\(.*\)"/\1/p' deploy/kafka.py)
+SHEBAO_HOME ?= $(CURDIR)/.shebao
+export SHEBAO_HOME
+
+PY_STAMP := $(VENV)/.installed
+KAFKA_STAMP := $(SHEBAO_HOME)/kafka/$(KAFKA_VERSION)/libs/.complete
+COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
+
+.PHONY: install up test lint unit bench load demo down status
+
+## install: venv + packages, Kafka jars, a compose validator (each only once)
+install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+$(KAFKA_STAMP): deploy/maven/pom.xml | $(PY_STAMP)
+	$(BIN)/shebao fetch-kafka
+
+# The compose file is validated by `docker compose config` or Debian's docker-compose;
+# neither needs a Docker engine. Installed from Debian's packages when missing and possible.
+$(COMPOSE_STAMP):
+	@mkdir -p $(SHEBAO_HOME)
+	@if docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null \
+	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null); \
+	else echo "note: no docker compose found; the compose file test will say how to get one"; fi
+	touch $@
+
+## up: the whole stack in the foreground (Ctrl-C stops it)
+up: install
+	$(BIN)/shebao up
+
+## test: lint, type check, then every test on real Kafka and PostgreSQL
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+load: install
+	$(BIN)/pytest -m load tests/load

@@ -1,0 +1,80 @@
+"""The operators' compose file and image: valid, and every command they name exists."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deploy.kafka import KAFKA_VERSION, POM
+from deploy.paths import REPO
+from shared.topics import all_topics
+
+APP_SERVICES = ("identity", "card", "activation", "notification")
+
+
+def compose_command() -> list[str]:
+    """`docker compose` (plugin) or Debian's `docker-compose`; neither needs an engine."""
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False) if shutil.which("docker") else None
+    if plugin is not None and plugin.returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise AssertionError(
+        "validating docker-compose.yml needs `docker compose` or `docker-compose` "
+        "(Debian: apt-get install docker-compose); `make install` installs it where it can"
+    )
+
+
+def resolved_compose() -> dict[str, Any]:
+    result = subprocess.run(
+        [*compose_command(), "-f", str(REPO / "docker-compose.yml"), "config"],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = yaml.safe_load(result.stdout)
+    return config
+
+
+def test_compose_file_is_valid_and_complete() -> None:
+    services = resolved_compose()["services"]
+    assert set(services) == {"kafka", "kafka-topics", "postgres", *APP_SERVICES}
+    for name in ("kafka", "postgres", *APP_SERVICES):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
+    for name in APP_SERVICES:
+        depends = services[name]["depends_on"]
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["kafka-topics"]["condition"] == "service_completed_successfully"
+    assert services["kafka-topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_kafka_is_one_pinned_version_everywhere() -> None:
+    services = resolved_compose()["services"]
+    assert services["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
+    assert services["kafka-topics"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
+    assert f"<kafka.version>{KAFKA_VERSION}</kafka.version>" in POM.read_text()
+
+
+def test_every_command_the_compose_file_names_exists() -> None:
+    services = resolved_compose()["services"]
+    for name in APP_SERVICES:
+        command = services[name]["command"]
+        assert command[:2] == ["python", "-m"]
+        assert importlib.util.find_spec(f"{command[2]}.__main__") is not None, command
+    script = " ".join(services["kafka-topics"]["command"])
+    created = re.search(r"for topic in (.*?); do", script, re.S)
+    assert created is not None
+    assert created.group(1).replace("\\", " ").split() == all_topics()
+
+
+def test_the_image_copies_what_exists() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (REPO / source).exists(), source
