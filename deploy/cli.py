@@ -21,9 +21,11 @@ from rich.table import Table
 from deploy import kafka
 from deploy.demo import Endpoints, Journey, run_demo
 from deploy.paths import env_port, port_open, shebao_home
-from deploy.stack import DEFAULT_PORTS, SERVICES, Stack, StackError, start_infrastructure
+from deploy.stack import DEFAULT_PORTS, Stack, StackError, start_infrastructure
 
-app = typer.Typer(help="shebao: the social security card platform's local stack.", no_args_is_help=True)
+app = typer.Typer(
+    help="shebao: the social security card platform's local stack.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -60,10 +62,14 @@ def _alive(pid: int) -> bool:
 
 def _endpoints() -> Endpoints:
     state = _read_state()
-    urls = state["services"] if state else {
-        name: f"http://127.0.0.1:{env_port(f'{name.upper()}_PORT', port)}"
-        for name, port in DEFAULT_PORTS.items()
-    }
+    urls = (
+        state["services"]
+        if state
+        else {
+            name: f"http://127.0.0.1:{env_port(f'{name.upper()}_PORT', port)}"
+            for name, port in DEFAULT_PORTS.items()
+        }
+    )
     return Endpoints(**urls)
 
 
@@ -80,7 +86,9 @@ def up(
 ) -> None:
     """Run Kafka, PostgreSQL and the four services; Ctrl-C stops everything."""
     if (state := _read_state()) is not None:
-        console.print(f"[yellow]The stack already runs (pid {state['pid']}).[/] `shebao down` stops it.")
+        console.print(
+            f"[yellow]The stack already runs (pid {state['pid']}).[/] `shebao down` stops it."
+        )
         raise typer.Exit(1)
     if detach:
         _start_detached()
@@ -195,7 +203,9 @@ async def _tail_events(bootstrap: str, stack: Stack) -> None:
             for records in batches.values():
                 for r in records:
                     _print_event(r.value)
-            dead = [n for n, p in stack.services.items() if p.process and p.process.poll() is not None]
+            dead = [
+                n for n, p in stack.services.items() if p.process and p.process.poll() is not None
+            ]
             if dead:
                 console.print(f"[red]{', '.join(dead)} exited; see {_run_dir() / 'logs'}[/]")
                 return

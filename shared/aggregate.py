@@ -7,9 +7,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import asyncpg
-
 from shared.contracts import EventPayload, parse_payload
+from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore
 
@@ -18,7 +17,7 @@ T = TypeVar("T")
 
 
 async def load_state(
-    conn: asyncpg.Connection,
+    conn: Connection,
     store: EventStore,
     stream_id: str,
     initial: S,
@@ -31,7 +30,7 @@ async def load_state(
 
 
 async def decide_and_append(
-    conn: asyncpg.Connection,
+    conn: Connection,
     store: EventStore,
     *,
     stream_id: str,

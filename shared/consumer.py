@@ -22,13 +22,14 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from shared.contracts import EventPayload, UnknownEventError, parse_payload
+from shared.db import Connection
 from shared.envelope import EVENT_TYPE_HEADER, Envelope
 from shared.eventstore import ConcurrencyError, record_once
 from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
 
-Apply = Callable[[asyncpg.Connection, Envelope, EventPayload], Awaitable[None]]
+Apply = Callable[[Connection, Envelope, EventPayload], Awaitable[None]]
 
 #: Faults that pass: the event is retried with backoff, never skipped.
 TRANSIENT = (
@@ -78,7 +79,7 @@ class InboxConsumer:
 
     async def handle(self, message: KafkaMessage) -> None:
         """FastStream entry point: one Kafka record in, at most one state change out."""
-        record: ConsumerRecord[bytes, bytes] = message.raw_message  # type: ignore[assignment]
+        record: ConsumerRecord[bytes, bytes] = message.raw_message
         event_type = dict(record.headers or ()).get(EVENT_TYPE_HEADER)
         if event_type is not None and event_type.decode(errors="replace") not in self.handles:
             return  # not ours: skipped without parsing, as the contract allows

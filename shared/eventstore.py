@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from shared.contracts import EventPayload
+from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
 from shared.topics import EVENTS_TOPIC, Producer
 
@@ -45,14 +46,14 @@ class EventStore:
         self.topic = EVENTS_TOPIC[producer]
         self.channel = outbox_channel(producer)
 
-    async def load(self, conn: asyncpg.Connection, stream_id: str) -> list[Envelope]:
+    async def load(self, conn: Connection, stream_id: str) -> list[Envelope]:
         """Every event of a stream, in order."""
         rows = await conn.fetch(
             "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
         )
         return [Envelope.model_validate_json(r["envelope"]) for r in rows]
 
-    async def person_history(self, conn: asyncpg.Connection, person_id: str) -> list[Envelope]:
+    async def person_history(self, conn: Connection, person_id: str) -> list[Envelope]:
         """Every event this service recorded about a person, in the order they were stored."""
         rows = await conn.fetch(
             "SELECT envelope FROM events WHERE person_id = $1 ORDER BY position", person_id
@@ -86,7 +87,7 @@ class EventStore:
             for i, p in enumerate(payloads, start=1)
         ]
 
-    async def append(self, conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
+    async def append(self, conn: Connection, envelopes: Sequence[Envelope]) -> None:
         """Store events and queue them for publication; ConcurrencyError if a version is taken.
 
         Must run inside the caller's transaction, so events, outbox rows and any state change
@@ -124,7 +125,7 @@ class EventStore:
         await conn.execute("SELECT pg_notify($1, '')", self.channel)
 
 
-async def record_once(conn: asyncpg.Connection, group: str, event_id: uuid.UUID) -> bool:
+async def record_once(conn: Connection, group: str, event_id: uuid.UUID) -> bool:
     """Mark a foreign event as applied by ``group``; False if it already was (a redelivery)."""
     inserted = await conn.fetchval(
         "INSERT INTO inbox (consumer_group, event_id) VALUES ($1, $2)"

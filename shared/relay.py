@@ -10,6 +10,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from shared.db import Connection
 from shared.envelope import EVENT_TYPE_HEADER, SCHEMA_VERSION_HEADER
 
 log = structlog.get_logger(__name__)
@@ -77,7 +78,7 @@ class OutboxRelay:
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
 
-    async def publish_batch(self, conn: asyncpg.Connection) -> int:
+    async def publish_batch(self, conn: Connection) -> int:
         """Publish up to one batch of ready rows in order; delete them once Kafka has them all."""
         rows = await conn.fetch(_READY, self.batch_size)
         if not rows:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, cast
 
-import asyncpg
+from shared.db import Connection
 
 MIGRATIONS = Path(__file__).parent / "readmodels"
 
@@ -23,12 +23,12 @@ _UPSERT = (
 )
 
 
-async def record_verification(conn: asyncpg.Connection, person_id: str, level: str) -> None:
+async def record_verification(conn: Connection, person_id: str, level: str) -> None:
     """Remember that identity verified a person."""
     await conn.execute(_UPSERT, person_id, level)
 
 
-async def verification_level(conn: asyncpg.Connection, person_id: str) -> VerificationLevel | None:
+async def verification_level(conn: Connection, person_id: str) -> VerificationLevel | None:
     """The best level the person reached, or None."""
     level = await conn.fetchval(
         "SELECT level FROM verified_persons WHERE person_id = $1", person_id

@@ -6,7 +6,6 @@ import importlib.util
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,7 +19,11 @@ APP_SERVICES = ("identity", "card", "activation", "notification")
 
 def compose_command() -> list[str]:
     """`docker compose` (plugin) or Debian's `docker-compose`; neither needs an engine."""
-    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False) if shutil.which("docker") else None
+    plugin = (
+        subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+        if shutil.which("docker")
+        else None
+    )
     if plugin is not None and plugin.returncode == 0:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
@@ -34,7 +37,10 @@ def compose_command() -> list[str]:
 def resolved_compose() -> dict[str, Any]:
     result = subprocess.run(
         [*compose_command(), "-f", str(REPO / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, check=False, cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = yaml.safe_load(result.stdout)

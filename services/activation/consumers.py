@@ -15,6 +15,7 @@ from shared.contracts import (
     EventPayload,
     IdentityVerified,
 )
+from shared.db import Connection
 from shared.envelope import Envelope
 from shared.settings import ServiceSettings
 
@@ -25,9 +26,7 @@ CARD_STATUS = {
 }
 
 
-async def apply_foreign_event(
-    conn: asyncpg.Connection, envelope: Envelope, payload: EventPayload
-) -> None:
+async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
     """Learn who is verified and where each card is."""
     match payload:
         case IdentityVerified():

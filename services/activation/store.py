@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from services.activation.domain import CardFacts
+from shared.db import Connection
 
 
-async def record_card_status(
-    conn: asyncpg.Connection, card_id: str, person_id: str, status: str
-) -> None:
+async def record_card_status(conn: Connection, card_id: str, person_id: str, status: str) -> None:
     """Remember a card's holder and latest status."""
     await conn.execute(
         "INSERT INTO known_cards (card_id, person_id, status) VALUES ($1, $2, $3)"
@@ -20,7 +17,7 @@ async def record_card_status(
     )
 
 
-async def card_facts(conn: asyncpg.Connection, card_id: str) -> CardFacts | None:
+async def card_facts(conn: Connection, card_id: str) -> CardFacts | None:
     """What we know of a card, or None."""
     row = await conn.fetchrow(
         "SELECT person_id, status FROM known_cards WHERE card_id = $1", card_id

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.card import domain, store
 from services.card.errors import CardNotFoundError, RegionInvalidError
 from services.card.handlers import CardHandlers
+from shared.contracts.card import DeliveryMethod
 from shared.envelope import Envelope
 from shared.errors import DomainError
 from shared.eventstore import Causation
@@ -36,7 +37,7 @@ class ApplicationRequest(BaseModel):
         description="Opaque person id from identity verification.", max_length=64
     )
     region: str = Field(description="Insured region (6-digit code).", pattern=REGION_PATTERN)
-    delivery: domain.DeliveryMethod = Field("mail", description="mail or pickup at a branch.")
+    delivery: DeliveryMethod = Field("mail", description="mail or pickup at a branch.")
 
 
 class ProductionReport(BaseModel):

@@ -8,13 +8,12 @@ from aiokafka import AIOKafkaProducer
 from shared import verified
 from shared.consumer import InboxConsumer
 from shared.contracts import EventPayload, IdentityVerified
+from shared.db import Connection
 from shared.envelope import Envelope
 from shared.settings import ServiceSettings
 
 
-async def apply_identity_event(
-    conn: asyncpg.Connection, envelope: Envelope, payload: EventPayload
-) -> None:
+async def apply_identity_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
     """Remember verified persons, so applications can check who is verified."""
     if isinstance(payload, IdentityVerified):
         await verified.record_verification(conn, envelope.person_id, payload.level)

@@ -10,6 +10,8 @@ from services.card import domain, store
 from services.card.errors import CardNotFoundError, RegionInvalidError
 from shared import verified
 from shared.aggregate import decide_and_append, retry_on_conflict
+from shared.contracts.card import ApplicationKind, DeliveryMethod
+from shared.db import Connection
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
 from shared.regions import is_region, province_of
@@ -33,8 +35,8 @@ class CardHandlers:
         person_id: str,
         region: str,
         channel: str,
-        kind: domain.ApplicationKind,
-        delivery: domain.DeliveryMethod,
+        kind: ApplicationKind,
+        delivery: DeliveryMethod,
         causation: Causation,
     ) -> Envelope:
         """A person applies for a card in a region."""
@@ -81,7 +83,7 @@ class CardHandlers:
 
     async def _run(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         person_id: str,
         stream_id: str,
         command: domain.Command,

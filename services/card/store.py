@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from shared.db import Connection
 from shared.envelope import Envelope
 
 _STATUS_AFTER = {"CardApplied": "applied", "CardProduced": "produced", "CardMailed": "mailed"}
 
 
-async def project_cards(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
+async def project_cards(conn: Connection, envelopes: Sequence[Envelope]) -> None:
     """Keep the cards read model in step with the events just appended."""
     for e in envelopes:
         status = _STATUS_AFTER.get(e.event_type)
@@ -35,7 +36,7 @@ async def project_cards(conn: asyncpg.Connection, envelopes: Sequence[Envelope])
             )
 
 
-async def find_card(conn: asyncpg.Connection, card_id: str) -> asyncpg.Record | None:
+async def find_card(conn: Connection, card_id: str) -> asyncpg.Record | None:
     """A card's holder, stream, region and status."""
     return await conn.fetchrow(
         "SELECT card_id, person_id, stream_id, region, status FROM cards WHERE card_id = $1",
@@ -43,9 +44,7 @@ async def find_card(conn: asyncpg.Connection, card_id: str) -> asyncpg.Record | 
     )
 
 
-async def cards_in_status(
-    conn: asyncpg.Connection, status: str, limit: int
-) -> list[asyncpg.Record]:
+async def cards_in_status(conn: Connection, status: str, limit: int) -> list[asyncpg.Record]:
     """Cards waiting in a status, oldest first (e.g. applications awaiting production)."""
     return await conn.fetch(
         "SELECT card_id, person_id, region, status FROM cards WHERE status = $1"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncpg
-
+from shared.db import Connection
 from shared.envelope import new_event_id
 
 
-async def person_id_for(conn: asyncpg.Connection, id_number_hash: str) -> str:
+async def person_id_for(conn: Connection, id_number_hash: str) -> str:
     """The person id of an ID number's hash, allocated on first sight."""
     fresh = str(new_event_id())
     await conn.execute(
@@ -22,7 +21,7 @@ async def person_id_for(conn: asyncpg.Connection, id_number_hash: str) -> str:
     return person_id
 
 
-async def use_face_nonce(conn: asyncpg.Connection, provider: str, nonce: str) -> bool:
+async def use_face_nonce(conn: Connection, provider: str, nonce: str) -> bool:
     """Mark a face-check result used; False when it was used before (a replay)."""
     inserted = await conn.fetchval(
         "INSERT INTO face_check_nonces (provider, nonce) VALUES ($1, $2)"

@@ -11,6 +11,7 @@ from services.notification import domain, store
 from shared.aggregate import decide_and_append
 from shared.consumer import InboxConsumer
 from shared.contracts import CardActivated, CardMailed, EventPayload
+from shared.db import Connection
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
 from shared.settings import ServiceSettings
@@ -24,9 +25,7 @@ class Notifier:
 
     events: EventStore
 
-    async def __call__(
-        self, conn: asyncpg.Connection, envelope: Envelope, payload: EventPayload
-    ) -> None:
+    async def __call__(self, conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
         message = domain.render(payload)
         if message is None:
             return

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncpg
 
 from services.notification.domain import NotifyCitizen
+from shared.db import Connection
 
 
-async def log_message(conn: asyncpg.Connection, person_id: str, command: NotifyCitizen) -> None:
+async def log_message(conn: Connection, person_id: str, command: NotifyCitizen) -> None:
     """Record the message in the delivery log."""
     await conn.execute(
         "INSERT INTO messages (notification_id, person_id, about_event_id, about_event_type,"
@@ -23,7 +24,7 @@ async def log_message(conn: asyncpg.Connection, person_id: str, command: NotifyC
     )
 
 
-async def messages_of(conn: asyncpg.Connection, person_id: str) -> list[asyncpg.Record]:
+async def messages_of(conn: Connection, person_id: str) -> list[asyncpg.Record]:
     """A person's messages, oldest first."""
     return await conn.fetch(
         "SELECT notification_id, about_event_id::text, about_event_type, channel, template,"

@@ -20,9 +20,9 @@ CRASH = {"notification": {"NOTIFICATION_FAULT_CRASH_AFTER_COMMIT": "true"}}
 
 
 @pytest.fixture(scope="module")
-def services(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    dict[str, ServiceProcess]
-]:
+def services(
+    infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
     with running_services(infra, tmp_path_factory.mktemp("crash-logs"), CRASH) as procs:
         yield procs
 
@@ -79,12 +79,13 @@ async def test_crash_after_commit_sends_no_second_notification(
     person_id, _ = await _mail_a_card(services)
 
     # The notifier applies CardMailed, commits, and dies before committing the offset.
-    assert await wait_for(lambda: notifier.process is not None and notifier.process.poll() is not None)
-    assert notifier.process is not None and notifier.process.returncode == 70
-
-    restarted = service_process(
-        "notification", infra, notifier.log_path.parent, port=free_port()
+    assert await wait_for(
+        lambda: notifier.process is not None and notifier.process.poll() is not None
     )
+    assert notifier.process is not None
+    assert notifier.process.returncode == 70
+
+    restarted = service_process("notification", infra, notifier.log_path.parent, port=free_port())
     restarted.log_path = notifier.log_path.with_name("notification-restarted.log")
     restarted.start()
     services["notification"] = restarted  # stopped by the fixture

@@ -29,9 +29,9 @@ ENVELOPE_FIELDS = set(Envelope.model_fields)
 
 
 @pytest.fixture(scope="module")
-def services(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    dict[str, ServiceProcess]
-]:
+def services(
+    infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
     with running_services(infra, tmp_path_factory.mktemp("logs")) as procs:
         yield procs
 
@@ -187,7 +187,8 @@ async def test_activation_is_refused_for_a_card_never_mailed(
         if applied.status_code == 201:
             break
         await asyncio.sleep(0.1)
-    assert applied is not None and applied.status_code == 201, applied
+    assert applied is not None
+    assert applied.status_code == 201, applied.text
     card_id = applied.json()["card_id"]
     activation = {"card_id": card_id, "person_id": person_id}
     codes = set()

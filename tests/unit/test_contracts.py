@@ -69,7 +69,9 @@ def test_an_envelope_round_trips_and_refuses_extra_fields() -> None:
 
 def test_payloads_are_checked_against_their_contract() -> None:
     envelope = mailed()
-    assert parse_payload(envelope) == CardMailed(card_id="c1", courier="EMS", tracking_number="EMS1")
+    assert parse_payload(envelope) == CardMailed(
+        card_id="c1", courier="EMS", tracking_number="EMS1"
+    )
     with pytest.raises(ValidationError):
         parse_payload(envelope.model_copy(update={"payload": {"card_id": "c1"}}))
     with pytest.raises(UnknownEventError):

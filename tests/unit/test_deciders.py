@@ -60,7 +60,8 @@ def test_a_face_check_reaches_real_person_level() -> None:
 
 def test_without_face_check_only_real_name() -> None:
     [event] = identity.decide(identity.Person(), verify(None))
-    assert isinstance(event, IdentityVerified) and event.level == "real_name"
+    assert isinstance(event, IdentityVerified)
+    assert event.level == "real_name"
 
 
 def test_a_level_once_reached_stays() -> None:
@@ -85,13 +86,16 @@ PRODUCED = CardProduced(card_id="c1", card_number="S1", chip_serial="AB", agency
 MAILED = CardMailed(card_id="c1", courier="EMS", tracking_number="EMS1")
 
 
-def apply(level: card.VerificationLevel | None, kind: card.ApplicationKind = "online") -> card.ApplyForCard:
+def apply(
+    level: card.VerificationLevel | None, kind: card.ApplicationKind = "online"
+) -> card.ApplyForCard:
     return card.ApplyForCard("c2", "410105", "online_hall", kind, "mail", level)
 
 
 def test_a_verified_person_applies_for_a_first_card_free() -> None:
     [event] = card.decide(card.Holder(), apply("real_person"))
-    assert isinstance(event, CardApplied) and event.fee_fen == 0
+    assert isinstance(event, CardApplied)
+    assert event.fee_fen == 0
 
 
 def test_online_application_needs_face_verification() -> None:
@@ -159,7 +163,11 @@ def test_a_bank_outlet_activates_with_real_name_only() -> None:
 
 
 def test_a_card_is_activated_once() -> None:
-    state = given(activation.evolve, activation.Activation(), *activation.decide(activation.Activation(), activate()))
+    state = given(
+        activation.evolve,
+        activation.Activation(),
+        *activation.decide(activation.Activation(), activate()),
+    )
     with pytest.raises(CardAlreadyActiveError):
         activation.decide(state, activate())
 
@@ -173,7 +181,8 @@ def notify(about: EventPayload) -> notification.NotifyCitizen:
 
 def test_mailed_and_activated_cards_are_told_once() -> None:
     [sent] = notification.decide(notification.Notification(), notify(MAILED))
-    assert isinstance(sent, NotificationSent) and sent.template == "card_mailed"
+    assert isinstance(sent, NotificationSent)
+    assert sent.template == "card_mailed"
     state = given(notification.evolve, notification.Notification(), sent)
     assert notification.decide(state, notify(MAILED)) == []
 
@@ -181,6 +190,8 @@ def test_mailed_and_activated_cards_are_told_once() -> None:
 def test_messages_say_what_happened_without_personal_data() -> None:
     mailed = notification.render(MAILED)
     activated = notification.render(CardActivated(card_id="c1", channel="bank", operator="x"))
-    assert mailed is not None and "EMS1" in mailed.text
-    assert activated is not None and "银行网点" in activated.text
+    assert mailed is not None
+    assert "EMS1" in mailed.text
+    assert activated is not None
+    assert "银行网点" in activated.text
     assert notification.render(PRODUCED) is None

@@ -57,10 +57,17 @@ def test_a_rotated_key_is_accepted_beside_the_old_one() -> None:
     new = Ed25519PrivateKey.from_private_bytes(b"n" * 32)
     keys = load_public_keys({"acme": [public_key_b64(KEY), public_key_b64(new)]})
     result = sign_face_check(
-        new, provider="acme", nonce="m" * 16, id_number=ID, checked_at=NOW, score=90,
+        new,
+        provider="acme",
+        nonce="m" * 16,
+        id_number=ID,
+        checked_at=NOW,
+        score=90,
         liveness_passed=True,
     )
-    verify_face_check(result, keys=keys, id_number=ID, now=NOW, max_age=timedelta(minutes=5), min_score=80)
+    verify_face_check(
+        result, keys=keys, id_number=ID, now=NOW, max_age=timedelta(minutes=5), min_score=80
+    )
 
 
 @pytest.mark.parametrize(
