@@ -54,10 +54,13 @@ class PoisonMessageError(Exception):
         self.reason = reason
 
 
-def contract_reason(exc: Exception) -> str:
+def contract_reason(exc: Exception, prefix: str = "") -> str:
     """A dead-letter reason naming what broke the contract, never the values themselves."""
     if isinstance(exc, ValidationError):
-        parts = [f"{'.'.join(map(str, e['loc'])) or '<root>'}:{e['type']}" for e in exc.errors()]
+        errors = exc.errors(include_input=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return "UNPARSEABLE not JSON"
+        parts = [f"{prefix}{'.'.join(map(str, e['loc'])) or '<root>'}:{e['type']}" for e in errors]
         return "CONTRACT_VIOLATION " + ", ".join(parts[:10])
     if isinstance(exc, UnknownEventError):
         return f"UNKNOWN_EVENT {exc}"
@@ -85,11 +88,15 @@ class InboxConsumer:
             return  # not ours: skipped without parsing, as the contract allows
         try:
             envelope = Envelope.from_bytes(record.value or b"")
-            if envelope.event_type not in self.handles:
-                return
-            payload = parse_payload(envelope)
-        except (ValidationError, UnknownEventError, ValueError) as exc:
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
             await self._dead_letter(record, contract_reason(exc))
+            return
+        if envelope.event_type not in self.handles:
+            return
+        try:
+            payload = parse_payload(envelope)
+        except ValueError as exc:
+            await self._dead_letter(record, contract_reason(exc, prefix="payload."))
             return
         try:
             await self._apply_with_retry(envelope, payload)

@@ -1,0 +1,170 @@
+"""The event spine on the real database and broker: append, relay, inbox, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+
+from deploy.stack import Infrastructure
+from shared.consumer import DEAD_LETTER_REASON_HEADER, InboxConsumer, subscribe
+from shared.contracts import CardMailed, EventPayload
+from shared.db import SHARED_MIGRATIONS, Connection, create_pool, migrate
+from shared.envelope import Envelope
+from shared.eventstore import Causation, ConcurrencyError, EventStore
+from shared.kafka import idempotent_producer
+from shared.relay import OutboxRelay
+from tests.e2e.harness import read_records
+
+
+@pytest.fixture
+async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
+    schema = f"spine_{secrets.token_hex(4)}"
+    pool = await create_pool(infra.database_url, schema)
+    await migrate(pool, SHARED_MIGRATIONS)
+    yield pool
+    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    await pool.close()
+
+
+async def new_topics(bootstrap: str, *names: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, 3, 1) for n in names])
+    finally:
+        await admin.close()
+
+
+def mailed(n: int) -> CardMailed:
+    return CardMailed(card_id=f"c{n}", courier="EMS", tracking_number=f"EMS{n:08d}")
+
+
+def store_on(topic: str) -> EventStore:
+    store = EventStore("card")
+    store.topic = topic  # a private topic, so the running services never see test events
+    return store
+
+
+async def append(
+    pool: asyncpg.Pool, store: EventStore, stream: str, version: int, *events: EventPayload
+) -> list[Envelope]:
+    envelopes = store.envelopes(stream, version, f"person-{stream}", events, Causation("t", "t"))
+    async with pool.acquire() as conn, conn.transaction():
+        await store.append(conn, envelopes)
+    return envelopes
+
+
+async def test_a_concurrent_writer_loses_with_a_conflict(pool: asyncpg.Pool) -> None:
+    store = store_on("unused")
+    await append(pool, store, "s", 0, mailed(1))
+    with pytest.raises(ConcurrencyError):
+        await append(pool, store, "s", 0, mailed(2))
+    async with pool.acquire() as conn:
+        history = await store.load(conn, "s")
+        assert [e.payload["card_id"] for e in history] == ["c1"]
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_events_and_outbox_roll_back_together(pool: asyncpg.Pool) -> None:
+    store = store_on("unused")
+
+    async def fail_after_append(conn: Connection) -> None:
+        envelopes = store.envelopes("s", 0, "p", [mailed(1)], Causation("t", "t"))
+        await store.append(conn, envelopes)
+        raise RuntimeError("the state change failed")
+
+    with contextlib.suppress(RuntimeError):
+        async with pool.acquire() as conn, conn.transaction():
+            await fail_after_append(conn)
+    assert await pool.fetchval("SELECT count(*) FROM events") == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_the_relay_publishes_every_event_once_in_stream_order(
+    infra: Infrastructure, pool: asyncpg.Pool
+) -> None:
+    topic = f"spine-{secrets.token_hex(4)}.events"
+    await new_topics(infra.bootstrap_servers, topic)
+    store = store_on(topic)
+
+    async def writer(stream: str) -> None:
+        for version in range(0, 20, 2):
+            await append(pool, store, stream, version, mailed(version), mailed(version + 1))
+
+    producer = idempotent_producer(infra.bootstrap_servers, "spine-test")
+    await producer.start()
+    relay = OutboxRelay(pool, producer, store.channel, batch_size=7)
+    relaying = asyncio.create_task(relay.run())
+    try:
+        await asyncio.gather(*(writer(f"stream{n}") for n in range(8)))
+        records = await read_records(
+            infra.bootstrap_servers, [topic], keep=lambda r: True, done=lambda k: len(k) >= 160
+        )
+    finally:
+        relaying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relaying
+        await producer.stop()
+    versions: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        envelope = Envelope.from_bytes(record.value or b"")
+        assert record.key == envelope.person_id.encode()
+        versions[envelope.stream_id].append(envelope.stream_version)
+    assert {s: v for s, v in versions.items()} == {
+        f"stream{n}": list(range(1, 21)) for n in range(8)
+    }
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_poison_message_is_dead_lettered_and_the_consumer_carries_on(
+    infra: Infrastructure, pool: asyncpg.Pool
+) -> None:
+    group = f"spine{secrets.token_hex(4)}"
+    topic = f"{group}-in"
+    await new_topics(infra.bootstrap_servers, topic, f"{group}.dead-letter")
+    applied: list[str] = []
+
+    async def apply(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
+        applied.append(str(envelope.event_id))
+
+    producer = idempotent_producer(infra.bootstrap_servers, "spine-test")
+    await producer.start()
+    broker = KafkaBroker(infra.bootstrap_servers)
+    consumer = InboxConsumer(pool, group, {"CardMailed"}, apply, producer)
+    subscribe(broker, [topic], consumer)
+    good = store_on(topic).envelopes("s", 0, "p1", [mailed(1)], Causation("t", "t"))[0]
+    broken = json.loads(good.to_bytes()) | {"payload": {"card_id": "c1"}}
+    try:
+        await broker.start()
+        for value in (b"not json", json.dumps(broken).encode(), good.to_bytes(), good.to_bytes()):
+            await producer.send_and_wait(topic, value=value, key=b"p1")
+        dead = await read_records(
+            infra.bootstrap_servers,
+            [f"{group}.dead-letter"],
+            keep=lambda r: True,
+            done=lambda k: len(k) >= 2,
+        )
+        for _ in range(100):
+            if applied:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)
+    finally:
+        await broker.stop()
+        await producer.stop()
+    reasons = [dict(r.headers)[DEAD_LETTER_REASON_HEADER].decode() for r in dead]
+    assert reasons == [
+        "UNPARSEABLE not JSON",
+        "CONTRACT_VIOLATION payload.courier:missing, payload.tracking_number:missing",
+    ]
+    assert [r.value for r in dead] == [b"not json", json.dumps(broken).encode()]
+    assert applied == [str(good.event_id)], "applied once, although delivered twice"
