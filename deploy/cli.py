@@ -218,8 +218,8 @@ def _print_event(raw: bytes | None) -> None:
         event = json.loads(raw or b"")
         console.print(
             f"[dim]{event['occurred_at'][11:23]}[/] [cyan]{event['producer']:<12}[/] "
-            f"[bold]{event['event_type']:<18}[/] person {event['person_id'][:13]}… "
-            f"{event['stream_id'][:40]} v{event['stream_version']}"
+            f"[bold]{event['event_type']:<18}[/] person …{event['person_id'][-12:]} "
+            f"{event['stream_id']} v{event['stream_version']}"
         )
     except (ValueError, KeyError, TypeError):
         console.print("[red]unparseable record[/]")

@@ -6,6 +6,7 @@ import os
 import pwd
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,10 @@ PG_USER = "postgres"
 
 
 def _bin(name: str) -> str:
-    from pgserver._commands import POSTGRES_BIN_PATH
+    with warnings.catch_warnings():
+        # pgserver's import looks for a runtime dir we do not use (we run our own server).
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH
 
     return str(POSTGRES_BIN_PATH / name)
 
@@ -24,12 +28,14 @@ def _system_user(path: Path) -> str | None:
     """PostgreSQL refuses to run as root: then run it as pgserver's own system user."""
     if os.geteuid() != 0:
         return None
-    from pgserver._commands import POSTGRES_BIN_PATH
-    from pgserver.utils import (
-        ensure_folder_permissions,
-        ensure_prefix_permissions,
-        ensure_user_exists,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH
+        from pgserver.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
 
     ensure_user_exists("pgserver")
     ensure_prefix_permissions(path)
