@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -21,7 +22,10 @@ from rich.table import Table
 from deploy import kafka
 from deploy.demo import Endpoints, Journey, run_demo
 from deploy.paths import env_port, port_open, shebao_home
-from deploy.stack import DEFAULT_PORTS, Stack, StackError, start_infrastructure
+from deploy.stack import DEFAULT_PORTS, SERVICES, Stack, StackError, start_infrastructure
+from shared.db import create_pool
+from shared.rebuild import RebuildReport
+from shared.rebuild import rebuild as run_rebuild
 
 app = typer.Typer(
     help="shebao: the social security card platform's local stack.", no_args_is_help=True
@@ -321,6 +325,58 @@ def _print_journey(journey: Journey) -> None:
 def _summary(payload: dict[str, Any]) -> str:
     keys = ("level", "channel", "region", "courier", "tracking_number", "template")
     return " ".join(f"{k}={payload[k]}" for k in keys if k in payload)
+
+
+@app.command()
+def rebuild(
+    service: Annotated[str, typer.Argument(help="identity, card, activation or notification")],
+    dry_run: Annotated[bool, typer.Option(help="Replay and compare, then roll back.")] = False,
+    schema: Annotated[str | None, typer.Option(help="The service's schema.")] = None,
+) -> None:
+    """Drop a service's derived state and replay it from its events and the topics it reads."""
+    if service not in SERVICES:
+        console.print(f"[red]Unknown service {service!r}; one of {', '.join(SERVICES)}.[/]")
+        raise typer.Exit(2)
+    state = _read_state() or {}
+    database_url = (
+        os.environ.get("DATABASE_URL")
+        or state.get("database")
+        or (f"postgresql://postgres@127.0.0.1:{env_port('SHEBAO_PG_PORT', 55432)}/postgres")
+    )
+    bootstrap = (
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        or state.get("kafka")
+        or (f"127.0.0.1:{env_port('KAFKA_PORT', 9092)}")
+    )
+    report = asyncio.run(_rebuild(service, schema or service, database_url, bootstrap, dry_run))
+    table = Table(title=f"rebuild {service}" + (" (dry run, rolled back)" if dry_run else ""))
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("own events replayed", str(report.own_events))
+    table.add_row("foreign events replayed", str(report.foreign_events))
+    for name, rows in report.rows.items():
+        table.add_row(f"rows in {name}", str(rows))
+    table.add_row("digest before", report.digest_before)
+    table.add_row("digest after", report.digest_after)
+    console.print(table)
+    if not report.matches:
+        console.print("[yellow]The live state differed from the log; it now follows the log.[/]")
+        raise typer.Exit(3)
+    console.print("[green]The rebuilt state equals the live state.[/]")
+
+
+async def _rebuild(
+    service: str, schema: str, database_url: str, bootstrap: str, dry_run: bool
+) -> RebuildReport:
+    module = importlib.import_module(f"services.{service}.app")
+    pool = await create_pool(database_url, schema, min_size=1, max_size=2)
+    try:
+        result: RebuildReport = await run_rebuild(
+            pool, module.projection(), bootstrap, dry_run=dry_run
+        )
+        return result
+    finally:
+        await pool.close()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.paths import port_open
+from deploy.paths import port_open, stop_process
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).parent / "maven" / "pom.xml"
@@ -191,14 +191,7 @@ class KafkaNode:
 
     def stop(self, timeout_s: float = 30) -> None:
         """Stop the broker cleanly (SIGTERM), killing it only if it hangs."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout_s)
 
 
 def _cluster_id() -> str:

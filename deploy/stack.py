@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from deploy.kafka import KafkaNode
-from deploy.paths import REPO, env_port, port_open
+from deploy.paths import REPO, env_port, port_open, stop_process
 from deploy.postgres import PostgresNode
 
 SERVICES = ("identity", "card", "activation", "notification")
@@ -116,14 +116,7 @@ class ServiceProcess:
 
     def stop(self, timeout_s: float = 20) -> None:
         """SIGTERM (uvicorn shuts the lifespan down cleanly), SIGKILL if it hangs."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout_s)
 
     def kill(self) -> None:
         """Kill at once, as a crash would."""

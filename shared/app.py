@@ -10,10 +10,11 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from shared.consumer import ForeignFeed
 from shared.errors import DomainError
 from shared.http import install_edges
 from shared.logging import configure_logging
-from shared.runtime import ConsumerFactory, ServiceRuntime, run_service
+from shared.runtime import ServiceRuntime, run_service
 from shared.settings import ServiceSettings
 from shared.timeline import timeline_router
 from shared.topics import Producer
@@ -28,13 +29,13 @@ def service_app(
     status_of: Callable[[DomainError], int],
     migrations: Sequence[Path],
     make_handlers: Callable[[ServiceRuntime], Any] | None = None,
-    consumer_factory: ConsumerFactory | None = None,
+    feed: ForeignFeed | None = None,
 ) -> FastAPI:
     """The service's ASGI app; its lifespan starts and stops the runtime."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with run_service(service, settings, migrations, consumer_factory) as runtime:
+        async with run_service(service, settings, migrations, feed) as runtime:
             app.state.runtime = runtime
             app.state.handlers = make_handlers(runtime) if make_handlers else None
             yield

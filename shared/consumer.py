@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -67,6 +67,36 @@ def contract_reason(exc: Exception, prefix: str = "") -> str:
     return f"UNPARSEABLE {type(exc).__name__}"
 
 
+def read_record(
+    value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, handles: Collection[str]
+) -> tuple[Envelope, EventPayload] | None:
+    """The envelope and typed payload of a record; None when it is not an event we handle;
+    PoisonMessageError (with the reason) when it breaks the contract."""
+    event_type = dict(headers or ()).get(EVENT_TYPE_HEADER)
+    if event_type is not None and event_type.decode(errors="replace") not in handles:
+        return None  # not ours: skipped without parsing, as the contract allows
+    try:
+        envelope = Envelope.from_bytes(value or b"")
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise PoisonMessageError(contract_reason(exc)) from exc
+    if envelope.event_type not in handles:
+        return None
+    try:
+        return envelope, parse_payload(envelope)
+    except ValueError as exc:
+        raise PoisonMessageError(contract_reason(exc, prefix="payload.")) from exc
+
+
+@dataclass(frozen=True)
+class ForeignFeed:
+    """The foreign events a consumer group applies: where they are, which, and how."""
+
+    group: str
+    topics: Collection[str]
+    handles: Collection[str]
+    apply: Apply
+
+
 @dataclass
 class InboxConsumer:
     """Applies the events of ``handles`` for consumer group ``group``, each once."""
@@ -80,24 +110,29 @@ class InboxConsumer:
     max_backoff_s: float = 5.0
     applied: int = 0
 
+    @classmethod
+    def for_feed(
+        cls,
+        feed: ForeignFeed,
+        pool: asyncpg.Pool,
+        dead_letters: AIOKafkaProducer,
+        *,
+        crash_after_commit: bool = False,
+    ) -> InboxConsumer:
+        """The live consumer of a feed."""
+        return cls(pool, feed.group, feed.handles, feed.apply, dead_letters, crash_after_commit)
+
     async def handle(self, message: KafkaMessage) -> None:
         """FastStream entry point: one Kafka record in, at most one state change out."""
         record: ConsumerRecord[bytes, bytes] = message.raw_message
-        event_type = dict(record.headers or ()).get(EVENT_TYPE_HEADER)
-        if event_type is not None and event_type.decode(errors="replace") not in self.handles:
-            return  # not ours: skipped without parsing, as the contract allows
         try:
-            envelope = Envelope.from_bytes(record.value or b"")
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            await self._dead_letter(record, contract_reason(exc))
+            event = read_record(record.value, record.headers, self.handles)
+        except PoisonMessageError as exc:
+            await self._dead_letter(record, exc.reason)
             return
-        if envelope.event_type not in self.handles:
+        if event is None:
             return
-        try:
-            payload = parse_payload(envelope)
-        except ValueError as exc:
-            await self._dead_letter(record, contract_reason(exc, prefix="payload."))
-            return
+        envelope, payload = event
         try:
             await self._apply_with_retry(envelope, payload)
         except PoisonMessageError as exc:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
+
+from shared.check import check_identifier
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -17,22 +18,14 @@ else:
     Connection = asyncpg.Connection
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_LOCK = 0x5EBA0
-
-
-def check_schema_name(schema: str) -> str:
-    """A schema name safe to splice into SQL (lower-case identifier), or ValueError."""
-    if not _SCHEMA_NAME.match(schema):
-        raise ValueError(f"invalid schema name {schema!r}")
-    return schema
 
 
 async def create_pool(
     database_url: str, schema: str, *, min_size: int = 2, max_size: int = 10
 ) -> asyncpg.Pool:
     """A pool whose connections work in ``schema`` (created when missing)."""
-    check_schema_name(schema)
+    check_identifier(schema)
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

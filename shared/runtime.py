@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,17 +14,15 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
-from shared.consumer import InboxConsumer, subscribe
+from shared.consumer import ForeignFeed, InboxConsumer, subscribe
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.eventstore import EventStore
 from shared.kafka import ensure_topics, idempotent_producer
 from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
-from shared.topics import CONSUMED_TOPICS, Producer
+from shared.topics import Producer
 
 log = structlog.get_logger(__name__)
-
-ConsumerFactory = Callable[[asyncpg.Pool, AIOKafkaProducer], InboxConsumer]
 
 
 @dataclass
@@ -58,7 +56,7 @@ async def run_service(
     service: Producer,
     settings: ServiceSettings,
     migrations: Sequence[Path],
-    consumer_factory: ConsumerFactory | None = None,
+    feed: ForeignFeed | None = None,
 ) -> AsyncIterator[ServiceRuntime]:
     """Start a service's parts in dependency order and stop them in reverse."""
     schema = settings.db_schema or service
@@ -83,9 +81,11 @@ async def run_service(
             logger=logging.getLogger("faststream"),
         )
         runtime = ServiceRuntime(service, settings, pool, producer, broker, relay, store)
-        if consumer_factory is not None:
-            consumer = consumer_factory(pool, producer)
-            subscribe(broker, CONSUMED_TOPICS[consumer.group], consumer)
+        if feed is not None:
+            consumer = InboxConsumer.for_feed(
+                feed, pool, producer, crash_after_commit=settings.fault_crash_after_commit
+            )
+            subscribe(broker, feed.topics, consumer)
             runtime.consumers.append(consumer)
         runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
         stack.push_async_callback(_cancel, runtime.relay_task)

@@ -13,6 +13,9 @@ from shared.db import Connection
 
 MIGRATIONS = Path(__file__).parent / "readmodels"
 
+#: The read model's content (for rebuild digests).
+COLUMNS = ("person_id", "level")
+
 VerificationLevel = Literal["real_name", "real_person"]
 
 #: A verification level never goes down: real_person stays once reached.

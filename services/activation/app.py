@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.activation import store
 from services.activation.api import router, status_of
-from services.activation.consumers import foreign_consumer
+from services.activation.consumers import feed
 from services.activation.handlers import ActivationHandlers
 from services.activation.settings import ActivationSettings
 from shared import verified
 from shared.app import service_app
+from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
 
 
@@ -30,5 +31,10 @@ def create_app(settings: ActivationSettings) -> FastAPI:
         status_of=status_of,
         migrations=[verified.MIGRATIONS, Path(__file__).parent / "migrations"],
         make_handlers=handlers,
-        consumer_factory=functools.partial(foreign_consumer, settings),
+        feed=feed(),
     )
+
+
+def projection() -> Projection:
+    """What ``shebao rebuild activation`` drops and replays."""
+    return store.projection(feed())

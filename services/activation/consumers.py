@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
-
 from services.activation import store
 from shared import verified
-from shared.consumer import InboxConsumer
+from shared.consumer import ForeignFeed
 from shared.contracts import (
     CardApplied,
     CardMailed,
@@ -17,7 +14,7 @@ from shared.contracts import (
 )
 from shared.db import Connection
 from shared.envelope import Envelope
-from shared.settings import ServiceSettings
+from shared.topics import CONSUMED_TOPICS
 
 CARD_STATUS = {
     CardApplied.event_type: "applied",
@@ -36,15 +33,11 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
             await store.record_card_status(conn, payload.card_id, envelope.person_id, status)
 
 
-def foreign_consumer(
-    settings: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
-) -> InboxConsumer:
-    """The activation group's consumer of identity.events and card.events."""
-    return InboxConsumer(
-        pool=pool,
+def feed() -> ForeignFeed:
+    """The activation group's feed: identity.events and card.events."""
+    return ForeignFeed(
         group="activation",
+        topics=CONSUMED_TOPICS["activation"],
         handles={IdentityVerified.event_type, *CARD_STATUS},
         apply=apply_foreign_event,
-        dead_letters=producer,
-        crash_after_commit=settings.fault_crash_after_commit,
     )

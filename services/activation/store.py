@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from services.activation.domain import CardFacts
+from shared import verified
+from shared.consumer import ForeignFeed
 from shared.db import Connection
+from shared.rebuild import Projection
 
 
 async def record_card_status(conn: Connection, card_id: str, person_id: str, status: str) -> None:
@@ -23,3 +26,14 @@ async def card_facts(conn: Connection, card_id: str) -> CardFacts | None:
         "SELECT person_id, status FROM known_cards WHERE card_id = $1", card_id
     )
     return CardFacts(person_id=row["person_id"], status=row["status"]) if row else None
+
+
+def projection(feed: ForeignFeed) -> Projection:
+    """The activation service's derived state, all learned from foreign events."""
+    return Projection(
+        tables={
+            "verified_persons": verified.COLUMNS,
+            "known_cards": ("card_id", "person_id", "status"),
+        },
+        foreign=feed,
+    )

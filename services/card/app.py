@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.card import store
 from services.card.api import router, status_of
-from services.card.consumers import identity_consumer
+from services.card.consumers import feed
 from services.card.handlers import CardHandlers
 from services.card.settings import CardSettings
 from shared import verified
 from shared.app import service_app
+from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
 
 
@@ -30,5 +31,10 @@ def create_app(settings: CardSettings) -> FastAPI:
         status_of=status_of,
         migrations=[verified.MIGRATIONS, Path(__file__).parent / "migrations"],
         make_handlers=handlers,
-        consumer_factory=functools.partial(identity_consumer, settings),
+        feed=feed(),
     )
+
+
+def projection() -> Projection:
+    """What ``shebao rebuild card`` drops and replays."""
+    return store.projection(feed())

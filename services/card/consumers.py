@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
-
 from shared import verified
-from shared.consumer import InboxConsumer
+from shared.consumer import ForeignFeed
 from shared.contracts import EventPayload, IdentityVerified
 from shared.db import Connection
 from shared.envelope import Envelope
-from shared.settings import ServiceSettings
+from shared.topics import CONSUMED_TOPICS
 
 
 async def apply_identity_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
@@ -19,15 +16,11 @@ async def apply_identity_event(conn: Connection, envelope: Envelope, payload: Ev
         await verified.record_verification(conn, envelope.person_id, payload.level)
 
 
-def identity_consumer(
-    settings: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
-) -> InboxConsumer:
-    """The card group's consumer of identity.events."""
-    return InboxConsumer(
-        pool=pool,
+def feed() -> ForeignFeed:
+    """The card group's feed: identity.events."""
+    return ForeignFeed(
         group="card",
+        topics=CONSUMED_TOPICS["card"],
         handles={IdentityVerified.event_type},
         apply=apply_identity_event,
-        dead_letters=producer,
-        crash_after_commit=settings.fault_crash_after_commit,
     )

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from shared import verified
+from shared.consumer import ForeignFeed
 from shared.db import Connection
 from shared.envelope import Envelope
+from shared.rebuild import Projection
 
 _STATUS_AFTER = {"CardApplied": "applied", "CardProduced": "produced", "CardMailed": "mailed"}
 
@@ -51,4 +54,21 @@ async def cards_in_status(conn: Connection, status: str, limit: int) -> list[asy
         " ORDER BY updated_at LIMIT $2",
         status,
         limit,
+    )
+
+
+async def project_card(conn: Connection, envelope: Envelope) -> None:
+    """Rebuild step: one of the service's own events into the cards read model."""
+    await project_cards(conn, [envelope])
+
+
+def projection(feed: ForeignFeed) -> Projection:
+    """The card service's derived state: verified persons (from identity) and cards."""
+    return Projection(
+        tables={
+            "verified_persons": verified.COLUMNS,
+            "cards": ("card_id", "person_id", "stream_id", "region", "status"),
+        },
+        apply_own=project_card,
+        foreign=feed,
     )

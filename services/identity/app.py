@@ -7,12 +7,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.identity import store
 from services.identity.api import router, status_of
 from services.identity.facecheck import load_public_keys
 from services.identity.handlers import IdentityHandlers
 from services.identity.settings import IdentitySettings
 from shared.app import service_app
 from shared.envelope import utc_now
+from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
 
 
@@ -39,3 +41,8 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         migrations=[Path(__file__).parent / "migrations"],
         make_handlers=handlers,
     )
+
+
+def projection() -> Projection:
+    """What ``shebao rebuild identity`` drops and replays."""
+    return store.PROJECTION

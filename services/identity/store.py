@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from shared.contracts import IdentityVerified
 from shared.db import Connection
-from shared.envelope import new_event_id
+from shared.envelope import Envelope, new_event_id
+from shared.rebuild import Projection
 
 
 async def person_id_for(conn: Connection, id_number_hash: str) -> str:
@@ -30,3 +32,19 @@ async def use_face_nonce(conn: Connection, provider: str, nonce: str) -> bool:
         nonce,
     )
     return bool(inserted)
+
+
+async def index_person(conn: Connection, envelope: Envelope) -> None:
+    """Rebuild step: an IdentityVerified event says which person an ID number's hash is."""
+    if envelope.event_type == IdentityVerified.event_type:
+        await conn.execute(
+            "INSERT INTO person_index (id_number_hash, person_id) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            envelope.payload["id_number_hash"],
+            envelope.person_id,
+        )
+
+
+PROJECTION = Projection(
+    tables={"person_index": ("id_number_hash", "person_id")}, apply_own=index_person
+)

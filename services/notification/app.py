@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.notification import store
 from services.notification.api import router, status_of
-from services.notification.consumers import notification_consumer
+from services.notification.consumers import feed
 from services.notification.settings import NotificationSettings
 from shared.app import service_app
 from shared.eventstore import EventStore
+from shared.rebuild import Projection
 
 
 def create_app(settings: NotificationSettings) -> FastAPI:
@@ -24,7 +25,10 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         routers=[router],
         status_of=status_of,
         migrations=[Path(__file__).parent / "migrations"],
-        consumer_factory=functools.partial(
-            notification_consumer, settings, EventStore("notification")
-        ),
+        feed=feed(EventStore("notification")),
     )
+
+
+def projection() -> Projection:
+    """What ``shebao rebuild notification`` drops and replays."""
+    return store.projection(feed(EventStore("notification")))

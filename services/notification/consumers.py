@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
-
 from services.notification import domain, store
-from shared.aggregate import decide_and_append
-from shared.consumer import InboxConsumer
+from shared.aggregate import load_state
+from shared.consumer import ForeignFeed
 from shared.contracts import CardActivated, CardMailed, EventPayload
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
-from shared.settings import ServiceSettings
+from shared.topics import CONSUMED_TOPICS
 
 NOTIFIED_EVENTS = {CardMailed.event_type, CardActivated.event_type}
 
@@ -36,29 +34,30 @@ class Notifier:
             message=message,
             channel="app_push",
         )
-        sent = await decide_and_append(
-            conn,
-            self.events,
-            stream_id=f"notification-{envelope.event_id}",
-            person_id=envelope.person_id,
-            initial=domain.Notification(),
-            evolve=domain.evolve,
-            decide=lambda state: domain.decide(state, command),
-            causation=Causation.of_event(envelope),
+        stream_id = f"notification-{envelope.event_id}"
+        state, version = await load_state(
+            conn, self.events, stream_id, domain.Notification(), domain.evolve
         )
-        if sent:
-            await store.log_message(conn, envelope.person_id, command)
+        if state.notification_id is not None:
+            # Already told (a rebuild replays the event): the log keeps the one message.
+            command = dataclasses.replace(command, notification_id=state.notification_id)
+        else:
+            sent = self.events.envelopes(
+                stream_id,
+                version,
+                envelope.person_id,
+                domain.decide(state, command),
+                Causation.of_event(envelope),
+            )
+            await self.events.append(conn, sent)
+        await store.log_message(conn, envelope.person_id, command)
 
 
-def notification_consumer(
-    settings: ServiceSettings, events: EventStore, pool: asyncpg.Pool, producer: AIOKafkaProducer
-) -> InboxConsumer:
-    """The notification group's consumer of card.events and activation.events."""
-    return InboxConsumer(
-        pool=pool,
+def feed(events: EventStore) -> ForeignFeed:
+    """The notification group's feed: card.events and activation.events."""
+    return ForeignFeed(
         group="notification",
+        topics=CONSUMED_TOPICS["notification"],
         handles=NOTIFIED_EVENTS,
         apply=Notifier(events),
-        dead_letters=producer,
-        crash_after_commit=settings.fault_crash_after_commit,
     )

@@ -65,12 +65,12 @@ class NotifyCitizen:
 class Notification:
     """What was already sent about one event."""
 
-    sent: bool = False
+    notification_id: str | None = None
 
 
 def decide(state: Notification, command: NotifyCitizen) -> list[EventPayload]:
     """Send once: nothing when the citizen was already told of this event."""
-    if state.sent:
+    if state.notification_id is not None:
         return []
     return [
         NotificationSent(
@@ -88,6 +88,6 @@ def evolve(state: Notification, event: EventPayload) -> Notification:
     """Apply one of the notification's events."""
     match event:
         case NotificationSent():
-            return replace(state, sent=True)
+            return replace(state, notification_id=event.notification_id)
         case _:
             return state
