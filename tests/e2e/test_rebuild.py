@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import sys
@@ -46,6 +47,27 @@ async def test_the_rebuilt_state_equals_the_live_state(
     assert all(rows > 0 for rows in report.rows.values()), report.rows
 
 
+async def shebao_rebuild(infra: Infrastructure, *args: str) -> tuple[int, str]:
+    """Run the operator command against the test infrastructure."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": infra.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "deploy.cli",
+        "rebuild",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
 async def test_a_damaged_read_model_is_repaired_by_the_operator_command(
     infra: Infrastructure, history: None
 ) -> None:
@@ -55,22 +77,14 @@ async def test_a_damaged_read_model_is_repaired_by_the_operator_command(
         await conn.execute(
             "DELETE FROM card.cards WHERE card_id IN (SELECT card_id FROM card.cards LIMIT 2)"
         )
-        env = {
-            **os.environ,
-            "DATABASE_URL": infra.database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-        }
-        command = [sys.executable, "-m", "deploy.cli", "rebuild", "card"]
-        dry = subprocess.run(
-            [*command, "--dry-run"], env=env, capture_output=True, text=True, check=False
-        )
-        assert dry.returncode == 3, dry.stdout + dry.stderr
+        code, output = await shebao_rebuild(infra, "card", "--dry-run")
+        assert code == 3, output
         assert await conn.fetchval("SELECT count(*) FROM card.cards") == before - 2
-        fixed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        assert fixed.returncode == 3, fixed.stdout + fixed.stderr
+        code, output = await shebao_rebuild(infra, "card")
+        assert code == 3, output
         assert await conn.fetchval("SELECT count(*) FROM card.cards") == before
-        again = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert "equals the live state" in again.stdout
+        code, output = await shebao_rebuild(infra, "card")
+        assert code == 0, output
+        assert "equals the live state" in output
     finally:
         await conn.close()
