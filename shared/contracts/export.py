@@ -1,4 +1,5 @@
-"""Write the JSON Schema of the envelope and of every event payload to shared/contracts/schemas.
+"""Write the JSON Schemas of the envelope and every payload, and the AsyncAPI document, to
+shared/contracts/schemas.
 
 ``python -m shared.contracts.export`` regenerates them; a test fails when the committed files
 differ from the code, so a contract never changes by accident.
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.contracts import json_schemas
+from shared.contracts.asyncapi import specification
 from shared.envelope import Envelope
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -20,9 +22,11 @@ def rendered() -> dict[str, str]:
     """File name -> JSON text of every schema, as committed."""
     schemas: dict[str, dict[str, Any]] = {"Envelope": Envelope.model_json_schema()}
     schemas.update(json_schemas())
+    files = {f"{name}.json": schema for name, schema in schemas.items()}
+    files["asyncapi.json"] = specification()
     return {
-        f"{name}.json": json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-        for name, schema in schemas.items()
+        name: json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        for name, data in files.items()
     }
 
 
