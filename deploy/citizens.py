@@ -24,6 +24,16 @@ class Citizen:
     name: str
     id_number: str
     region: str
+    phone: str
+
+    def registration(self) -> dict[str, str]:
+        """The registry's record of this citizen (what the agency's file holds)."""
+        return {
+            "name": self.name,
+            "id_number": self.id_number,
+            "phone": self.phone,
+            "region": self.region,
+        }
 
 
 def make_id_number(rng: random.Random, address: str, born: date) -> str:
@@ -41,7 +51,8 @@ def fake_citizen(rng: random.Random, today: date | None = None) -> Citizen:
         name = rng.choice(MINORITY_NAMES)
     else:
         name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2)))
-    return Citizen(name=name, id_number=make_id_number(rng, address, born), region=address)
+    phone = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
+    return Citizen(name, make_id_number(rng, address, born), address, phone)
 
 
 def face_check_for(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import importlib
 import json
 import os
@@ -23,7 +24,9 @@ from deploy import kafka
 from deploy.demo import Endpoints, Journey, run_demo
 from deploy.paths import env_port, port_open, shebao_home
 from deploy.stack import DEFAULT_PORTS, SERVICES, Stack, StackError, start_infrastructure
-from shared.db import create_pool
+from services.identity.importer import CsvHeaderError, ImportReport, Row, read_csv
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.eventstore import Causation, EventStore
 from shared.rebuild import RebuildReport
 from shared.rebuild import rebuild as run_rebuild
 
@@ -325,6 +328,93 @@ def _print_journey(journey: Journey) -> None:
 def _summary(payload: dict[str, Any]) -> str:
     keys = ("level", "channel", "region", "courier", "tracking_number", "template")
     return " ".join(f"{k}={payload[k]}" for k in keys if k in payload)
+
+
+def _infrastructure_urls() -> tuple[str, str]:
+    """The database URL and Kafka bootstrap of the environment, the running stack, or defaults."""
+    state = _read_state() or {}
+    database_url = (
+        os.environ.get("DATABASE_URL")
+        or state.get("database")
+        or f"postgresql://postgres@127.0.0.1:{env_port('SHEBAO_PG_PORT', 55432)}/postgres"
+    )
+    bootstrap = (
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        or state.get("kafka")
+        or f"127.0.0.1:{env_port('KAFKA_PORT', 9092)}"
+    )
+    return database_url, bootstrap
+
+
+import_app = typer.Typer(help="Load records the social insurance agency keeps.")
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("persons")
+def import_persons(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    partial: Annotated[
+        bool, typer.Option(help="Import the valid rows even when some are rejected.")
+    ] = False,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write every rejected row to this CSV.")
+    ] = None,
+) -> None:
+    """Register insured persons from a CSV file (name,id_number,phone,region,guardian_id_number).
+
+    Every row is checked first; unless --partial, one rejected row means nothing is imported.
+    Importing the same file again changes nothing.
+    """
+    try:
+        rows = list(read_csv(file.read_text(encoding="utf-8-sig")))
+    except (CsvHeaderError, UnicodeDecodeError) as exc:
+        console.print(f"[red]{getattr(exc, 'message', 'The file is not UTF-8 text.')}[/]")
+        raise typer.Exit(2) from exc
+    report = asyncio.run(_import_persons(rows, f"import-{file.name}", partial))
+    console.print(
+        f"{report.rows} rows: {report.registered} registered, {report.unchanged} already "
+        f"registered as given, {len(report.rejected)} rejected."
+    )
+    if report.rejected:
+        table = Table(title="rejected rows" + ("" if report.committed else ": nothing imported"))
+        for column in ("line", "code", "reason"):
+            table.add_column(column)
+        for row in report.rejected[:50]:
+            table.add_row(str(row.line), row.error.code, row.error.message)
+        console.print(table)
+        if len(report.rejected) > 50:
+            console.print(f"... and {len(report.rejected) - 50} more (see --report).")
+    if report_file is not None:
+        with report_file.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["line", "code", "reason"])
+            writer.writerows((r.line, r.error.code, r.error.message) for r in report.rejected)
+    raise typer.Exit(0 if report.committed else 1)
+
+
+async def _import_persons(rows: list[Row], source: str, partial: bool) -> ImportReport:
+    from rich.progress import Progress
+
+    from services.identity.app import MIGRATIONS, build_identity
+    from services.identity.settings import IdentitySettings
+
+    settings = IdentitySettings()
+    database_url, _ = _infrastructure_urls()
+    pool = await create_pool(database_url, settings.db_schema or "identity", max_size=2)
+    try:
+        await migrate(pool, SHARED_MIGRATIONS, *MIGRATIONS)
+        identity = build_identity(settings, pool, EventStore("identity"))
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Registering", total=len(rows))
+            report: ImportReport = await identity.registrar.import_rows(
+                rows,
+                Causation(source, source),
+                partial=partial,
+                progress=lambda n: progress.advance(task, n),
+            )
+        return report
+    finally:
+        await pool.close()
 
 
 @app.command()

@@ -92,6 +92,10 @@ async def run_journey(
         return lambda: client.post(url, json=body, headers={**headers, "X-Api-Key": KEYS[key]})
 
     try:
+        await _call(
+            post(f"{urls.identity}/v1/persons", "operator", citizen.registration()),
+            deadline=deadline,
+        )
         verified = await _call(
             post(
                 f"{urls.identity}/v1/verifications",

@@ -13,6 +13,20 @@ from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
 from shared.topics import EVENTS_TOPIC, Producer
 
+#: From this many events on, one append uses COPY instead of row inserts (bulk imports).
+BULK_ROWS = 64
+EVENT_COLUMNS = (
+    "stream_id",
+    "stream_version",
+    "event_id",
+    "event_type",
+    "schema_version",
+    "person_id",
+    "occurred_at",
+    "envelope",
+)
+OUTBOX_COLUMNS = ("topic", "message_key", "event_type", "schema_version", "value")
+
 
 def outbox_channel(producer: Producer) -> str:
     """The LISTEN/NOTIFY channel that wakes a service's relay when its outbox grows."""
@@ -96,32 +110,40 @@ class EventStore:
         if not envelopes:
             return
         rows = [(e, e.to_bytes()) for e in envelopes]
-        try:
-            await conn.executemany(
-                "INSERT INTO events (stream_id, stream_version, event_id, event_type,"
-                " schema_version, person_id, occurred_at, envelope)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [
-                    (
-                        e.stream_id,
-                        e.stream_version,
-                        e.event_id,
-                        e.event_type,
-                        e.schema_version,
-                        e.person_id,
-                        e.occurred_at,
-                        raw.decode(),
-                    )
-                    for e, raw in rows
-                ],
+        events = [
+            (
+                e.stream_id,
+                e.stream_version,
+                e.event_id,
+                e.event_type,
+                e.schema_version,
+                e.person_id,
+                e.occurred_at,
+                raw.decode(),
             )
+            for e, raw in rows
+        ]
+        outbox = [(self.topic, e.person_id, e.event_type, e.schema_version, raw) for e, raw in rows]
+        try:
+            if len(rows) >= BULK_ROWS:
+                await conn.copy_records_to_table("events", records=events, columns=EVENT_COLUMNS)
+            else:
+                await conn.executemany(
+                    "INSERT INTO events (stream_id, stream_version, event_id, event_type,"
+                    " schema_version, person_id, occurred_at, envelope)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    events,
+                )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
-        await conn.executemany(
-            "INSERT INTO outbox (topic, message_key, event_type, schema_version, value)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            [(self.topic, e.person_id, e.event_type, e.schema_version, raw) for e, raw in rows],
-        )
+        if len(rows) >= BULK_ROWS:
+            await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COLUMNS)
+        else:
+            await conn.executemany(
+                "INSERT INTO outbox (topic, message_key, event_type, schema_version, value)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                outbox,
+            )
         await conn.execute("SELECT pg_notify($1, '')", self.channel)
 
 

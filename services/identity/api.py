@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.identity.errors import IdentityError
+from services.identity.errors import (
+    FaceVerificationLockedError,
+    IdentityError,
+    PersonalDataErasedError,
+    PersonAlreadyRegisteredError,
+    PersonNotRegisteredError,
+)
 from services.identity.facecheck import FaceCheckResult
 from services.identity.handlers import IdentityHandlers
+from services.identity.importer import Registrar
 from shared.contracts.identity import VerificationLevel
 from shared.errors import DomainError
 from shared.eventstore import Causation
@@ -17,6 +24,7 @@ from shared.http import ERROR_RESPONSES, require_roles
 from shared.settings import ApiClient
 
 router = APIRouter(prefix="/v1", tags=["verification"], responses=ERROR_RESPONSES)
+Registering = Annotated[ApiClient, Depends(require_roles("operator", "window"))]
 VerifyingChannel = Annotated[
     ApiClient, Depends(require_roles("window", "online_hall", "citizen_app", "bank"))
 ]
@@ -43,9 +51,67 @@ class VerificationResponse(BaseModel):
     event_id: str = Field(description="Id of the IdentityVerified event.")
 
 
+class RegistrationRequest(BaseModel):
+    """An insured person as the social insurance agency registers them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Name as on the ID card.", max_length=100)
+    id_number: str = Field(description="18-character resident ID number.", max_length=32)
+    phone: str | None = Field(None, description="Mobile number (11 digits).", max_length=20)
+    region: str = Field(description="Insured region (6-digit code).", max_length=6)
+    guardian_id_number: str | None = Field(
+        None, description="The guardian's ID number; required under 16.", max_length=32
+    )
+
+
+class RegistrationResponse(BaseModel):
+    """The registered person's opaque id."""
+
+    person_id: str = Field(description="Opaque id of the person, used with every service.")
+    created: bool = Field(description="False when the person was already registered as given.")
+
+
+STATUS = {
+    PersonNotRegisteredError: 404,
+    PersonAlreadyRegisteredError: 409,
+    PersonalDataErasedError: 410,
+    FaceVerificationLockedError: 423,
+}
+
+
 def status_of(error: DomainError) -> int:
-    """HTTP status of a refusal: all identity refusals are input the citizen must correct."""
+    """HTTP status of a refusal: most are input the citizen must correct (422)."""
+    for kind, status in STATUS.items():
+        if isinstance(error, kind):
+            return status
     return 422 if isinstance(error, IdentityError) else 409
+
+
+@router.post(
+    "/persons",
+    status_code=201,
+    response_model=RegistrationResponse,
+    responses={200: {"model": RegistrationResponse}},
+    tags=["registry"],
+)
+async def register(
+    body: RegistrationRequest, request: Request, response: Response, _: Registering
+) -> RegistrationResponse:
+    """Register an insured person (again with the same details: nothing changes, 200)."""
+    registrar: Registrar = request.app.state.handlers.registrar
+    report = await registrar.import_rows(
+        [(1, body.model_dump(exclude_none=True))], _causation(request)
+    )
+    if report.rejected:
+        raise report.rejected[0].error
+    if report.unchanged:
+        response.status_code = 200
+    return RegistrationResponse(person_id=report.person_ids[1], created=bool(report.registered))
+
+
+def _causation(request: Request) -> Causation:
+    return Causation(request.state.correlation_id, request.state.correlation_id)
 
 
 @router.post("/verifications", status_code=201, response_model=VerificationResponse)
@@ -53,13 +119,13 @@ async def verify(
     body: VerificationRequest, request: Request, caller: VerifyingChannel
 ) -> VerificationResponse:
     """Verify a citizen: real-name, plus real-person when a face check is attached."""
-    handlers: IdentityHandlers = request.app.state.handlers
+    handlers: IdentityHandlers = request.app.state.handlers.verifier
     result = await handlers.verify(
         name=body.name,
         id_number=body.id_number,
         face_check=body.face_check,
         channel=caller.role,
-        causation=Causation(request.state.correlation_id, request.state.correlation_id),
+        causation=_causation(request),
     )
     return VerificationResponse(
         person_id=result.person_id,

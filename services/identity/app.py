@@ -2,35 +2,60 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 from fastapi import FastAPI
 
 from services.identity import store
 from services.identity.api import router, status_of
 from services.identity.facecheck import load_public_keys
 from services.identity.handlers import IdentityHandlers
+from services.identity.importer import Registrar
 from services.identity.settings import IdentitySettings
+from services.identity.vault import Vault
 from shared.app import service_app
 from shared.envelope import utc_now
+from shared.eventstore import EventStore
 from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
+
+MIGRATIONS = [Path(__file__).parent / "migrations"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The identity service's use cases."""
+
+    verifier: IdentityHandlers
+    registrar: Registrar
+
+
+def build_identity(settings: IdentitySettings, pool: asyncpg.Pool, events: EventStore) -> Identity:
+    """Wire the use cases to their ports (also used by ``shebao import persons``)."""
+    vault = Vault(settings.master_key_bytes())
+    verifier = IdentityHandlers(
+        pool=pool,
+        events=events,
+        vault=vault,
+        hash_key=settings.hash_key,
+        face_keys=load_public_keys(settings.face_providers),
+        face_max_age=timedelta(seconds=settings.face_max_age_s),
+        face_min_score=settings.face_min_score,
+        lock_policy=settings.lock_policy,
+        clock=utc_now,
+    )
+    registrar = Registrar(pool, events, vault, settings.hash_key, utc_now)
+    return Identity(verifier, registrar)
 
 
 def create_app(settings: IdentitySettings) -> FastAPI:
     """The identity service: real-name and real-person verification."""
 
-    def handlers(runtime: ServiceRuntime) -> IdentityHandlers:
-        return IdentityHandlers(
-            pool=runtime.pool,
-            events=runtime.store,
-            hash_key=settings.hash_key,
-            face_keys=load_public_keys(settings.face_providers),
-            face_max_age=timedelta(seconds=settings.face_max_age_s),
-            face_min_score=settings.face_min_score,
-            clock=utc_now,
-        )
+    def handlers(runtime: ServiceRuntime) -> Identity:
+        return build_identity(settings, runtime.pool, runtime.store)
 
     return service_app(
         service="identity",
@@ -38,7 +63,7 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         description="Real-name and real-person verification of citizens (实名 + 实人).",
         routers=[router],
         status_of=status_of,
-        migrations=[Path(__file__).parent / "migrations"],
+        migrations=MIGRATIONS,
         make_handlers=handlers,
     )
 

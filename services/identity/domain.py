@@ -5,12 +5,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from services.identity.errors import NameInvalidError
-from services.identity.idnumber import IdNumber
-from shared.contracts import EventPayload, IdentityVerified
-from shared.contracts.identity import VerificationLevel
+from services.identity.errors import (
+    FaceVerificationLockedError,
+    NameInvalidError,
+    PersonalDataErasedError,
+    PersonAlreadyRegisteredError,
+    PersonNotRegisteredError,
+)
+from shared.contracts import (
+    EventPayload,
+    FaceVerificationLocked,
+    IdentityVerificationFailed,
+    IdentityVerified,
+    PersonalDataErased,
+    PersonRegistered,
+)
+from shared.contracts.identity import FailureReason, VerificationLevel
 
 # Chinese names (with the middle dot of minority names), or Latin-script foreign names.
 _CHINESE_NAME = re.compile(
@@ -33,46 +45,139 @@ def normalize_name(raw: str) -> str:
 
 
 @dataclass(frozen=True)
+class LockPolicy:
+    """How many failed face checks within a window lock face verification, and for how long
+    (per region; default 5 in 24 h lock for 24 h)."""
+
+    failures: int = 5
+    window: timedelta = timedelta(hours=24)
+    lock_for: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class FaceOutcome:
+    """What an authentic face-check result says: the provider, and why it failed if it did."""
+
+    provider: str
+    failure: FailureReason | None
+
+
+@dataclass(frozen=True)
+class RegisterPerson:
+    """The agency registers a person (the event is prepared with the person's key)."""
+
+    event: PersonRegistered
+
+
+@dataclass(frozen=True)
 class VerifyIdentity:
-    """A channel asks to verify a person: real-name, and real-person when a face check came."""
+    """A channel asks to verify a registered person."""
 
     channel: str
-    id_number: IdNumber
+    masked_id_number: str
     id_number_hash: str
-    face_provider: str | None
+    name_matches: bool
+    face: FaceOutcome | None
+    policy: LockPolicy
     at: datetime
+
+
+Command = RegisterPerson | VerifyIdentity
 
 
 @dataclass(frozen=True)
 class Person:
     """What the identity stream of one person says."""
 
+    registered: bool = False
+    region: str | None = None
     level: VerificationLevel | None = None
     verifications: int = 0
+    face_failures: tuple[datetime, ...] = ()
+    locked_until: datetime | None = None
+    erased: bool = False
+
+    def locked_at(self, moment: datetime) -> bool:
+        """Whether face verification is locked at ``moment``."""
+        return self.locked_until is not None and moment < self.locked_until
 
 
-def decide(state: Person, command: VerifyIdentity) -> list[EventPayload]:
-    """A verification that passed every check records the level reached."""
-    level: VerificationLevel = "real_person" if command.face_provider else "real_name"
+def decide(state: Person, command: Command) -> list[EventPayload]:
+    """The events a command causes, or an IdentityError saying why it is refused."""
+    match command:
+        case RegisterPerson():
+            if state.registered:
+                raise PersonAlreadyRegisteredError()
+            return [command.event]
+        case VerifyIdentity():
+            return _verify(state, command)
+
+
+def _verify(state: Person, command: VerifyIdentity) -> list[EventPayload]:
+    if not state.registered:
+        raise PersonNotRegisteredError()
+    if state.erased:
+        raise PersonalDataErasedError()
+    if command.face is not None and state.locked_at(command.at):
+        raise FaceVerificationLockedError()
+    if not command.name_matches:
+        return [_failed(command, "NAME_MISMATCH", face_attempt=False)]
+    if command.face is not None and command.face.failure is not None:
+        return _face_failed(state, command, command.face.failure)
     return [
         IdentityVerified(
-            level=level,
+            level="real_person" if command.face else "real_name",
             channel=command.channel,
-            masked_id_number=command.id_number.masked,
+            masked_id_number=command.masked_id_number,
             id_number_hash=command.id_number_hash,
-            face_provider=command.face_provider,
+            face_provider=command.face.provider if command.face else None,
             verified_at=command.at,
         )
     ]
 
 
+def _failed(
+    command: VerifyIdentity, reason: FailureReason, *, face_attempt: bool
+) -> IdentityVerificationFailed:
+    return IdentityVerificationFailed(
+        reason=reason, channel=command.channel, face_attempt=face_attempt, failed_at=command.at
+    )
+
+
+def _face_failed(
+    state: Person, command: VerifyIdentity, reason: FailureReason
+) -> list[EventPayload]:
+    policy = command.policy
+    recent = [t for t in state.face_failures if command.at - t < policy.window]
+    events: list[EventPayload] = [_failed(command, reason, face_attempt=True)]
+    if len(recent) + 1 >= policy.failures:
+        events.append(
+            FaceVerificationLocked(
+                failures=len(recent) + 1, locked_until=command.at + policy.lock_for
+            )
+        )
+    return events
+
+
 def evolve(state: Person, event: EventPayload) -> Person:
     """Apply one of the person's own events."""
     match event:
+        case PersonRegistered():
+            return replace(state, registered=True, region=event.region)
         case IdentityVerified(level=level):
             best: VerificationLevel = (
                 "real_person" if "real_person" in (state.level, level) else "real_name"
             )
-            return replace(state, level=best, verifications=state.verifications + 1)
+            # A passed face check clears the count of failed ones.
+            failures = () if level == "real_person" else state.face_failures
+            return replace(
+                state, level=best, verifications=state.verifications + 1, face_failures=failures
+            )
+        case IdentityVerificationFailed(face_attempt=True):
+            return replace(state, face_failures=(*state.face_failures, event.failed_at))
+        case FaceVerificationLocked():
+            return replace(state, locked_until=event.locked_until, face_failures=())
+        case PersonalDataErased():
+            return replace(state, erased=True)
         case _:
             return state

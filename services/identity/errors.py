@@ -48,11 +48,70 @@ class FaceSubjectMismatchError(FaceCheckError):
     default_message = "The face check was made for another ID number."
 
 
-class FaceLivenessFailedError(FaceCheckError):
+class PersonNotRegisteredError(IdentityError):
+    code = "PERSON_NOT_REGISTERED"
+    default_message = (
+        "No insured person is registered with this ID number; please contact the social "
+        "insurance agency of your region."
+    )
+
+
+class PersonAlreadyRegisteredError(IdentityError):
+    code = "PERSON_ALREADY_REGISTERED"
+    default_message = "This person is already registered with other details."
+
+
+class NameMismatchError(IdentityError):
+    code = "NAME_MISMATCH"
+    default_message = "The name does not match the one registered for this ID number."
+
+
+class PhoneInvalidError(IdentityError):
+    code = "PHONE_INVALID"
+    default_message = "A mobile number has 11 digits and starts with 13 to 19."
+
+
+class RegionInvalidError(IdentityError):
+    code = "REGION_INVALID"
+    default_message = "The insured region must be a 6-digit code in a known province."
+
+
+class GuardianRequiredError(IdentityError):
+    code = "GUARDIAN_REQUIRED"
+    default_message = "A person under 16 is registered with their guardian's ID number."
+
+
+class GuardianInvalidError(IdentityError):
+    code = "GUARDIAN_INVALID"
+    default_message = "The guardian must be a registered adult other than the person."
+
+
+class FaceVerificationLockedError(IdentityError):
+    code = "FACE_VERIFICATION_LOCKED"
+    default_message = (
+        "Face verification is locked after too many failed attempts; please try again later "
+        "or visit a service window."
+    )
+
+
+class PersonalDataErasedError(IdentityError):
+    code = "PERSONAL_DATA_ERASED"
+    default_message = "This person's personal data was erased at their request."
+
+
+class FaceLivenessFailedError(IdentityError):
     code = "FACE_LIVENESS_FAILED"
     default_message = "The liveness check failed; please try again in good light."
 
 
-class FaceScoreTooLowError(FaceCheckError):
+class FaceScoreTooLowError(IdentityError):
     code = "FACE_SCORE_TOO_LOW"
     default_message = "The face did not match the ID photo closely enough."
+
+
+#: The refusal a channel gets for each recorded failure.
+FAILURE_ERRORS: dict[str, type[IdentityError]] = {
+    "NAME_MISMATCH": NameMismatchError,
+    "FACE_LIVENESS_FAILED": FaceLivenessFailedError,
+    "FACE_SCORE_TOO_LOW": FaceScoreTooLowError,
+}

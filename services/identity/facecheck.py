@@ -17,13 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.errors import (
-    FaceLivenessFailedError,
     FaceProviderUnknownError,
     FaceResultStaleError,
-    FaceScoreTooLowError,
     FaceSignatureInvalidError,
     FaceSubjectMismatchError,
 )
+from shared.contracts.identity import FailureReason
 
 CLOCK_SKEW = timedelta(seconds=30)
 
@@ -65,16 +64,15 @@ def load_public_keys(config: Mapping[str, Sequence[str]]) -> dict[str, list[Ed25
     }
 
 
-def verify_face_check(
+def authenticate_face_check(
     result: FaceCheckResult,
     *,
     keys: Mapping[str, Sequence[Ed25519PublicKey]],
     id_number: str,
     now: datetime,
     max_age: timedelta,
-    min_score: float,
 ) -> None:
-    """Accept the result or raise the first reason it cannot be accepted."""
+    """Accept the result as genuine, fresh and about this ID number, or raise why not."""
     provider_keys = keys.get(result.provider)
     if not provider_keys:
         raise FaceProviderUnknownError()
@@ -88,10 +86,15 @@ def verify_face_check(
         raise FaceSubjectMismatchError()
     if result.checked_at > now + CLOCK_SKEW or now - result.checked_at > max_age:
         raise FaceResultStaleError()
+
+
+def face_failure(result: FaceCheckResult, *, min_score: float) -> FailureReason | None:
+    """Why an authentic face check failed the person (counts toward the lock), or None."""
     if not result.liveness_passed:
-        raise FaceLivenessFailedError()
+        return "FACE_LIVENESS_FAILED"
     if result.score < min_score:
-        raise FaceScoreTooLowError()
+        return "FACE_SCORE_TOO_LOW"
+    return None
 
 
 def _valid(key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:

@@ -1,4 +1,4 @@
-"""Identity's command handlers: validate, check the face result, decide, append."""
+"""Identity's command handlers: verification of registered persons."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.identity import domain, store
-from services.identity.errors import FaceResultReplayedError
-from services.identity.facecheck import FaceCheckResult, verify_face_check
+from services.identity.errors import (
+    FAILURE_ERRORS,
+    FaceResultReplayedError,
+    FaceVerificationLockedError,
+    PersonalDataErasedError,
+    PersonNotRegisteredError,
+)
+from services.identity.facecheck import FaceCheckResult, authenticate_face_check, face_failure
 from services.identity.idnumber import parse_id_number
+from services.identity.vault import Vault, decrypt_field
 from shared.aggregate import decide_and_append, retry_on_conflict
+from shared.contracts import FaceVerificationLocked, IdentityVerificationFailed
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
 from shared.privacy import keyed_hash
@@ -26,6 +34,11 @@ class Verification:
     person_id: str
     event: Envelope
 
+    @property
+    def level(self) -> str:
+        """real_name or real_person."""
+        return str(self.event.payload["level"])
+
 
 @dataclass(frozen=True)
 class IdentityHandlers:
@@ -33,10 +46,12 @@ class IdentityHandlers:
 
     pool: asyncpg.Pool
     events: EventStore
+    vault: Vault
     hash_key: str
     face_keys: Mapping[str, Sequence[Ed25519PublicKey]]
     face_max_age: timedelta
     face_min_score: float
+    lock_policy: Callable[[str], domain.LockPolicy]
     clock: Callable[[], datetime]
 
     async def verify(
@@ -48,44 +63,71 @@ class IdentityHandlers:
         channel: str,
         causation: Causation,
     ) -> Verification:
-        """Real-name verification, and real-person when a signed face check is given."""
+        """Real-name verification of a registered person, real-person with a face check.
+
+        A failed attempt is recorded (it counts toward the face lock) and then refused.
+        """
         now = self.clock()
-        domain.normalize_name(name)
+        given_name = domain.normalize_name(name)
         parsed = parse_id_number(id_number, now.date())
+        face = None
         if face_check is not None:
-            verify_face_check(
+            authenticate_face_check(
                 face_check,
                 keys=self.face_keys,
                 id_number=parsed.value,
                 now=now,
                 max_age=self.face_max_age,
-                min_score=self.face_min_score,
             )
-        command = domain.VerifyIdentity(
-            channel=channel,
-            id_number=parsed,
-            id_number_hash=keyed_hash(self.hash_key, parsed.value),
-            face_provider=face_check.provider if face_check else None,
-            at=now,
-        )
+            failure = face_failure(face_check, min_score=self.face_min_score)
+            face = domain.FaceOutcome(face_check.provider, failure)
+        id_hash = keyed_hash(self.hash_key, parsed.value)
 
-        async def attempt() -> Verification:
+        async def attempt() -> tuple[str, list[Envelope]]:
             async with self.pool.acquire() as conn, conn.transaction():
                 if face_check and not await store.use_face_nonce(
                     conn, face_check.provider, face_check.nonce
                 ):
                     raise FaceResultReplayedError()
-                person_id = await store.person_id_for(conn, command.id_number_hash)
-                [event] = await decide_and_append(
+                person = await store.find_person(conn, id_hash)
+                if person is None:
+                    raise PersonNotRegisteredError()
+                command = domain.VerifyIdentity(
+                    channel=channel,
+                    masked_id_number=parsed.masked,
+                    id_number_hash=id_hash,
+                    name_matches=self._registered_name(person) == given_name,
+                    face=face,
+                    policy=self.lock_policy(person.region),
+                    at=now,
+                )
+                events = await decide_and_append(
                     conn,
                     self.events,
-                    stream_id=f"person-{person_id}",
-                    person_id=person_id,
+                    stream_id=f"person-{person.person_id}",
+                    person_id=person.person_id,
                     initial=domain.Person(),
                     evolve=domain.evolve,
                     decide=lambda state: domain.decide(state, command),
                     causation=causation,
                 )
-                return Verification(person_id, event)
+                return person.person_id, events
 
-        return await retry_on_conflict(attempt)
+        person_id, events = await retry_on_conflict(attempt)
+        _refuse_if_failed(events)
+        return Verification(person_id, events[0])
+
+    def _registered_name(self, person: store.StoredPerson) -> str:
+        if person.erased or person.wrapped_key is None or person.name_ciphertext is None:
+            raise PersonalDataErasedError()
+        key = self.vault.unwrap(person.person_id, person.wrapped_key)
+        return decrypt_field(key, person.person_id, "name", person.name_ciphertext)
+
+
+def _refuse_if_failed(events: Sequence[Envelope]) -> None:
+    """After a failed attempt was recorded, answer the channel with its reason."""
+    types = [e.event_type for e in events]
+    if FaceVerificationLocked.event_type in types:
+        raise FaceVerificationLockedError()
+    if types[0] == IdentityVerificationFailed.event_type:
+        raise FAILURE_ERRORS[events[0].payload["reason"]]()

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+import base64
+from datetime import timedelta
+
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.identity.domain import LockPolicy
 from services.identity.facecheck import dev_provider_key, public_key_b64
+from services.identity.vault import dev_master_key
 from shared.settings import ServiceSettings
 
 DEV_HASH_KEY = "dev-identity-hash-key-not-secret"
+DEV_MASTER_KEY = base64.b64encode(dev_master_key()).decode()
+
+
+class LockPolicySetting(BaseModel):
+    """A region's face-lock rule."""
+
+    failures: int = Field(5, ge=1, description="Failed face checks that lock.")
+    window_hours: float = Field(24, gt=0, description="Within this many hours.")
+    lock_hours: float = Field(24, gt=0, description="Locked for this many hours.")
+
+    def policy(self) -> LockPolicy:
+        """The domain's form of the rule."""
+        return LockPolicy(
+            failures=self.failures,
+            window=timedelta(hours=self.window_hours),
+            lock_for=timedelta(hours=self.lock_hours),
+        )
 
 
 class IdentitySettings(ServiceSettings):
@@ -24,12 +46,41 @@ class IdentitySettings(ServiceSettings):
     )
     face_max_age_s: int = Field(300, ge=10, description="Oldest face check accepted, seconds.")
     face_min_score: float = Field(80.0, ge=0, le=100, description="Lowest match score accepted.")
+    master_key: str = Field(
+        DEV_MASTER_KEY, description="Base64 32-byte key that wraps every person's data key."
+    )
+    face_lock: dict[str, LockPolicySetting] = Field(
+        default_factory=dict,
+        description="Face-lock rule per region code or 2-digit province; default 5/24h/24h.",
+    )
+
+    def lock_policy(self, region: str) -> LockPolicy:
+        """The face-lock rule of a region: its own, its province's, or the default."""
+        setting = self.face_lock.get(region) or self.face_lock.get(region[:2])
+        return (setting or LockPolicySetting()).policy()
+
+    def master_key_bytes(self) -> bytes:
+        """The master key as bytes."""
+        return base64.b64decode(self.master_key)
+
+    @field_validator("master_key")
+    @classmethod
+    def _a_32_byte_key(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError("IDENTITY_MASTER_KEY must be base64") from None
+        if len(raw) != 32:
+            raise ValueError("IDENTITY_MASTER_KEY must decode to 32 bytes")
+        return value
 
     @model_validator(mode="after")
     def _no_dev_secrets(self) -> IdentitySettings:
         if self.environment == "production":
             if self.hash_key == DEV_HASH_KEY or len(self.hash_key) < 32:
                 raise ValueError("production needs IDENTITY_HASH_KEY of 32+ characters")
+            if self.master_key == DEV_MASTER_KEY:
+                raise ValueError("production needs its own IDENTITY_MASTER_KEY")
             if "dev-face" in self.face_providers:
                 raise ValueError("the dev-face provider is refused in production")
         return self

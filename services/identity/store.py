@@ -1,26 +1,70 @@
-"""Identity's own tables: the person index and used face-check nonces."""
+"""Identity's own tables: the registry projection, person keys, used face-check nonces."""
 
 from __future__ import annotations
 
-from shared.contracts import IdentityVerified
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shared.contracts import PersonalDataErased, PersonRegistered
 from shared.db import Connection
-from shared.envelope import Envelope, new_event_id
+from shared.envelope import Envelope
 from shared.rebuild import Projection
 
+PERSON_COLUMNS = (
+    "person_id",
+    "id_number_hash",
+    "region",
+    "masked_id_number",
+    "guardian_person_id",
+    "name_ciphertext",
+    "id_number_ciphertext",
+    "birth_date_ciphertext",
+    "phone_ciphertext",
+    "erased",
+)
 
-async def person_id_for(conn: Connection, id_number_hash: str) -> str:
-    """The person id of an ID number's hash, allocated on first sight."""
-    fresh = str(new_event_id())
-    await conn.execute(
-        "INSERT INTO person_index (id_number_hash, person_id) VALUES ($1, $2)"
-        " ON CONFLICT (id_number_hash) DO NOTHING",
+
+@dataclass(frozen=True)
+class StoredPerson:
+    """A registered person as stored: ciphertexts, and the wrapped key unless erased."""
+
+    person_id: str
+    region: str
+    guardian_person_id: str | None
+    name_ciphertext: str | None
+    phone_ciphertext: str | None
+    wrapped_key: bytes | None
+    erased: bool
+
+
+async def find_person(conn: Connection, id_number_hash: str) -> StoredPerson | None:
+    """The registered person with this ID number hash, or None."""
+    row = await conn.fetchrow(
+        "SELECT p.person_id, p.region, p.guardian_person_id, p.name_ciphertext,"
+        " p.phone_ciphertext, k.wrapped_key, p.erased FROM persons p"
+        " LEFT JOIN person_keys k USING (person_id) WHERE p.id_number_hash = $1",
         id_number_hash,
-        fresh,
     )
-    person_id: str = await conn.fetchval(
-        "SELECT person_id FROM person_index WHERE id_number_hash = $1", id_number_hash
+    return StoredPerson(**dict(row)) if row else None
+
+
+async def find_people(conn: Connection, hashes: Sequence[str]) -> dict[str, StoredPerson]:
+    """Registered persons by ID number hash (for bulk imports)."""
+    rows = await conn.fetch(
+        "SELECT p.id_number_hash, p.person_id, p.region, p.guardian_person_id,"
+        " p.name_ciphertext, p.phone_ciphertext, k.wrapped_key, p.erased FROM persons p"
+        " LEFT JOIN person_keys k USING (person_id) WHERE p.id_number_hash = ANY($1::text[])",
+        list(hashes),
     )
-    return person_id
+    return {
+        r["id_number_hash"]: StoredPerson(**{k: v for k, v in r.items() if k != "id_number_hash"})
+        for r in rows
+    }
+
+
+async def store_keys(conn: Connection, keys: Sequence[tuple[str, bytes]]) -> None:
+    """Keep new persons' wrapped keys."""
+    await conn.copy_records_to_table("person_keys", records=keys)
 
 
 async def use_face_nonce(conn: Connection, provider: str, nonce: str) -> bool:
@@ -34,17 +78,40 @@ async def use_face_nonce(conn: Connection, provider: str, nonce: str) -> bool:
     return bool(inserted)
 
 
-async def index_person(conn: Connection, envelope: Envelope) -> None:
-    """Rebuild step: an IdentityVerified event says which person an ID number's hash is."""
-    if envelope.event_type == IdentityVerified.event_type:
-        await conn.execute(
-            "INSERT INTO person_index (id_number_hash, person_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING",
-            envelope.payload["id_number_hash"],
-            envelope.person_id,
-        )
+async def project_people(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+    """Keep the registry in step with the identity events just appended (or replayed)."""
+    registered = [_person_row(e) for e in envelopes if e.event_type == PersonRegistered.event_type]
+    if registered:
+        await conn.copy_records_to_table("persons", records=registered, columns=PERSON_COLUMNS)
+    for e in envelopes:
+        if e.event_type == PersonalDataErased.event_type:
+            await conn.execute(
+                "UPDATE persons SET erased = true, name_ciphertext = NULL,"
+                " id_number_ciphertext = NULL, birth_date_ciphertext = NULL,"
+                " phone_ciphertext = NULL WHERE person_id = $1",
+                e.person_id,
+            )
 
 
-PROJECTION = Projection(
-    tables={"person_index": ("id_number_hash", "person_id")}, apply_own=index_person
-)
+def _person_row(e: Envelope) -> tuple[object, ...]:
+    p = e.payload
+    return (
+        e.person_id,
+        p["id_number_hash"],
+        p["region"],
+        p["masked_id_number"],
+        p["guardian_person_id"],
+        p["name_ciphertext"],
+        p["id_number_ciphertext"],
+        p["birth_date_ciphertext"],
+        p["phone_ciphertext"],
+        False,
+    )
+
+
+async def project_person(conn: Connection, envelope: Envelope) -> None:
+    """Rebuild step: one identity event into the registry."""
+    await project_people(conn, [envelope])
+
+
+PROJECTION = Projection(tables={"persons": PERSON_COLUMNS}, apply_own=project_person)

@@ -5,12 +5,22 @@ from typing import Any
 from shared.contracts.activation import CardActivated
 from shared.contracts.base import EventPayload
 from shared.contracts.card import CardApplied, CardMailed, CardProduced
-from shared.contracts.identity import IdentityVerified
+from shared.contracts.identity import (
+    FaceVerificationLocked,
+    IdentityVerificationFailed,
+    IdentityVerified,
+    PersonalDataErased,
+    PersonRegistered,
+)
 from shared.contracts.notification import NotificationSent
 from shared.envelope import Envelope
 
 ALL_EVENTS: tuple[type[EventPayload], ...] = (
+    PersonRegistered,
     IdentityVerified,
+    IdentityVerificationFailed,
+    FaceVerificationLocked,
+    PersonalDataErased,
     CardApplied,
     CardProduced,
     CardMailed,
@@ -48,8 +58,12 @@ __all__ = [
     "CardMailed",
     "CardProduced",
     "EventPayload",
+    "FaceVerificationLocked",
+    "IdentityVerificationFailed",
     "IdentityVerified",
     "NotificationSent",
+    "PersonRegistered",
+    "PersonalDataErased",
     "UnknownEventError",
     "json_schemas",
     "parse_payload",

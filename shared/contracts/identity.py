@@ -29,3 +29,62 @@ class IdentityVerified(EventPayload):
         description="Certified provider whose signed face-check result was accepted, if any."
     )
     verified_at: datetime = Field(description="When the verification was accepted (UTC).")
+
+
+class PersonRegistered(EventPayload):
+    """The social insurance agency registered an insured person.
+
+    Personal data travels only encrypted under the person's own key (AES-256-GCM, base64 of
+    nonce + ciphertext): erasing the key makes it unreadable everywhere (crypto-shredding).
+    """
+
+    event_type: ClassVar[str] = "PersonRegistered"
+    producer: ClassVar[Producer] = "identity"
+
+    id_number_hash: str = Field(description="Keyed hash (HMAC-SHA256, hex) of the ID number.")
+    masked_id_number: str = Field(description="ID number with all but 4+4 characters masked.")
+    masked_phone: str | None = Field(description="Mobile number with the middle 4 masked.")
+    region: str = Field(description="Insured region (6-digit code).")
+    sex: Literal["male", "female"] = Field(description="Sex, from the ID number.")
+    guardian_person_id: str | None = Field(
+        description="Person id of the guardian, for a person under 16 at registration."
+    )
+    name_ciphertext: str = Field(description="The name, encrypted under the person's key.")
+    id_number_ciphertext: str = Field(description="The ID number, encrypted likewise.")
+    birth_date_ciphertext: str = Field(description="The birth date (ISO), encrypted likewise.")
+    phone_ciphertext: str | None = Field(description="The mobile number, encrypted likewise.")
+
+
+FailureReason = Literal["NAME_MISMATCH", "FACE_LIVENESS_FAILED", "FACE_SCORE_TOO_LOW"]
+
+
+class IdentityVerificationFailed(EventPayload):
+    """A verification attempt for a registered person failed."""
+
+    event_type: ClassVar[str] = "IdentityVerificationFailed"
+    producer: ClassVar[Producer] = "identity"
+
+    reason: FailureReason = Field(description="Stable reason code of the failure.")
+    channel: str = Field(description="Channel the attempt came through.")
+    face_attempt: bool = Field(description="Whether the attempt counts toward the face lock.")
+    failed_at: datetime = Field(description="When the attempt failed (UTC).")
+
+
+class FaceVerificationLocked(EventPayload):
+    """Too many failed face checks: face verification is locked for a while."""
+
+    event_type: ClassVar[str] = "FaceVerificationLocked"
+    producer: ClassVar[Producer] = "identity"
+
+    failures: int = Field(description="Failed face checks within the window that locked it.")
+    locked_until: datetime = Field(description="When face verification opens again (UTC).")
+
+
+class PersonalDataErased(EventPayload):
+    """The person's key was destroyed: their personal data is unreadable everywhere."""
+
+    event_type: ClassVar[str] = "PersonalDataErased"
+    producer: ClassVar[Producer] = "identity"
+
+    requested_by: str = Field(description="Credential name of the operator who erased it.")
+    erased_at: datetime = Field(description="When the key was destroyed (UTC).")

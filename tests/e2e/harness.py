@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from deploy.citizens import Citizen
 from deploy.demo import Endpoints
 from deploy.paths import free_port
 from deploy.stack import SERVICES, Infrastructure, ServiceProcess, service_process
@@ -91,3 +93,16 @@ async def wait_for(condition: Callable[[], bool], timeout_s: float = 30) -> bool
             return True
         await asyncio.sleep(0.1)
     return condition()
+
+
+async def register(identity_url: str, citizen: Citizen) -> str:
+    """Register a citizen as the agency would; return the person id."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{identity_url}/v1/persons",
+            json=citizen.registration(),
+            headers={"X-Api-Key": "dev-operator"},
+        )
+    assert response.status_code in (200, 201), response.text
+    person_id: str = response.json()["person_id"]
+    return person_id

@@ -14,7 +14,14 @@ from deploy.citizens import face_check_for, fake_citizen
 from deploy.paths import free_port
 from deploy.stack import Infrastructure, ServiceProcess, service_process
 from shared.topics import NOTIFICATION_EVENTS
-from tests.e2e.harness import endpoints, envelope_of, read_records, running_services, wait_for
+from tests.e2e.harness import (
+    endpoints,
+    envelope_of,
+    read_records,
+    register,
+    running_services,
+    wait_for,
+)
 
 CRASH = {"notification": {"NOTIFICATION_FAULT_CRASH_AFTER_COMMIT": "true"}}
 
@@ -31,6 +38,7 @@ async def _mail_a_card(services: dict[str, ServiceProcess]) -> tuple[str, str]:
     """Verify, apply, produce and mail; return the person id and card id."""
     urls = endpoints(services)
     citizen = fake_citizen(random.Random(99))
+    await register(urls.identity, citizen)
     async with httpx.AsyncClient(timeout=30) as client:
         verified = await client.post(
             f"{urls.identity}/v1/verifications",

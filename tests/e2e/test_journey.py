@@ -16,9 +16,10 @@ from deploy.demo import Journey, run_demo, run_journey
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.envelope import Envelope
 from shared.topics import EVENTS_TOPIC
-from tests.e2e.harness import endpoints, envelope_of, read_records, running_services
+from tests.e2e.harness import endpoints, envelope_of, read_records, register, running_services
 
 JOURNEY = [
+    ("identity", "PersonRegistered"),
     ("identity", "IdentityVerified"),
     ("card", "CardApplied"),
     ("card", "CardProduced"),
@@ -154,6 +155,7 @@ async def test_replayed_or_forged_face_checks_are_refused(
     services: dict[str, ServiceProcess],
 ) -> None:
     citizen = fake_citizen(random.Random(14))
+    await register(services["identity"].url, citizen)
     url = f"{services['identity'].url}/v1/verifications"
     face = face_check_for(citizen).model_dump(mode="json")
     body = {"name": citizen.name, "id_number": citizen.id_number, "face_check": face}
@@ -170,6 +172,7 @@ async def test_activation_is_refused_for_a_card_never_mailed(
 ) -> None:
     urls = endpoints(services)
     citizen = fake_citizen(random.Random(15))
+    await register(urls.identity, citizen)
     verified = await _post(
         f"{urls.identity}/v1/verifications",
         "dev-online-hall",

@@ -1,0 +1,227 @@
+"""Registering insured persons: one by one from a window, or a province's file at once.
+
+A file is checked row by row first; unless partial imports are asked for, one rejected row
+means nothing is written. What is written is written in one transaction. Registering a
+person again with the same details changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+from services.identity import domain, store
+from services.identity.errors import (
+    GuardianInvalidError,
+    IdentityError,
+    PersonalDataErasedError,
+    PersonAlreadyRegisteredError,
+)
+from services.identity.people import NewPerson, new_person, same_details
+from services.identity.registry import Registration, parse_registration
+from services.identity.vault import Vault
+from shared.db import Connection
+from shared.eventstore import Causation, ConcurrencyError, EventStore
+from shared.privacy import keyed_hash
+
+CSV_COLUMNS = ("name", "id_number", "phone", "region", "guardian_id_number")
+CHUNK = 5_000
+
+
+class DuplicateRowError(IdentityError):
+    code = "DUPLICATE_ROW"
+    default_message = "The same ID number appears on an earlier row of this file."
+
+
+class CsvHeaderError(IdentityError):
+    code = "CSV_HEADER"
+    default_message = f"The first line must name the columns: {','.join(CSV_COLUMNS)}."
+
+
+@dataclass(frozen=True)
+class RowRejected:
+    """A row that cannot be registered, and why (the reason never quotes the data)."""
+
+    line: int
+    error: IdentityError
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    rows: int = 0
+    registered: int = 0
+    unchanged: int = 0
+    rejected: list[RowRejected] = field(default_factory=list)
+    committed: bool = False
+    person_ids: dict[int, str] = field(default_factory=dict)
+
+
+Row = tuple[int, dict[str, str]]
+
+
+def read_csv(text: str) -> Iterator[Row]:
+    """(line number, fields) of each data row; CsvHeaderError if the header is wrong."""
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or not set(CSV_COLUMNS[:4]) <= set(reader.fieldnames):
+        raise CsvHeaderError()
+    for fields in reader:
+        yield reader.line_num, {k: (v or "").strip() for k, v in fields.items() if k}
+
+
+@dataclass(frozen=True)
+class Registrar:
+    """Registers persons, given its ports."""
+
+    pool: asyncpg.Pool
+    events: EventStore
+    vault: Vault
+    hash_key: str
+    clock: Callable[[], datetime]
+
+    def _hash(self, id_number: str) -> str:
+        return keyed_hash(self.hash_key, id_number)
+
+    async def import_rows(
+        self,
+        rows: Iterable[Row],
+        causation: Causation,
+        *,
+        partial: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Check every row, then register the new persons in one transaction."""
+        report = ImportReport()
+        checked = self._check(rows, report)
+        async with self.pool.acquire() as conn:
+            plan = await self._plan(conn, checked, report)
+        if report.rejected and not partial:
+            return report
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for start in range(0, len(plan), CHUNK):
+                    chunk = plan[start : start + CHUNK]
+                    await self._write(conn, [p for _, p in chunk], causation)
+                    if progress:
+                        progress(len(chunk))
+        except asyncpg.UniqueViolationError as exc:
+            # Someone registered one of these persons at the same moment: nothing was written.
+            raise ConcurrencyError("persons") from exc
+        report.registered = len(plan)
+        report.person_ids.update({line: p.person_id for line, p in plan})
+        report.committed = True
+        return report
+
+    def _check(self, rows: Iterable[Row], report: ImportReport) -> list[tuple[int, Registration]]:
+        today = self.clock().date()
+        seen: set[str] = set()
+        checked: list[tuple[int, Registration]] = []
+        for line, fields in rows:
+            report.rows += 1
+            try:
+                registration = parse_registration(
+                    name=fields.get("name", ""),
+                    id_number=fields.get("id_number", ""),
+                    phone=fields.get("phone") or None,
+                    region=fields.get("region", ""),
+                    guardian_id_number=fields.get("guardian_id_number") or None,
+                    today=today,
+                )
+                if registration.id_number.value in seen:
+                    raise DuplicateRowError()
+            except IdentityError as exc:
+                report.rejected.append(RowRejected(line, exc))
+                continue
+            seen.add(registration.id_number.value)
+            checked.append((line, registration))
+        return checked
+
+    async def _plan(
+        self,
+        conn: Connection,
+        checked: Sequence[tuple[int, Registration]],
+        report: ImportReport,
+    ) -> list[tuple[int, NewPerson]]:
+        hashes = {self._hash(r.id_number.value) for _, r in checked}
+        hashes |= {
+            self._hash(r.guardian_id_number.value) for _, r in checked if r.guardian_id_number
+        }
+        known: dict[str, store.StoredPerson] = {}
+        ordered = sorted(hashes)
+        for start in range(0, len(ordered), CHUNK):
+            known.update(await store.find_people(conn, ordered[start : start + CHUNK]))
+        planned: dict[str, str] = {}  # hash -> person id of persons registered by this import
+        plan: list[tuple[int, NewPerson]] = []
+        # Guardians first: a child's row may come before its guardian's.
+        for line, registration in sorted(
+            checked, key=lambda lr: lr[1].guardian_id_number is not None
+        ):
+            own_hash = self._hash(registration.id_number.value)
+            try:
+                if (existing := known.get(own_hash)) is not None:
+                    self._check_unchanged(existing, registration)
+                    report.unchanged += 1
+                    report.person_ids[line] = existing.person_id
+                    continue
+                guardian = self._guardian(registration, known, planned)
+                person = new_person(registration, guardian, self.vault, self.hash_key)
+            except IdentityError as exc:
+                report.rejected.append(RowRejected(line, exc))
+                continue
+            planned[own_hash] = person.person_id
+            plan.append((line, person))
+        report.rejected.sort(key=lambda r: r.line)
+        return plan
+
+    def _check_unchanged(self, existing: store.StoredPerson, registration: Registration) -> None:
+        if existing.erased or existing.wrapped_key is None:
+            raise PersonalDataErasedError()
+        key = self.vault.unwrap(existing.person_id, existing.wrapped_key)
+        if existing.region != registration.region or not same_details(
+            existing.name_ciphertext,
+            existing.phone_ciphertext,
+            key,
+            existing.person_id,
+            registration,
+        ):
+            raise PersonAlreadyRegisteredError()
+
+    def _guardian(
+        self,
+        registration: Registration,
+        known: dict[str, store.StoredPerson],
+        planned: dict[str, str],
+    ) -> str | None:
+        if registration.guardian_id_number is None:
+            return None
+        guardian_hash = self._hash(registration.guardian_id_number.value)
+        if guardian_hash in planned:
+            return planned[guardian_hash]
+        guardian = known.get(guardian_hash)
+        if guardian is None or guardian.erased:
+            raise GuardianInvalidError("The guardian must be registered first.")
+        return guardian.person_id
+
+    async def _write(
+        self, conn: Connection, people: Sequence[NewPerson], causation: Causation
+    ) -> None:
+        envelopes = [
+            e
+            for p in people
+            for e in self.events.envelopes(
+                f"person-{p.person_id}",
+                0,
+                p.person_id,
+                domain.decide(domain.Person(), domain.RegisterPerson(p.event)),
+                causation,
+            )
+        ]
+        await self.events.append(conn, envelopes)
+        await store.store_keys(conn, [(p.person_id, p.wrapped_key) for p in people])
+        await store.project_people(conn, envelopes)
