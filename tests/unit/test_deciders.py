@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given as given_
+from hypothesis import strategies as st
 
 from services.activation import domain as activation
 from services.activation.errors import (
@@ -22,7 +24,11 @@ from services.card.errors import (
 )
 from services.card.errors import IdentityNotVerifiedError as CardIdentityNotVerifiedError
 from services.identity import domain as identity
-from services.identity.idnumber import parse_id_number
+from services.identity.errors import (
+    FaceVerificationLockedError,
+    PersonAlreadyRegisteredError,
+    PersonNotRegisteredError,
+)
 from services.notification import domain as notification
 from shared.contracts import (
     CardActivated,
@@ -30,9 +36,13 @@ from shared.contracts import (
     CardMailed,
     CardProduced,
     EventPayload,
+    FaceVerificationLocked,
+    IdentityVerificationFailed,
     IdentityVerified,
     NotificationSent,
+    PersonRegistered,
 )
+from shared.contracts.identity import FailureReason
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
@@ -42,33 +52,133 @@ def given(evolve, initial, *events: EventPayload):  # type: ignore[no-untyped-de
 
 
 # identity ---------------------------------------------------------------------------------
-def verify(face_provider: str | None) -> identity.VerifyIdentity:
+REGISTERED = PersonRegistered(
+    id_number_hash="ab" * 32,
+    masked_id_number="1101**********002X",
+    masked_phone=None,
+    region="110105",
+    sex="female",
+    guardian_person_id=None,
+    name_ciphertext="x",
+    id_number_ciphertext="x",
+    birth_date_ciphertext="x",
+    phone_ciphertext=None,
+)
+POLICY = identity.LockPolicy(failures=5, window=timedelta(hours=24), lock_for=timedelta(hours=24))
+
+
+def verify(
+    face: str | None = "dev-face",
+    *,
+    failure: FailureReason | None = None,
+    name_matches: bool = True,
+    at: datetime = NOW,
+) -> identity.VerifyIdentity:
     return identity.VerifyIdentity(
         channel="online_hall",
-        id_number=parse_id_number("11010519491231002X", date(2026, 11, 22)),
+        masked_id_number="1101**********002X",
         id_number_hash="ab" * 32,
-        face_provider=face_provider,
-        at=NOW,
+        name_matches=name_matches,
+        face=identity.FaceOutcome(face, failure) if face else None,
+        policy=POLICY,
+        at=at,
     )
 
 
+def fail_face(
+    at: datetime, reason: FailureReason = "FACE_SCORE_TOO_LOW"
+) -> identity.VerifyIdentity:
+    return verify(failure=reason, at=at)
+
+
+def registered(*events: EventPayload) -> identity.Person:
+    return given(identity.evolve, identity.Person(), REGISTERED, *events)
+
+
+def test_a_person_is_registered_once() -> None:
+    assert identity.decide(identity.Person(), identity.RegisterPerson(REGISTERED)) == [REGISTERED]
+    with pytest.raises(PersonAlreadyRegisteredError):
+        identity.decide(registered(), identity.RegisterPerson(REGISTERED))
+
+
+def test_only_registered_persons_are_verified() -> None:
+    with pytest.raises(PersonNotRegisteredError):
+        identity.decide(identity.Person(), verify())
+
+
 def test_a_face_check_reaches_real_person_level() -> None:
-    [event] = identity.decide(identity.Person(), verify("dev-face"))
+    [event] = identity.decide(registered(), verify())
     assert isinstance(event, IdentityVerified)
     assert (event.level, event.masked_id_number) == ("real_person", "1101**********002X")
 
 
 def test_without_face_check_only_real_name() -> None:
-    [event] = identity.decide(identity.Person(), verify(None))
+    [event] = identity.decide(registered(), verify(None))
     assert isinstance(event, IdentityVerified)
     assert event.level == "real_name"
 
 
-def test_a_level_once_reached_stays() -> None:
-    [face] = identity.decide(identity.Person(), verify("dev-face"))
-    [plain] = identity.decide(identity.Person(), verify(None))
-    state = given(identity.evolve, identity.Person(), face, plain)
-    assert (state.level, state.verifications) == ("real_person", 2)
+def test_a_wrong_name_is_recorded_but_does_not_count_toward_the_face_lock() -> None:
+    [event] = identity.decide(registered(), verify(name_matches=False))
+    assert isinstance(event, IdentityVerificationFailed)
+    assert (event.reason, event.face_attempt) == ("NAME_MISMATCH", False)
+
+
+def test_the_fifth_failed_face_check_in_a_day_locks_for_a_day() -> None:
+    state = registered()
+    for n in range(4):
+        events = identity.decide(
+            state, verify(failure="FACE_SCORE_TOO_LOW", at=NOW + timedelta(hours=n))
+        )
+        assert [type(e) for e in events] == [IdentityVerificationFailed]
+        state = given(identity.evolve, state, *events)
+    fifth = NOW + timedelta(hours=5)
+    events = identity.decide(state, fail_face(fifth, "FACE_LIVENESS_FAILED"))
+    assert [type(e) for e in events] == [IdentityVerificationFailed, FaceVerificationLocked]
+    assert events[1] == FaceVerificationLocked(failures=5, locked_until=fifth + timedelta(hours=24))
+    state = given(identity.evolve, state, *events)
+    with pytest.raises(FaceVerificationLockedError):
+        identity.decide(state, verify(at=fifth + timedelta(hours=23)))
+    assert identity.decide(state, verify(None, at=fifth + timedelta(hours=1))), (
+        "real-name still works"
+    )
+    [passed] = identity.decide(state, verify(at=fifth + timedelta(hours=24)))
+    assert isinstance(passed, IdentityVerified)
+
+
+def test_old_failures_fall_out_of_the_window() -> None:
+    state = registered()
+    for n in range(4):
+        state = given(
+            identity.evolve,
+            state,
+            *identity.decide(
+                state, verify(failure="FACE_SCORE_TOO_LOW", at=NOW + timedelta(hours=n))
+            ),
+        )
+    later = NOW + timedelta(hours=30)
+    assert [
+        type(e) for e in identity.decide(state, verify(failure="FACE_SCORE_TOO_LOW", at=later))
+    ] == [IdentityVerificationFailed]
+
+
+@given_(st.lists(st.tuples(st.integers(0, 40 * 60), st.booleans()), max_size=40))
+def test_no_face_check_is_accepted_while_locked(attempts: list[tuple[int, bool]]) -> None:
+    state = registered()
+    moment = NOW
+    for minutes, passes in attempts:
+        moment += timedelta(minutes=minutes)
+        command = verify(failure=None if passes else "FACE_SCORE_TOO_LOW", at=moment)
+        locked = state.locked_at(moment)
+        try:
+            events = identity.decide(state, command)
+        except FaceVerificationLockedError:
+            assert locked
+            continue
+        assert not locked
+        recent = [t for t in state.face_failures if moment - t < POLICY.window]
+        assert len(recent) < POLICY.failures, "a lock is never skipped"
+        state = given(identity.evolve, state, *events)
 
 
 def test_names_are_normalised_and_minority_names_accepted() -> None:
