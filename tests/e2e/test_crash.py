@@ -23,6 +23,7 @@ from tests.e2e.harness import (
     wait_for,
 )
 
+# Its own services (module scope): the package's shared ones are not running while it runs.
 CRASH = {"notification": {"NOTIFICATION_FAULT_CRASH_AFTER_COMMIT": "true"}}
 
 

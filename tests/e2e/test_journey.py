@@ -6,7 +6,6 @@ import asyncio
 import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from deploy.demo import Journey, run_demo, run_journey
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.envelope import Envelope
 from shared.topics import EVENTS_TOPIC
-from tests.e2e.harness import endpoints, envelope_of, read_records, register, running_services
+from tests.e2e.harness import endpoints, envelope_of, read_records, register
 
 JOURNEY = [
     ("identity", "PersonRegistered"),
@@ -27,14 +26,6 @@ JOURNEY = [
     ("activation", "CardActivated"),
 ]
 ENVELOPE_FIELDS = set(Envelope.model_fields)
-
-
-@pytest.fixture(scope="module")
-def services(
-    infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, ServiceProcess]]:
-    with running_services(infra, tmp_path_factory.mktemp("logs")) as procs:
-        yield procs
 
 
 @pytest.fixture(scope="module")

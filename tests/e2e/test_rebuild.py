@@ -6,7 +6,6 @@ import asyncio
 import importlib
 import os
 import sys
-from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -15,15 +14,7 @@ from deploy.demo import run_demo
 from deploy.stack import SERVICES, Infrastructure, ServiceProcess
 from shared.db import create_pool
 from shared.rebuild import rebuild
-from tests.e2e.harness import endpoints, running_services
-
-
-@pytest.fixture(scope="module")
-def services(
-    infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, ServiceProcess]]:
-    with running_services(infra, tmp_path_factory.mktemp("rebuild-logs")) as procs:
-        yield procs
+from tests.e2e.harness import endpoints
 
 
 @pytest.fixture(scope="module")
