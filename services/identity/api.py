@@ -12,6 +12,7 @@ from services.identity.errors import (
     IdentityError,
     PersonalDataErasedError,
     PersonAlreadyRegisteredError,
+    PersonHoldsCardError,
     PersonNotRegisteredError,
 )
 from services.identity.facecheck import FaceCheckResult
@@ -24,6 +25,7 @@ from shared.http import ERROR_RESPONSES, require_roles
 from shared.settings import ApiClient
 
 router = APIRouter(prefix="/v1", tags=["verification"], responses=ERROR_RESPONSES)
+Operator = Annotated[ApiClient, Depends(require_roles("operator"))]
 Registering = Annotated[ApiClient, Depends(require_roles("operator", "window"))]
 VerifyingChannel = Annotated[
     ApiClient, Depends(require_roles("window", "online_hall", "citizen_app", "bank"))
@@ -76,6 +78,7 @@ STATUS = {
     PersonNotRegisteredError: 404,
     PersonAlreadyRegisteredError: 409,
     PersonalDataErasedError: 410,
+    PersonHoldsCardError: 409,
     FaceVerificationLockedError: 423,
 }
 
@@ -108,6 +111,23 @@ async def register(
     if report.unchanged:
         response.status_code = 200
     return RegistrationResponse(person_id=report.person_ids[1], created=bool(report.registered))
+
+
+class ErasureResponse(BaseModel):
+    """The outcome of an erasure request."""
+
+    person_id: str = Field(description="The person whose personal data was erased.")
+    erased_now: bool = Field(description="False when it had been erased before.")
+
+
+@router.post("/persons/{person_id}/erasure", response_model=ErasureResponse, tags=["registry"])
+async def erase(person_id: str, request: Request, caller: Operator) -> ErasureResponse:
+    """Erase a person's personal data (crypto-shredding); refused while they hold a card."""
+    handlers: IdentityHandlers = request.app.state.handlers.verifier
+    erased = await handlers.erase(
+        person_id=person_id, requested_by=caller.name, causation=_causation(request)
+    )
+    return ErasureResponse(person_id=person_id, erased_now=erased)
 
 
 def _causation(request: Request) -> Causation:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.identity import store
 from services.identity.api import router, status_of
+from services.identity.consumers import feed
 from services.identity.facecheck import load_public_keys
 from services.identity.handlers import IdentityHandlers
 from services.identity.importer import Registrar
@@ -65,9 +66,10 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         status_of=status_of,
         migrations=MIGRATIONS,
         make_handlers=handlers,
+        feed=feed(),
     )
 
 
 def projection() -> Projection:
     """What ``shebao rebuild identity`` drops and replays."""
-    return store.PROJECTION
+    return store.projection(feed())

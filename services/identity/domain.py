@@ -12,6 +12,7 @@ from services.identity.errors import (
     NameInvalidError,
     PersonalDataErasedError,
     PersonAlreadyRegisteredError,
+    PersonHoldsCardError,
     PersonNotRegisteredError,
 )
 from shared.contracts import (
@@ -82,7 +83,16 @@ class VerifyIdentity:
     at: datetime
 
 
-Command = RegisterPerson | VerifyIdentity
+@dataclass(frozen=True)
+class ErasePersonalData:
+    """The person asked for their personal data to be erased (PIPL art. 47)."""
+
+    holds_card: bool
+    requested_by: str
+    at: datetime
+
+
+Command = RegisterPerson | VerifyIdentity | ErasePersonalData
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,14 @@ def decide(state: Person, command: Command) -> list[EventPayload]:
             return [command.event]
         case VerifyIdentity():
             return _verify(state, command)
+        case ErasePersonalData():
+            if not state.registered:
+                raise PersonNotRegisteredError()
+            if state.erased:
+                return []  # already erased: asking again changes nothing
+            if command.holds_card:
+                raise PersonHoldsCardError()
+            return [PersonalDataErased(requested_by=command.requested_by, erased_at=command.at)]
 
 
 def _verify(state: Person, command: VerifyIdentity) -> list[EventPayload]:

@@ -109,6 +109,14 @@ class FaceScoreTooLowError(IdentityError):
     default_message = "The face did not match the ID photo closely enough."
 
 
+class PersonHoldsCardError(IdentityError):
+    code = "PERSON_HOLDS_CARD"
+    default_message = (
+        "The person holds a social security card (or one is being issued); their personal "
+        "data cannot be erased until it is cancelled."
+    )
+
+
 #: The refusal a channel gets for each recorded failure.
 FAILURE_ERRORS: dict[str, type[IdentityError]] = {
     "NAME_MISMATCH": NameMismatchError,

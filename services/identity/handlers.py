@@ -117,6 +117,32 @@ class IdentityHandlers:
         _refuse_if_failed(events)
         return Verification(person_id, events[0])
 
+    async def erase(self, *, person_id: str, requested_by: str, causation: Causation) -> bool:
+        """Destroy the person's key; True when erased now, False when it already was."""
+
+        async def attempt() -> bool:
+            async with self.pool.acquire() as conn, conn.transaction():
+                command = domain.ErasePersonalData(
+                    holds_card=await store.holds_card(conn, person_id),
+                    requested_by=requested_by,
+                    at=self.clock(),
+                )
+                events = await decide_and_append(
+                    conn,
+                    self.events,
+                    stream_id=f"person-{person_id}",
+                    person_id=person_id,
+                    initial=domain.Person(),
+                    evolve=domain.evolve,
+                    decide=lambda state: domain.decide(state, command),
+                    causation=causation,
+                )
+                await store.destroy_key(conn, person_id)
+                await store.project_people(conn, events)
+                return bool(events)
+
+        return await retry_on_conflict(attempt)
+
     def _registered_name(self, person: store.StoredPerson) -> str:
         if person.erased or person.wrapped_key is None or person.name_ciphertext is None:
             raise PersonalDataErasedError()

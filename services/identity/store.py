@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared.consumer import ForeignFeed
 from shared.contracts import PersonalDataErased, PersonRegistered
 from shared.db import Connection
 from shared.envelope import Envelope
@@ -62,6 +63,17 @@ async def find_people(conn: Connection, hashes: Sequence[str]) -> dict[str, Stor
     }
 
 
+async def holds_card(conn: Connection, person_id: str) -> bool:
+    """Whether the person holds, or is being issued, a card (from card events)."""
+    held = await conn.fetchval("SELECT count(*) FROM held_cards WHERE person_id = $1", person_id)
+    return bool(held)
+
+
+async def destroy_key(conn: Connection, person_id: str) -> None:
+    """Crypto-shredding: without the key no ciphertext of the person can be read again."""
+    await conn.execute("DELETE FROM person_keys WHERE person_id = $1", person_id)
+
+
 async def store_keys(conn: Connection, keys: Sequence[tuple[str, bytes]]) -> None:
     """Keep new persons' wrapped keys."""
     await conn.copy_records_to_table("person_keys", records=keys)
@@ -114,4 +126,10 @@ async def project_person(conn: Connection, envelope: Envelope) -> None:
     await project_people(conn, [envelope])
 
 
-PROJECTION = Projection(tables={"persons": PERSON_COLUMNS}, apply_own=project_person)
+def projection(feed: ForeignFeed) -> Projection:
+    """Identity's derived state: the registry (own events) and held cards (card events)."""
+    return Projection(
+        tables={"persons": PERSON_COLUMNS, "held_cards": ("card_id", "person_id", "status")},
+        apply_own=project_person,
+        foreign=feed,
+    )

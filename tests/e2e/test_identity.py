@@ -6,12 +6,14 @@ import asyncio
 import random
 from collections import Counter
 
+import asyncpg
 import httpx
 
 from deploy.citizens import Citizen, face_check_for, fake_citizen
+from deploy.demo import run_journey
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import IDENTITY_EVENTS
-from tests.e2e.harness import envelope_of, read_records, register
+from tests.e2e.harness import endpoints, envelope_of, read_records, register
 
 
 async def verify(
@@ -99,3 +101,64 @@ async def test_concurrent_failed_face_checks_lock_after_exactly_five(
         "IdentityVerificationFailed": 5,
         "FaceVerificationLocked": 1,
     }
+
+
+async def erase(client: httpx.AsyncClient, url: str, person_id: str) -> httpx.Response:
+    return await client.post(
+        f"{url}/v1/persons/{person_id}/erasure", headers={"X-Api-Key": "dev-operator"}
+    )
+
+
+async def test_erasure_makes_personal_data_unreadable_everywhere(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
+) -> None:
+    citizen = fake_citizen(random.Random(25))
+    url = services["identity"].url
+    person_id = await register(url, citizen)
+    async with httpx.AsyncClient(timeout=30) as client:
+        assert (await verify(client, url, citizen)).status_code == 201
+        erased = await erase(client, url, person_id)
+        assert erased.json() == {"person_id": person_id, "erased_now": True}
+        assert (await erase(client, url, person_id)).json()["erased_now"] is False
+        after = await verify(client, url, citizen)
+    assert (after.status_code, after.json()["code"]) == (410, "PERSONAL_DATA_ERASED")
+
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM identity.person_keys WHERE person_id = $1", person_id
+            )
+            == 0
+        )
+        row = await conn.fetchrow("SELECT * FROM identity.persons WHERE person_id = $1", person_id)
+        assert row["erased"] is True
+        assert row["name_ciphertext"] is None
+        dump = "".join(str(r) for r in await conn.fetch("SELECT * FROM identity.events"))
+    finally:
+        await conn.close()
+    records = await read_records(
+        infra.bootstrap_servers,
+        [IDENTITY_EVENTS],
+        keep=lambda r: r.key == person_id.encode(),
+        done=lambda kept: "PersonalDataErased" in [envelope_of(r).event_type for r in kept],
+    )
+    registered = next(
+        envelope_of(r) for r in records if envelope_of(r).event_type == "PersonRegistered"
+    )
+    for text in (dump, *(r.value.decode() for r in records if r.value)):
+        assert citizen.name not in text
+        assert citizen.id_number not in text
+        assert citizen.phone not in text
+    # The ciphertexts remain in the log, but the only key that opened them is gone.
+    assert registered.payload["name_ciphertext"]
+
+
+async def test_a_card_holder_cannot_be_erased(services: dict[str, ServiceProcess]) -> None:
+    citizen = fake_citizen(random.Random(26))
+    async with httpx.AsyncClient(timeout=30) as client:
+        journey = await run_journey(client, endpoints(services), citizen)
+        assert journey.completed, journey.failure
+        assert journey.person_id is not None
+        answer = await erase(client, services["identity"].url, journey.person_id)
+    assert (answer.status_code, answer.json()["code"]) == (409, "PERSON_HOLDS_CARD")
