@@ -195,7 +195,14 @@ class KafkaNode:
 
 
 def _cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, base64url without padding (as random-uuid prints)."""
+    """A Kafka cluster id: 16 random bytes, base64url without padding (as random-uuid prints).
+
+    Like Kafka's own Uuid.randomUuid, never one starting with '-': the command line would
+    take it for an option.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.errors import (
     FaceVerificationLockedError,
+    FamilyLimitReachedError,
+    FamilyLinkNotFoundError,
     IdentityError,
     PersonalDataErasedError,
     PersonAlreadyRegisteredError,
@@ -74,8 +76,10 @@ class RegistrationResponse(BaseModel):
     created: bool = Field(description="False when the person was already registered as given.")
 
 
-STATUS = {
+STATUS: dict[type[IdentityError], int] = {
     PersonNotRegisteredError: 404,
+    FamilyLinkNotFoundError: 404,
+    FamilyLimitReachedError: 409,
     PersonAlreadyRegisteredError: 409,
     PersonalDataErasedError: 410,
     PersonHoldsCardError: 409,

@@ -13,6 +13,8 @@ from services.identity import store
 from services.identity.api import router, status_of
 from services.identity.consumers import feed
 from services.identity.facecheck import load_public_keys
+from services.identity.family import FamilyHandlers
+from services.identity.family_api import router as family_router
 from services.identity.handlers import IdentityHandlers
 from services.identity.importer import Registrar
 from services.identity.settings import IdentitySettings
@@ -32,6 +34,7 @@ class Identity:
 
     verifier: IdentityHandlers
     registrar: Registrar
+    family: FamilyHandlers
 
 
 def build_identity(settings: IdentitySettings, pool: asyncpg.Pool, events: EventStore) -> Identity:
@@ -49,7 +52,10 @@ def build_identity(settings: IdentitySettings, pool: asyncpg.Pool, events: Event
         clock=utc_now,
     )
     registrar = Registrar(pool, events, vault, settings.hash_key, utc_now)
-    return Identity(verifier, registrar)
+    family = FamilyHandlers(
+        pool, events, verifier, settings.hash_key, settings.family_limit_for, utc_now
+    )
+    return Identity(verifier, registrar, family)
 
 
 def create_app(settings: IdentitySettings) -> FastAPI:
@@ -62,7 +68,7 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         service="identity",
         settings=settings,
         description="Real-name and real-person verification of citizens (实名 + 实人).",
-        routers=[router],
+        routers=[router, family_router],
         status_of=status_of,
         migrations=MIGRATIONS,
         make_handlers=handlers,

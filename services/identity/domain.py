@@ -6,9 +6,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Literal
 
 from services.identity.errors import (
     FaceVerificationLockedError,
+    FamilyLimitReachedError,
+    FamilyLinkNotFoundError,
+    HolderNotVerifiedError,
     NameInvalidError,
     PersonalDataErasedError,
     PersonAlreadyRegisteredError,
@@ -18,12 +22,14 @@ from services.identity.errors import (
 from shared.contracts import (
     EventPayload,
     FaceVerificationLocked,
+    FamilyMemberLinked,
+    FamilyMemberUnlinked,
     IdentityVerificationFailed,
     IdentityVerified,
     PersonalDataErased,
     PersonRegistered,
 )
-from shared.contracts.identity import FailureReason, VerificationLevel
+from shared.contracts.identity import FailureReason, Relation, VerificationLevel
 
 # Chinese names (with the middle dot of minority names), or Latin-script foreign names.
 _CHINESE_NAME = re.compile(
@@ -92,7 +98,29 @@ class ErasePersonalData:
     at: datetime
 
 
-Command = RegisterPerson | VerifyIdentity | ErasePersonalData
+@dataclass(frozen=True)
+class LinkFamilyMember:
+    """A holder links a family member who consented (face check) or whose guardian they are."""
+
+    member_person_id: str
+    relation: Relation
+    consent: Literal["member_face_check", "guardian"]
+    limit: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class UnlinkFamilyMember:
+    """The holder or the member removes a link."""
+
+    member_person_id: str
+    by: Literal["holder", "member"]
+    at: datetime
+
+
+Command = (
+    RegisterPerson | VerifyIdentity | ErasePersonalData | LinkFamilyMember | UnlinkFamilyMember
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,7 @@ class Person:
     face_failures: tuple[datetime, ...] = ()
     locked_until: datetime | None = None
     erased: bool = False
+    family: tuple[str, ...] = ()
 
     def locked_at(self, moment: datetime) -> bool:
         """Whether face verification is locked at ``moment``."""
@@ -121,6 +150,18 @@ def decide(state: Person, command: Command) -> list[EventPayload]:
             return [command.event]
         case VerifyIdentity():
             return _verify(state, command)
+        case LinkFamilyMember():
+            return _link(state, command)
+        case UnlinkFamilyMember():
+            if command.member_person_id not in state.family:
+                raise FamilyLinkNotFoundError()
+            return [
+                FamilyMemberUnlinked(
+                    member_person_id=command.member_person_id,
+                    unlinked_by=command.by,
+                    unlinked_at=command.at,
+                )
+            ]
         case ErasePersonalData():
             if not state.registered:
                 raise PersonNotRegisteredError()
@@ -129,6 +170,25 @@ def decide(state: Person, command: Command) -> list[EventPayload]:
             if command.holds_card:
                 raise PersonHoldsCardError()
             return [PersonalDataErased(requested_by=command.requested_by, erased_at=command.at)]
+
+
+def _link(state: Person, command: LinkFamilyMember) -> list[EventPayload]:
+    if not state.registered:
+        raise PersonNotRegisteredError()
+    if state.level != "real_person":
+        raise HolderNotVerifiedError()
+    if command.member_person_id in state.family:
+        return []  # already linked: asking again changes nothing
+    if len(state.family) >= command.limit:
+        raise FamilyLimitReachedError()
+    return [
+        FamilyMemberLinked(
+            member_person_id=command.member_person_id,
+            relation=command.relation,
+            consent=command.consent,
+            linked_at=command.at,
+        )
+    ]
 
 
 def _verify(state: Person, command: VerifyIdentity) -> list[EventPayload]:
@@ -197,5 +257,10 @@ def evolve(state: Person, event: EventPayload) -> Person:
             return replace(state, locked_until=event.locked_until, face_failures=())
         case PersonalDataErased():
             return replace(state, erased=True)
+        case FamilyMemberLinked():
+            return replace(state, family=(*state.family, event.member_person_id))
+        case FamilyMemberUnlinked():
+            family = tuple(m for m in state.family if m != event.member_person_id)
+            return replace(state, family=family)
         case _:
             return state

@@ -117,6 +117,34 @@ class PersonHoldsCardError(IdentityError):
     )
 
 
+class HolderNotVerifiedError(IdentityError):
+    code = "HOLDER_NOT_VERIFIED"
+    default_message = "Linking family members needs the holder's own face verification first."
+
+
+class FamilySelfLinkError(IdentityError):
+    code = "FAMILY_SELF_LINK"
+    default_message = "A person cannot be linked as their own family member."
+
+
+class FamilyLimitReachedError(IdentityError):
+    code = "FAMILY_LIMIT_REACHED"
+    default_message = "The holder already has the most family members the region allows."
+
+
+class FamilyConsentRequiredError(IdentityError):
+    code = "FAMILY_CONSENT_REQUIRED"
+    default_message = (
+        "An adult family member consents with their own face check; a child under 16 is "
+        "linked by their registered guardian."
+    )
+
+
+class FamilyLinkNotFoundError(IdentityError):
+    code = "FAMILY_LINK_NOT_FOUND"
+    default_message = "This person is not linked as a family member of the holder."
+
+
 #: The refusal a channel gets for each recorded failure.
 FAILURE_ERRORS: dict[str, type[IdentityError]] = {
     "NAME_MISMATCH": NameMismatchError,

@@ -54,6 +54,15 @@ class IdentitySettings(ServiceSettings):
         description="Face-lock rule per region code or 2-digit province; default 5/24h/24h.",
     )
 
+    family_limit: dict[str, int] = Field(
+        default_factory=dict,
+        description="Most family members a holder may link, per region or province; default 8.",
+    )
+
+    def family_limit_for(self, region: str) -> int:
+        """The family limit of a region: its own, its province's, or 8."""
+        return self.family_limit.get(region) or self.family_limit.get(region[:2]) or 8
+
     def lock_policy(self, region: str) -> LockPolicy:
         """The face-lock rule of a region: its own, its province's, or the default."""
         setting = self.face_lock.get(region) or self.face_lock.get(region[:2])

@@ -133,3 +133,11 @@ def projection(feed: ForeignFeed) -> Projection:
         apply_own=project_person,
         foreign=feed,
     )
+
+
+async def region_of(conn: Connection, person_id: str) -> str | None:
+    """A registered person's insured region."""
+    region: str | None = await conn.fetchval(
+        "SELECT region FROM persons WHERE person_id = $1", person_id
+    )
+    return region

@@ -7,6 +7,8 @@ from shared.contracts.base import EventPayload
 from shared.contracts.card import CardApplied, CardMailed, CardProduced
 from shared.contracts.identity import (
     FaceVerificationLocked,
+    FamilyMemberLinked,
+    FamilyMemberUnlinked,
     IdentityVerificationFailed,
     IdentityVerified,
     PersonalDataErased,
@@ -21,6 +23,8 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     IdentityVerificationFailed,
     FaceVerificationLocked,
     PersonalDataErased,
+    FamilyMemberLinked,
+    FamilyMemberUnlinked,
     CardApplied,
     CardProduced,
     CardMailed,
@@ -59,6 +63,8 @@ __all__ = [
     "CardProduced",
     "EventPayload",
     "FaceVerificationLocked",
+    "FamilyMemberLinked",
+    "FamilyMemberUnlinked",
     "IdentityVerificationFailed",
     "IdentityVerified",
     "NotificationSent",

@@ -88,3 +88,33 @@ class PersonalDataErased(EventPayload):
 
     requested_by: str = Field(description="Credential name of the operator who erased it.")
     erased_at: datetime = Field(description="When the key was destroyed (UTC).")
+
+
+Relation = Literal["spouse", "parent", "child", "sibling", "grandparent", "grandchild", "other"]
+
+
+class FamilyMemberLinked(EventPayload):
+    """A holder linked a family member who may act for them (亲情服务); the holder is the
+    envelope's person_id."""
+
+    event_type: ClassVar[str] = "FamilyMemberLinked"
+    producer: ClassVar[Producer] = "identity"
+
+    member_person_id: str = Field(description="Person id of the family member.")
+    relation: Relation = Field(description="What the member is to the holder.")
+    consent: Literal["member_face_check", "guardian"] = Field(
+        description="How the member consented: their own face check, or (under 16) the "
+        "holder is their registered guardian."
+    )
+    linked_at: datetime = Field(description="When the link was made (UTC).")
+
+
+class FamilyMemberUnlinked(EventPayload):
+    """A family link was removed by the holder or by the member."""
+
+    event_type: ClassVar[str] = "FamilyMemberUnlinked"
+    producer: ClassVar[Producer] = "identity"
+
+    member_person_id: str = Field(description="Person id of the former family member.")
+    unlinked_by: Literal["holder", "member"] = Field(description="Who removed the link.")
+    unlinked_at: datetime = Field(description="When the link was removed (UTC).")

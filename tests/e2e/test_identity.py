@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from datetime import date
 
 import asyncpg
 import httpx
 
-from deploy.citizens import Citizen, face_check_for, fake_citizen
+from deploy.citizens import Citizen, face_check_for, fake_citizen, make_id_number
 from deploy.demo import run_journey
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import IDENTITY_EVENTS
@@ -162,3 +163,100 @@ async def test_a_card_holder_cannot_be_erased(services: dict[str, ServiceProcess
         assert journey.person_id is not None
         answer = await erase(client, services["identity"].url, journey.person_id)
     assert (answer.status_code, answer.json()["code"]) == (409, "PERSON_HOLDS_CARD")
+
+
+async def link(
+    client: httpx.AsyncClient,
+    url: str,
+    holder_id: str,
+    member: Citizen,
+    *,
+    face: bool = True,
+    relation: str = "sibling",
+) -> httpx.Response:
+    body: dict[str, object] = {
+        "name": member.name,
+        "id_number": member.id_number,
+        "relation": relation,
+    }
+    if face:
+        body["face_check"] = face_check_for(member).model_dump(mode="json")
+    return await client.post(
+        f"{url}/v1/persons/{holder_id}/family", headers={"X-Api-Key": "dev-citizen-app"}, json=body
+    )
+
+
+async def test_family_links_hold_the_limit_under_concurrent_requests(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
+) -> None:
+    url = services["identity"].url
+    rng = random.Random(27)
+    holder = fake_citizen(rng)
+    members = [fake_citizen(rng) for _ in range(11)]
+    holder_id = await register(url, holder)
+    for member in members:
+        await register(url, member)
+    async with httpx.AsyncClient(timeout=60) as client:
+        no_face_yet = await link(client, url, holder_id, members[0])
+        assert no_face_yet.json()["code"] == "HOLDER_NOT_VERIFIED"
+        assert (await verify(client, url, holder)).status_code == 201
+        without_consent = await link(client, url, holder_id, members[0], face=False)
+        assert without_consent.json()["code"] == "FAMILY_CONSENT_REQUIRED"
+        answers = await asyncio.gather(*(link(client, url, holder_id, m) for m in members[1:]))
+        codes = Counter(r.status_code for r in answers)
+        assert codes[201] == 8, [r.json() for r in answers]
+        linked = await client.get(
+            f"{url}/v1/persons/{holder_id}/family", headers={"X-Api-Key": "dev-citizen-app"}
+        )
+        assert len(linked.json()) == 8
+        first = linked.json()[0]["member_person_id"]
+        unlinked = await client.post(
+            f"{url}/v1/persons/{holder_id}/family/{first}/unlink",
+            headers={"X-Api-Key": "dev-citizen-app"},
+            json={"by": "member"},
+        )
+        assert unlinked.status_code == 200
+        remaining = await client.get(
+            f"{url}/v1/persons/{holder_id}/family", headers={"X-Api-Key": "dev-citizen-app"}
+        )
+    assert len(remaining.json()) == 7
+    assert first not in {m["member_person_id"] for m in remaining.json()}
+    records = await read_records(
+        infra.bootstrap_servers,
+        [IDENTITY_EVENTS],
+        keep=lambda r: r.key == holder_id.encode(),
+        done=lambda kept: any(envelope_of(r).event_type == "FamilyMemberUnlinked" for r in kept),
+    )
+    types = Counter(envelope_of(r).event_type for r in records)
+    assert (types["FamilyMemberLinked"], types["FamilyMemberUnlinked"]) == (8, 1)
+
+
+async def test_a_guardian_links_their_child_without_a_face_check(
+    services: dict[str, ServiceProcess],
+) -> None:
+    url = services["identity"].url
+    rng = random.Random(28)
+    guardian = fake_citizen(rng)
+    guardian_id = await register(url, guardian)
+    child_number = make_id_number(rng, "110105", date.today().replace(year=date.today().year - 9))
+    child = Citizen("王小明", child_number, "110105", "")
+    async with httpx.AsyncClient(timeout=30) as client:
+        registered = await client.post(
+            f"{url}/v1/persons",
+            headers={"X-Api-Key": "dev-window"},
+            json={
+                "name": child.name,
+                "id_number": child.id_number,
+                "region": child.region,
+                "guardian_id_number": guardian.id_number,
+            },
+        )
+        assert registered.status_code == 201, registered.text
+        assert (await verify(client, url, guardian)).status_code == 201
+        linked = await link(client, url, guardian_id, child, face=False, relation="child")
+        assert linked.status_code == 201, linked.text
+        stranger = fake_citizen(rng)
+        stranger_id = await register(url, stranger)
+        assert (await verify(client, url, stranger)).status_code == 201
+        refused = await link(client, url, stranger_id, child, face=False, relation="child")
+    assert refused.json()["code"] == "FAMILY_CONSENT_REQUIRED"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,7 +27,12 @@ from services.card.errors import IdentityNotVerifiedError as CardIdentityNotVeri
 from services.identity import domain as identity
 from services.identity.errors import (
     FaceVerificationLockedError,
+    FamilyLimitReachedError,
+    FamilyLinkNotFoundError,
+    HolderNotVerifiedError,
+    PersonalDataErasedError,
     PersonAlreadyRegisteredError,
+    PersonHoldsCardError,
     PersonNotRegisteredError,
 )
 from services.notification import domain as notification
@@ -37,9 +43,11 @@ from shared.contracts import (
     CardProduced,
     EventPayload,
     FaceVerificationLocked,
+    FamilyMemberLinked,
     IdentityVerificationFailed,
     IdentityVerified,
     NotificationSent,
+    PersonalDataErased,
     PersonRegistered,
 )
 from shared.contracts.identity import FailureReason
@@ -305,3 +313,49 @@ def test_messages_say_what_happened_without_personal_data() -> None:
     assert activated is not None
     assert "银行网点" in activated.text
     assert notification.render(PRODUCED) is None
+
+
+def link(member: str, limit: int = 8) -> identity.LinkFamilyMember:
+    return identity.LinkFamilyMember(member, "parent", "member_face_check", limit, NOW)
+
+
+def verified_holder() -> identity.Person:
+    return registered(*identity.decide(registered(), verify()))
+
+
+def test_a_verified_holder_links_family_members_up_to_the_limit() -> None:
+    state = verified_holder()
+    for n in range(3):
+        [event] = identity.decide(state, link(f"m{n}", limit=3))
+        assert isinstance(event, FamilyMemberLinked)
+        state = given(identity.evolve, state, event)
+    with pytest.raises(FamilyLimitReachedError):
+        identity.decide(state, link("m3", limit=3))
+    assert identity.decide(state, link("m1", limit=3)) == [], "linking again changes nothing"
+
+
+def test_only_a_face_verified_holder_links() -> None:
+    with pytest.raises(HolderNotVerifiedError):
+        identity.decide(registered(), link("m0"))
+
+
+def test_unlinking_one_member_keeps_the_others() -> None:
+    state = verified_holder()
+    for member in ("m0", "m1"):
+        state = given(identity.evolve, state, *identity.decide(state, link(member)))
+    unlink = identity.UnlinkFamilyMember("m0", "member", NOW)
+    state = given(identity.evolve, state, *identity.decide(state, unlink))
+    assert state.family == ("m1",)
+    with pytest.raises(FamilyLinkNotFoundError):
+        identity.decide(state, unlink)
+
+
+def test_erasure_is_refused_while_a_card_is_held_and_happens_once() -> None:
+    erase = identity.ErasePersonalData(holds_card=True, requested_by="op", at=NOW)
+    with pytest.raises(PersonHoldsCardError):
+        identity.decide(registered(), erase)
+    [erased] = identity.decide(registered(), replace(erase, holds_card=False))
+    assert isinstance(erased, PersonalDataErased)
+    assert identity.decide(registered(erased), replace(erase, holds_card=False)) == []
+    with pytest.raises(PersonalDataErasedError):
+        identity.decide(registered(erased), verify())
