@@ -18,7 +18,7 @@ from services.identity.errors import (
     PersonNotRegisteredError,
 )
 from services.identity.facecheck import FaceCheckResult
-from services.identity.handlers import IdentityHandlers
+from services.identity.handlers import GuardianProof, IdentityHandlers
 from services.identity.importer import Registrar
 from shared.contracts.identity import VerificationLevel
 from shared.errors import DomainError
@@ -34,6 +34,18 @@ VerifyingChannel = Annotated[
 ]
 
 
+class GuardianRequest(BaseModel):
+    """The guardian acting for a child under 16."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="The guardian's name.", max_length=100)
+    id_number: str = Field(description="The guardian's ID number.", max_length=32)
+    face_check: FaceCheckResult | None = Field(
+        None, description="The guardian's own signed face check."
+    )
+
+
 class VerificationRequest(BaseModel):
     """Name and ID number, and the provider's signed face-check result for real-person level."""
 
@@ -43,6 +55,9 @@ class VerificationRequest(BaseModel):
     id_number: str = Field(description="18-character resident ID number.", max_length=32)
     face_check: FaceCheckResult | None = Field(
         None, description="Signed face-check result; required for real-person verification."
+    )
+    guardian: GuardianRequest | None = Field(
+        None, description="For a person under 16: the registered guardian, who acts for them."
     )
 
 
@@ -150,6 +165,11 @@ async def verify(
         face_check=body.face_check,
         channel=caller.role,
         causation=_causation(request),
+        guardian=(
+            GuardianProof(body.guardian.name, body.guardian.id_number, body.guardian.face_check)
+            if body.guardian
+            else None
+        ),
     )
     return VerificationResponse(
         person_id=result.person_id,

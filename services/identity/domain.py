@@ -12,6 +12,8 @@ from services.identity.errors import (
     FaceVerificationLockedError,
     FamilyLimitReachedError,
     FamilyLinkNotFoundError,
+    GuardianInvalidError,
+    GuardianMustActError,
     HolderNotVerifiedError,
     NameInvalidError,
     PersonalDataErasedError,
@@ -24,6 +26,7 @@ from shared.contracts import (
     FaceVerificationLocked,
     FamilyMemberLinked,
     FamilyMemberUnlinked,
+    GuardianConsentRecorded,
     IdentityVerificationFailed,
     IdentityVerified,
     PersonalDataErased,
@@ -36,6 +39,9 @@ _CHINESE_NAME = re.compile(
     r"^[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef]+(·[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef]+)*$"
 )
 _LATIN_NAME = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ÿ]+([ '\-.][A-Za-zÀ-ÖØ-öø-ÿ]+)*\.?$")
+#: Under 16 a guardian acts for the person; under 14 the guardian's consent is recorded.
+GUARDIAN_AGE = 16
+CONSENT_AGE = 14
 _DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", "．": "·"})
 
 
@@ -87,6 +93,10 @@ class VerifyIdentity:
     face: FaceOutcome | None
     policy: LockPolicy
     at: datetime
+    age: int = 30
+    #: For a person under 16: the registered guardian, and who acted (already verified).
+    registered_guardian: str | None = None
+    acting_guardian: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,7 @@ class Person:
     locked_until: datetime | None = None
     erased: bool = False
     family: tuple[str, ...] = ()
+    guardian_consent: str | None = None
 
     def locked_at(self, moment: datetime) -> bool:
         """Whether face verification is locked at ``moment``."""
@@ -196,13 +207,29 @@ def _verify(state: Person, command: VerifyIdentity) -> list[EventPayload]:
         raise PersonNotRegisteredError()
     if state.erased:
         raise PersonalDataErasedError()
-    if command.face is not None and state.locked_at(command.at):
+    if command.age < GUARDIAN_AGE:
+        if command.acting_guardian is None:
+            raise GuardianMustActError()
+        if command.acting_guardian != command.registered_guardian:
+            raise GuardianInvalidError("Only the registered guardian may act for this child.")
+    elif command.face is not None and state.locked_at(command.at):
         raise FaceVerificationLockedError()
     if not command.name_matches:
         return [_failed(command, "NAME_MISMATCH", face_attempt=False)]
     if command.face is not None and command.face.failure is not None:
         return _face_failed(state, command, command.face.failure)
+    consent: list[EventPayload] = []
+    if command.age < CONSENT_AGE and state.guardian_consent != command.acting_guardian:
+        # PIPL art. 31: processing a child's data under 14 needs the guardian's consent,
+        # given here in person by the face-verified guardian.
+        assert command.acting_guardian is not None
+        consent.append(
+            GuardianConsentRecorded(
+                guardian_person_id=command.acting_guardian, recorded_at=command.at
+            )
+        )
     return [
+        *consent,
         IdentityVerified(
             level="real_person" if command.face else "real_name",
             channel=command.channel,
@@ -210,7 +237,7 @@ def _verify(state: Person, command: VerifyIdentity) -> list[EventPayload]:
             id_number_hash=command.id_number_hash,
             face_provider=command.face.provider if command.face else None,
             verified_at=command.at,
-        )
+        ),
     ]
 
 
@@ -257,6 +284,8 @@ def evolve(state: Person, event: EventPayload) -> Person:
             return replace(state, locked_until=event.locked_until, face_failures=())
         case PersonalDataErased():
             return replace(state, erased=True)
+        case GuardianConsentRecorded():
+            return replace(state, guardian_consent=event.guardian_person_id)
         case FamilyMemberLinked():
             return replace(state, family=(*state.family, event.member_person_id))
         case FamilyMemberUnlinked():

@@ -86,6 +86,14 @@ class GuardianInvalidError(IdentityError):
     default_message = "The guardian must be a registered adult other than the person."
 
 
+class GuardianMustActError(IdentityError):
+    code = "GUARDIAN_MUST_ACT"
+    default_message = (
+        "A person under 16 is verified through their guardian: send the guardian's name, "
+        "ID number and face check."
+    )
+
+
 class FaceVerificationLockedError(IdentityError):
     code = "FACE_VERIFICATION_LOCKED"
     default_message = (

@@ -10,15 +10,16 @@ from typing import Literal
 import asyncpg
 
 from services.identity import domain, store
+from services.identity.domain import GUARDIAN_AGE, normalize_name
 from services.identity.errors import (
     FamilyConsentRequiredError,
     FamilySelfLinkError,
+    NameMismatchError,
     PersonNotRegisteredError,
 )
 from services.identity.facecheck import FaceCheckResult
 from services.identity.handlers import IdentityHandlers
 from services.identity.idnumber import parse_id_number
-from services.identity.registry import GUARDIAN_AGE
 from shared.aggregate import decide_and_append, load_state, retry_on_conflict
 from shared.contracts.identity import Relation
 from shared.envelope import Envelope
@@ -65,19 +66,22 @@ class FamilyHandlers:
         if member_id.age_on(now.date()) < GUARDIAN_AGE:
             if member.guardian_person_id != holder_person_id:
                 raise FamilyConsentRequiredError()
-            consent, member_face_check = "guardian", None
+            consent = "guardian"
         elif member_face_check is None:
             raise FamilyConsentRequiredError()
         else:
             consent = "member_face_check"
-        # The member's own verification (recorded on their stream; failures count for them).
-        await self.verifier.verify(
-            name=member_name,
-            id_number=member_id_number,
-            face_check=member_face_check,
-            channel=channel,
-            causation=causation,
-        )
+        if consent == "member_face_check":
+            # The member's own verification (on their stream; failures count for them).
+            await self.verifier.verify(
+                name=member_name,
+                id_number=member_id_number,
+                face_check=member_face_check,
+                channel=channel,
+                causation=causation,
+            )
+        elif self.verifier.registered_name(member) != normalize_name(member_name):
+            raise NameMismatchError()
         command = domain.LinkFamilyMember(
             member.person_id, relation, consent, self.family_limit(region), now
         )

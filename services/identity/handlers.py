@@ -41,6 +41,15 @@ class Verification:
 
 
 @dataclass(frozen=True)
+class GuardianProof:
+    """The guardian acting for a child under 16: their own name, ID number and face check."""
+
+    name: str
+    id_number: str
+    face_check: FaceCheckResult | None
+
+
+@dataclass(frozen=True)
 class IdentityHandlers:
     """Identity's use cases, given their ports."""
 
@@ -62,15 +71,31 @@ class IdentityHandlers:
         face_check: FaceCheckResult | None,
         channel: str,
         causation: Causation,
+        guardian: GuardianProof | None = None,
     ) -> Verification:
-        """Real-name verification of a registered person, real-person with a face check.
+        """Real-name verification of a registered person, real-person with a face check;
+        under 16, through the guardian's own verification.
 
         A failed attempt is recorded (it counts toward the face lock) and then refused.
         """
         now = self.clock()
         given_name = domain.normalize_name(name)
         parsed = parse_id_number(id_number, now.date())
+        age = parsed.age_on(now.date())
         face = None
+        acting_guardian = None
+        if age < domain.GUARDIAN_AGE and guardian is not None:
+            acting = await self.verify(
+                name=guardian.name,
+                id_number=guardian.id_number,
+                face_check=guardian.face_check,
+                channel=channel,
+                causation=causation,
+            )
+            acting_guardian = acting.person_id
+            if acting.level == "real_person" and guardian.face_check is not None:
+                face = domain.FaceOutcome(guardian.face_check.provider, None)
+            face_check = None  # the guardian's face stood for the child's
         if face_check is not None:
             authenticate_face_check(
                 face_check,
@@ -96,10 +121,13 @@ class IdentityHandlers:
                     channel=channel,
                     masked_id_number=parsed.masked,
                     id_number_hash=id_hash,
-                    name_matches=self._registered_name(person) == given_name,
+                    name_matches=self.registered_name(person) == given_name,
                     face=face,
                     policy=self.lock_policy(person.region),
                     at=now,
+                    age=age,
+                    registered_guardian=person.guardian_person_id,
+                    acting_guardian=acting_guardian,
                 )
                 events = await decide_and_append(
                     conn,
@@ -115,7 +143,7 @@ class IdentityHandlers:
 
         person_id, events = await retry_on_conflict(attempt)
         _refuse_if_failed(events)
-        return Verification(person_id, events[0])
+        return Verification(person_id, events[-1])
 
     async def erase(self, *, person_id: str, requested_by: str, causation: Causation) -> bool:
         """Destroy the person's key; True when erased now, False when it already was."""
@@ -143,7 +171,7 @@ class IdentityHandlers:
 
         return await retry_on_conflict(attempt)
 
-    def _registered_name(self, person: store.StoredPerson) -> str:
+    def registered_name(self, person: store.StoredPerson) -> str:
         if person.erased or person.wrapped_key is None or person.name_ciphertext is None:
             raise PersonalDataErasedError()
         key = self.vault.unwrap(person.person_id, person.wrapped_key)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from services.identity.domain import normalize_name
+from services.identity.domain import GUARDIAN_AGE, normalize_name
 from services.identity.errors import (
     GuardianInvalidError,
     GuardianRequiredError,
@@ -16,8 +16,6 @@ from services.identity.errors import (
 from services.identity.idnumber import IdNumber, parse_id_number
 from shared.regions import is_region
 
-#: Under this age a person is registered, verified and represented through a guardian.
-GUARDIAN_AGE = 16
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 

@@ -118,3 +118,14 @@ class FamilyMemberUnlinked(EventPayload):
     member_person_id: str = Field(description="Person id of the former family member.")
     unlinked_by: Literal["holder", "member"] = Field(description="Who removed the link.")
     unlinked_at: datetime = Field(description="When the link was removed (UTC).")
+
+
+class GuardianConsentRecorded(EventPayload):
+    """A guardian consented, in person and face-verified, to the processing of the personal
+    data of their child under 14 (PIPL art. 31); the child is the envelope's person_id."""
+
+    event_type: ClassVar[str] = "GuardianConsentRecorded"
+    producer: ClassVar[Producer] = "identity"
+
+    guardian_person_id: str = Field(description="Person id of the consenting guardian.")
+    recorded_at: datetime = Field(description="When the consent was given (UTC).")

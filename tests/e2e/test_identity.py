@@ -231,8 +231,8 @@ async def test_family_links_hold_the_limit_under_concurrent_requests(
     assert (types["FamilyMemberLinked"], types["FamilyMemberUnlinked"]) == (8, 1)
 
 
-async def test_a_guardian_links_their_child_without_a_face_check(
-    services: dict[str, ServiceProcess],
+async def test_a_guardian_verifies_and_links_their_child(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
 ) -> None:
     url = services["identity"].url
     rng = random.Random(28)
@@ -252,7 +252,29 @@ async def test_a_guardian_links_their_child_without_a_face_check(
             },
         )
         assert registered.status_code == 201, registered.text
-        assert (await verify(client, url, guardian)).status_code == 201
+        child_id = registered.json()["person_id"]
+        alone = await client.post(
+            f"{url}/v1/verifications",
+            headers={"X-Api-Key": "dev-online-hall"},
+            json={"name": child.name, "id_number": child.id_number},
+        )
+        assert alone.json()["code"] == "GUARDIAN_MUST_ACT"
+        through_guardian = await client.post(
+            f"{url}/v1/verifications",
+            headers={"X-Api-Key": "dev-online-hall"},
+            json={
+                "name": child.name,
+                "id_number": child.id_number,
+                "guardian": {
+                    "name": guardian.name,
+                    "id_number": guardian.id_number,
+                    "face_check": face_check_for(guardian).model_dump(mode="json"),
+                },
+            },
+        )
+        assert through_guardian.status_code == 201, through_guardian.text
+        assert through_guardian.json()["person_id"] == child_id
+        assert through_guardian.json()["level"] == "real_person"
         linked = await link(client, url, guardian_id, child, face=False, relation="child")
         assert linked.status_code == 201, linked.text
         stranger = fake_citizen(rng)
@@ -260,3 +282,15 @@ async def test_a_guardian_links_their_child_without_a_face_check(
         assert (await verify(client, url, stranger)).status_code == 201
         refused = await link(client, url, stranger_id, child, face=False, relation="child")
     assert refused.json()["code"] == "FAMILY_CONSENT_REQUIRED"
+    records = await read_records(
+        infra.bootstrap_servers,
+        [IDENTITY_EVENTS],
+        keep=lambda r: r.key == child_id.encode(),
+        done=lambda kept: len(kept) >= 3,
+    )
+    assert [envelope_of(r).event_type for r in records] == [
+        "PersonRegistered",
+        "GuardianConsentRecorded",
+        "IdentityVerified",
+    ]
+    assert envelope_of(records[1]).payload["guardian_person_id"] == guardian_id

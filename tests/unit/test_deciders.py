@@ -29,6 +29,8 @@ from services.identity.errors import (
     FaceVerificationLockedError,
     FamilyLimitReachedError,
     FamilyLinkNotFoundError,
+    GuardianInvalidError,
+    GuardianMustActError,
     HolderNotVerifiedError,
     PersonalDataErasedError,
     PersonAlreadyRegisteredError,
@@ -44,6 +46,7 @@ from shared.contracts import (
     EventPayload,
     FaceVerificationLocked,
     FamilyMemberLinked,
+    GuardianConsentRecorded,
     IdentityVerificationFailed,
     IdentityVerified,
     NotificationSent,
@@ -359,3 +362,25 @@ def test_erasure_is_refused_while_a_card_is_held_and_happens_once() -> None:
     assert identity.decide(registered(erased), replace(erase, holds_card=False)) == []
     with pytest.raises(PersonalDataErasedError):
         identity.decide(registered(erased), verify())
+
+
+def child_verification(
+    age: int, acting: str | None, registered: str = "g1"
+) -> identity.VerifyIdentity:
+    return replace(verify(), age=age, acting_guardian=acting, registered_guardian=registered)
+
+
+def test_a_child_is_verified_only_through_their_registered_guardian() -> None:
+    with pytest.raises(GuardianMustActError):
+        identity.decide(registered(), child_verification(10, None))
+    with pytest.raises(GuardianInvalidError):
+        identity.decide(registered(), child_verification(10, "stranger"))
+
+
+def test_under_14_the_guardians_consent_is_recorded_once() -> None:
+    events = identity.decide(registered(), child_verification(10, "g1"))
+    assert [type(e) for e in events] == [GuardianConsentRecorded, IdentityVerified]
+    again = identity.decide(registered(*events), child_verification(10, "g1"))
+    assert [type(e) for e in again] == [IdentityVerified]
+    teen = identity.decide(registered(), child_verification(15, "g1"))
+    assert [type(e) for e in teen] == [IdentityVerified]
