@@ -23,6 +23,7 @@ from rich.table import Table
 from deploy import kafka
 from deploy.demo import Endpoints, Journey, run_demo
 from deploy.paths import env_port, port_open, shebao_home
+from deploy.showcase import run_showcase
 from deploy.stack import DEFAULT_PORTS, SERVICES, Stack, StackError, start_infrastructure
 from services.identity.importer import CsvHeaderError, ImportReport, Row, read_csv
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
@@ -33,7 +34,7 @@ from shared.rebuild import rebuild as run_rebuild
 app = typer.Typer(
     help="shebao: the social security card platform's local stack.", no_args_is_help=True
 )
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _run_dir() -> Path:
@@ -294,6 +295,9 @@ def demo(
     journeys = asyncio.run(run_demo(_endpoints(), citizens, concurrency=concurrency, seed=seed))
     for journey in journeys:
         _print_journey(journey)
+    showcase = asyncio.run(run_showcase(_endpoints(), None if seed is None else seed + 10_000))
+    for line in showcase.lines:
+        console.print(line, highlight=False)
     completed = sum(j.completed for j in journeys)
     summary = {
         "citizens": citizens,
@@ -301,6 +305,7 @@ def demo(
         "failed": citizens - completed,
         "seconds": round(time.monotonic() - started, 3),
         "failures": [j.failure for j in journeys if j.failure][:20],
+        "showcase": showcase.outcomes,
     }
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
