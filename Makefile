@@ -51,5 +51,9 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit
 
+## bench: benchmarks on the local stack (figures beside same-run baselines), in bench/results/
+bench: install
+	$(BIN)/python -m bench.identity
+
 load: install
 	$(BIN)/pytest -m load tests/load
