@@ -43,7 +43,7 @@ async def decide_and_append(
     """Run one command against a stream inside the caller's transaction."""
     state, version = await load_state(conn, store, stream_id, initial, evolve)
     envelopes = store.envelopes(stream_id, version, person_id, decide(state), causation)
-    await store.append(conn, envelopes)
+    await store.append(conn, envelopes, causation)
     return envelopes
 
 

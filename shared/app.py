@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ def service_app(
     migrations: Sequence[Path],
     make_handlers: Callable[[ServiceRuntime], Any] | None = None,
     feed: ForeignFeed | None = None,
+    background: Callable[[Any], Coroutine[Any, Any, None]] | None = None,
 ) -> FastAPI:
     """The service's ASGI app; its lifespan starts and stops the runtime."""
 
@@ -38,7 +40,14 @@ def service_app(
         async with run_service(service, settings, migrations, feed) as runtime:
             app.state.runtime = runtime
             app.state.handlers = make_handlers(runtime) if make_handlers else None
-            yield
+            task = asyncio.create_task(background(app.state.handlers)) if background else None
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = FastAPI(
         title=f"shebao {service} service",

@@ -24,6 +24,8 @@ EVENT_COLUMNS = (
     "person_id",
     "occurred_at",
     "envelope",
+    "actor",
+    "channel",
 )
 OUTBOX_COLUMNS = ("topic", "message_key", "event_type", "schema_version", "value")
 
@@ -41,15 +43,18 @@ class ConcurrencyError(Exception):
 
 @dataclass(frozen=True)
 class Causation:
-    """Why events happen: the request or event that caused them, and its correlation id."""
+    """Why events happen: the request or event that caused them, its correlation id, and who
+    acted through which channel (kept beside the events for the person's timeline)."""
 
     correlation_id: str
     causation_id: str
+    actor: str | None = None
+    channel: str | None = None
 
     @classmethod
     def of_event(cls, envelope: Envelope) -> Causation:
         """Events caused by a consumed event keep its correlation id."""
-        return cls(envelope.correlation_id, str(envelope.event_id))
+        return cls(envelope.correlation_id, str(envelope.event_id), actor=envelope.producer)
 
 
 class EventStore:
@@ -67,12 +72,18 @@ class EventStore:
         )
         return [Envelope.model_validate_json(r["envelope"]) for r in rows]
 
-    async def person_history(self, conn: Connection, person_id: str) -> list[Envelope]:
-        """Every event this service recorded about a person, in the order they were stored."""
+    async def person_history(
+        self, conn: Connection, person_id: str
+    ) -> list[tuple[Envelope, str | None, str | None]]:
+        """Every event this service recorded about a person, in the order they were stored,
+        with who caused it and through which channel."""
         rows = await conn.fetch(
-            "SELECT envelope FROM events WHERE person_id = $1 ORDER BY position", person_id
+            "SELECT envelope, actor, channel FROM events WHERE person_id = $1 ORDER BY position",
+            person_id,
         )
-        return [Envelope.model_validate_json(r["envelope"]) for r in rows]
+        return [
+            (Envelope.model_validate_json(r["envelope"]), r["actor"], r["channel"]) for r in rows
+        ]
 
     def envelopes(
         self,
@@ -101,7 +112,9 @@ class EventStore:
             for i, p in enumerate(payloads, start=1)
         ]
 
-    async def append(self, conn: Connection, envelopes: Sequence[Envelope]) -> None:
+    async def append(
+        self, conn: Connection, envelopes: Sequence[Envelope], by: Causation | None = None
+    ) -> None:
         """Store events and queue them for publication; ConcurrencyError if a version is taken.
 
         Must run inside the caller's transaction, so events, outbox rows and any state change
@@ -120,6 +133,8 @@ class EventStore:
                 e.person_id,
                 e.occurred_at,
                 raw.decode(),
+                by.actor if by else None,
+                by.channel if by else None,
             )
             for e, raw in rows
         ]
@@ -130,8 +145,8 @@ class EventStore:
             else:
                 await conn.executemany(
                     "INSERT INTO events (stream_id, stream_version, event_id, event_type,"
-                    " schema_version, person_id, occurred_at, envelope)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    " schema_version, person_id, occurred_at, envelope, actor, channel)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     events,
                 )
         except asyncpg.UniqueViolationError as exc:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from shared.envelope import new_event_id
 from shared.errors import DomainError
-from shared.eventstore import ConcurrencyError
+from shared.eventstore import Causation, ConcurrencyError
 from shared.settings import ApiClient, Role
 
 log = structlog.get_logger(__name__)
@@ -68,9 +68,22 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[ApiClient]]:
                 detail=("ROLE_FORBIDDEN", f"Role {client.role} may not do this; needs {roles}."),
             )
         structlog.contextvars.bind_contextvars(caller=client.name)
+        request.state.caller = client
         return client
 
     return dependency
+
+
+def request_causation(request: Request) -> Causation:
+    """Events caused by this request: its correlation id, and the caller and channel."""
+    correlation_id: str = request.state.correlation_id
+    caller: ApiClient | None = getattr(request.state, "caller", None)
+    return Causation(
+        correlation_id,
+        correlation_id,
+        actor=caller.name if caller else None,
+        channel=caller.role if caller else None,
+    )
 
 
 def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError], int]) -> None:

@@ -26,6 +26,8 @@ class TimelineEntry(BaseModel):
     stream_version: int = Field(description="Its position in that record.")
     producer: str = Field(description="The service that recorded it.")
     correlation_id: str = Field(description="Request that started the chain.")
+    actor: str | None = Field(description="Who caused it: a channel credential or a service.")
+    channel: str | None = Field(description="The channel (role) it came through.")
     payload: dict[str, Any] = Field(description="The event's fields (no clear personal data).")
 
 
@@ -48,9 +50,11 @@ def timeline_router() -> APIRouter:
                 stream_version=e.stream_version,
                 producer=e.producer,
                 correlation_id=e.correlation_id,
+                actor=actor,
+                channel=channel,
                 payload=e.payload,
             )
-            for e in history
+            for e, actor, channel in history
         ]
 
     return router

@@ -19,7 +19,7 @@ EVENTS_TOPIC: Final[dict[str, str]] = {
 #: Consumer groups and the topics each one reads. The group id is the consuming service's name.
 CONSUMED_TOPICS: Final[dict[str, tuple[str, ...]]] = {
     "identity": (CARD_EVENTS, ACTIVATION_EVENTS),
-    "card": (IDENTITY_EVENTS,),
+    "card": (IDENTITY_EVENTS, ACTIVATION_EVENTS),
     "activation": (IDENTITY_EVENTS, CARD_EVENTS),
     "notification": (CARD_EVENTS, ACTIVATION_EVENTS),
 }

@@ -11,8 +11,7 @@ from services.activation.errors import CardNotFoundError, CardNotHeldError
 from services.activation.handlers import ActivationHandlers
 from shared.contracts.activation import ActivationChannel
 from shared.errors import DomainError
-from shared.eventstore import Causation
-from shared.http import ERROR_RESPONSES, require_roles
+from shared.http import ERROR_RESPONSES, request_causation, require_roles
 from shared.settings import ApiClient, Role
 
 router = APIRouter(prefix="/v1", tags=["activation"], responses=ERROR_RESPONSES)
@@ -65,6 +64,6 @@ async def activate(
         person_id=body.person_id,
         channel=channel,
         operator=caller.name,
-        causation=Causation(request.state.correlation_id, request.state.correlation_id),
+        causation=request_causation(request),
     )
     return ActivationResponse(card_id=body.card_id, channel=channel, event_id=str(event.event_id))

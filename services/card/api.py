@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.card import domain, store
-from services.card.errors import CardNotFoundError, RegionInvalidError
+from services.card import rules, store
+from services.card.errors import (
+    CardNotFoundError,
+    ChannelNotBoundError,
+    ECardNotClaimedError,
+    FamilyLinkRequiredError,
+    RegionInvalidError,
+)
 from services.card.handlers import CardHandlers
-from shared.contracts.card import DeliveryMethod
+from shared.contracts.card import DeliveryMethod, LossKind, ReplacementReason
 from shared.envelope import Envelope
 from shared.errors import DomainError
-from shared.eventstore import Causation
-from shared.http import ERROR_RESPONSES, require_roles
+from shared.http import ERROR_RESPONSES, request_causation, require_roles
 from shared.regions import REGION_PATTERN
 from shared.settings import ApiClient
 
@@ -22,6 +27,9 @@ router = APIRouter(prefix="/v1", tags=["cards"], responses=ERROR_RESPONSES)
 Applicant = Annotated[ApiClient, Depends(require_roles("window", "online_hall", "citizen_app"))]
 PrintingAgency = Annotated[ApiClient, Depends(require_roles("printing_agency"))]
 Shipper = Annotated[ApiClient, Depends(require_roles("printing_agency", "courier"))]
+Courier = Annotated[ApiClient, Depends(require_roles("courier"))]
+Clerk = Annotated[ApiClient, Depends(require_roles("window"))]
+Officer = Annotated[ApiClient, Depends(require_roles("window", "operator"))]
 Reader = Annotated[
     ApiClient,
     Depends(require_roles("operator", "window", "online_hall", "citizen_app", "printing_agency")),
@@ -33,9 +41,7 @@ class ApplicationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    person_id: str = Field(
-        description="Opaque person id from identity verification.", max_length=64
-    )
+    person_id: str = Field(description="Opaque person id from identity.", max_length=64)
     region: str = Field(description="Insured region (6-digit code).", pattern=REGION_PATTERN)
     delivery: DeliveryMethod = Field("mail", description="mail or pickup at a branch.")
 
@@ -49,6 +55,14 @@ class ProductionReport(BaseModel):
     chip_serial: str = Field(description="The chip's serial number.", pattern=r"^[A-F0-9]{8,32}$")
 
 
+class ProductionFailure(BaseModel):
+    """The printing agency could not produce the card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="Reason code, e.g. PHOTO_UNUSABLE.", pattern=r"^[A-Z_]{3,40}$")
+
+
 class MailingReport(BaseModel):
     """The card was handed to a courier."""
 
@@ -58,55 +72,117 @@ class MailingReport(BaseModel):
     tracking_number: str = Field(description="Tracking number.", pattern=r"^[A-Za-z0-9]{6,30}$")
 
 
+class BranchDispatch(BaseModel):
+    """The card was sent to a branch for pick-up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    branch: str = Field(description="The branch (service window).", min_length=2, max_length=60)
+
+
+class LossReport(BaseModel):
+    """The holder reports the card lost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: LossKind = Field(description="temporary (lapses after the region's days) or formal.")
+
+
+class ReplacementRequest(BaseModel):
+    """Replace (补卡) or exchange (换卡) a card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ReplacementReason = Field(description="Why.")
+    delivery: DeliveryMethod = Field("mail", description="How the new card reaches the holder.")
+
+
+class Cancellation(BaseModel):
+    """Cancel a card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="Reason code, e.g. HOLDER_REQUEST.", pattern=r"^[A-Z_]{3,40}$")
+
+
+class ECardClaim(BaseModel):
+    """Claim the electronic card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: str = Field(description="The holder.", max_length=64)
+    region: str = Field(description="Insured region chosen (6-digit code).", pattern=REGION_PATTERN)
+    acting_person_id: str | None = Field(
+        None, description="A linked family member claiming for the holder.", max_length=64
+    )
+
+
 class CardView(BaseModel):
-    """A card as the citizen sees it."""
+    """A card as the citizen sees it, with the events that explain its status."""
 
     card_id: str = Field(description="Id of the card.")
     person_id: str = Field(description="Its holder.")
     region: str = Field(description="Insured region it was issued for.")
-    status: str = Field(description="applied, produced or mailed.")
+    status: str = Field(description="Its status (申领, 制卡中 ... 已启用 as events tell).")
+    lost: str | None = Field(description="temporary or formal when reported lost.")
+    activated: bool = Field(description="Whether the activation service activated it.")
+    explained_by: list[str] = Field(
+        default_factory=list, description="event_type@event_id of the events about this card."
+    )
 
 
 class Accepted(BaseModel):
     """A command was accepted and recorded."""
 
-    card_id: str = Field(description="Id of the card.")
-    event_type: str = Field(description="The event recorded.")
-    event_id: str = Field(description="Its id.")
+    card_id: str | None = Field(description="The card concerned (the new one for a replacement).")
+    events: list[str] = Field(description="event types recorded, in order.")
+    event_ids: list[str] = Field(description="Their ids.")
+
+
+STATUS: dict[type[DomainError], int] = {
+    CardNotFoundError: 404,
+    ECardNotClaimedError: 404,
+    ChannelNotBoundError: 404,
+    FamilyLinkRequiredError: 403,
+    RegionInvalidError: 422,
+}
 
 
 def status_of(error: DomainError) -> int:
-    """HTTP status of a card refusal."""
-    if isinstance(error, CardNotFoundError):
-        return 404
-    if isinstance(error, RegionInvalidError):
-        return 422
-    return 409
+    """HTTP status of a card refusal: most are conflicts with the card's state (409)."""
+    return next((s for kind, s in STATUS.items() if isinstance(error, kind)), 409)
 
 
-def _causation(request: Request) -> Causation:
-    return Causation(request.state.correlation_id, request.state.correlation_id)
-
-
-def _accepted(event: Envelope) -> Accepted:
+def _accepted(events: list[Envelope], card_id: str | None = None) -> Accepted:
+    ids = [e.payload["card_id"] for e in events if "card_id" in e.payload]
     return Accepted(
-        card_id=event.payload["card_id"], event_type=event.event_type, event_id=str(event.event_id)
+        card_id=card_id or (ids[0] if ids else None),
+        events=[e.event_type for e in events],
+        event_ids=[str(e.event_id) for e in events],
     )
+
+
+def _handlers(request: Request) -> CardHandlers:
+    handlers: CardHandlers = request.app.state.handlers
+    return handlers
 
 
 @router.post("/applications", status_code=201, response_model=Accepted)
 async def apply(body: ApplicationRequest, request: Request, caller: Applicant) -> Accepted:
     """Apply for a card: online (needs face verification) or at a service window."""
-    handlers: CardHandlers = request.app.state.handlers
-    event = await handlers.apply(
+    event = await _handlers(request).apply(
         person_id=body.person_id,
         region=body.region,
-        channel=caller.role,
         kind="window" if caller.role == "window" else "online",
         delivery=body.delivery,
-        causation=_causation(request),
+        causation=request_causation(request),
     )
-    return _accepted(event)
+    return _accepted([event])
+
+
+async def _on_card(request: Request, card_id: str, command: Any) -> Accepted:
+    events = await _handlers(request).on_card(card_id, command, request_causation(request))
+    return _accepted(events, card_id)
 
 
 @router.post("/cards/{card_id}/production", status_code=201, response_model=Accepted)
@@ -114,34 +190,145 @@ async def produced(
     card_id: str, body: ProductionReport, request: Request, caller: PrintingAgency
 ) -> Accepted:
     """The printing agency reports the card produced."""
-    handlers: CardHandlers = request.app.state.handlers
-    command = domain.ReportProduced(card_id, body.card_number, body.chip_serial, caller.name)
-    return _accepted(await handlers.on_card(card_id, command, _causation(request)))
+    command = rules.ReportProduced(card_id, body.card_number, body.chip_serial, caller.name)
+    return await _on_card(request, card_id, lambda _: command)
+
+
+@router.post("/cards/{card_id}/production-failure", status_code=201, response_model=Accepted)
+async def production_failed(
+    card_id: str, body: ProductionFailure, request: Request, caller: PrintingAgency
+) -> Accepted:
+    """The printing agency could not produce the card (制卡失败)."""
+    command = rules.ReportProductionFailed(card_id, body.reason, caller.name)
+    return await _on_card(request, card_id, lambda _: command)
 
 
 @router.post("/cards/{card_id}/mailing", status_code=201, response_model=Accepted)
 async def mailed(card_id: str, body: MailingReport, request: Request, _: Shipper) -> Accepted:
     """The card was handed to a courier, with its tracking number."""
-    handlers: CardHandlers = request.app.state.handlers
-    command = domain.ReportMailed(card_id, body.courier, body.tracking_number)
-    return _accepted(await handlers.on_card(card_id, command, _causation(request)))
+    command = rules.ReportMailed(card_id, body.courier, body.tracking_number)
+    return await _on_card(request, card_id, lambda _: command)
+
+
+@router.post("/cards/{card_id}/branch", status_code=201, response_model=Accepted)
+async def to_branch(
+    card_id: str, body: BranchDispatch, request: Request, _: PrintingAgency
+) -> Accepted:
+    """The card was sent to a branch, ready for pick-up."""
+    return await _on_card(request, card_id, lambda _: rules.SendToBranch(card_id, body.branch))
+
+
+@router.post("/cards/{card_id}/delivery", status_code=201, response_model=Accepted)
+async def delivered(card_id: str, request: Request, caller: Courier) -> Accepted:
+    """The courier delivered the card."""
+    return await _on_card(request, card_id, lambda _: rules.ReportDelivered(card_id, caller.name))
+
+
+@router.post("/cards/{card_id}/collection", status_code=201, response_model=Accepted)
+async def collected(card_id: str, request: Request, caller: Clerk) -> Accepted:
+    """The holder collected the card at the window."""
+    return await _on_card(request, card_id, lambda _: rules.CollectCard(card_id, caller.name))
+
+
+@router.post("/cards/{card_id}/loss", status_code=201, response_model=Accepted)
+async def lost(card_id: str, body: LossReport, request: Request, caller: Applicant) -> Accepted:
+    """Report the card lost: temporarily (lapses by itself) or formally (final)."""
+    handlers = _handlers(request)
+    return await _on_card(
+        request,
+        card_id,
+        lambda card: rules.ReportLost(
+            card_id,
+            body.kind,
+            caller.role,
+            handlers.clock(),
+            handlers.settings.loss_lapse(card["region"]),
+        ),
+    )
+
+
+@router.post("/cards/{card_id}/unblock", status_code=201, response_model=Accepted)
+async def unblock(card_id: str, request: Request, _: Applicant) -> Accepted:
+    """End a temporary loss report (解挂)."""
+    return await _on_card(request, card_id, lambda _: rules.Unblock(card_id))
+
+
+@router.post("/cards/{card_id}/replacement", status_code=201, response_model=Accepted)
+async def replace(
+    card_id: str, body: ReplacementRequest, request: Request, caller: Applicant
+) -> Accepted:
+    """Replace a formally lost card, or exchange a valid one; the region's fee applies."""
+    events = await _handlers(request).replace(
+        card_id,
+        reason=body.reason,
+        kind="window" if caller.role == "window" else "online",
+        delivery=body.delivery,
+        causation=request_causation(request),
+    )
+    new = next(e.payload["card_id"] for e in events if e.event_type == "CardApplied")
+    return _accepted(events, new)
+
+
+@router.post("/cards/{card_id}/cancellation", status_code=201, response_model=Accepted)
+async def cancel(card_id: str, body: Cancellation, request: Request, _: Officer) -> Accepted:
+    """Cancel the card (注销)."""
+    return await _on_card(request, card_id, lambda _: rules.CancelCard(card_id, body.reason))
+
+
+@router.post("/ecards", status_code=201, response_model=Accepted, tags=["e-card"])
+async def claim(body: ECardClaim, request: Request, _: Applicant) -> Accepted:
+    """Claim the e-card (立即领取) in a chosen region; the calling channel is bound."""
+    events = await _handlers(request).claim_ecard(
+        person_id=body.person_id,
+        region=body.region,
+        acting_person_id=body.acting_person_id,
+        causation=request_causation(request),
+    )
+    return _accepted(events)
+
+
+@router.post(
+    "/ecards/{person_id}/channels", status_code=201, response_model=Accepted, tags=["e-card"]
+)
+async def bind(person_id: str, request: Request, caller: Applicant) -> Accepted:
+    """Bind the calling channel to the person's e-card."""
+    command = rules.BindChannel(caller.name)
+    return _accepted(
+        await _handlers(request).channel(person_id, command, request_causation(request))
+    )
+
+
+@router.post(
+    "/ecards/{person_id}/channels/{channel}/unlink", response_model=Accepted, tags=["e-card"]
+)
+async def unlink(person_id: str, channel: str, request: Request, _: Applicant) -> Accepted:
+    """Unlink one channel (解除关联); the others stay bound."""
+    command = rules.UnlinkChannel(channel)
+    return _accepted(
+        await _handlers(request).channel(person_id, command, request_causation(request))
+    )
 
 
 @router.get("/cards/{card_id}", response_model=CardView)
 async def card(card_id: str, request: Request, _: Reader) -> CardView:
-    """A card's holder, region and status."""
-    async with request.app.state.runtime.pool.acquire() as conn:
+    """A card's holder, region and status, with the events that explain it."""
+    runtime = request.app.state.runtime
+    async with runtime.pool.acquire() as conn:
         row = await store.find_card(conn, card_id)
-    if row is None:
-        raise CardNotFoundError()
-    return CardView(**{k: row[k] for k in CardView.model_fields})
+        if row is None:
+            raise CardNotFoundError()
+        history = await runtime.store.load(conn, row["stream_id"])
+    explained = [
+        f"{e.event_type}@{e.event_id}" for e in history if e.payload.get("card_id") == card_id
+    ]
+    return CardView(**dict(row), explained_by=explained)
 
 
 @router.get("/production/pending", response_model=list[CardView])
 async def pending(
     request: Request, _: PrintingAgency, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[CardView]:
-    """Applications waiting for production, oldest first."""
+    """Applications waiting for production, oldest first (a production batch)."""
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await store.cards_in_status(conn, "applied", limit)
-    return [CardView(**{k: r[k] for k in CardView.model_fields}) for r in rows]
+    return [CardView(**dict(r)) for r in rows]

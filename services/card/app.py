@@ -10,31 +10,39 @@ from services.card import store
 from services.card.api import router, status_of
 from services.card.consumers import feed
 from services.card.handlers import CardHandlers
+from services.card.scheduler import Scheduler
 from services.card.settings import CardSettings
 from shared import verified
 from shared.app import service_app
+from shared.envelope import utc_now
 from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
 
 
 def create_app(settings: CardSettings) -> FastAPI:
-    """The card service: applications, production and delivery of physical cards."""
+    """The card service: the physical card's life and the e-card bound to it."""
 
     def handlers(runtime: ServiceRuntime) -> CardHandlers:
-        return CardHandlers(pool=runtime.pool, events=runtime.store)
+        return CardHandlers(
+            pool=runtime.pool, events=runtime.store, settings=settings, clock=utc_now
+        )
+
+    async def timers(handlers: CardHandlers) -> None:
+        await Scheduler(handlers, utc_now, settings.timer_interval_s).run()
 
     return service_app(
         service="card",
         settings=settings,
-        description="The physical social security card's life: apply, produce, mail.",
+        description="The physical social security card's life, and the e-card bound to it.",
         routers=[router],
         status_of=status_of,
         migrations=[verified.MIGRATIONS, Path(__file__).parent / "migrations"],
         make_handlers=handlers,
         feed=feed(),
+        background=timers,
     )
 
 
 def projection() -> Projection:
     """What ``shebao rebuild card`` drops and replays."""
-    return store.projection(feed())
+    return store.projection(feed(), CardSettings().seal_after)

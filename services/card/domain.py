@@ -1,26 +1,58 @@
-"""The card service's pure domain: a person's cards in one province, decide and evolve.
+"""The card service's pure domain: a person's cards (and e-card) in one province.
 
 The stream holds every card of one person in one province, so the rule "one valid card per
-person per province" is checked against one consistent history.
+person per province" is checked against one consistent history. Decisions are in rules.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
 
-from services.card.errors import (
-    CardAlreadyHeldError,
-    CardNotFoundError,
-    CardStatusError,
-    IdentityNotVerifiedError,
+from services.card.errors import CardNotFoundError
+from shared.contracts import (
+    CardApplied,
+    CardCancelled,
+    CardCollected,
+    CardDelivered,
+    CardMailed,
+    CardProduced,
+    CardProductionFailed,
+    CardReadyForPickup,
+    CardReplaced,
+    CardReportedLost,
+    CardSealed,
+    CardUnblocked,
+    ChannelBound,
+    ChannelUnlinked,
+    ECardClaimed,
+    ECardResumed,
+    ECardSuspended,
+    EventPayload,
 )
-from shared.contracts import CardApplied, CardMailed, CardProduced, EventPayload
-from shared.contracts.card import ApplicationKind, DeliveryMethod
+from shared.contracts.card import DeliveryMethod, LossKind
 
-CardStatus = Literal["applied", "produced", "mailed"]
-VerificationLevel = Literal["real_name", "real_person"]
-FIRST_CARD_FEE_FEN = 0
+CardStatus = Literal[
+    "applied",
+    "production_failed",
+    "produced",
+    "ready_for_pickup",
+    "mailed",
+    "delivered",
+    "collected",
+    "sealed",
+    "cancelled",
+    "replaced",
+]
+#: No transition leaves these.
+FINAL: frozenset[CardStatus] = frozenset({"production_failed", "sealed", "cancelled", "replaced"})
+#: The card exists (it has a number) and is on its way to, or with, the holder.
+ISSUED: frozenset[CardStatus] = frozenset(
+    {"produced", "ready_for_pickup", "mailed", "delivered", "collected"}
+)
+#: The holder has the card in hand.
+IN_HAND: frozenset[CardStatus] = frozenset({"delivered", "collected"})
 
 
 @dataclass(frozen=True)
@@ -31,105 +63,49 @@ class Card:
     region: str
     delivery: DeliveryMethod
     status: CardStatus = "applied"
+    lost: LossKind | None = None
+    lost_until: datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        """Whether it still counts as the person's card in this province."""
+        return self.status not in FINAL and self.lost != "formal"
+
+    @property
+    def usable(self) -> bool:
+        """Whether it can be used now: valid, issued, and not reported lost."""
+        return self.valid and self.status in ISSUED and self.lost is None
+
+
+@dataclass(frozen=True)
+class ECard:
+    """The electronic card: bound to one physical card; suspended while that card is not
+    usable; moved to the replacement when that is in hand."""
+
+    card_id: str
+    region: str
+    suspended: bool = False
+    #: The replacement card it moves to once the holder has it.
+    awaiting: str | None = None
 
 
 @dataclass(frozen=True)
 class Holder:
-    """Every card of one person in one province."""
+    """Every card of one person in one province, and their e-card."""
 
     cards: dict[str, Card] = field(default_factory=dict)
+    ecard: ECard | None = None
+    channels: frozenset[str] = frozenset()
 
     def valid_cards(self) -> list[Card]:
         """Cards that still count as the person's card in this province."""
-        return list(self.cards.values())
+        return [c for c in self.cards.values() if c.valid]
 
     def card(self, card_id: str) -> Card:
         """One card of the holder, or CardNotFoundError."""
         if card_id not in self.cards:
             raise CardNotFoundError()
         return self.cards[card_id]
-
-
-@dataclass(frozen=True)
-class ApplyForCard:
-    card_id: str
-    region: str
-    channel: str
-    kind: ApplicationKind
-    delivery: DeliveryMethod
-    holder_level: VerificationLevel | None
-
-
-@dataclass(frozen=True)
-class ReportProduced:
-    card_id: str
-    card_number: str
-    chip_serial: str
-    agency: str
-
-
-@dataclass(frozen=True)
-class ReportMailed:
-    card_id: str
-    courier: str
-    tracking_number: str
-
-
-Command = ApplyForCard | ReportProduced | ReportMailed
-
-
-def decide(state: Holder, command: Command) -> list[EventPayload]:
-    """The events a command causes, or a CardError saying why it is refused."""
-    match command:
-        case ApplyForCard():
-            return _apply(state, command)
-        case ReportProduced():
-            _require(state.card(command.card_id), "applied", "reported produced")
-            return [
-                CardProduced(
-                    card_id=command.card_id,
-                    card_number=command.card_number,
-                    chip_serial=command.chip_serial,
-                    agency=command.agency,
-                )
-            ]
-        case ReportMailed():
-            card = state.card(command.card_id)
-            _require(card, "produced", "mailed")
-            if card.delivery != "mail":
-                raise CardStatusError("This card is to be picked up at a branch, not mailed.")
-            return [
-                CardMailed(
-                    card_id=command.card_id,
-                    courier=command.courier,
-                    tracking_number=command.tracking_number,
-                )
-            ]
-
-
-def _apply(state: Holder, command: ApplyForCard) -> list[EventPayload]:
-    needed: tuple[VerificationLevel, ...] = (
-        ("real_person",) if command.kind == "online" else ("real_name", "real_person")
-    )
-    if command.holder_level not in needed:
-        raise IdentityNotVerifiedError()
-    if state.valid_cards():
-        raise CardAlreadyHeldError()
-    return [
-        CardApplied(
-            card_id=command.card_id,
-            region=command.region,
-            channel=command.channel,
-            kind=command.kind,
-            delivery=command.delivery,
-            fee_fen=FIRST_CARD_FEE_FEN,
-        )
-    ]
-
-
-def _require(card: Card, status: CardStatus, action: str) -> None:
-    if card.status != status:
-        raise CardStatusError(f"A card that is {card.status} cannot be {action}.")
 
 
 def evolve(state: Holder, event: EventPayload) -> Holder:
@@ -139,13 +115,51 @@ def evolve(state: Holder, event: EventPayload) -> Holder:
             card = Card(card_id=event.card_id, region=event.region, delivery=event.delivery)
             return replace(state, cards={**state.cards, card.card_id: card})
         case CardProduced():
-            return _with_status(state, event.card_id, "produced")
+            return _card(state, event.card_id, status="produced")
+        case CardProductionFailed():
+            return _card(state, event.card_id, status="production_failed")
+        case CardReadyForPickup():
+            return _card(state, event.card_id, status="ready_for_pickup")
         case CardMailed():
-            return _with_status(state, event.card_id, "mailed")
+            return _card(state, event.card_id, status="mailed")
+        case CardDelivered():
+            return _card(state, event.card_id, status="delivered")
+        case CardCollected():
+            return _card(state, event.card_id, status="collected")
+        case CardSealed():
+            return _card(state, event.card_id, status="sealed")
+        case CardCancelled():
+            return _card(state, event.card_id, status="cancelled")
+        case CardReplaced():
+            state = _card(state, event.card_id, status="replaced")
+            if state.ecard is not None and state.ecard.card_id == event.card_id:
+                state = replace(state, ecard=replace(state.ecard, awaiting=event.new_card_id))
+            return state
+        case CardReportedLost():
+            return _card(state, event.card_id, lost=event.kind, lost_until=event.expires_at)
+        case CardUnblocked():
+            return _card(state, event.card_id, lost=None, lost_until=None)
+        case _:
+            return _evolve_ecard(state, event)
+
+
+def _evolve_ecard(state: Holder, event: EventPayload) -> Holder:
+    match event:
+        case ECardClaimed():
+            return replace(state, ecard=ECard(card_id=event.card_id, region=event.region))
+        case ECardSuspended() if state.ecard is not None:
+            return replace(state, ecard=replace(state.ecard, suspended=True))
+        case ECardResumed() if state.ecard is not None:
+            ecard = replace(state.ecard, card_id=event.card_id, suspended=False, awaiting=None)
+            return replace(state, ecard=ecard)
+        case ChannelBound():
+            return replace(state, channels=state.channels | {event.channel})
+        case ChannelUnlinked():
+            return replace(state, channels=state.channels - {event.channel})
         case _:
             return state
 
 
-def _with_status(state: Holder, card_id: str, status: CardStatus) -> Holder:
-    card = replace(state.cards[card_id], status=status)
+def _card(state: Holder, card_id: str, **changes: object) -> Holder:
+    card = replace(state.cards[card_id], **changes)  # type: ignore[arg-type]
     return replace(state, cards={**state.cards, card_id: card})

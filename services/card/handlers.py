@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
-from services.card import domain, store
-from services.card.errors import CardNotFoundError, RegionInvalidError
+from services.card import domain, rules, store
+from services.card.errors import (
+    CardNotFoundError,
+    ECardNotClaimedError,
+    FamilyLinkRequiredError,
+    RegionInvalidError,
+)
+from services.card.settings import CardSettings
 from shared import verified
-from shared.aggregate import decide_and_append, retry_on_conflict
-from shared.contracts.card import ApplicationKind, DeliveryMethod
+from shared.aggregate import decide_and_append, load_state, retry_on_conflict
+from shared.contracts.card import ApplicationKind, DeliveryMethod, ReplacementReason
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
@@ -28,13 +36,14 @@ class CardHandlers:
 
     pool: asyncpg.Pool
     events: EventStore
+    settings: CardSettings
+    clock: Callable[[], datetime]
 
     async def apply(
         self,
         *,
         person_id: str,
         region: str,
-        channel: str,
         kind: ApplicationKind,
         delivery: DeliveryMethod,
         causation: Causation,
@@ -44,49 +53,129 @@ class CardHandlers:
             raise RegionInvalidError()
         card_id = str(new_event_id())
 
-        async def attempt() -> Envelope:
-            async with self.pool.acquire() as conn, conn.transaction():
-                command = domain.ApplyForCard(
-                    card_id=card_id,
-                    region=region,
-                    channel=channel,
-                    kind=kind,
-                    delivery=delivery,
-                    holder_level=await verified.verification_level(conn, person_id),
-                )
-                [event] = await self._run(
-                    conn, person_id, holder_stream(person_id, region), command, causation
-                )
-                return event
+        async def attempt(conn: Connection) -> rules.Command:
+            return rules.ApplyForCard(
+                card_id=card_id,
+                region=region,
+                channel=causation.channel or "",
+                kind=kind,
+                delivery=delivery,
+                holder_level=await verified.verification_level(conn, person_id),
+            )
 
-        return await retry_on_conflict(attempt)
+        events = await self._on_stream(
+            person_id, holder_stream(person_id, region), attempt, causation
+        )
+        return events[0]
 
     async def on_card(
         self,
         card_id: str,
-        command: domain.ReportProduced | domain.ReportMailed,
+        command: Callable[[asyncpg.Record], rules.Command],
         causation: Causation,
-    ) -> Envelope:
-        """A command about an existing card (production, mailing)."""
+    ) -> list[Envelope]:
+        """A command about an existing card, built from what the read model knows of it."""
 
-        async def attempt() -> Envelope:
+        async def attempt() -> list[Envelope]:
             async with self.pool.acquire() as conn, conn.transaction():
                 card = await store.find_card(conn, card_id)
                 if card is None:
                     raise CardNotFoundError()
-                [event] = await self._run(
-                    conn, card["person_id"], card["stream_id"], command, causation
+                return await self.run(
+                    conn, card["person_id"], card["stream_id"], command(card), causation
                 )
-                return event
 
         return await retry_on_conflict(attempt)
 
-    async def _run(
+    async def replace(
+        self,
+        card_id: str,
+        *,
+        reason: ReplacementReason,
+        kind: ApplicationKind,
+        delivery: DeliveryMethod,
+        causation: Causation,
+    ) -> list[Envelope]:
+        """Replace (补卡) or exchange (换卡) a card: the fee is the region's."""
+        new_card_id = str(new_event_id())
+        return await self.on_card(
+            card_id,
+            lambda card: rules.ReplaceCard(
+                card_id=card_id,
+                new_card_id=new_card_id,
+                reason=reason,
+                fee_fen=self.settings.replacement_fee(card["region"]),
+                channel=causation.channel or "",
+                kind=kind,
+                delivery=delivery,
+            ),
+            causation,
+        )
+
+    async def claim_ecard(
+        self, *, person_id: str, region: str, acting_person_id: str | None, causation: Causation
+    ) -> list[Envelope]:
+        """Claim the e-card (the holder, or a family member they linked)."""
+        if not is_region(region):
+            raise RegionInvalidError()
+
+        async def attempt(conn: Connection) -> rules.Command:
+            on_behalf = acting_person_id not in (None, person_id)
+            if on_behalf and not await store.may_act_for(conn, person_id, str(acting_person_id)):
+                raise FamilyLinkRequiredError()
+            return rules.ClaimECard(
+                region=region,
+                channel=causation.actor or "",
+                holder_level=await verified.verification_level(conn, person_id),
+                on_behalf=on_behalf,
+            )
+
+        return await self._on_stream(
+            person_id, holder_stream(person_id, region), attempt, causation
+        )
+
+    async def channel(
+        self, person_id: str, command: rules.Command, causation: Causation
+    ) -> list[Envelope]:
+        """Bind or unlink one channel of the person's e-card."""
+        async with self.pool.acquire() as conn:
+            stream = await store.ecard_stream(conn, person_id)
+        if stream is None:
+            raise ECardNotClaimedError()
+
+        async def attempt(conn: Connection) -> rules.Command:
+            return command
+
+        return await self._on_stream(person_id, stream, attempt, causation)
+
+    async def holder(self, stream_id: str) -> domain.Holder:
+        """A holder's cards as their events say (for explaining a status)."""
+        async with self.pool.acquire() as conn:
+            state, _ = await load_state(
+                conn, self.events, stream_id, domain.Holder(), domain.evolve
+            )
+        return state
+
+    async def _on_stream(
+        self,
+        person_id: str,
+        stream_id: str,
+        build: Callable[[Connection], Awaitable[rules.Command]],
+        causation: Causation,
+    ) -> list[Envelope]:
+        async def attempt() -> list[Envelope]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                command = await build(conn)
+                return await self.run(conn, person_id, stream_id, command, causation)
+
+        return await retry_on_conflict(attempt)
+
+    async def run(
         self,
         conn: Connection,
         person_id: str,
         stream_id: str,
-        command: domain.Command,
+        command: rules.Command,
         causation: Causation,
     ) -> list[Envelope]:
         events = await decide_and_append(
@@ -96,8 +185,8 @@ class CardHandlers:
             person_id=person_id,
             initial=domain.Holder(),
             evolve=domain.evolve,
-            decide=lambda state: domain.decide(state, command),
+            decide=lambda state: rules.decide(state, command),
             causation=causation,
         )
-        await store.project_cards(conn, events)
+        await store.project(conn, events, self.settings.seal_after)
         return events

@@ -1,8 +1,10 @@
-"""The card service's read models: verified persons (from identity) and cards (its own)."""
+"""The card service's read models: cards, timers and e-cards (its own events), verified
+persons, family links and activation (learned from identity and activation events)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -12,37 +14,83 @@ from shared.db import Connection
 from shared.envelope import Envelope
 from shared.rebuild import Projection
 
-_STATUS_AFTER = {"CardApplied": "applied", "CardProduced": "produced", "CardMailed": "mailed"}
+STATUS_AFTER = {
+    "CardApplied": "applied",
+    "CardProduced": "produced",
+    "CardProductionFailed": "production_failed",
+    "CardReadyForPickup": "ready_for_pickup",
+    "CardMailed": "mailed",
+    "CardDelivered": "delivered",
+    "CardCollected": "collected",
+    "CardSealed": "sealed",
+    "CardCancelled": "cancelled",
+    "CardReplaced": "replaced",
+}
+CARD_COLUMNS = ("card_id", "person_id", "stream_id", "region", "status", "lost", "activated")
 
 
-async def project_cards(conn: Connection, envelopes: Sequence[Envelope]) -> None:
-    """Keep the cards read model in step with the events just appended."""
+async def project(conn: Connection, envelopes: Sequence[Envelope], seal_after: timedelta) -> None:
+    """Keep the read models in step with the events just appended (or replayed)."""
     for e in envelopes:
-        status = _STATUS_AFTER.get(e.event_type)
-        if status is None:
-            continue
+        p = e.payload
         if e.event_type == "CardApplied":
             await conn.execute(
                 "INSERT INTO cards (card_id, person_id, stream_id, region, status)"
-                " VALUES ($1, $2, $3, $4, $5)",
-                e.payload["card_id"],
+                " VALUES ($1, $2, $3, $4, 'applied')",
+                p["card_id"],
                 e.person_id,
                 e.stream_id,
-                e.payload["region"],
-                status,
+                p["region"],
             )
-        else:
+        elif e.event_type in STATUS_AFTER:
+            await _status(conn, p["card_id"], STATUS_AFTER[e.event_type])
+        if e.event_type == "CardProduced":
+            await _timer(conn, p["card_id"], "seal", e.occurred_at + seal_after, e.occurred_at)
+        elif e.event_type == "CardReportedLost":
             await conn.execute(
-                "UPDATE cards SET status = $2, updated_at = now() WHERE card_id = $1",
-                e.payload["card_id"],
-                status,
+                "UPDATE cards SET lost = $2 WHERE card_id = $1", p["card_id"], p["kind"]
             )
+            if p["expires_at"]:
+                expires = datetime.fromisoformat(p["expires_at"])
+                await _timer(conn, p["card_id"], "lapse_loss", expires, e.occurred_at)
+        elif e.event_type == "CardUnblocked":
+            await conn.execute("UPDATE cards SET lost = NULL WHERE card_id = $1", p["card_id"])
+        elif e.event_type in ("ECardClaimed", "ECardResumed"):
+            await conn.execute(
+                "INSERT INTO ecards (person_id, stream_id, card_id, region)"
+                " VALUES ($1, $2, $3, coalesce($4, ''))"
+                " ON CONFLICT (person_id, stream_id) DO UPDATE SET card_id = EXCLUDED.card_id",
+                e.person_id,
+                e.stream_id,
+                p["card_id"],
+                p.get("region"),
+            )
+
+
+async def _status(conn: Connection, card_id: str, status: str) -> None:
+    await conn.execute(
+        "UPDATE cards SET status = $2, updated_at = now() WHERE card_id = $1", card_id, status
+    )
+
+
+async def _timer(
+    conn: Connection, card_id: str, kind: str, due_at: datetime, since: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO card_timers (card_id, kind, due_at, since) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        card_id,
+        kind,
+        due_at,
+        since,
+    )
 
 
 async def find_card(conn: Connection, card_id: str) -> asyncpg.Record | None:
-    """A card's holder, stream, region and status."""
+    """A card's holder, stream, region, status, loss report and activation."""
     return await conn.fetchrow(
-        "SELECT card_id, person_id, stream_id, region, status FROM cards WHERE card_id = $1",
+        "SELECT card_id, person_id, stream_id, region, status, lost, activated FROM cards"
+        " WHERE card_id = $1",
         card_id,
     )
 
@@ -50,25 +98,68 @@ async def find_card(conn: Connection, card_id: str) -> asyncpg.Record | None:
 async def cards_in_status(conn: Connection, status: str, limit: int) -> list[asyncpg.Record]:
     """Cards waiting in a status, oldest first (e.g. applications awaiting production)."""
     return await conn.fetch(
-        "SELECT card_id, person_id, region, status FROM cards WHERE status = $1"
-        " ORDER BY updated_at LIMIT $2",
+        "SELECT card_id, person_id, stream_id, region, status, lost, activated FROM cards"
+        " WHERE status = $1 ORDER BY updated_at LIMIT $2",
         status,
         limit,
     )
 
 
-async def project_card(conn: Connection, envelope: Envelope) -> None:
-    """Rebuild step: one of the service's own events into the cards read model."""
-    await project_cards(conn, [envelope])
+async def ecard_stream(conn: Connection, person_id: str) -> str | None:
+    """The stream holding the person's e-card."""
+    stream: str | None = await conn.fetchval(
+        "SELECT stream_id FROM ecards WHERE person_id = $1 ORDER BY stream_id LIMIT 1", person_id
+    )
+    return stream
 
 
-def projection(feed: ForeignFeed) -> Projection:
-    """The card service's derived state: verified persons (from identity) and cards."""
+async def may_act_for(conn: Connection, holder: str, member: str) -> bool:
+    """Whether identity's events say ``member`` is a linked family member of ``holder``."""
+    linked = await conn.fetchval(
+        "SELECT true FROM family_links WHERE holder_person_id = $1 AND member_person_id = $2",
+        holder,
+        member,
+    )
+    return bool(linked)
+
+
+async def due_timers(conn: Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Timers due now, locked for this transaction (other schedulers skip them)."""
+    return await conn.fetch(
+        "SELECT t.card_id, t.kind, t.due_at, t.since, c.stream_id, c.person_id, c.activated"
+        " FROM card_timers t JOIN cards c USING (card_id)"
+        " WHERE t.fired_at IS NULL AND t.due_at <= $1 ORDER BY t.due_at LIMIT $2"
+        " FOR UPDATE OF t SKIP LOCKED",
+        now,
+        limit,
+    )
+
+
+async def mark_fired(conn: Connection, timer: asyncpg.Record, now: datetime) -> None:
+    """The timer's transition was decided: it never fires again."""
+    await conn.execute(
+        "UPDATE card_timers SET fired_at = $4 WHERE card_id = $1 AND kind = $2 AND due_at = $3",
+        timer["card_id"],
+        timer["kind"],
+        timer["due_at"],
+        now,
+    )
+
+
+def projection(feed: ForeignFeed, seal_after: timedelta) -> Projection:
+    """The card service's derived state, for rebuilds."""
+
+    async def apply_own(conn: Connection, envelope: Envelope) -> None:
+        await project(conn, [envelope], seal_after)
+
     return Projection(
         tables={
             "verified_persons": verified.COLUMNS,
-            "cards": ("card_id", "person_id", "stream_id", "region", "status"),
+            "cards": CARD_COLUMNS,
+            "card_timers": ("card_id", "kind", "due_at", "since"),
+            "ecards": ("person_id", "stream_id", "card_id"),
+            "family_links": ("holder_person_id", "member_person_id"),
         },
-        apply_own=project_card,
+        apply_own=apply_own,
         foreign=feed,
     )

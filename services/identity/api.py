@@ -22,8 +22,7 @@ from services.identity.handlers import GuardianProof, IdentityHandlers
 from services.identity.importer import Registrar
 from shared.contracts.identity import VerificationLevel
 from shared.errors import DomainError
-from shared.eventstore import Causation
-from shared.http import ERROR_RESPONSES, require_roles
+from shared.http import ERROR_RESPONSES, request_causation, require_roles
 from shared.settings import ApiClient
 
 router = APIRouter(prefix="/v1", tags=["verification"], responses=ERROR_RESPONSES)
@@ -123,7 +122,7 @@ async def register(
     """Register an insured person (again with the same details: nothing changes, 200)."""
     registrar: Registrar = request.app.state.handlers.registrar
     report = await registrar.import_rows(
-        [(1, body.model_dump(exclude_none=True))], _causation(request)
+        [(1, body.model_dump(exclude_none=True))], request_causation(request)
     )
     if report.rejected:
         raise report.rejected[0].error
@@ -144,13 +143,9 @@ async def erase(person_id: str, request: Request, caller: Operator) -> ErasureRe
     """Erase a person's personal data (crypto-shredding); refused while they hold a card."""
     handlers: IdentityHandlers = request.app.state.handlers.verifier
     erased = await handlers.erase(
-        person_id=person_id, requested_by=caller.name, causation=_causation(request)
+        person_id=person_id, requested_by=caller.name, causation=request_causation(request)
     )
     return ErasureResponse(person_id=person_id, erased_now=erased)
-
-
-def _causation(request: Request) -> Causation:
-    return Causation(request.state.correlation_id, request.state.correlation_id)
 
 
 @router.post("/verifications", status_code=201, response_model=VerificationResponse)
@@ -164,7 +159,7 @@ async def verify(
         id_number=body.id_number,
         face_check=body.face_check,
         channel=caller.role,
-        causation=_causation(request),
+        causation=request_causation(request),
         guardian=(
             GuardianProof(body.guardian.name, body.guardian.id_number, body.guardian.face_check)
             if body.guardian

@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.identity.facecheck import FaceCheckResult
 from services.identity.family import FamilyHandlers
 from shared.contracts.identity import Relation
-from shared.eventstore import Causation
-from shared.http import ERROR_RESPONSES, require_roles
+from shared.http import ERROR_RESPONSES, request_causation, require_roles
 from shared.settings import ApiClient
 
 router = APIRouter(prefix="/v1", tags=["family"], responses=ERROR_RESPONSES)
@@ -54,10 +53,6 @@ def _family(request: Request) -> FamilyHandlers:
     return family
 
 
-def _causation(request: Request) -> Causation:
-    return Causation(request.state.correlation_id, request.state.correlation_id)
-
-
 @router.post(
     "/persons/{holder_person_id}/family",
     status_code=201,
@@ -79,7 +74,7 @@ async def link(
         member_face_check=body.face_check,
         relation=body.relation,
         channel=caller.role,
-        causation=_causation(request),
+        causation=request_causation(request),
     )
     if not created:
         response.status_code = 200
@@ -101,7 +96,7 @@ async def unlink(
         holder_person_id=holder_person_id,
         member_person_id=member_person_id,
         by=body.by,
-        causation=_causation(request),
+        causation=request_causation(request),
     )
     return FamilyLink(holder_person_id=holder_person_id, member_person_id=member_person_id)
 

@@ -222,6 +222,6 @@ class Registrar:
                 causation,
             )
         ]
-        await self.events.append(conn, envelopes)
+        await self.events.append(conn, envelopes, causation)
         await store.store_keys(conn, [(p.person_id, p.wrapped_key) for p in people])
         await store.project_people(conn, envelopes)

@@ -49,7 +49,7 @@ class Notifier:
                 domain.decide(state, command),
                 Causation.of_event(envelope),
             )
-            await self.events.append(conn, sent)
+            await self.events.append(conn, sent, Causation.of_event(envelope))
         await store.log_message(conn, envelope.person_id, command)
 
 

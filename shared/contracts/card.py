@@ -1,5 +1,6 @@
 """Events published by the card service on ``card.events``."""
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -46,3 +47,157 @@ class CardMailed(EventPayload):
     card_id: str = Field(description="Id of the card application.")
     courier: str = Field(description="Courier company, e.g. EMS or SF Express.")
     tracking_number: str = Field(description="The courier's tracking number.")
+
+
+LossKind = Literal["temporary", "formal"]
+ReplacementReason = Literal[
+    "loss", "expiry", "damage", "name_change", "id_number_change", "bank_change", "move"
+]
+
+
+class CardProductionFailed(EventPayload):
+    """The printing agency could not produce the card (制卡失败); the citizen may re-apply."""
+
+    event_type: ClassVar[str] = "CardProductionFailed"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card application.")
+    reason: str = Field(description="The agency's reason, e.g. PHOTO_UNUSABLE.")
+    agency: str = Field(description="Credential name of the printing agency.")
+
+
+class CardReadyForPickup(EventPayload):
+    """The produced card waits at a branch to be collected at the window."""
+
+    event_type: ClassVar[str] = "CardReadyForPickup"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card.")
+    branch: str = Field(description="The branch (service window) holding the card.")
+
+
+class CardDelivered(EventPayload):
+    """The courier delivered the mailed card."""
+
+    event_type: ClassVar[str] = "CardDelivered"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card.")
+    courier: str = Field(description="Credential name of the courier that reported it.")
+
+
+class CardCollected(EventPayload):
+    """The holder collected the card at a service window (领卡)."""
+
+    event_type: ClassVar[str] = "CardCollected"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card.")
+    clerk: str = Field(description="Credential name of the window clerk.")
+
+
+class CardSealed(EventPayload):
+    """Not collected and activated within the time allowed (逾期封存); re-apply to get one."""
+
+    event_type: ClassVar[str] = "CardSealed"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card.")
+    produced_at: datetime = Field(description="When the card was produced (UTC).")
+    sealed_at: datetime = Field(description="When it was sealed (UTC).")
+
+
+class CardReportedLost(EventPayload):
+    """The card was reported lost: temporarily (临时挂失, lapses) or formally (正式挂失, final)."""
+
+    event_type: ClassVar[str] = "CardReportedLost"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card.")
+    kind: LossKind = Field(description="temporary or formal.")
+    channel: str = Field(description="Channel the report came through.")
+    expires_at: datetime | None = Field(
+        description="When a temporary report lapses by itself (UTC); None for formal."
+    )
+
+
+class CardUnblocked(EventPayload):
+    """A temporary loss report ended (解挂): by the holder, or because it lapsed."""
+
+    event_type: ClassVar[str] = "CardUnblocked"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card.")
+    reason: Literal["holder", "expired"] = Field(description="Who or what ended the report.")
+
+
+class CardReplaced(EventPayload):
+    """The card was replaced (补卡/换卡): it is no longer valid; the new card inherits its
+    medical insurance account."""
+
+    event_type: ClassVar[str] = "CardReplaced"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card replaced.")
+    new_card_id: str = Field(description="Id of the card that replaces it.")
+    reason: ReplacementReason = Field(description="Why it was replaced.")
+    fee_fen: int = Field(description="Fee charged, in fen.", ge=0)
+
+
+class CardCancelled(EventPayload):
+    """The card was cancelled (注销)."""
+
+    event_type: ClassVar[str] = "CardCancelled"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card.")
+    reason: str = Field(description="Why, e.g. HOLDER_REQUEST or DECEASED.")
+
+
+class ECardClaimed(EventPayload):
+    """The holder claimed the electronic card, bound one-to-one to a valid physical card."""
+
+    event_type: ClassVar[str] = "ECardClaimed"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="The physical card the e-card is bound to.")
+    region: str = Field(description="Insured region chosen at the claim (6-digit code).")
+    channel: str = Field(description="Channel the claim came through.")
+    on_behalf: bool = Field(description="Whether a linked family member claimed for the holder.")
+
+
+class ECardSuspended(EventPayload):
+    """The e-card's personal services stopped because its physical card cannot be used."""
+
+    event_type: ClassVar[str] = "ECardSuspended"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="The physical card it is bound to.")
+    reason: Literal["lost", "cancelled", "replaced", "sealed"] = Field(description="Why.")
+
+
+class ECardResumed(EventPayload):
+    """The e-card works again, bound to this physical card (no new claim needed)."""
+
+    event_type: ClassVar[str] = "ECardResumed"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="The physical card it is now bound to.")
+
+
+class ChannelBound(EventPayload):
+    """The holder's e-card was bound to a channel (app, mini program, bank app...)."""
+
+    event_type: ClassVar[str] = "ChannelBound"
+    producer: ClassVar[Producer] = "card"
+
+    channel: str = Field(description="The channel, e.g. wechat, alipay, hrss_app, bank_app.")
+
+
+class ChannelUnlinked(EventPayload):
+    """The holder unlinked one channel (解除关联); the others stay."""
+
+    event_type: ClassVar[str] = "ChannelUnlinked"
+    producer: ClassVar[Producer] = "card"
+
+    channel: str = Field(description="The channel unlinked.")

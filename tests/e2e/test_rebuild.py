@@ -35,7 +35,7 @@ async def test_the_rebuilt_state_equals_the_live_state(
         await pool.close()
     assert report.matches, report
     assert report.own_events + report.foreign_events > 0
-    assert all(rows > 0 for rows in report.rows.values()), report.rows
+    assert any(rows > 0 for rows in report.rows.values()), report.rows
 
 
 async def shebao_rebuild(infra: Infrastructure, *args: str) -> tuple[int, str]:

@@ -19,6 +19,7 @@ from services.activation.errors import (
     IdentityNotVerifiedError,
 )
 from services.card import domain as card
+from services.card import rules as card_rules
 from services.card.errors import (
     CardAlreadyHeldError,
     CardStatusError,
@@ -53,7 +54,9 @@ from shared.contracts import (
     PersonalDataErased,
     PersonRegistered,
 )
+from shared.contracts.card import ApplicationKind
 from shared.contracts.identity import FailureReason
+from shared.verified import VerificationLevel
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
@@ -208,44 +211,48 @@ MAILED = CardMailed(card_id="c1", courier="EMS", tracking_number="EMS1")
 
 
 def apply(
-    level: card.VerificationLevel | None, kind: card.ApplicationKind = "online"
-) -> card.ApplyForCard:
-    return card.ApplyForCard("c2", "410105", "online_hall", kind, "mail", level)
+    level: VerificationLevel | None, kind: ApplicationKind = "online"
+) -> card_rules.ApplyForCard:
+    return card_rules.ApplyForCard("c2", "410105", "online_hall", kind, "mail", level)
 
 
 def test_a_verified_person_applies_for_a_first_card_free() -> None:
-    [event] = card.decide(card.Holder(), apply("real_person"))
+    [event] = card_rules.decide(card.Holder(), apply("real_person"))
     assert isinstance(event, CardApplied)
     assert event.fee_fen == 0
 
 
 def test_online_application_needs_face_verification() -> None:
     with pytest.raises(CardIdentityNotVerifiedError):
-        card.decide(card.Holder(), apply("real_name"))
-    assert card.decide(card.Holder(), apply("real_name", kind="window"))
+        card_rules.decide(card.Holder(), apply("real_name"))
+    assert card_rules.decide(card.Holder(), apply("real_name", kind="window"))
 
 
 def test_one_valid_card_per_person_per_province() -> None:
     with pytest.raises(CardAlreadyHeldError):
-        card.decide(given(card.evolve, card.Holder(), APPLIED), apply("real_person"))
+        card_rules.decide(given(card.evolve, card.Holder(), APPLIED), apply("real_person"))
 
 
 def test_production_then_mailing() -> None:
     state = given(card.evolve, card.Holder(), APPLIED)
-    assert card.decide(state, card.ReportProduced("c1", "S1", "AB", "agency")) == [PRODUCED]
+    assert card_rules.decide(state, card_rules.ReportProduced("c1", "S1", "AB", "agency")) == [
+        PRODUCED
+    ]
     state = given(card.evolve, state, PRODUCED)
-    assert card.decide(state, card.ReportMailed("c1", "EMS", "EMS1")) == [MAILED]
+    assert card_rules.decide(state, card_rules.ReportMailed("c1", "EMS", "EMS1")) == [MAILED]
 
 
 def test_a_card_cannot_be_mailed_before_it_is_produced() -> None:
     with pytest.raises(CardStatusError):
-        card.decide(given(card.evolve, card.Holder(), APPLIED), card.ReportMailed("c1", "EMS", "1"))
+        card_rules.decide(
+            given(card.evolve, card.Holder(), APPLIED), card_rules.ReportMailed("c1", "EMS", "1")
+        )
 
 
 def test_a_card_cannot_be_produced_twice() -> None:
     state = given(card.evolve, card.Holder(), APPLIED, PRODUCED)
     with pytest.raises(CardStatusError):
-        card.decide(state, card.ReportProduced("c1", "S1", "AB", "agency"))
+        card_rules.decide(state, card_rules.ReportProduced("c1", "S1", "AB", "agency"))
 
 
 # activation -------------------------------------------------------------------------------
