@@ -1,0 +1,222 @@
+"""The card's life through the real APIs: failed production, loss and replacement, the e-card
+following its card, channels, two clerks at once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import httpx
+
+from deploy.citizens import Citizen, face_check_for, fake_citizen
+from deploy.stack import ServiceProcess
+from tests.e2e.harness import register
+
+
+class Api:
+    """A thin client over the card and identity APIs, as the channels call them."""
+
+    def __init__(self, client: httpx.AsyncClient, services: dict[str, ServiceProcess]) -> None:
+        self.client = client
+        self.card = services["card"].url
+        self.identity = services["identity"].url
+
+    async def post(self, path: str, key: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.client.post(
+            f"{self.card}{path}", json=body or {}, headers={"X-Api-Key": key}
+        )
+
+    async def verified_citizen(self, seed: int) -> tuple[Citizen, str]:
+        citizen = fake_citizen(random.Random(seed))
+        person_id = await register(self.identity, citizen)
+        response = await self.client.post(
+            f"{self.identity}/v1/verifications",
+            headers={"X-Api-Key": "dev-online-hall"},
+            json={
+                "name": citizen.name,
+                "id_number": citizen.id_number,
+                "face_check": face_check_for(citizen).model_dump(mode="json"),
+            },
+        )
+        assert response.status_code == 201, response.text
+        return citizen, person_id
+
+    async def apply(self, person_id: str, region: str, delivery: str = "mail") -> str:
+        body = {"person_id": person_id, "region": region, "delivery": delivery}
+        for _ in range(200):  # the card service learns of the verification from its event
+            response = await self.post("/v1/applications", "dev-online-hall", body)
+            if response.json().get("code") != "IDENTITY_NOT_VERIFIED":
+                break
+            await asyncio.sleep(0.05)
+        assert response.status_code == 201, response.text
+        card_id: str = response.json()["card_id"]
+        return card_id
+
+    async def produce(self, card_id: str) -> None:
+        response = await self.post(
+            f"/v1/cards/{card_id}/production",
+            "dev-printing-agency",
+            {"card_number": "S123456789", "chip_serial": "A1B2C3D4E5F60708"},
+        )
+        assert response.status_code == 201, response.text
+
+    async def deliver(self, card_id: str) -> None:
+        await self.produce(card_id)
+        mailed = await self.post(
+            f"/v1/cards/{card_id}/mailing",
+            "dev-courier",
+            {"courier": "EMS", "tracking_number": "EMS1234567890"},
+        )
+        assert mailed.status_code == 201, mailed.text
+        delivered = await self.post(f"/v1/cards/{card_id}/delivery", "dev-courier")
+        assert delivered.status_code == 201, delivered.text
+
+    async def status(self, card_id: str) -> dict[str, Any]:
+        response = await self.client.get(
+            f"{self.card}/v1/cards/{card_id}", headers={"X-Api-Key": "dev-operator"}
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+
+async def test_a_failed_production_lets_the_citizen_apply_again(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        api = Api(client, services)
+        citizen, person_id = await api.verified_citizen(41)
+        card_id = await api.apply(person_id, citizen.region)
+        again = await api.post(
+            "/v1/applications",
+            "dev-online-hall",
+            {"person_id": person_id, "region": citizen.region},
+        )
+        assert (again.status_code, again.json()["code"]) == (409, "CARD_ALREADY_HELD")
+        failed = await api.post(
+            f"/v1/cards/{card_id}/production-failure",
+            "dev-printing-agency",
+            {"reason": "PHOTO_UNUSABLE"},
+        )
+        assert failed.json()["events"] == ["CardProductionFailed"]
+        assert (await api.status(card_id))["status"] == "production_failed"
+        assert await api.apply(person_id, citizen.region) != card_id
+
+
+async def test_a_lost_card_is_replaced_and_the_ecard_follows_without_a_new_claim(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        api = Api(client, services)
+        citizen, person_id = await api.verified_citizen(42)
+        card_id = await api.apply(person_id, citizen.region)
+        await api.deliver(card_id)
+        claim = await api.post(
+            "/v1/ecards", "dev-citizen-app", {"person_id": person_id, "region": citizen.region}
+        )
+        assert claim.json()["events"] == ["ECardClaimed", "ChannelBound"], claim.text
+        temporary = await api.post(
+            f"/v1/cards/{card_id}/loss", "dev-citizen-app", {"kind": "temporary"}
+        )
+        assert temporary.json()["events"] == ["CardReportedLost", "ECardSuspended"]
+        too_soon = await api.post(
+            f"/v1/cards/{card_id}/replacement", "dev-window", {"reason": "loss"}
+        )
+        assert too_soon.json()["code"] == "RESOLVE_TEMPORARY_LOSS_FIRST"
+        formal = await api.post(f"/v1/cards/{card_id}/loss", "dev-window", {"kind": "formal"})
+        assert formal.json()["events"] == ["CardReportedLost"]
+        replaced = await api.post(
+            f"/v1/cards/{card_id}/replacement", "dev-window", {"reason": "loss"}
+        )
+        assert replaced.json()["events"] == ["CardReplaced", "CardApplied"], replaced.text
+        new_card = replaced.json()["card_id"]
+        await api.produce(new_card)
+        await api.post(
+            f"/v1/cards/{new_card}/mailing",
+            "dev-courier",
+            {"courier": "EMS", "tracking_number": "EMS99887766"},
+        )
+        delivered = await api.post(f"/v1/cards/{new_card}/delivery", "dev-courier")
+        assert delivered.json()["events"] == ["CardDelivered", "ECardResumed"]
+        old = await api.status(card_id)
+        assert (old["status"], old["lost"]) == ("replaced", "formal")
+        assert [e.split("@")[0] for e in old["explained_by"]][-1] == "CardReplaced"
+
+
+async def test_channels_are_unlinked_one_at_a_time(services: dict[str, ServiceProcess]) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        api = Api(client, services)
+        citizen, person_id = await api.verified_citizen(43)
+        card_id = await api.apply(person_id, citizen.region)
+        await api.deliver(card_id)
+        await api.post(
+            "/v1/ecards", "dev-citizen-app", {"person_id": person_id, "region": citizen.region}
+        )
+        bound = await api.post(f"/v1/ecards/{person_id}/channels", "dev-online-hall")
+        assert bound.json()["events"] == ["ChannelBound"]
+        unlinked = await api.post(
+            f"/v1/ecards/{person_id}/channels/dev-online-hall/unlink", "dev-citizen-app"
+        )
+        assert unlinked.json()["events"] == ["ChannelUnlinked"]
+        again = await api.post(
+            f"/v1/ecards/{person_id}/channels/dev-online-hall/unlink", "dev-citizen-app"
+        )
+        assert (again.status_code, again.json()["code"]) == (404, "CHANNEL_NOT_BOUND")
+        still = await api.post(
+            f"/v1/ecards/{person_id}/channels/dev-citizen-app/unlink", "dev-citizen-app"
+        )
+        assert still.status_code == 200, "the other channel was still bound"
+
+
+async def test_two_clerks_on_one_card_one_wins_the_other_is_told(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        api = Api(client, services)
+        citizen, person_id = await api.verified_citizen(44)
+        card_id = await api.apply(person_id, citizen.region, delivery="pickup")
+        await api.produce(card_id)
+        await api.post(
+            f"/v1/cards/{card_id}/branch", "dev-printing-agency", {"branch": "Jinshui branch"}
+        )
+        answers = await asyncio.gather(
+            *(api.post(f"/v1/cards/{card_id}/collection", "dev-window") for _ in range(2))
+        )
+        final = await api.status(card_id)
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201, 409], [a.json() for a in answers]
+    loser = next(a for a in answers if a.status_code == 409)
+    assert loser.json()["code"] in ("CARD_STATUS_CONFLICT", "CONCURRENT_UPDATE")
+    assert final["status"] == "collected"
+
+
+async def test_only_a_linked_family_member_claims_for_the_holder(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        api = Api(client, services)
+        holder, holder_id = await api.verified_citizen(45)
+        member, member_id = await api.verified_citizen(46)
+        card_id = await api.apply(holder_id, holder.region)
+        await api.deliver(card_id)
+        body = {"person_id": holder_id, "region": holder.region, "acting_person_id": member_id}
+        refused = await api.post("/v1/ecards", "dev-citizen-app", body)
+        assert (refused.status_code, refused.json()["code"]) == (403, "FAMILY_LINK_REQUIRED")
+        linked = await client.post(
+            f"{api.identity}/v1/persons/{holder_id}/family",
+            headers={"X-Api-Key": "dev-citizen-app"},
+            json={
+                "name": member.name,
+                "id_number": member.id_number,
+                "relation": "child",
+                "face_check": face_check_for(member).model_dump(mode="json"),
+            },
+        )
+        assert linked.status_code == 201, linked.text
+        for _ in range(200):  # the card service learns of the link from identity's event
+            claimed = await api.post("/v1/ecards", "dev-citizen-app", body)
+            if claimed.status_code != 403:
+                break
+            await asyncio.sleep(0.05)
+    assert claimed.status_code == 201, claimed.text
+    assert claimed.json()["events"][0] == "ECardClaimed"
