@@ -6,9 +6,8 @@ from services.activation import store
 from shared import verified
 from shared.consumer import ForeignFeed
 from shared.contracts import (
-    CardApplied,
-    CardMailed,
-    CardProduced,
+    CardReportedLost,
+    CardUnblocked,
     EventPayload,
     IdentityVerified,
 )
@@ -17,10 +16,18 @@ from shared.envelope import Envelope
 from shared.topics import CONSUMED_TOPICS
 
 CARD_STATUS = {
-    CardApplied.event_type: "applied",
-    CardProduced.event_type: "produced",
-    CardMailed.event_type: "mailed",
+    "CardApplied": "applied",
+    "CardProduced": "produced",
+    "CardProductionFailed": "production_failed",
+    "CardReadyForPickup": "ready_for_pickup",
+    "CardMailed": "mailed",
+    "CardDelivered": "delivered",
+    "CardCollected": "collected",
+    "CardSealed": "sealed",
+    "CardCancelled": "cancelled",
+    "CardReplaced": "replaced",
 }
+LOSS_EVENTS = {"CardReportedLost", "CardUnblocked"}
 
 
 async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
@@ -28,9 +35,14 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
     match payload:
         case IdentityVerified():
             await verified.record_verification(conn, envelope.person_id, payload.level)
-        case CardApplied() | CardProduced() | CardMailed():
+        case _ if payload.event_type in CARD_STATUS:
             status = CARD_STATUS[payload.event_type]
-            await store.record_card_status(conn, payload.card_id, envelope.person_id, status)
+            card_id = envelope.payload["card_id"]
+            await store.record_card_status(conn, card_id, envelope.person_id, status)
+        case CardReportedLost():
+            await store.record_loss(conn, payload.card_id, payload.kind)
+        case CardUnblocked():
+            await store.record_loss(conn, payload.card_id, None)
 
 
 def feed() -> ForeignFeed:
@@ -38,6 +50,6 @@ def feed() -> ForeignFeed:
     return ForeignFeed(
         group="activation",
         topics=CONSUMED_TOPICS["activation"],
-        handles={IdentityVerified.event_type, *CARD_STATUS},
+        handles={IdentityVerified.event_type, *CARD_STATUS, *LOSS_EVENTS},
         apply=apply_foreign_event,
     )

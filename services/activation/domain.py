@@ -7,9 +7,11 @@ from typing import Literal
 
 from services.activation.errors import (
     CardAlreadyActiveError,
+    CardNoLongerValidError,
     CardNotDeliveredError,
     CardNotFoundError,
     CardNotHeldError,
+    CardReportedLostError,
     IdentityNotVerifiedError,
 )
 from shared.contracts import CardActivated, EventPayload
@@ -18,6 +20,8 @@ from shared.contracts.activation import ActivationChannel
 VerificationLevel = Literal["real_name", "real_person"]
 #: Statuses in which the card is in the citizen's hands or on its way to them.
 DELIVERED = frozenset({"mailed", "delivered", "collected"})
+#: Statuses after which the card can never be activated.
+NO_LONGER_VALID = frozenset({"production_failed", "sealed", "cancelled", "replaced"})
 #: What each channel needs of the holder: online activation needs the face check.
 REQUIRED_LEVEL: dict[ActivationChannel, frozenset[VerificationLevel]] = {
     "online_hall": frozenset({"real_person"}),
@@ -34,6 +38,7 @@ class CardFacts:
 
     person_id: str
     status: str
+    lost: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ def decide(state: Activation, command: ActivateCard) -> list[EventPayload]:
         raise CardNotHeldError()
     if state.active:
         raise CardAlreadyActiveError()
+    if command.card.status in NO_LONGER_VALID:
+        raise CardNoLongerValidError()
+    if command.card.lost is not None:
+        raise CardReportedLostError()
     if command.card.status not in DELIVERED:
         raise CardNotDeliveredError()
     if command.holder_level not in REQUIRED_LEVEL[command.channel]:

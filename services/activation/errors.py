@@ -32,3 +32,16 @@ class IdentityNotVerifiedError(ActivationError):
 class CardAlreadyActiveError(ActivationError):
     code = "CARD_ALREADY_ACTIVE"
     default_message = "The card is already activated."
+
+
+class CardReportedLostError(ActivationError):
+    code = "CARD_REPORTED_LOST"
+    default_message = "The card is reported lost; unblock it (or use its replacement) first."
+
+
+class CardNoLongerValidError(ActivationError):
+    code = "CARD_NO_LONGER_VALID"
+    default_message = (
+        "The card is no longer valid (sealed, replaced, cancelled or never produced); "
+        "apply for a new one."
+    )

@@ -20,12 +20,17 @@ async def record_card_status(conn: Connection, card_id: str, person_id: str, sta
     )
 
 
+async def record_loss(conn: Connection, card_id: str, kind: str | None) -> None:
+    """Remember that a card is reported lost (or no longer)."""
+    await conn.execute("UPDATE known_cards SET lost = $2 WHERE card_id = $1", card_id, kind)
+
+
 async def card_facts(conn: Connection, card_id: str) -> CardFacts | None:
     """What we know of a card, or None."""
     row = await conn.fetchrow(
-        "SELECT person_id, status FROM known_cards WHERE card_id = $1", card_id
+        "SELECT person_id, status, lost FROM known_cards WHERE card_id = $1", card_id
     )
-    return CardFacts(person_id=row["person_id"], status=row["status"]) if row else None
+    return CardFacts(row["person_id"], row["status"], row["lost"]) if row else None
 
 
 def projection(feed: ForeignFeed) -> Projection:
@@ -33,7 +38,7 @@ def projection(feed: ForeignFeed) -> Projection:
     return Projection(
         tables={
             "verified_persons": verified.COLUMNS,
-            "known_cards": ("card_id", "person_id", "status"),
+            "known_cards": ("card_id", "person_id", "status", "lost"),
         },
         foreign=feed,
     )

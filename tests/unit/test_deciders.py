@@ -16,8 +16,10 @@ from services.activation.errors import (
     CardNotDeliveredError,
     CardNotFoundError,
     CardNotHeldError,
+    CardReportedLostError,
     IdentityNotVerifiedError,
 )
+from services.activation.errors import CardNoLongerValidError as ActivationCardNoLongerValidError
 from services.card import domain as card
 from services.card import rules as card_rules
 from services.card.errors import (
@@ -258,11 +260,12 @@ def test_a_card_cannot_be_produced_twice() -> None:
 # activation -------------------------------------------------------------------------------
 def activate(
     status: str | None = "mailed",
+    lost: str | None = None,
     holder: str = "p1",
     level: activation.VerificationLevel | None = "real_person",
     channel: activation.ActivationChannel = "online_hall",
 ) -> activation.ActivateCard:
-    facts = activation.CardFacts(person_id=holder, status=status) if status else None
+    facts = activation.CardFacts(person_id=holder, status=status, lost=lost) if status else None
     return activation.ActivateCard("c1", "p1", channel, "app", facts, level)
 
 
@@ -276,6 +279,8 @@ def test_a_mailed_card_is_activated_online_by_its_verified_holder() -> None:
     [
         (activate(status=None), CardNotFoundError),
         (activate(status="produced"), CardNotDeliveredError),
+        (activate(status="sealed"), ActivationCardNoLongerValidError),
+        (activate(lost="temporary"), CardReportedLostError),
         (activate(holder="someone-else"), CardNotHeldError),
         (activate(level=None), IdentityNotVerifiedError),
         (activate(level="real_name"), IdentityNotVerifiedError),
