@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deploy import kafka
-from deploy.demo import Endpoints, Journey, run_demo
+from deploy.demo import Endpoints, Journey, person_timeline, run_demo
 from deploy.paths import env_port, port_open, shebao_home
 from deploy.showcase import run_showcase
 from deploy.stack import DEFAULT_PORTS, SERVICES, Stack, StackError, start_infrastructure
@@ -316,6 +316,41 @@ def demo(
     raise typer.Exit(0 if completed == citizens else 1)
 
 
+@app.command()
+def timeline(
+    person_id: Annotated[str, typer.Argument(help="The person's opaque id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the events as JSON.")] = False,
+) -> None:
+    """A person's whole history across the services, in order, with who did what through
+    which channel (the right to inquire, Social Insurance Law art. 4)."""
+
+    async def fetch() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await person_timeline(client, _endpoints(), person_id)
+
+    entries = asyncio.run(fetch())
+    if as_json:
+        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        return
+    if not entries:
+        console.print(f"No events about person {person_id}.")
+        raise typer.Exit(1)
+    table = Table(title=f"timeline of person {person_id}")
+    for column in ("when (UTC)", "service", "event", "record", "by", "channel", "details"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            e["occurred_at"][:23].replace("T", " "),
+            e["producer"],
+            e["event_type"],
+            f"{e['stream_id']} v{e['stream_version']}",
+            e.get("actor") or "",
+            e.get("channel") or "",
+            _summary(e["payload"]),
+        )
+    console.print(table)
+
+
 def _print_journey(journey: Journey) -> None:
     mark = "[green]✔[/]" if journey.completed else f"[red]✘ {journey.failure}[/]"
     console.print(
@@ -331,7 +366,17 @@ def _print_journey(journey: Journey) -> None:
 
 
 def _summary(payload: dict[str, Any]) -> str:
-    keys = ("level", "channel", "region", "courier", "tracking_number", "template")
+    keys = (
+        "level",
+        "channel",
+        "region",
+        "card_id",
+        "kind",
+        "reason",
+        "courier",
+        "tracking_number",
+        "template",
+    )
     return " ".join(f"{k}={payload[k]}" for k in keys if k in payload)
 
 

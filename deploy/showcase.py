@@ -3,6 +3,7 @@ family link, each through the real APIs."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,12 +97,75 @@ async def family_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.R
     return scene
 
 
+async def _card(
+    client: httpx.AsyncClient, urls: Endpoints, path: str, key: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    for _ in range(200):  # the card service learns of verifications from identity's events
+        response = await _post(client, f"{urls.card}{path}", key, body)
+        if response.json().get("code") != "IDENTITY_NOT_VERIFIED":
+            break
+        await asyncio.sleep(0.05)
+    answer: dict[str, Any] = response.json()
+    answer["status"] = response.status_code
+    return answer
+
+
+async def _produce_and_deliver(client: httpx.AsyncClient, urls: Endpoints, card_id: str) -> None:
+    produced = {"card_number": "S123456789", "chip_serial": "A1B2C3D4E5F60708"}
+    await _card(client, urls, f"/v1/cards/{card_id}/production", "agency", produced)
+    mailed = {"courier": "EMS", "tracking_number": "EMS1234567890"}
+    await _card(client, urls, f"/v1/cards/{card_id}/mailing", "courier", mailed)
+    await _card(client, urls, f"/v1/cards/{card_id}/delivery", "courier", {})
+
+
+async def card_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Random) -> Showcase:
+    """A failed production and a new application; an e-card claimed in a chosen region; the
+    card lost, replaced, and the e-card following it."""
+    scene = Showcase()
+    citizen = fake_citizen(rng)
+    person_id = await _register(client, urls, citizen)
+    await _face(client, urls, citizen, score=96.0)
+    application = {"person_id": person_id, "region": citizen.region}
+    first = await _card(client, urls, "/v1/applications", "channel", application)
+    failed = await _card(
+        client,
+        urls,
+        f"/v1/cards/{first['card_id']}/production-failure",
+        "agency",
+        {"reason": "PHOTO_UNUSABLE"},
+    )
+    second = await _card(client, urls, "/v1/applications", "channel", application)
+    scene.lines.append(
+        f"card for {mask_id_number(citizen.id_number)}: production {failed['events']}, "
+        f"applied again: {second['status']}"
+    )
+    await _produce_and_deliver(client, urls, second["card_id"])
+    claim = await _card(client, urls, "/v1/ecards", "dev-citizen-app", application)
+    scene.lines.append(f"e-card claimed in region {citizen.region}: {claim.get('events')}")
+    lost = await _card(
+        client, urls, f"/v1/cards/{second['card_id']}/loss", "dev-window", {"kind": "formal"}
+    )
+    replaced = await _card(
+        client, urls, f"/v1/cards/{second['card_id']}/replacement", "dev-window", {"reason": "loss"}
+    )
+    scene.lines.append(f"reported lost: {lost.get('events')}; replaced: {replaced.get('events')}")
+    await _produce_and_deliver(client, urls, replaced["card_id"])
+    card = await client.get(
+        f"{urls.card}/v1/cards/{replaced['card_id']}", headers={"X-Api-Key": KEYS["operator"]}
+    )
+    scene.lines.append(f"the replacement is {card.json()['status']}; the e-card moved to it")
+    scene.outcomes["failed_production"] = failed.get("events") == ["CardProductionFailed"]
+    scene.outcomes["ecard_claim"] = claim.get("status") == 201
+    scene.outcomes["replacement"] = replaced.get("status") == 201
+    return scene
+
+
 async def run_showcase(urls: Endpoints, seed: int | None = None) -> Showcase:
     """Every scene, one after the other."""
     rng = random.Random(seed)  # noqa: S311 - made-up citizens, not secrets
     result = Showcase()
     async with httpx.AsyncClient(timeout=30) as client:
-        for scene in (face_lock_scene, family_scene):
+        for scene in (face_lock_scene, family_scene, card_scene):
             part = await scene(client, urls, rng)
             result.lines.extend(part.lines)
             result.outcomes.update(part.outcomes)
