@@ -23,7 +23,8 @@ from tests.e2e.harness import (
     wait_for,
 )
 
-# Its own services (module scope): the package's shared ones are not running while it runs.
+# Its own services, in a package of its own: no other notification consumer may share the
+# group while it runs (the e2e package's services are only up during that package).
 CRASH = {"notification": {"NOTIFICATION_FAULT_CRASH_AFTER_COMMIT": "true"}}
 
 
