@@ -113,7 +113,12 @@ async def run_journey(
             post(
                 f"{urls.card}/v1/applications",
                 "channel",
-                {"person_id": person_id, "region": citizen.region, "delivery": "mail"},
+                {
+                    "person_id": person_id,
+                    "region": citizen.region,
+                    "delivery": "mail",
+                    "photo_ref": f"photo-{secrets.token_hex(6)}",
+                },
             ),
             retry_codes=frozenset({"IDENTITY_NOT_VERIFIED"}),
             deadline=deadline,

@@ -125,7 +125,7 @@ async def card_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Ran
     citizen = fake_citizen(rng)
     person_id = await _register(client, urls, citizen)
     await _face(client, urls, citizen, score=96.0)
-    application = {"person_id": person_id, "region": citizen.region}
+    application = {"person_id": person_id, "region": citizen.region, "photo_ref": "photo-1234"}
     first = await _card(client, urls, "/v1/applications", "channel", application)
     failed = await _card(
         client,
@@ -140,7 +140,8 @@ async def card_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Ran
         f"applied again: {second['status']}"
     )
     await _produce_and_deliver(client, urls, second["card_id"])
-    claim = await _card(client, urls, "/v1/ecards", "dev-citizen-app", application)
+    claim_body = {"person_id": person_id, "region": citizen.region}
+    claim = await _card(client, urls, "/v1/ecards", "dev-citizen-app", claim_body)
     scene.lines.append(f"e-card claimed in region {citizen.region}: {claim.get('events')}")
     lost = await _card(
         client, urls, f"/v1/cards/{second['card_id']}/loss", "dev-window", {"kind": "formal"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -47,11 +48,14 @@ async def decide_and_append(
     return envelopes
 
 
-async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:
-    """Run ``attempt`` again when a concurrent writer won; the last conflict propagates."""
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = 8) -> T:
+    """Run ``attempt`` again when a concurrent writer won; the last conflict propagates.
+
+    Backoff is exponential with full jitter, so writers that collided do not collide again.
+    """
     for n in range(attempts - 1):
         try:
             return await attempt()
         except ConcurrencyError:
-            await asyncio.sleep(0.005 * 2**n)
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**n))  # noqa: S311 - not a secret
     return await attempt()

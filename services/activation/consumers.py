@@ -17,6 +17,7 @@ from shared.topics import CONSUMED_TOPICS
 
 CARD_STATUS = {
     "CardApplied": "applied",
+    "CardInProduction": "in_production",
     "CardProduced": "produced",
     "CardProductionFailed": "production_failed",
     "CardReadyForPickup": "ready_for_pickup",

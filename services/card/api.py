@@ -44,6 +44,30 @@ class ApplicationRequest(BaseModel):
     person_id: str = Field(description="Opaque person id from identity.", max_length=64)
     region: str = Field(description="Insured region (6-digit code).", pattern=REGION_PATTERN)
     delivery: DeliveryMethod = Field("mail", description="mail or pickup at a branch.")
+    photo_ref: str | None = Field(
+        None,
+        description="Reference of the bareheaded photo in the photo store.",
+        pattern=r"^[A-Za-z0-9_\-]{4,80}$",
+    )
+    under_7: bool = Field(False, description="The child is under 7: no photo is needed.")
+    id_checked: bool = Field(
+        False, description="Window only: the clerk checked the original ID card."
+    )
+
+
+class BatchRequest(BaseModel):
+    """A production batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int = Field(100, ge=1, le=1000, description="Most applications to take.")
+
+
+class Batch(BaseModel):
+    """The applications taken into a production batch."""
+
+    batch_id: str = Field(description="Id of the batch.")
+    card_ids: list[str] = Field(description="The applications it holds, oldest first.")
 
 
 class ProductionReport(BaseModel):
@@ -176,8 +200,20 @@ async def apply(body: ApplicationRequest, request: Request, caller: Applicant) -
         kind="window" if caller.role == "window" else "online",
         delivery=body.delivery,
         causation=request_causation(request),
+        photo_ref=body.photo_ref,
+        under_7=body.under_7,
+        id_checked=body.id_checked,
     )
     return _accepted([event])
+
+
+@router.post("/production/batches", status_code=201, response_model=Batch)
+async def batch(body: BatchRequest, request: Request, caller: PrintingAgency) -> Batch:
+    """Take pending applications into a production batch (制卡中), oldest first."""
+    batch_id, taken = await _handlers(request).batch(
+        size=body.size, agency=caller.name, causation=request_causation(request)
+    )
+    return Batch(batch_id=batch_id, card_ids=taken)
 
 
 async def _on_card(request: Request, card_id: str, command: Any) -> Accepted:

@@ -16,6 +16,7 @@ from shared.contracts import (
     CardCancelled,
     CardCollected,
     CardDelivered,
+    CardInProduction,
     CardMailed,
     CardProduced,
     CardProductionFailed,
@@ -35,6 +36,7 @@ from shared.contracts.card import DeliveryMethod, LossKind
 
 CardStatus = Literal[
     "applied",
+    "in_production",
     "production_failed",
     "produced",
     "ready_for_pickup",
@@ -114,6 +116,8 @@ def evolve(state: Holder, event: EventPayload) -> Holder:
         case CardApplied():
             card = Card(card_id=event.card_id, region=event.region, delivery=event.delivery)
             return replace(state, cards={**state.cards, card.card_id: card})
+        case CardInProduction():
+            return _card(state, event.card_id, status="in_production")
         case CardProduced():
             return _card(state, event.card_id, status="produced")
         case CardProductionFailed():

@@ -87,3 +87,13 @@ class ChannelNotBoundError(CardError):
 class FamilyLinkRequiredError(CardError):
     code = "FAMILY_LINK_REQUIRED"
     default_message = "Only the holder, or a family member they linked, may do this."
+
+
+class PhotoRequiredError(CardError):
+    code = "PHOTO_REQUIRED"
+    default_message = "A recent bareheaded photo is needed (children under 7 need none)."
+
+
+class IdCheckRequiredError(CardError):
+    code = "ID_CHECK_REQUIRED"
+    default_message = "At the window the clerk checks the original ID card before applying."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ import asyncpg
 
 from services.card import domain, rules, store
 from services.card.errors import (
+    CardError,
     CardNotFoundError,
     ECardNotClaimedError,
     FamilyLinkRequiredError,
@@ -23,6 +25,10 @@ from shared.db import Connection
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
 from shared.regions import is_region, province_of
+
+
+def _same(command: rules.Command, _: asyncpg.Record) -> rules.Command:
+    return command
 
 
 def holder_stream(person_id: str, region: str) -> str:
@@ -47,6 +53,9 @@ class CardHandlers:
         kind: ApplicationKind,
         delivery: DeliveryMethod,
         causation: Causation,
+        photo_ref: str | None = None,
+        under_7: bool = False,
+        id_checked: bool = False,
     ) -> Envelope:
         """A person applies for a card in a region."""
         if not is_region(region):
@@ -61,6 +70,9 @@ class CardHandlers:
                 kind=kind,
                 delivery=delivery,
                 holder_level=await verified.verification_level(conn, person_id),
+                photo_ref=photo_ref,
+                under_7=under_7,
+                id_checked=id_checked,
             )
 
         events = await self._on_stream(
@@ -86,6 +98,21 @@ class CardHandlers:
                 )
 
         return await retry_on_conflict(attempt)
+
+    async def batch(self, *, size: int, agency: str, causation: Causation) -> tuple[str, list[str]]:
+        """Take up to ``size`` pending applications, oldest first, into a production batch."""
+        batch_id = f"batch-{new_event_id()}"
+        async with self.pool.acquire() as conn:
+            pending = await store.cards_in_status(conn, "applied", size)
+        taken: list[str] = []
+        for row in pending:
+            command: rules.Command = rules.StartProduction(row["card_id"], batch_id, agency)
+            try:
+                await self.on_card(row["card_id"], functools.partial(_same, command), causation)
+            except CardError:
+                continue  # another agency's batch took it first
+            taken.append(row["card_id"])
+        return batch_id, taken
 
     async def replace(
         self,

@@ -14,8 +14,10 @@ from services.card.errors import (
     ChannelNotBoundError,
     ECardAlreadyClaimedError,
     ECardNotClaimedError,
+    IdCheckRequiredError,
     IdentityNotVerifiedError,
     NoUsableCardError,
+    PhotoRequiredError,
     ResolveTemporaryLossFirstError,
 )
 from shared.contracts import (
@@ -23,6 +25,7 @@ from shared.contracts import (
     CardCancelled,
     CardCollected,
     CardDelivered,
+    CardInProduction,
     CardMailed,
     CardProduced,
     CardProductionFailed,
@@ -50,6 +53,16 @@ class ApplyForCard:
     kind: ApplicationKind
     delivery: DeliveryMethod
     holder_level: VerificationLevel | None
+    photo_ref: str | None = None
+    under_7: bool = False
+    id_checked: bool = False
+
+
+@dataclass(frozen=True)
+class StartProduction:
+    card_id: str
+    batch_id: str
+    agency: str
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,7 @@ class UnlinkChannel:
 
 Command = (
     ApplyForCard
+    | StartProduction
     | ReportProduced
     | ReportProductionFailed
     | ReportMailed
@@ -178,6 +192,7 @@ Command = (
     | UnlinkChannel
 )
 FIRST_CARD_FEE_FEN = 0
+IN_PRODUCTION = {"applied", "in_production"}
 
 
 def decide(state: Holder, command: Command) -> list[EventPayload]:
@@ -185,8 +200,15 @@ def decide(state: Holder, command: Command) -> list[EventPayload]:
     match command:
         case ApplyForCard():
             return _apply(state, command)
+        case StartProduction():
+            _require(state.card(command.card_id), {"applied"}, "taken into production")
+            return [
+                CardInProduction(
+                    card_id=command.card_id, batch_id=command.batch_id, agency=command.agency
+                )
+            ]
         case ReportProduced():
-            _require(state.card(command.card_id), {"applied"}, "reported produced")
+            _require(state.card(command.card_id), IN_PRODUCTION, "reported produced")
             return [
                 CardProduced(
                     card_id=command.card_id,
@@ -196,7 +218,7 @@ def decide(state: Holder, command: Command) -> list[EventPayload]:
                 )
             ]
         case ReportProductionFailed():
-            _require(state.card(command.card_id), {"applied"}, "reported failed")
+            _require(state.card(command.card_id), IN_PRODUCTION, "reported failed")
             return [
                 CardProductionFailed(
                     card_id=command.card_id, reason=command.reason, agency=command.agency
@@ -234,6 +256,10 @@ def _apply(state: Holder, command: ApplyForCard) -> list[EventPayload]:
     )
     if command.holder_level not in needed:
         raise IdentityNotVerifiedError()
+    if command.kind == "window" and not command.id_checked:
+        raise IdCheckRequiredError()
+    if command.photo_ref is None and not command.under_7:
+        raise PhotoRequiredError()
     if state.valid_cards() or _awaiting_replacement(state):
         raise CardAlreadyHeldError()
     return [
@@ -244,6 +270,8 @@ def _apply(state: Holder, command: ApplyForCard) -> list[EventPayload]:
             kind=command.kind,
             delivery=command.delivery,
             fee_fen=FIRST_CARD_FEE_FEN,
+            photo_ref=command.photo_ref,
+            id_checked=command.id_checked,
         )
     ]
 

@@ -16,6 +16,7 @@ from shared.rebuild import Projection
 
 STATUS_AFTER = {
     "CardApplied": "applied",
+    "CardInProduction": "in_production",
     "CardProduced": "produced",
     "CardProductionFailed": "production_failed",
     "CardReadyForPickup": "ready_for_pickup",

@@ -24,6 +24,23 @@ class CardApplied(EventPayload):
     kind: ApplicationKind = Field(description="online or at a service window.")
     delivery: DeliveryMethod = Field(description="mail to the citizen or pick-up at a branch.")
     fee_fen: int = Field(description="Fee charged, in fen (0 for a first card).", ge=0)
+    photo_ref: str | None = Field(
+        None, description="Reference of the bareheaded photo in the photo store; None under 7."
+    )
+    id_checked: bool = Field(
+        False, description="A window clerk checked the original ID card (window applications)."
+    )
+
+
+class CardInProduction(EventPayload):
+    """The printing agency took the application into a production batch (制卡中)."""
+
+    event_type: ClassVar[str] = "CardInProduction"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="Id of the card application.")
+    batch_id: str = Field(description="The production batch.")
+    agency: str = Field(description="Credential name of the printing agency.")
 
 
 class CardProduced(EventPayload):

@@ -57,7 +57,7 @@ async def _mail_a_card(services: dict[str, ServiceProcess]) -> tuple[str, str]:
             return await client.post(
                 f"{urls.card}/v1/applications",
                 headers={"X-Api-Key": "dev-online-hall"},
-                json={"person_id": person_id, "region": citizen.region},
+                json={"person_id": person_id, "region": citizen.region, "photo_ref": "photo-1"},
             )
 
         applied = await apply()

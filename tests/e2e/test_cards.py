@@ -43,7 +43,12 @@ class Api:
         return citizen, person_id
 
     async def apply(self, person_id: str, region: str, delivery: str = "mail") -> str:
-        body = {"person_id": person_id, "region": region, "delivery": delivery}
+        body = {
+            "person_id": person_id,
+            "region": region,
+            "delivery": delivery,
+            "photo_ref": "photo-e2e",
+        }
         for _ in range(200):  # the card service learns of the verification from its event
             response = await self.post("/v1/applications", "dev-online-hall", body)
             if response.json().get("code") != "IDENTITY_NOT_VERIFIED":
@@ -90,7 +95,7 @@ async def test_a_failed_production_lets_the_citizen_apply_again(
         again = await api.post(
             "/v1/applications",
             "dev-online-hall",
-            {"person_id": person_id, "region": citizen.region},
+            {"person_id": person_id, "region": citizen.region, "photo_ref": "photo-1"},
         )
         assert (again.status_code, again.json()["code"]) == (409, "CARD_ALREADY_HELD")
         failed = await api.post(
@@ -220,3 +225,22 @@ async def test_only_a_linked_family_member_claims_for_the_holder(
             await asyncio.sleep(0.05)
     assert claimed.status_code == 201, claimed.text
     assert claimed.json()["events"][0] == "ECardClaimed"
+
+
+async def test_the_printing_agency_takes_applications_in_batches(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        api = Api(client, services)
+        cards = []
+        for seed in (47, 48):
+            citizen, person_id = await api.verified_citizen(seed)
+            cards.append(await api.apply(person_id, citizen.region))
+        batch = await api.post("/v1/production/batches", "dev-printing-agency", {"size": 1000})
+        assert batch.status_code == 201, batch.text
+        assert set(cards) <= set(batch.json()["card_ids"])
+        assert (await api.status(cards[0]))["status"] == "in_production"
+        again = await api.post("/v1/production/batches", "dev-printing-agency", {"size": 1000})
+        assert not set(cards) & set(again.json()["card_ids"]), "a card is in one batch only"
+        await api.produce(cards[0])
+        assert (await api.status(cards[0]))["status"] == "produced"

@@ -203,8 +203,14 @@ async def test_family_links_hold_the_limit_under_concurrent_requests(
         without_consent = await link(client, url, holder_id, members[0], face=False)
         assert without_consent.json()["code"] == "FAMILY_CONSENT_REQUIRED"
         answers = await asyncio.gather(*(link(client, url, holder_id, m) for m in members[1:]))
-        codes = Counter(r.status_code for r in answers)
-        assert codes[201] == 8, [r.json() for r in answers]
+        codes = Counter(r.json().get("code", r.status_code) for r in answers)
+        assert codes[201] <= 8, codes
+        assert set(codes) <= {201, "FAMILY_LIMIT_REACHED", "CONCURRENT_UPDATE"}, codes
+        # A channel retries a request that lost a race; the limit still holds exactly.
+        for member, answer in zip(members[1:], answers, strict=True):
+            if answer.json().get("code") == "CONCURRENT_UPDATE":
+                retried = await link(client, url, holder_id, member)
+                assert retried.status_code in (201, 409), retried.text
         linked = await client.get(
             f"{url}/v1/persons/{holder_id}/family", headers={"X-Api-Key": "dev-citizen-app"}
         )

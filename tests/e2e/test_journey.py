@@ -174,7 +174,7 @@ async def test_activation_is_refused_for_a_card_never_mailed(
         },
     )
     person_id = verified.json()["person_id"]
-    application = {"person_id": person_id, "region": citizen.region}
+    application = {"person_id": person_id, "region": citizen.region, "photo_ref": "photo-1"}
     applied = None
     for _ in range(100):
         applied = await _post(f"{urls.card}/v1/applications", "dev-online-hall", application)
@@ -203,6 +203,6 @@ async def test_an_unverified_person_cannot_apply(services: dict[str, ServiceProc
     response = await _post(
         f"{services['card'].url}/v1/applications",
         "dev-online-hall",
-        {"person_id": "nobody-we-know", "region": "410105"},
+        {"person_id": "nobody-we-know", "region": "410105", "photo_ref": "photo-1"},
     )
     assert (response.status_code, response.json()["code"]) == (409, "IDENTITY_NOT_VERIFIED")

@@ -49,7 +49,12 @@ async def delivered_card(handlers: CardHandlers, person_id: str) -> str:
     async with handlers.pool.acquire() as conn:
         await verified.record_verification(conn, person_id, "real_person")
     applied = await handlers.apply(
-        person_id=person_id, region="410105", kind="online", delivery="mail", causation=CAUSE
+        person_id=person_id,
+        region="410105",
+        kind="online",
+        delivery="mail",
+        causation=CAUSE,
+        photo_ref="photo-1",
     )
     card_id = str(applied.payload["card_id"])
     for command in (

@@ -55,6 +55,8 @@ class CardLifecycle(RuleBasedStateMachine):
             "window" if window else "online",
             "mail",
             "real_person",
+            "photo-1",
+            id_checked=True,
         )
         if f"c{self.created}" not in self.state.cards:
             self.run(command)

@@ -25,6 +25,8 @@ from services.card import rules as card_rules
 from services.card.errors import (
     CardAlreadyHeldError,
     CardStatusError,
+    IdCheckRequiredError,
+    PhotoRequiredError,
 )
 from services.card.errors import IdentityNotVerifiedError as CardIdentityNotVerifiedError
 from services.identity import domain as identity
@@ -215,7 +217,9 @@ MAILED = CardMailed(card_id="c1", courier="EMS", tracking_number="EMS1")
 def apply(
     level: VerificationLevel | None, kind: ApplicationKind = "online"
 ) -> card_rules.ApplyForCard:
-    return card_rules.ApplyForCard("c2", "410105", "online_hall", kind, "mail", level)
+    return card_rules.ApplyForCard(
+        "c2", "410105", "online_hall", kind, "mail", level, "photo-1", id_checked=True
+    )
 
 
 def test_a_verified_person_applies_for_a_first_card_free() -> None:
@@ -396,3 +400,24 @@ def test_under_14_the_guardians_consent_is_recorded_once() -> None:
     assert [type(e) for e in again] == [IdentityVerified]
     teen = identity.decide(registered(), child_verification(15, "g1"))
     assert [type(e) for e in teen] == [IdentityVerified]
+
+
+def test_a_window_application_needs_the_id_checked_and_a_photo_unless_under_7() -> None:
+    window = card_rules.ApplyForCard("c2", "410105", "window", "window", "pickup", "real_name")
+    with pytest.raises(IdCheckRequiredError):
+        card_rules.decide(card.Holder(), replace(window, photo_ref="p-1"))
+    with pytest.raises(PhotoRequiredError):
+        card_rules.decide(card.Holder(), replace(window, id_checked=True))
+    [applied] = card_rules.decide(card.Holder(), replace(window, id_checked=True, under_7=True))
+    assert isinstance(applied, CardApplied)
+    assert (applied.photo_ref, applied.id_checked) == (None, True)
+
+
+def test_production_starts_in_a_batch() -> None:
+    state = given(card.evolve, card.Holder(), APPLIED)
+    [started] = card_rules.decide(state, card_rules.StartProduction("c1", "b1", "agency"))
+    state = given(card.evolve, state, started)
+    assert state.cards["c1"].status == "in_production"
+    with pytest.raises(CardStatusError):
+        card_rules.decide(state, card_rules.StartProduction("c1", "b2", "agency"))
+    assert card_rules.decide(state, card_rules.ReportProduced("c1", "S1", "AB", "agency"))
