@@ -1,14 +1,14 @@
-"""The activation service's HTTP routes."""
+"""The activation service's HTTP routes: one per way a card is activated."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.activation.errors import CardNotFoundError, CardNotHeldError
-from services.activation.handlers import ActivationHandlers
+from services.activation.handlers import Activated, ActivationHandlers
 from shared.contracts.activation import ActivationChannel
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation, require_roles
@@ -18,6 +18,8 @@ router = APIRouter(prefix="/v1", tags=["activation"], responses=ERROR_RESPONSES)
 Activator = Annotated[
     ApiClient, Depends(require_roles("window", "online_hall", "citizen_app", "bank"))
 ]
+Hospital = Annotated[ApiClient, Depends(require_roles("hospital"))]
+Pharmacy = Annotated[ApiClient, Depends(require_roles("pharmacy"))]
 CHANNEL_OF_ROLE: dict[Role, ActivationChannel] = {
     "window": "window",
     "online_hall": "online_hall",
@@ -33,14 +35,38 @@ class ActivationRequest(BaseModel):
 
     card_id: str = Field(description="Id of the card.", max_length=64)
     person_id: str = Field(description="Opaque id of the holder.", max_length=64)
+    id_checked: bool = Field(
+        False, description="Window and bank: staff checked the holder's original ID card."
+    )
+
+
+class HospitalRegistration(BaseModel):
+    """An outpatient or inpatient registration with the card: the first one activates it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_id: str = Field(description="The card presented.", max_length=64)
+    person_id: str = Field(description="The patient (the card's holder).", max_length=64)
+    kind: Literal["outpatient", "inpatient"] = Field(description="The registration.")
+
+
+class PharmacySwitch(BaseModel):
+    """At a designated pharmacy the old card is inserted, then the new one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    old_card_id: str = Field(description="The old medical insurance card.", max_length=64)
+    new_card_id: str = Field(description="The new card.", max_length=64)
+    person_id: str = Field(description="The holder.", max_length=64)
 
 
 class ActivationResponse(BaseModel):
-    """The card is active."""
+    """The card is active (now, or it was already)."""
 
     card_id: str = Field(description="Id of the card.")
-    channel: ActivationChannel = Field(description="How it was activated.")
-    event_id: str = Field(description="Id of the CardActivated event.")
+    channel: ActivationChannel = Field(description="The channel that asked.")
+    already_active: bool = Field(description="True when it had been activated before.")
+    events: list[str] = Field(description="The events recorded now, in order.")
 
 
 def status_of(error: DomainError) -> int:
@@ -52,18 +78,84 @@ def status_of(error: DomainError) -> int:
     return 409
 
 
-@router.post("/activations", status_code=201, response_model=ActivationResponse)
-async def activate(
-    body: ActivationRequest, request: Request, caller: Activator
+def _answer(
+    result: Activated, channel: ActivationChannel, response: Response
 ) -> ActivationResponse:
-    """Activate a mailed or handed-over card (online needs the holder's face verification)."""
+    if result.already_active:
+        response.status_code = 200
+    return ActivationResponse(
+        card_id=result.card_id,
+        channel=channel,
+        already_active=result.already_active,
+        events=[e.event_type for e in result.events],
+    )
+
+
+def _handlers(request: Request) -> ActivationHandlers:
     handlers: ActivationHandlers = request.app.state.handlers
+    return handlers
+
+
+@router.post(
+    "/activations",
+    status_code=201,
+    response_model=ActivationResponse,
+    responses={200: {"model": ActivationResponse}},
+)
+async def activate(
+    body: ActivationRequest, request: Request, response: Response, caller: Activator
+) -> ActivationResponse:
+    """Activate a card: at the window or a bank outlet (ID checked), or online (after a
+    recent face verification)."""
     channel = CHANNEL_OF_ROLE[caller.role]
-    event = await handlers.activate(
+    result = await _handlers(request).activate(
         card_id=body.card_id,
         person_id=body.person_id,
         channel=channel,
         operator=caller.name,
         causation=request_causation(request),
+        id_checked=body.id_checked,
     )
-    return ActivationResponse(card_id=body.card_id, channel=channel, event_id=str(event.event_id))
+    return _answer(result, channel, response)
+
+
+@router.post(
+    "/hospital/registrations",
+    status_code=201,
+    response_model=ActivationResponse,
+    responses={200: {"model": ActivationResponse}},
+)
+async def hospital_registration(
+    body: HospitalRegistration, request: Request, response: Response, caller: Hospital
+) -> ActivationResponse:
+    """A designated hospital registers a patient with the card: the first time activates it."""
+    result = await _handlers(request).activate(
+        card_id=body.card_id,
+        person_id=body.person_id,
+        channel="hospital",
+        operator=caller.name,
+        causation=request_causation(request),
+    )
+    return _answer(result, "hospital", response)
+
+
+@router.post(
+    "/pharmacy/card-switch",
+    status_code=201,
+    response_model=ActivationResponse,
+    responses={200: {"model": ActivationResponse}},
+)
+async def pharmacy_switch(
+    body: PharmacySwitch, request: Request, response: Response, caller: Pharmacy
+) -> ActivationResponse:
+    """Old card, then new card at a designated pharmacy: the new card is activated and the
+    account moves to it."""
+    result = await _handlers(request).activate(
+        card_id=body.new_card_id,
+        person_id=body.person_id,
+        channel="pharmacy",
+        operator=caller.name,
+        causation=request_causation(request),
+        presented_old_card=body.old_card_id,
+    )
+    return _answer(result, "pharmacy", response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from services.activation.handlers import ActivationHandlers
 from services.activation.settings import ActivationSettings
 from shared import verified
 from shared.app import service_app
+from shared.envelope import utc_now
 from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
 
@@ -21,7 +23,12 @@ def create_app(settings: ActivationSettings) -> FastAPI:
     """The activation service: activation by every channel."""
 
     def handlers(runtime: ServiceRuntime) -> ActivationHandlers:
-        return ActivationHandlers(pool=runtime.pool, events=runtime.store)
+        return ActivationHandlers(
+            pool=runtime.pool,
+            events=runtime.store,
+            max_verification_age=timedelta(seconds=settings.max_verification_age_s),
+            clock=utc_now,
+        )
 
     return service_app(
         service="activation",

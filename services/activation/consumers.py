@@ -6,6 +6,7 @@ from services.activation import store
 from shared import verified
 from shared.consumer import ForeignFeed
 from shared.contracts import (
+    CardReplaced,
     CardReportedLost,
     CardUnblocked,
     EventPayload,
@@ -26,20 +27,24 @@ CARD_STATUS = {
     "CardCollected": "collected",
     "CardSealed": "sealed",
     "CardCancelled": "cancelled",
-    "CardReplaced": "replaced",
 }
-LOSS_EVENTS = {"CardReportedLost", "CardUnblocked"}
+OTHER_CARD_EVENTS = {"CardReportedLost", "CardUnblocked", "CardReplaced"}
 
 
 async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
     """Learn who is verified and where each card is."""
     match payload:
         case IdentityVerified():
-            await verified.record_verification(conn, envelope.person_id, payload.level)
+            await verified.record_verification(
+                conn, envelope.person_id, payload.level, payload.verified_at
+            )
         case _ if payload.event_type in CARD_STATUS:
             status = CARD_STATUS[payload.event_type]
             card_id = envelope.payload["card_id"]
             await store.record_card_status(conn, card_id, envelope.person_id, status)
+        case CardReplaced():
+            await store.record_replacement(conn, payload.card_id, payload.new_card_id)
+            await store.record_card_status(conn, payload.card_id, envelope.person_id, "replaced")
         case CardReportedLost():
             await store.record_loss(conn, payload.card_id, payload.kind)
         case CardUnblocked():
@@ -51,6 +56,6 @@ def feed() -> ForeignFeed:
     return ForeignFeed(
         group="activation",
         topics=CONSUMED_TOPICS["activation"],
-        handles={IdentityVerified.event_type, *CARD_STATUS, *LOSS_EVENTS},
+        handles={IdentityVerified.event_type, *CARD_STATUS, *OTHER_CARD_EVENTS},
         apply=apply_foreign_event,
     )

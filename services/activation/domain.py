@@ -1,35 +1,34 @@
-"""The activation service's pure domain: one card's activation, decide and evolve."""
+"""The activation service's pure domain: one card's activation, decide and evolve.
+
+Each channel has its own rule (domain.md, "Activation"); a refusal of the holder's attempt is
+recorded; activating an active card is answered, not repeated. On activation the medical
+insurance account is enabled, and a replacement card inherits the account of the card it
+replaced.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Literal
 
-from services.activation.errors import (
-    CardAlreadyActiveError,
-    CardNoLongerValidError,
-    CardNotDeliveredError,
-    CardNotFoundError,
-    CardNotHeldError,
-    CardReportedLostError,
-    IdentityNotVerifiedError,
+from services.activation.errors import CardNotFoundError, CardNotHeldError
+from shared.contracts import (
+    ActivationRefused,
+    CardActivated,
+    EventPayload,
+    MedicalAccountEnabled,
+    MedicalAccountMoved,
 )
-from shared.contracts import CardActivated, EventPayload
-from shared.contracts.activation import ActivationChannel
+from shared.contracts.activation import ActivationChannel, ActivationRefusal
 
 VerificationLevel = Literal["real_name", "real_person"]
-#: Statuses in which the card is in the citizen's hands or on its way to them.
+#: The card is with the holder or on its way (a card presented at a counter is in hand).
 DELIVERED = frozenset({"mailed", "delivered", "collected"})
 #: Statuses after which the card can never be activated.
 NO_LONGER_VALID = frozenset({"production_failed", "sealed", "cancelled", "replaced"})
-#: What each channel needs of the holder: online activation needs the face check.
-REQUIRED_LEVEL: dict[ActivationChannel, frozenset[VerificationLevel]] = {
-    "online_hall": frozenset({"real_person"}),
-    "window": frozenset({"real_name", "real_person"}),
-    "bank": frozenset({"real_name", "real_person"}),
-    "hospital": frozenset({"real_name", "real_person"}),
-    "pharmacy": frozenset({"real_name", "real_person"}),
-}
+#: Channels where staff check the original ID card before activating.
+ID_CHECKED_CHANNELS = frozenset({"window", "bank"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,15 @@ class CardFacts:
     person_id: str
     status: str
     lost: str | None = None
+    replaces: str | None = None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What identity's events told us of the holder."""
+
+    level: VerificationLevel | None
+    real_person_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,12 @@ class ActivateCard:
     channel: ActivationChannel
     operator: str
     card: CardFacts | None
-    holder_level: VerificationLevel | None
+    holder: Holder
+    at: datetime
+    max_verification_age: timedelta
+    id_checked: bool = False
+    #: Pharmacy: the old card inserted before the new one.
+    presented_old_card: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,24 +72,45 @@ class Activation:
 
 
 def decide(state: Activation, command: ActivateCard) -> list[EventPayload]:
-    """Activate a delivered card for its verified holder, or say why not."""
-    if command.card is None:
+    """Activate the card by the channel's rule; a refusal is an ActivationRefused event."""
+    card = command.card
+    if card is None:
         raise CardNotFoundError()
-    if command.card.person_id != command.person_id:
+    if card.person_id != command.person_id:
         raise CardNotHeldError()
     if state.active:
-        raise CardAlreadyActiveError()
-    if command.card.status in NO_LONGER_VALID:
-        raise CardNoLongerValidError()
-    if command.card.lost is not None:
-        raise CardReportedLostError()
-    if command.card.status not in DELIVERED:
-        raise CardNotDeliveredError()
-    if command.holder_level not in REQUIRED_LEVEL[command.channel]:
-        raise IdentityNotVerifiedError()
-    return [
-        CardActivated(card_id=command.card_id, channel=command.channel, operator=command.operator)
+        return []  # already active: answered, not repeated
+    reason = refusal(command, card)
+    if reason is not None:
+        return [ActivationRefused(card_id=command.card_id, channel=command.channel, reason=reason)]
+    events: list[EventPayload] = [
+        CardActivated(card_id=command.card_id, channel=command.channel, operator=command.operator),
+        MedicalAccountEnabled(card_id=command.card_id),
     ]
+    if card.replaces is not None:
+        events.append(MedicalAccountMoved(from_card_id=card.replaces, to_card_id=command.card_id))
+    return events
+
+
+def refusal(command: ActivateCard, card: CardFacts) -> ActivationRefusal | None:
+    """Why the channel may not activate this card now, or None."""
+    if card.status in NO_LONGER_VALID:
+        return "CARD_NO_LONGER_VALID"
+    if card.lost is not None:
+        return "CARD_REPORTED_LOST"
+    if card.status not in DELIVERED:
+        return "CARD_NOT_DELIVERED"
+    if command.channel in ID_CHECKED_CHANNELS and not command.id_checked:
+        return "ID_CHECK_REQUIRED"
+    if command.channel == "online_hall":
+        holder = command.holder
+        if holder.level != "real_person" or holder.real_person_at is None:
+            return "IDENTITY_NOT_VERIFIED"
+        if command.at - holder.real_person_at > command.max_verification_age:
+            return "VERIFICATION_TOO_OLD"
+    if command.channel == "pharmacy" and card.replaces != command.presented_old_card:
+        return "OLD_CARD_MISMATCH"
+    return None
 
 
 def evolve(state: Activation, event: EventPayload) -> Activation:

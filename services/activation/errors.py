@@ -29,11 +29,6 @@ class IdentityNotVerifiedError(ActivationError):
     default_message = "Online activation needs the holder's real-name and face verification first."
 
 
-class CardAlreadyActiveError(ActivationError):
-    code = "CARD_ALREADY_ACTIVE"
-    default_message = "The card is already activated."
-
-
 class CardReportedLostError(ActivationError):
     code = "CARD_REPORTED_LOST"
     default_message = "The card is reported lost; unblock it (or use its replacement) first."
@@ -45,3 +40,30 @@ class CardNoLongerValidError(ActivationError):
         "The card is no longer valid (sealed, replaced, cancelled or never produced); "
         "apply for a new one."
     )
+
+
+class VerificationTooOldError(ActivationError):
+    code = "VERIFICATION_TOO_OLD"
+    default_message = "Online activation needs a face verification made in the last few minutes."
+
+
+class IdCheckRequiredError(ActivationError):
+    code = "ID_CHECK_REQUIRED"
+    default_message = "Staff check the holder's original ID card before activating."
+
+
+class OldCardMismatchError(ActivationError):
+    code = "OLD_CARD_MISMATCH"
+    default_message = "The old card inserted is not the card this new card replaces."
+
+
+#: The refusal a channel gets for each recorded refusal.
+REFUSAL_ERRORS: dict[str, type[ActivationError]] = {
+    "CARD_NOT_DELIVERED": CardNotDeliveredError,
+    "CARD_REPORTED_LOST": CardReportedLostError,
+    "CARD_NO_LONGER_VALID": CardNoLongerValidError,
+    "IDENTITY_NOT_VERIFIED": IdentityNotVerifiedError,
+    "VERIFICATION_TOO_OLD": VerificationTooOldError,
+    "ID_CHECK_REQUIRED": IdCheckRequiredError,
+    "OLD_CARD_MISMATCH": OldCardMismatchError,
+}

@@ -12,3 +12,6 @@ class ActivationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ACTIVATION_", extra="ignore")
 
     port: int = Field(8003, ge=1, le=65535)
+    max_verification_age_s: int = Field(
+        300, ge=30, description="Online activation needs a face verification this recent."
+    )

@@ -28,9 +28,20 @@ async def record_loss(conn: Connection, card_id: str, kind: str | None) -> None:
 async def card_facts(conn: Connection, card_id: str) -> CardFacts | None:
     """What we know of a card, or None."""
     row = await conn.fetchrow(
-        "SELECT person_id, status, lost FROM known_cards WHERE card_id = $1", card_id
+        "SELECT k.person_id, k.status, k.lost, r.old_card_id FROM known_cards k"
+        " LEFT JOIN replacements r ON r.new_card_id = k.card_id WHERE k.card_id = $1",
+        card_id,
     )
-    return CardFacts(row["person_id"], row["status"], row["lost"]) if row else None
+    if row is None:
+        return None
+    return CardFacts(row["person_id"], row["status"], row["lost"], row["old_card_id"])
+
+
+async def record_replacement(conn: Connection, old_card_id: str, new_card_id: str) -> None:
+    """Remember which card a replacement replaces."""
+    await conn.execute(
+        "INSERT INTO replacements VALUES ($1, $2) ON CONFLICT DO NOTHING", new_card_id, old_card_id
+    )
 
 
 def projection(feed: ForeignFeed) -> Projection:
@@ -39,6 +50,7 @@ def projection(feed: ForeignFeed) -> Projection:
         tables={
             "verified_persons": verified.COLUMNS,
             "known_cards": ("card_id", "person_id", "status", "lost"),
+            "replacements": ("new_card_id", "old_card_id"),
         },
         foreign=feed,
     )

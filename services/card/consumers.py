@@ -28,7 +28,9 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
     """Learn who is verified, who may act for whom, and which cards are active."""
     match payload:
         case IdentityVerified():
-            await verified.record_verification(conn, envelope.person_id, payload.level)
+            await verified.record_verification(
+                conn, envelope.person_id, payload.level, payload.verified_at
+            )
         case FamilyMemberLinked():
             await conn.execute(
                 "INSERT INTO family_links VALUES ($1, $2) ON CONFLICT DO NOTHING",

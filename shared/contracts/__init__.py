@@ -2,7 +2,12 @@
 
 from typing import Any
 
-from shared.contracts.activation import CardActivated
+from shared.contracts.activation import (
+    ActivationRefused,
+    CardActivated,
+    MedicalAccountEnabled,
+    MedicalAccountMoved,
+)
 from shared.contracts.base import EventPayload
 from shared.contracts.card import (
     CardApplied,
@@ -65,6 +70,9 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     ChannelBound,
     ChannelUnlinked,
     CardActivated,
+    ActivationRefused,
+    MedicalAccountEnabled,
+    MedicalAccountMoved,
     NotificationSent,
 )
 
@@ -93,6 +101,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 __all__ = [
     "ALL_EVENTS",
     "REGISTRY",
+    "ActivationRefused",
     "CardActivated",
     "CardApplied",
     "CardCancelled",
@@ -119,6 +128,8 @@ __all__ = [
     "GuardianConsentRecorded",
     "IdentityVerificationFailed",
     "IdentityVerified",
+    "MedicalAccountEnabled",
+    "MedicalAccountMoved",
     "NotificationSent",
     "PersonRegistered",
     "PersonalDataErased",

@@ -19,3 +19,48 @@ class CardActivated(EventPayload):
     card_id: str = Field(description="Id of the card that was activated.")
     channel: ActivationChannel = Field(description="How the card was activated.")
     operator: str = Field(description="Credential name of the caller that activated it.")
+    card_kind: Literal["physical", "electronic"] = Field(
+        "physical", description="The physical card, or the electronic card bound to it."
+    )
+
+
+ActivationRefusal = Literal[
+    "CARD_NOT_DELIVERED",
+    "CARD_REPORTED_LOST",
+    "CARD_NO_LONGER_VALID",
+    "IDENTITY_NOT_VERIFIED",
+    "VERIFICATION_TOO_OLD",
+    "ID_CHECK_REQUIRED",
+    "OLD_CARD_MISMATCH",
+]
+
+
+class ActivationRefused(EventPayload):
+    """A holder's activation attempt was refused; nothing else changed."""
+
+    event_type: ClassVar[str] = "ActivationRefused"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="Id of the card.")
+    channel: ActivationChannel = Field(description="The channel that tried.")
+    reason: ActivationRefusal = Field(description="Stable reason code.")
+
+
+class MedicalAccountEnabled(EventPayload):
+    """After activation the card's medical insurance account works normally again."""
+
+    event_type: ClassVar[str] = "MedicalAccountEnabled"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="The card whose account is enabled.")
+
+
+class MedicalAccountMoved(EventPayload):
+    """The replacement card inherited the medical insurance account of the card it replaced;
+    the old card no longer works."""
+
+    event_type: ClassVar[str] = "MedicalAccountMoved"
+    producer: ClassVar[Producer] = "activation"
+
+    from_card_id: str = Field(description="The replaced card.")
+    to_card_id: str = Field(description="The card that holds the account now.")

@@ -11,15 +11,7 @@ from hypothesis import given as given_
 from hypothesis import strategies as st
 
 from services.activation import domain as activation
-from services.activation.errors import (
-    CardAlreadyActiveError,
-    CardNotDeliveredError,
-    CardNotFoundError,
-    CardNotHeldError,
-    CardReportedLostError,
-    IdentityNotVerifiedError,
-)
-from services.activation.errors import CardNoLongerValidError as ActivationCardNoLongerValidError
+from services.activation.errors import CardNotFoundError, CardNotHeldError
 from services.card import domain as card
 from services.card import rules as card_rules
 from services.card.errors import (
@@ -44,6 +36,7 @@ from services.identity.errors import (
 )
 from services.notification import domain as notification
 from shared.contracts import (
+    ActivationRefused,
     CardActivated,
     CardApplied,
     CardMailed,
@@ -54,6 +47,8 @@ from shared.contracts import (
     GuardianConsentRecorded,
     IdentityVerificationFailed,
     IdentityVerified,
+    MedicalAccountEnabled,
+    MedicalAccountMoved,
     NotificationSent,
     PersonalDataErased,
     PersonRegistered,
@@ -268,45 +263,88 @@ def activate(
     holder: str = "p1",
     level: activation.VerificationLevel | None = "real_person",
     channel: activation.ActivationChannel = "online_hall",
+    verified_ago: timedelta = timedelta(minutes=1),
+    id_checked: bool = False,
+    replaces: str | None = None,
+    old_card: str | None = None,
 ) -> activation.ActivateCard:
-    facts = activation.CardFacts(person_id=holder, status=status, lost=lost) if status else None
-    return activation.ActivateCard("c1", "p1", channel, "app", facts, level)
+    facts = activation.CardFacts(holder, status, lost, replaces) if status else None
+    return activation.ActivateCard(
+        card_id="c1",
+        person_id="p1",
+        channel=channel,
+        operator="app",
+        card=facts,
+        holder=activation.Holder(level, NOW - verified_ago),
+        at=NOW,
+        max_verification_age=timedelta(minutes=5),
+        id_checked=id_checked,
+        presented_old_card=old_card,
+    )
 
 
 def test_a_mailed_card_is_activated_online_by_its_verified_holder() -> None:
-    [event] = activation.decide(activation.Activation(), activate())
-    assert event == CardActivated(card_id="c1", channel="online_hall", operator="app")
+    events = activation.decide(activation.Activation(), activate())
+    assert events == [
+        CardActivated(card_id="c1", channel="online_hall", operator="app"),
+        MedicalAccountEnabled(card_id="c1"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("command", "error"),
     [
         (activate(status=None), CardNotFoundError),
-        (activate(status="produced"), CardNotDeliveredError),
-        (activate(status="sealed"), ActivationCardNoLongerValidError),
-        (activate(lost="temporary"), CardReportedLostError),
         (activate(holder="someone-else"), CardNotHeldError),
-        (activate(level=None), IdentityNotVerifiedError),
-        (activate(level="real_name"), IdentityNotVerifiedError),
     ],
 )
-def test_activation_refusals(command: activation.ActivateCard, error: type[Exception]) -> None:
+def test_unknown_or_foreign_cards_are_refused(
+    command: activation.ActivateCard, error: type[Exception]
+) -> None:
     with pytest.raises(error):
         activation.decide(activation.Activation(), command)
 
 
-def test_a_bank_outlet_activates_with_real_name_only() -> None:
-    assert activation.decide(activation.Activation(), activate(level="real_name", channel="bank"))
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        (activate(status="produced"), "CARD_NOT_DELIVERED"),
+        (activate(status="sealed"), "CARD_NO_LONGER_VALID"),
+        (activate(lost="temporary"), "CARD_REPORTED_LOST"),
+        (activate(level=None), "IDENTITY_NOT_VERIFIED"),
+        (activate(level="real_name"), "IDENTITY_NOT_VERIFIED"),
+        (activate(verified_ago=timedelta(minutes=6)), "VERIFICATION_TOO_OLD"),
+        (activate(channel="window"), "ID_CHECK_REQUIRED"),
+        (activate(channel="bank", level="real_name"), "ID_CHECK_REQUIRED"),
+        (activate(channel="pharmacy", replaces="c0", old_card="cX"), "OLD_CARD_MISMATCH"),
+    ],
+)
+def test_each_channel_refuses_by_its_rule(command: activation.ActivateCard, reason: str) -> None:
+    [refused] = activation.decide(activation.Activation(), command)
+    assert isinstance(refused, ActivationRefused)
+    assert refused.reason == reason
 
 
-def test_a_card_is_activated_once() -> None:
-    state = given(
-        activation.evolve,
-        activation.Activation(),
-        *activation.decide(activation.Activation(), activate()),
-    )
-    with pytest.raises(CardAlreadyActiveError):
-        activation.decide(state, activate())
+@pytest.mark.parametrize(
+    "command",
+    [
+        activate(channel="window", id_checked=True, level="real_name"),
+        activate(channel="bank", id_checked=True, level="real_name"),
+        activate(channel="hospital", level=None),
+        activate(channel="pharmacy", level=None, replaces="c0", old_card="c0"),
+    ],
+)
+def test_each_channel_activates_by_its_rule(command: activation.ActivateCard) -> None:
+    events = activation.decide(activation.Activation(), command)
+    assert isinstance(events[0], CardActivated)
+    assert events[0].channel == command.channel
+
+
+def test_a_replacement_inherits_the_account_once() -> None:
+    events = activation.decide(activation.Activation(), activate(replaces="c0"))
+    assert events[-1] == MedicalAccountMoved(from_card_id="c0", to_card_id="c1")
+    state = given(activation.evolve, activation.Activation(), *events)
+    assert activation.decide(state, activate(replaces="c0")) == [], "answered, not repeated"
 
 
 # notification -----------------------------------------------------------------------------
