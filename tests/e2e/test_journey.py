@@ -15,7 +15,7 @@ from deploy.demo import Journey, run_demo, run_journey
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.envelope import Envelope
 from shared.topics import EVENTS_TOPIC
-from tests.e2e.harness import endpoints, envelope_of, read_records, register
+from tests.e2e.harness import Record, endpoints, envelope_of, read_records, register
 
 JOURNEY = [
     ("identity", "PersonRegistered"),
@@ -24,7 +24,18 @@ JOURNEY = [
     ("card", "CardProduced"),
     ("card", "CardMailed"),
     ("activation", "CardActivated"),
+    ("activation", "MedicalAccountEnabled"),
 ]
+#: The journey may try to activate before the activation service learned that the card was
+#: mailed: that attempt is refused, and recorded, but it is not part of the journey proper.
+RETRIED = "ActivationRefused"
+
+
+def journey_records(records: list[Record]) -> list[Record]:
+    """Records of the journey proper."""
+    return [r for r in records if dict(r.headers).get("event_type") != RETRIED.encode()]
+
+
 ENVELOPE_FIELDS = set(Envelope.model_fields)
 
 
@@ -38,7 +49,9 @@ async def test_every_citizen_completes_the_journey(journeys: list[Journey]) -> N
     for journey in journeys:
         types = [e["event_type"] for e in journey.timeline]
         assert types.count("NotificationSent") == 2
-        assert [t for t in types if t != "NotificationSent"] == [t for _, t in JOURNEY]
+        assert [t for t in types if t not in ("NotificationSent", RETRIED)] == [
+            t for _, t in JOURNEY
+        ]
 
 
 async def test_every_event_once_in_order_with_full_envelope(
@@ -50,8 +63,9 @@ async def test_every_event_once_in_order_with_full_envelope(
         infra.bootstrap_servers,
         list(EVENTS_TOPIC.values()),
         keep=lambda r: (r.key or b"").decode() in people,
-        done=lambda kept: len(kept) >= expected,
+        done=lambda kept: len(journey_records(kept)) >= expected,
     )
+    records = journey_records(records)
     assert len(records) == expected
     by_person: dict[str, list[Envelope]] = defaultdict(list)
     for record in records:
@@ -86,9 +100,9 @@ async def test_no_clear_personal_data_on_any_topic(
         infra.bootstrap_servers,
         list(EVENTS_TOPIC.values()),
         keep=lambda r: (r.key or b"").decode() == journey.person_id,
-        done=lambda kept: len(kept) >= len(JOURNEY) + 2,
+        done=lambda kept: len(journey_records(kept)) >= len(JOURNEY) + 2,
     )
-    assert len(records) == len(JOURNEY) + 2
+    assert len(journey_records(records)) == len(JOURNEY) + 2
     for record in records:
         text = (record.value or b"").decode()
         assert citizen.id_number not in text
