@@ -21,7 +21,7 @@ CONSUMED_TOPICS: Final[dict[str, tuple[str, ...]]] = {
     "identity": (CARD_EVENTS, ACTIVATION_EVENTS),
     "card": (IDENTITY_EVENTS, ACTIVATION_EVENTS),
     "activation": (IDENTITY_EVENTS, CARD_EVENTS),
-    "notification": (CARD_EVENTS, ACTIVATION_EVENTS),
+    "notification": (IDENTITY_EVENTS, CARD_EVENTS, ACTIVATION_EVENTS),
 }
 
 

@@ -25,10 +25,11 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         routers=[router],
         status_of=status_of,
         migrations=[Path(__file__).parent / "migrations"],
-        feed=feed(EventStore("notification")),
+        feed=feed(EventStore("notification"), settings.default_language),
     )
 
 
 def projection() -> Projection:
     """What ``shebao rebuild notification`` drops and replays."""
-    return store.projection(feed(EventStore("notification")))
+    settings = NotificationSettings()
+    return store.projection(feed(EventStore("notification"), settings.default_language))

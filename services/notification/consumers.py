@@ -6,15 +6,16 @@ import dataclasses
 from dataclasses import dataclass
 
 from services.notification import domain, store
+from services.notification.templates import TEMPLATES
 from shared.aggregate import load_state
 from shared.consumer import ForeignFeed
-from shared.contracts import CardActivated, CardMailed, EventPayload
+from shared.contracts import EventPayload
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
 from shared.topics import CONSUMED_TOPICS
 
-NOTIFIED_EVENTS = {CardMailed.event_type, CardActivated.event_type}
+NOTIFIED_EVENTS = set(TEMPLATES)
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,10 @@ class Notifier:
     """Turns an event the citizen must know of into a logged message and NotificationSent."""
 
     events: EventStore
+    language: str = "zh-Hans"
 
     async def __call__(self, conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
-        message = domain.render(payload)
+        message = domain.render(envelope.event_type, envelope.payload, self.language)
         if message is None:
             return
         command = domain.NotifyCitizen(
@@ -53,11 +55,11 @@ class Notifier:
         await store.log_message(conn, envelope.person_id, command)
 
 
-def feed(events: EventStore) -> ForeignFeed:
-    """The notification group's feed: card.events and activation.events."""
+def feed(events: EventStore, language: str = "zh-Hans") -> ForeignFeed:
+    """The notification group's feed: identity, card and activation events."""
     return ForeignFeed(
         group="notification",
         topics=CONSUMED_TOPICS["notification"],
         handles=NOTIFIED_EVENTS,
-        apply=Notifier(events),
+        apply=Notifier(events, language),
     )

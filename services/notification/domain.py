@@ -7,18 +7,11 @@ The stream of a notification is named after the event it is about, so the decisi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
-from shared.contracts import CardActivated, CardMailed, EventPayload, NotificationSent
+from services.notification.templates import TEMPLATES
+from shared.contracts import EventPayload, NotificationSent
 from shared.contracts.notification import NotificationChannel
-
-#: Activation channels as the citizen reads them.
-CHANNEL_NAMES_ZH = {
-    "window": "服务窗口",
-    "online_hall": "网上服务大厅",
-    "bank": "银行网点",
-    "hospital": "定点医院",
-    "pharmacy": "定点药店",
-}
 
 
 @dataclass(frozen=True)
@@ -30,26 +23,12 @@ class Message:
     text: str
 
 
-def render(event: EventPayload) -> Message | None:
+def render(event_type: str, payload: dict[str, Any], language: str = "zh-Hans") -> Message | None:
     """The message a citizen gets for an event, or None when it needs none."""
-    match event:
-        case CardMailed():
-            return Message(
-                "card_mailed",
-                "zh-Hans",
-                f"您的社会保障卡已寄出：{event.courier}，运单号 {event.tracking_number}。"
-                "收到后请及时启用。",
-            )
-        case CardActivated():
-            channel = CHANNEL_NAMES_ZH.get(event.channel, event.channel)
-            return Message(
-                "card_activated",
-                "zh-Hans",
-                f"您的社会保障卡已通过{channel}启用，医保账户恢复正常使用。"
-                "首次结算前请修改初始密码。",
-            )
-        case _:
-            return None
+    template = TEMPLATES.get(event_type)
+    if template is None:
+        return None
+    return Message(template.name, language, template.render(payload, language))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ JOURNEY = [
 #: The journey may try to activate before the activation service learned that the card was
 #: mailed: that attempt is refused, and recorded, but it is not part of the journey proper.
 RETRIED = "ActivationRefused"
+#: Messages the journey earns: application received, card mailed, card activated.
+NOTIFIED = 3
 
 
 def journey_records(records: list[Record]) -> list[Record]:
@@ -48,7 +50,7 @@ async def test_every_citizen_completes_the_journey(journeys: list[Journey]) -> N
     assert [j.failure for j in journeys] == [None] * len(journeys)
     for journey in journeys:
         types = [e["event_type"] for e in journey.timeline]
-        assert types.count("NotificationSent") == 2
+        assert types.count("NotificationSent") == NOTIFIED
         assert [t for t in types if t not in ("NotificationSent", RETRIED)] == [
             t for _, t in JOURNEY
         ]
@@ -58,7 +60,7 @@ async def test_every_event_once_in_order_with_full_envelope(
     infra: Infrastructure, journeys: list[Journey]
 ) -> None:
     people = {j.person_id for j in journeys}
-    expected = len(people) * (len(JOURNEY) + 2)
+    expected = len(people) * (len(JOURNEY) + NOTIFIED)
     records = await read_records(
         infra.bootstrap_servers,
         list(EVENTS_TOPIC.values()),
@@ -86,7 +88,7 @@ async def test_every_event_once_in_order_with_full_envelope(
         notified = Counter(
             e.payload["about_event_type"] for e in events if e.event_type == "NotificationSent"
         )
-        assert notified == {"CardMailed": 1, "CardActivated": 1}
+        assert notified == {"CardApplied": 1, "CardMailed": 1, "CardActivated": 1}
 
 
 async def test_no_clear_personal_data_on_any_topic(
@@ -100,9 +102,9 @@ async def test_no_clear_personal_data_on_any_topic(
         infra.bootstrap_servers,
         list(EVENTS_TOPIC.values()),
         keep=lambda r: (r.key or b"").decode() == journey.person_id,
-        done=lambda kept: len(journey_records(kept)) >= len(JOURNEY) + 2,
+        done=lambda kept: len(journey_records(kept)) >= len(JOURNEY) + NOTIFIED,
     )
-    assert len(journey_records(records)) == len(JOURNEY) + 2
+    assert len(journey_records(records)) == len(JOURNEY) + NOTIFIED
     for record in records:
         text = (record.value or b"").decode()
         assert citizen.id_number not in text

@@ -349,7 +349,7 @@ def test_a_replacement_inherits_the_account_once() -> None:
 
 # notification -----------------------------------------------------------------------------
 def notify(about: EventPayload) -> notification.NotifyCitizen:
-    message = notification.render(about)
+    message = notification.render(about.event_type, about.to_payload())
     assert message is not None
     return notification.NotifyCitizen("n1", "e1", about.event_type, message, "app_push")
 
@@ -363,13 +363,14 @@ def test_mailed_and_activated_cards_are_told_once() -> None:
 
 
 def test_messages_say_what_happened_without_personal_data() -> None:
-    mailed = notification.render(MAILED)
-    activated = notification.render(CardActivated(card_id="c1", channel="bank", operator="x"))
+    mailed = notification.render("CardMailed", MAILED.to_payload())
+    bank = CardActivated(card_id="c1", channel="bank", operator="x").to_payload()
+    activated = notification.render("CardActivated", bank)
     assert mailed is not None
     assert "EMS1" in mailed.text
     assert activated is not None
     assert "银行网点" in activated.text
-    assert notification.render(PRODUCED) is None
+    assert notification.render("CardProduced", PRODUCED.to_payload()) is None
 
 
 def link(member: str, limit: int = 8) -> identity.LinkFamilyMember:
