@@ -7,7 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.activation.errors import CardNotFoundError, CardNotHeldError
+from services.activation.errors import (
+    CardNotFoundError,
+    CardNotHeldError,
+    PasswordLockedError,
+    PasswordWeakError,
+    PasswordWrongError,
+    RecoveryProofRequiredError,
+)
 from services.activation.handlers import Activated, ActivationHandlers
 from shared.contracts.activation import ActivationChannel
 from shared.errors import DomainError
@@ -69,13 +76,19 @@ class ActivationResponse(BaseModel):
     events: list[str] = Field(description="The events recorded now, in order.")
 
 
+STATUS: dict[type[DomainError], int] = {
+    CardNotFoundError: 404,
+    CardNotHeldError: 403,
+    PasswordWeakError: 422,
+    PasswordWrongError: 422,
+    PasswordLockedError: 423,
+    RecoveryProofRequiredError: 403,
+}
+
+
 def status_of(error: DomainError) -> int:
-    """HTTP status of an activation refusal."""
-    if isinstance(error, CardNotFoundError):
-        return 404
-    if isinstance(error, CardNotHeldError):
-        return 403
-    return 409
+    """HTTP status of an activation refusal: most conflict with the card's state (409)."""
+    return next((s for kind, s in STATUS.items() if isinstance(error, kind)), 409)
 
 
 def _answer(
@@ -92,7 +105,7 @@ def _answer(
 
 
 def _handlers(request: Request) -> ActivationHandlers:
-    handlers: ActivationHandlers = request.app.state.handlers
+    handlers: ActivationHandlers = request.app.state.handlers.activator
     return handlers
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from services.activation import store
 from services.activation.api import router, status_of
 from services.activation.consumers import feed
 from services.activation.handlers import ActivationHandlers
+from services.activation.password_api import router as password_router
+from services.activation.password_handlers import PasswordHandlers
 from services.activation.settings import ActivationSettings
 from shared import verified
 from shared.app import service_app
@@ -19,22 +23,37 @@ from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
 
 
+@dataclass(frozen=True)
+class Activation:
+    """The activation service's use cases."""
+
+    activator: ActivationHandlers
+    passwords: PasswordHandlers
+
+
 def create_app(settings: ActivationSettings) -> FastAPI:
     """The activation service: activation by every channel."""
 
-    def handlers(runtime: ServiceRuntime) -> ActivationHandlers:
-        return ActivationHandlers(
-            pool=runtime.pool,
-            events=runtime.store,
-            max_verification_age=timedelta(seconds=settings.max_verification_age_s),
-            clock=utc_now,
+    def handlers(runtime: ServiceRuntime) -> Activation:
+        max_age = timedelta(seconds=settings.max_verification_age_s)
+        return Activation(
+            activator=ActivationHandlers(runtime.pool, runtime.store, max_age, utc_now),
+            passwords=PasswordHandlers(
+                pool=runtime.pool,
+                events=runtime.store,
+                hasher=PasswordHasher(),
+                initial_password=settings.initial_password_for,
+                lock_rule=settings.lock_rule_for,
+                max_verification_age=max_age,
+                clock=utc_now,
+            ),
         )
 
     return service_app(
         service="activation",
         settings=settings,
         description="Activation (启用) of social security cards by every channel.",
-        routers=[router],
+        routers=[router, password_router],
         status_of=status_of,
         migrations=[verified.MIGRATIONS, Path(__file__).parent / "migrations"],
         make_handlers=handlers,

@@ -42,6 +42,8 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
             status = CARD_STATUS[payload.event_type]
             card_id = envelope.payload["card_id"]
             await store.record_card_status(conn, card_id, envelope.person_id, status)
+            if "region" in envelope.payload:
+                await store.record_region(conn, card_id, envelope.payload["region"])
         case CardReplaced():
             await store.record_replacement(conn, payload.card_id, payload.new_card_id)
             await store.record_card_status(conn, payload.card_id, envelope.person_id, "replaced")

@@ -67,3 +67,46 @@ REFUSAL_ERRORS: dict[str, type[ActivationError]] = {
     "ID_CHECK_REQUIRED": IdCheckRequiredError,
     "OLD_CARD_MISMATCH": OldCardMismatchError,
 }
+
+
+class CardNotActiveError(ActivationError):
+    code = "CARD_NOT_ACTIVE"
+    default_message = "The card is not activated yet."
+
+
+class PasswordWeakError(ActivationError):
+    code = "PASSWORD_WEAK"
+    default_message = "The password is too easy to guess."
+
+
+class PasswordWrongError(ActivationError):
+    code = "PASSWORD_WRONG"
+    default_message = "The password is wrong."
+
+
+class PasswordLockedError(ActivationError):
+    code = "PASSWORD_LOCKED"
+    default_message = (
+        "The password is locked after too many wrong entries; unlock it at a service window "
+        "with your ID card, or reset it online with an SMS code and a face check."
+    )
+
+
+class PasswordNotLockedError(ActivationError):
+    code = "PASSWORD_NOT_LOCKED"
+    default_message = "The password is not locked."
+
+
+class PasswordChangeRequiredError(ActivationError):
+    code = "PASSWORD_CHANGE_REQUIRED"
+    default_message = (
+        "The card still has its initial password: change it before the first medical settlement."
+    )
+
+
+class RecoveryProofRequiredError(ActivationError):
+    code = "RECOVERY_PROOF_REQUIRED"
+    default_message = (
+        "To unlock or reset: at a window the clerk checks the ID card; online, an SMS code "
+        "and a recent face verification are needed."
+    )

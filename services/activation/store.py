@@ -49,8 +49,40 @@ def projection(feed: ForeignFeed) -> Projection:
     return Projection(
         tables={
             "verified_persons": verified.COLUMNS,
-            "known_cards": ("card_id", "person_id", "status", "lost"),
+            "known_cards": ("card_id", "person_id", "status", "lost", "region"),
             "replacements": ("new_card_id", "old_card_id"),
         },
         foreign=feed,
+    )
+
+
+async def record_region(conn: Connection, card_id: str, region: str) -> None:
+    """Remember the card's region (from CardApplied)."""
+    await conn.execute("UPDATE known_cards SET region = $2 WHERE card_id = $1", card_id, region)
+
+
+async def card_region(conn: Connection, card_id: str) -> str | None:
+    """The card's region, if known."""
+    region: str | None = await conn.fetchval(
+        "SELECT region FROM known_cards WHERE card_id = $1", card_id
+    )
+    return region
+
+
+async def password_hash(conn: Connection, card_id: str, kind: str) -> str | None:
+    """The Argon2id hash of a changed password, or None (the initial one applies)."""
+    stored: str | None = await conn.fetchval(
+        "SELECT hash FROM card_passwords WHERE card_id = $1 AND card_kind = $2", card_id, kind
+    )
+    return stored
+
+
+async def store_password_hash(conn: Connection, card_id: str, kind: str, hashed: str) -> None:
+    """Keep the hash of a new password."""
+    await conn.execute(
+        "INSERT INTO card_passwords VALUES ($1, $2, $3)"
+        " ON CONFLICT (card_id, card_kind) DO UPDATE SET hash = EXCLUDED.hash",
+        card_id,
+        kind,
+        hashed,
     )

@@ -7,6 +7,11 @@ from shared.contracts.activation import (
     CardActivated,
     MedicalAccountEnabled,
     MedicalAccountMoved,
+    PasswordAttemptFailed,
+    PasswordChanged,
+    PasswordLocked,
+    PasswordReset,
+    PasswordUnlocked,
 )
 from shared.contracts.base import EventPayload
 from shared.contracts.card import (
@@ -73,6 +78,11 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     ActivationRefused,
     MedicalAccountEnabled,
     MedicalAccountMoved,
+    PasswordAttemptFailed,
+    PasswordChanged,
+    PasswordLocked,
+    PasswordReset,
+    PasswordUnlocked,
     NotificationSent,
 )
 
@@ -131,6 +141,11 @@ __all__ = [
     "MedicalAccountEnabled",
     "MedicalAccountMoved",
     "NotificationSent",
+    "PasswordAttemptFailed",
+    "PasswordChanged",
+    "PasswordLocked",
+    "PasswordReset",
+    "PasswordUnlocked",
     "PersonRegistered",
     "PersonalDataErased",
     "UnknownEventError",

@@ -1,5 +1,6 @@
 """Events published by the activation service on ``activation.events``."""
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -64,3 +65,64 @@ class MedicalAccountMoved(EventPayload):
 
     from_card_id: str = Field(description="The replaced card.")
     to_card_id: str = Field(description="The card that holds the account now.")
+
+
+CardKind = Literal["physical", "electronic"]
+
+
+class PasswordChanged(EventPayload):
+    """The holder changed a card's service password (the hash is never in an event)."""
+
+    event_type: ClassVar[str] = "PasswordChanged"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="The card.")
+    card_kind: CardKind = Field(description="Whose password: the physical card's or the e-card's.")
+    channel: str = Field(description="Channel the change came through.")
+
+
+class PasswordAttemptFailed(EventPayload):
+    """A wrong password was entered (it counts toward the lock)."""
+
+    event_type: ClassVar[str] = "PasswordAttemptFailed"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="The card.")
+    card_kind: CardKind = Field(description="Whose password.")
+    channel: str = Field(description="Where it was entered.")
+    failed_at: datetime = Field(description="When (UTC).")
+
+
+class PasswordLocked(EventPayload):
+    """Too many wrong passwords: the password is locked (the other card kind is untouched)."""
+
+    event_type: ClassVar[str] = "PasswordLocked"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="The card.")
+    card_kind: CardKind = Field(description="Whose password.")
+    failures: int = Field(description="Wrong entries within the window that locked it.")
+    locked_until: datetime = Field(description="When it unlocks by itself (UTC).")
+
+
+class PasswordUnlocked(EventPayload):
+    """A locked password was unlocked at a window with the holder's ID."""
+
+    event_type: ClassVar[str] = "PasswordUnlocked"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="The card.")
+    card_kind: CardKind = Field(description="Whose password.")
+    channel: str = Field(description="Where it was unlocked.")
+
+
+class PasswordReset(EventPayload):
+    """The password was reset after the holder proved who they are (window with ID, or online
+    with an SMS code and a face check); a reset also unlocks."""
+
+    event_type: ClassVar[str] = "PasswordReset"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="The card.")
+    card_kind: CardKind = Field(description="Whose password.")
+    channel: str = Field(description="Where it was reset.")

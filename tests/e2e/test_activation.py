@@ -4,6 +4,7 @@ replacement exactly once."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -87,3 +88,54 @@ async def test_the_pharmacy_moves_the_account_to_the_replacement_once(
     )
     moved = [envelope_of(r) for r in records if envelope_of(r).event_type == "MedicalAccountMoved"]
     assert [(m.payload["from_card_id"], m.payload["to_card_id"]) for m in moved] == [(old, new)]
+
+
+async def test_passwords_change_settle_lock_and_unlock(services: dict[str, ServiceProcess]) -> None:
+    url = services["activation"].url
+    async with httpx.AsyncClient(timeout=60) as client:
+        api = Api(client, services)
+        citizen, person_id = await api.verified_citizen(55)
+        card_id = await api.apply(person_id, citizen.region)
+        await api.deliver(card_id)
+        body = {"card_id": card_id, "person_id": person_id}
+        assert (
+            await activation(client, url, "/v1/activations", "dev-online-hall", body)
+        ).status_code == 201
+
+        async def settle(password: str) -> httpx.Response:
+            return await client.post(
+                f"{url}/v1/settlements/authorize",
+                headers={"X-Api-Key": "dev-hospital"},
+                json={"card_id": card_id, "password": password},
+            )
+
+        assert (await settle("123456")).json()["code"] == "PASSWORD_CHANGE_REQUIRED"
+        change = {"current_password": "123456", "new_password": "135792"}
+        weak = await client.post(
+            f"{url}/v1/cards/{card_id}/password",
+            headers={"X-Api-Key": "dev-citizen-app"},
+            json={**change, "new_password": "654321"},
+        )
+        assert (weak.status_code, weak.json()["code"]) == (422, "PASSWORD_WEAK")
+        assert "654321" not in weak.text
+        changed = await client.post(
+            f"{url}/v1/cards/{card_id}/password",
+            headers={"X-Api-Key": "dev-citizen-app"},
+            json=change,
+        )
+        assert changed.status_code == 201, changed.text
+        assert (await settle("135792")).json()["outcome"] == "authorized"
+        # A brute force at once: exactly six wrong entries lock it, none gets through.
+        guesses = await asyncio.gather(*(settle(f"{n:06d}") for n in range(100000, 100012)))
+        codes = Counter(g.json()["code"] for g in guesses)
+        assert codes["PASSWORD_WRONG"] == 5, codes
+        assert codes["PASSWORD_LOCKED"] >= 1, codes
+        assert set(codes) <= {"PASSWORD_WRONG", "PASSWORD_LOCKED", "CONCURRENT_UPDATE"}, codes
+        assert (await settle("135792")).json()["code"] == "PASSWORD_LOCKED"
+        unlock = await client.post(
+            f"{url}/v1/cards/{card_id}/password/recovery",
+            headers={"X-Api-Key": "dev-window"},
+            json={"person_id": person_id, "id_checked": True},
+        )
+        assert unlock.json()["outcome"] == "unlocked", unlock.text
+        assert (await settle("135792")).json()["outcome"] == "authorized"

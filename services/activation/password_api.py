@@ -1,0 +1,118 @@
+"""Password routes: settlement checks at hospitals and pharmacies, change, unlock, reset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from services.activation.password_handlers import PasswordHandlers, Proof
+from shared.http import ERROR_RESPONSES, request_causation, require_roles
+from shared.settings import ApiClient
+
+router = APIRouter(prefix="/v1", tags=["passwords"], responses=ERROR_RESPONSES)
+Settling = Annotated[ApiClient, Depends(require_roles("hospital", "pharmacy"))]
+Changing = Annotated[
+    ApiClient,
+    Depends(require_roles("citizen_app", "online_hall", "window", "hospital", "pharmacy")),
+]
+Recovering = Annotated[ApiClient, Depends(require_roles("window", "online_hall", "citizen_app"))]
+
+
+class SettlementCheck(BaseModel):
+    """The password the holder entered on the terminal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_id: str = Field(description="The card inserted.", max_length=64)
+    password: SecretStr = Field(description="The 6-digit service password.")
+
+
+class PasswordChange(BaseModel):
+    """Change the service password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: SecretStr = Field(description="The current (or initial) password.")
+    new_password: SecretStr = Field(description="6 digits; not a run, not one repeated digit.")
+    id_number: SecretStr | None = Field(
+        None, description="The holder's ID number, only to refuse a password taken from it."
+    )
+
+
+class PasswordRecovery(BaseModel):
+    """Unlock (no new password) or reset, with the holder's proof."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: str = Field(description="The holder.", max_length=64)
+    new_password: SecretStr | None = Field(None, description="The new password, for a reset.")
+    id_checked: bool = Field(False, description="Window: the clerk checked the ID card.")
+    sms_code_verified: bool = Field(
+        False, description="Online: the channel verified an SMS code to the holder's phone."
+    )
+    id_number: SecretStr | None = Field(
+        None, description="The holder's ID number, only to refuse a password taken from it."
+    )
+
+
+class Done(BaseModel):
+    """The action was accepted."""
+
+    card_id: str = Field(description="The card.")
+    outcome: str = Field(description="authorized, changed, unlocked or reset.")
+
+
+def _passwords(request: Request) -> PasswordHandlers:
+    handlers: PasswordHandlers = request.app.state.handlers.passwords
+    return handlers
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+@router.post("/settlements/authorize", response_model=Done)
+async def authorize(body: SettlementCheck, request: Request, caller: Settling) -> Done:
+    """Check the service password before a medical settlement."""
+    await _passwords(request).authorize(
+        card_id=body.card_id,
+        password=body.password.get_secret_value(),
+        channel=caller.role,
+        causation=request_causation(request),
+    )
+    return Done(card_id=body.card_id, outcome="authorized")
+
+
+@router.post("/cards/{card_id}/password", status_code=201, response_model=Done)
+async def change(card_id: str, body: PasswordChange, request: Request, caller: Changing) -> Done:
+    """Change the password (the initial one must be changed before the first settlement)."""
+    await _passwords(request).change(
+        card_id=card_id,
+        current=body.current_password.get_secret_value(),
+        new=body.new_password.get_secret_value(),
+        id_number=_secret(body.id_number),
+        channel=caller.role,
+        causation=request_causation(request),
+    )
+    return Done(card_id=card_id, outcome="changed")
+
+
+@router.post("/cards/{card_id}/password/recovery", status_code=201, response_model=Done)
+async def recover(
+    card_id: str, body: PasswordRecovery, request: Request, caller: Recovering
+) -> Done:
+    """Unlock at a window with the ID card; or reset (window, or online with an SMS code and a
+    recent face verification)."""
+    await _passwords(request).recover(
+        card_id=card_id,
+        proof=Proof(
+            body.person_id, body.id_checked and caller.role == "window", body.sms_code_verified
+        ),
+        new=_secret(body.new_password),
+        id_number=_secret(body.id_number),
+        channel=caller.role,
+        causation=request_causation(request),
+    )
+    return Done(card_id=card_id, outcome="reset" if body.new_password else "unlocked")

@@ -1,0 +1,184 @@
+"""Password use cases: authorise a settlement, change, unlock, reset. Hashes are Argon2id,
+computed off the event loop; no password or hash ever leaves this module but to its table."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
+from services.activation import domain, passwords, store
+from services.activation.errors import (
+    CardNotFoundError,
+    CardNotHeldError,
+    PasswordLockedError,
+    PasswordWrongError,
+    RecoveryProofRequiredError,
+)
+from shared import verified
+from shared.aggregate import decide_and_append, load_state, retry_on_conflict
+from shared.contracts import PasswordAttemptFailed, PasswordLocked
+from shared.contracts.activation import CardKind
+from shared.db import Connection
+from shared.envelope import Envelope
+from shared.eventstore import Causation, EventStore
+
+
+@dataclass(frozen=True)
+class Proof:
+    """How the holder proved who they are to unlock or reset."""
+
+    person_id: str
+    id_checked: bool = False
+    sms_code_verified: bool = False
+
+
+@dataclass(frozen=True)
+class PasswordHandlers:
+    """Password use cases, given their ports."""
+
+    pool: asyncpg.Pool
+    events: EventStore
+    hasher: PasswordHasher
+    initial_password: Callable[[str], str]
+    lock_rule: Callable[[str], passwords.LockRule]
+    max_verification_age: timedelta
+    clock: Callable[[], datetime]
+
+    async def authorize(
+        self, *, card_id: str, password: str, channel: str, causation: Causation
+    ) -> None:
+        """Check the password for a settlement; refused while it is the initial one."""
+        await self._enter(card_id, "physical", password, channel, "settlement", causation)
+
+    async def change(
+        self,
+        *,
+        card_id: str,
+        current: str,
+        new: str,
+        id_number: str | None,
+        channel: str,
+        causation: Causation,
+    ) -> None:
+        """Change the password after entering the current one (the initial one at first)."""
+        passwords.check_policy(new, id_number)
+        hashed = await asyncio.to_thread(self.hasher.hash, new)
+        await self._enter(card_id, "physical", current, channel, "change", causation, hashed)
+
+    async def recover(
+        self,
+        *,
+        card_id: str,
+        proof: Proof,
+        new: str | None,
+        id_number: str | None,
+        channel: str,
+        causation: Causation,
+    ) -> None:
+        """Unlock (``new`` is None) or reset, once the holder proved who they are."""
+        if new is not None:
+            passwords.check_policy(new, id_number)
+        hashed = await asyncio.to_thread(self.hasher.hash, new) if new else None
+
+        async def attempt() -> None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self._check_proof(conn, card_id, proof)
+                command = passwords.Recover(card_id, "physical", channel, reset=new is not None)
+                await self._append(conn, card_id, "physical", proof.person_id, command, causation)
+                if hashed is not None:
+                    await store.store_password_hash(conn, card_id, "physical", hashed)
+
+        await retry_on_conflict(attempt)
+
+    async def _enter(
+        self,
+        card_id: str,
+        kind: CardKind,
+        password: str,
+        channel: str,
+        purpose: Literal["settlement", "change"],
+        causation: Causation,
+        new_hash: str | None = None,
+    ) -> None:
+        async def attempt() -> list[Envelope]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                card = await store.card_facts(conn, card_id)
+                region = await store.card_region(conn, card_id)
+                if card is None or region is None:
+                    raise CardNotFoundError()
+                activation, _ = await load_state(
+                    conn, self.events, f"activation-{card_id}", domain.Activation(), domain.evolve
+                )
+                command = passwords.Enter(
+                    card_id=card_id,
+                    kind=kind,
+                    channel=channel,
+                    right=await self._right(conn, card_id, kind, password, region),
+                    card_active=activation.active,
+                    purpose=purpose,
+                    rule=self.lock_rule(region),
+                    at=self.clock(),
+                )
+                events = await self._append(conn, card_id, kind, card.person_id, command, causation)
+                if new_hash is not None and command.right:
+                    await store.store_password_hash(conn, card_id, kind, new_hash)
+                return events
+
+        events = await retry_on_conflict(attempt)
+        types = {e.event_type for e in events}
+        if PasswordLocked.event_type in types:
+            raise PasswordLockedError()
+        if PasswordAttemptFailed.event_type in types:
+            raise PasswordWrongError()
+
+    async def _right(
+        self, conn: Connection, card_id: str, kind: str, password: str, region: str
+    ) -> bool:
+        stored = await store.password_hash(conn, card_id, kind)
+        if stored is None:
+            return hmac.compare_digest(password.encode(), self.initial_password(region).encode())
+        try:
+            return await asyncio.to_thread(self.hasher.verify, stored, password)
+        except VerificationError:
+            return False
+
+    async def _check_proof(self, conn: Connection, card_id: str, proof: Proof) -> None:
+        card = await store.card_facts(conn, card_id)
+        if card is None:
+            raise CardNotFoundError()
+        if card.person_id != proof.person_id:
+            raise CardNotHeldError()
+        if proof.id_checked:
+            return
+        face_at = await verified.last_face_verification(conn, proof.person_id)
+        recent = face_at is not None and self.clock() - face_at <= self.max_verification_age
+        if not (proof.sms_code_verified and recent):
+            raise RecoveryProofRequiredError()
+
+    async def _append(
+        self,
+        conn: Connection,
+        card_id: str,
+        kind: CardKind,
+        person_id: str,
+        command: passwords.Command,
+        causation: Causation,
+    ) -> list[Envelope]:
+        return await decide_and_append(
+            conn,
+            self.events,
+            stream_id=f"password-{card_id}-{kind}",
+            person_id=person_id,
+            initial=passwords.Password(),
+            evolve=passwords.evolve,
+            decide=lambda state: passwords.decide(state, command),
+            causation=causation,
+        )
