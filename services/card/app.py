@@ -38,11 +38,12 @@ def create_app(settings: CardSettings) -> FastAPI:
         status_of=status_of,
         migrations=[verified.MIGRATIONS, Path(__file__).parent / "migrations"],
         make_handlers=handlers,
-        feed=feed(),
+        feed=feed(settings.seal_after),
         background=timers,
     )
 
 
 def projection() -> Projection:
     """What ``shebao rebuild card`` drops and replays."""
-    return store.projection(feed(), CardSettings().seal_after)
+    seal_after = CardSettings().seal_after
+    return store.projection(feed(seal_after), seal_after)

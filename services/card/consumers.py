@@ -3,7 +3,12 @@ activation.events (which cards are active)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
+from services.card import domain, rules, store
 from shared import verified
+from shared.aggregate import decide_and_append
 from shared.consumer import ForeignFeed
 from shared.contracts import (
     CardActivated,
@@ -11,9 +16,13 @@ from shared.contracts import (
     FamilyMemberLinked,
     FamilyMemberUnlinked,
     IdentityVerified,
+    PasswordLocked,
+    PasswordReset,
+    PasswordUnlocked,
 )
 from shared.db import Connection
 from shared.envelope import Envelope
+from shared.eventstore import Causation, EventStore
 from shared.topics import CONSUMED_TOPICS
 
 HANDLED = {
@@ -21,11 +30,26 @@ HANDLED = {
     FamilyMemberLinked.event_type,
     FamilyMemberUnlinked.event_type,
     CardActivated.event_type,
+    PasswordLocked.event_type,
+    PasswordUnlocked.event_type,
+    PasswordReset.event_type,
 }
 
 
-async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
-    """Learn who is verified, who may act for whom, and which cards are active."""
+@dataclass(frozen=True)
+class ForeignEvents:
+    """Learn who is verified, who may act for whom, which cards are active or locked."""
+
+    seal_after: timedelta
+
+    async def __call__(self, conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
+        await apply_foreign_event(conn, envelope, payload, self.seal_after)
+
+
+async def apply_foreign_event(
+    conn: Connection, envelope: Envelope, payload: EventPayload, seal_after: timedelta
+) -> None:
+    """Learn who is verified, who may act for whom, which cards are active or locked."""
     match payload:
         case IdentityVerified():
             await verified.record_verification(
@@ -47,13 +71,43 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
             await conn.execute(
                 "UPDATE cards SET activated = true WHERE card_id = $1", payload.card_id
             )
+        case PasswordLocked() | PasswordUnlocked() | PasswordReset() if (
+            payload.card_kind == "physical"
+        ):
+            # The e-card's personal services stop while the physical card is locked.
+            locked = isinstance(payload, PasswordLocked)
+            command = rules.PasswordLockChanged(payload.card_id, locked)
+            await _on_card(conn, envelope, payload.card_id, command, seal_after)
 
 
-def feed() -> ForeignFeed:
+async def _on_card(
+    conn: Connection,
+    envelope: Envelope,
+    card_id: str,
+    command: rules.Command,
+    seal_after: timedelta,
+) -> None:
+    card = await store.find_card(conn, card_id)
+    if card is None:
+        return  # not a card of ours
+    events = await decide_and_append(
+        conn,
+        EventStore("card"),
+        stream_id=card["stream_id"],
+        person_id=card["person_id"],
+        initial=domain.Holder(),
+        evolve=domain.evolve,
+        decide=lambda state: rules.decide(state, command),
+        causation=Causation.of_event(envelope),
+    )
+    await store.project(conn, events, seal_after)
+
+
+def feed(seal_after: timedelta) -> ForeignFeed:
     """The card group's feed: identity.events and activation.events."""
     return ForeignFeed(
         group="card",
         topics=CONSUMED_TOPICS["card"],
         handles=HANDLED,
-        apply=apply_foreign_event,
+        apply=ForeignEvents(seal_after),
     )

@@ -163,6 +163,14 @@ class ClaimECard:
 
 
 @dataclass(frozen=True)
+class PasswordLockChanged:
+    """The activation service locked or unlocked the card's password."""
+
+    card_id: str
+    locked: bool
+
+
+@dataclass(frozen=True)
 class BindChannel:
     channel: str
 
@@ -188,6 +196,7 @@ Command = (
     | CancelCard
     | SealCard
     | ClaimECard
+    | PasswordLockChanged
     | BindChannel
     | UnlinkChannel
 )
@@ -246,6 +255,11 @@ def decide(state: Holder, command: Command) -> list[EventPayload]:
                 ),
                 *_suspend_ecard(state, card.card_id, "sealed"),
             ]
+        case PasswordLockChanged():
+            card = state.card(command.card_id)
+            if command.locked:
+                return _suspend_ecard(state, card.card_id, "locked")
+            return _resume(state, card) if card.usable else []
         case ClaimECard() | BindChannel() | UnlinkChannel():
             return _ecard(state, command)
 

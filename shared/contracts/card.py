@@ -190,7 +190,9 @@ class ECardSuspended(EventPayload):
     producer: ClassVar[Producer] = "card"
 
     card_id: str = Field(description="The physical card it is bound to.")
-    reason: Literal["lost", "cancelled", "replaced", "sealed"] = Field(description="Why.")
+    reason: Literal["lost", "locked", "cancelled", "replaced", "sealed"] = Field(
+        description="Why: the card is lost, its password locked, or it is no longer valid."
+    )
 
 
 class ECardResumed(EventPayload):

@@ -39,8 +39,12 @@ from shared.contracts import (
     ActivationRefused,
     CardActivated,
     CardApplied,
+    CardDelivered,
     CardMailed,
     CardProduced,
+    ECardClaimed,
+    ECardResumed,
+    ECardSuspended,
     EventPayload,
     FaceVerificationLocked,
     FamilyMemberLinked,
@@ -460,3 +464,14 @@ def test_production_starts_in_a_batch() -> None:
     with pytest.raises(CardStatusError):
         card_rules.decide(state, card_rules.StartProduction("c1", "b2", "agency"))
     assert card_rules.decide(state, card_rules.ReportProduced("c1", "S1", "AB", "agency"))
+
+
+def test_the_ecard_stops_while_the_cards_password_is_locked() -> None:
+    delivered = CardDelivered(card_id="c1", courier="courier")
+    claimed = ECardClaimed(card_id="c1", region="410105", channel="app", on_behalf=False)
+    state = given(card.evolve, card.Holder(), APPLIED, PRODUCED, MAILED, delivered, claimed)
+    [suspended] = card_rules.decide(state, card_rules.PasswordLockChanged("c1", locked=True))
+    assert suspended == ECardSuspended(card_id="c1", reason="locked")
+    state = given(card.evolve, state, suspended)
+    [resumed] = card_rules.decide(state, card_rules.PasswordLockChanged("c1", locked=False))
+    assert resumed == ECardResumed(card_id="c1")
