@@ -12,22 +12,13 @@ from shared.contracts import (
     EventPayload,
     IdentityVerified,
 )
+from shared.contracts.card import STATUS_AFTER
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.topics import CONSUMED_TOPICS
 
-CARD_STATUS = {
-    "CardApplied": "applied",
-    "CardInProduction": "in_production",
-    "CardProduced": "produced",
-    "CardProductionFailed": "production_failed",
-    "CardReadyForPickup": "ready_for_pickup",
-    "CardMailed": "mailed",
-    "CardDelivered": "delivered",
-    "CardCollected": "collected",
-    "CardSealed": "sealed",
-    "CardCancelled": "cancelled",
-}
+#: CardReplaced is handled on its own (it also records the replacement).
+CARD_STATUS = {k: v for k, v in STATUS_AFTER.items() if k != "CardReplaced"}
 OTHER_CARD_EVENTS = {"CardReportedLost", "CardUnblocked", "CardReplaced"}
 
 

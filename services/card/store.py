@@ -10,23 +10,11 @@ import asyncpg
 
 from shared import verified
 from shared.consumer import ForeignFeed
+from shared.contracts.card import STATUS_AFTER
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.rebuild import Projection
 
-STATUS_AFTER = {
-    "CardApplied": "applied",
-    "CardInProduction": "in_production",
-    "CardProduced": "produced",
-    "CardProductionFailed": "production_failed",
-    "CardReadyForPickup": "ready_for_pickup",
-    "CardMailed": "mailed",
-    "CardDelivered": "delivered",
-    "CardCollected": "collected",
-    "CardSealed": "sealed",
-    "CardCancelled": "cancelled",
-    "CardReplaced": "replaced",
-}
 CARD_COLUMNS = ("card_id", "person_id", "stream_id", "region", "status", "lost", "activated")
 
 

@@ -220,3 +220,20 @@ class ChannelUnlinked(EventPayload):
     producer: ClassVar[Producer] = "card"
 
     channel: str = Field(description="The channel unlinked.")
+
+
+#: The status a card has after each of these events (what citizens are shown), for every
+#: service that follows cards through card.events.
+STATUS_AFTER: dict[str, str] = {
+    CardApplied.event_type: "applied",
+    CardInProduction.event_type: "in_production",
+    CardProduced.event_type: "produced",
+    CardProductionFailed.event_type: "production_failed",
+    CardReadyForPickup.event_type: "ready_for_pickup",
+    CardMailed.event_type: "mailed",
+    CardDelivered.event_type: "delivered",
+    CardCollected.event_type: "collected",
+    CardSealed.event_type: "sealed",
+    CardCancelled.event_type: "cancelled",
+    CardReplaced.event_type: "replaced",
+}
