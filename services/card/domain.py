@@ -18,6 +18,7 @@ from shared.contracts import (
     CardDelivered,
     CardInProduction,
     CardMailed,
+    CardPasswordLockNoted,
     CardProduced,
     CardProductionFailed,
     CardReadyForPickup,
@@ -67,6 +68,7 @@ class Card:
     status: CardStatus = "applied"
     lost: LossKind | None = None
     lost_until: datetime | None = None
+    password_locked: bool = False
 
     @property
     def valid(self) -> bool:
@@ -75,8 +77,10 @@ class Card:
 
     @property
     def usable(self) -> bool:
-        """Whether it can be used now: valid, issued, and not reported lost."""
-        return self.valid and self.status in ISSUED and self.lost is None
+        """Whether it can be used now: valid, issued, not reported lost, password not locked."""
+        return (
+            self.valid and self.status in ISSUED and self.lost is None and not self.password_locked
+        )
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,8 @@ def evolve(state: Holder, event: EventPayload) -> Holder:
             return _card(state, event.card_id, lost=event.kind, lost_until=event.expires_at)
         case CardUnblocked():
             return _card(state, event.card_id, lost=None, lost_until=None)
+        case CardPasswordLockNoted():
+            return _card(state, event.card_id, password_locked=event.locked)
         case _:
             return _evolve_ecard(state, event)
 

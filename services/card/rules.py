@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.card.domain import FINAL, IN_HAND, ISSUED, Card, Holder
@@ -27,6 +27,7 @@ from shared.contracts import (
     CardDelivered,
     CardInProduction,
     CardMailed,
+    CardPasswordLockNoted,
     CardProduced,
     CardProductionFailed,
     CardReadyForPickup,
@@ -257,9 +258,13 @@ def decide(state: Holder, command: Command) -> list[EventPayload]:
             ]
         case PasswordLockChanged():
             card = state.card(command.card_id)
+            if card.password_locked == command.locked:
+                return []
+            noted = CardPasswordLockNoted(card_id=card.card_id, locked=command.locked)
             if command.locked:
-                return _suspend_ecard(state, card.card_id, "locked")
-            return _resume(state, card) if card.usable else []
+                return [noted, *_suspend_ecard(state, card.card_id, "locked")]
+            after = replace(card, password_locked=False)
+            return [noted, *(_resume(state, after) if after.usable else [])]
         case ClaimECard() | BindChannel() | UnlinkChannel():
             return _ecard(state, command)
 
@@ -341,17 +346,15 @@ def _loss(state: Holder, command: ReportLost | Unblock | LapseLossReport) -> lis
         case Unblock():
             if card.lost != "temporary":
                 raise CardStatusError("Only a temporarily lost card can be unblocked.")
-            return [
-                CardUnblocked(card_id=card.card_id, reason="holder"),
-                *_resume(state, card),
-            ]
+            unblocked = replace(card, lost=None)
+            resume = _resume(state, unblocked) if unblocked.usable else []
+            return [CardUnblocked(card_id=card.card_id, reason="holder"), *resume]
         case LapseLossReport():
             if card.lost != "temporary" or card.lost_until is None or command.at < card.lost_until:
                 return []  # unblocked, formalised, or not due: the timer has nothing to do
-            return [
-                CardUnblocked(card_id=card.card_id, reason="expired"),
-                *_resume(state, card),
-            ]
+            unblocked = replace(card, lost=None)
+            resume = _resume(state, unblocked) if unblocked.usable else []
+            return [CardUnblocked(card_id=card.card_id, reason="expired"), *resume]
 
 
 def _replace(state: Holder, command: ReplaceCard) -> list[EventPayload]:
@@ -443,7 +446,7 @@ def _resume(state: Holder, card: Card) -> list[EventPayload]:
 def _resume_on(state: Holder, card: Card) -> list[EventPayload]:
     """The replacement reached the holder: the e-card moves to it without a new claim."""
     ecard = state.ecard
-    if ecard is None or ecard.awaiting != card.card_id or card.lost is not None:
+    if ecard is None or ecard.awaiting != card.card_id or card.lost or card.password_locked:
         return []
     return [ECardResumed(card_id=card.card_id)]
 

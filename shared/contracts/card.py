@@ -171,6 +171,17 @@ class CardCancelled(EventPayload):
     reason: str = Field(description="Why, e.g. HOLDER_REQUEST or DECEASED.")
 
 
+class CardPasswordLockNoted(EventPayload):
+    """The card service noted that the card's password was locked or unlocked (learned from
+    activation.events): a card whose password is locked cannot be used, nor its e-card."""
+
+    event_type: ClassVar[str] = "CardPasswordLockNoted"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="The card.")
+    locked: bool = Field(description="True when locked, False when unlocked or reset.")
+
+
 class ECardClaimed(EventPayload):
     """The holder claimed the electronic card, bound one-to-one to a valid physical card."""
 

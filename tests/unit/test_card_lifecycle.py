@@ -112,6 +112,10 @@ class CardLifecycle(RuleBasedStateMachine):
         if now:
             self.run(rules.CancelCard(self.card_id(n), "HOLDER_REQUEST"))
 
+    @rule(n=CARDS, locked=st.booleans())
+    def password_lock(self, n: int, locked: bool) -> None:
+        self.run(rules.PasswordLockChanged(self.card_id(n), locked))
+
     @rule()
     def claim_ecard(self) -> None:
         self.run(rules.ClaimECard("410105", "alipay", "real_person", on_behalf=False))

@@ -18,6 +18,7 @@ from services.card.errors import (
     CardAlreadyHeldError,
     CardStatusError,
     IdCheckRequiredError,
+    NoUsableCardError,
     PhotoRequiredError,
 )
 from services.card.errors import IdentityNotVerifiedError as CardIdentityNotVerifiedError
@@ -41,6 +42,7 @@ from shared.contracts import (
     CardApplied,
     CardDelivered,
     CardMailed,
+    CardPasswordLockNoted,
     CardProduced,
     ECardClaimed,
     ECardResumed,
@@ -470,8 +472,18 @@ def test_the_ecard_stops_while_the_cards_password_is_locked() -> None:
     delivered = CardDelivered(card_id="c1", courier="courier")
     claimed = ECardClaimed(card_id="c1", region="410105", channel="app", on_behalf=False)
     state = given(card.evolve, card.Holder(), APPLIED, PRODUCED, MAILED, delivered, claimed)
-    [suspended] = card_rules.decide(state, card_rules.PasswordLockChanged("c1", locked=True))
-    assert suspended == ECardSuspended(card_id="c1", reason="locked")
-    state = given(card.evolve, state, suspended)
-    [resumed] = card_rules.decide(state, card_rules.PasswordLockChanged("c1", locked=False))
-    assert resumed == ECardResumed(card_id="c1")
+    locked = card_rules.decide(state, card_rules.PasswordLockChanged("c1", locked=True))
+    assert locked == [
+        CardPasswordLockNoted(card_id="c1", locked=True),
+        ECardSuspended(card_id="c1", reason="locked"),
+    ]
+    state = given(card.evolve, state, *locked)
+    with pytest.raises(NoUsableCardError):
+        card_rules.decide(
+            replace(state, ecard=None), card_rules.ClaimECard("410105", "app", "real_person", False)
+        )
+    unlocked = card_rules.decide(state, card_rules.PasswordLockChanged("c1", locked=False))
+    assert unlocked == [
+        CardPasswordLockNoted(card_id="c1", locked=False),
+        ECardResumed(card_id="c1"),
+    ]
