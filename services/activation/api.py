@@ -26,6 +26,7 @@ Activator = Annotated[
     ApiClient, Depends(require_roles("window", "online_hall", "citizen_app", "bank"))
 ]
 Hospital = Annotated[ApiClient, Depends(require_roles("hospital"))]
+Bank = Annotated[ApiClient, Depends(require_roles("bank"))]
 Pharmacy = Annotated[ApiClient, Depends(require_roles("pharmacy"))]
 CHANNEL_OF_ROLE: dict[Role, ActivationChannel] = {
     "window": "window",
@@ -45,6 +46,15 @@ class ActivationRequest(BaseModel):
     id_checked: bool = Field(
         False, description="Window and bank: staff checked the holder's original ID card."
     )
+
+
+class BankActivation(BaseModel):
+    """The holder at the bank outlet, with the card and the original ID card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: str = Field(description="The holder.", max_length=64)
+    id_checked: bool = Field(False, description="The teller checked the original ID card.")
 
 
 class HospitalRegistration(BaseModel):
@@ -172,3 +182,23 @@ async def pharmacy_switch(
         presented_old_card=body.old_card_id,
     )
     return _answer(result, "pharmacy", response)
+
+
+@router.post(
+    "/cards/{card_id}/financial-function",
+    status_code=201,
+    response_model=ActivationResponse,
+    responses={200: {"model": ActivationResponse}},
+)
+async def financial_function(
+    card_id: str, body: BankActivation, request: Request, response: Response, caller: Bank
+) -> ActivationResponse:
+    """At the bank on the card face: turn on the card's financial function (once)."""
+    result = await _handlers(request).activate_financial(
+        card_id=card_id,
+        person_id=body.person_id,
+        bank=caller.name,
+        id_checked=body.id_checked,
+        causation=request_causation(request),
+    )
+    return _answer(result, "bank", response)

@@ -12,11 +12,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from services.activation.errors import CardNotFoundError, CardNotHeldError
+from services.activation.errors import (
+    CardNoLongerValidError,
+    CardNotDeliveredError,
+    CardNotFoundError,
+    CardNotHeldError,
+    CardReportedLostError,
+    IdCheckRequiredError,
+)
 from shared.contracts import (
     ActivationRefused,
     CardActivated,
     EventPayload,
+    FinancialFunctionActivated,
     MedicalAccountEnabled,
     MedicalAccountMoved,
 )
@@ -111,6 +119,53 @@ def refusal(command: ActivateCard, card: CardFacts) -> ActivationRefusal | None:
     if command.channel == "pharmacy" and card.replaces != command.presented_old_card:
         return "OLD_CARD_MISMATCH"
     return None
+
+
+@dataclass(frozen=True)
+class ActivateFinancialFunction:
+    """At the bank on the card face, with the card and the original ID card."""
+
+    card_id: str
+    person_id: str
+    bank: str
+    card: CardFacts | None
+    id_checked: bool
+
+
+@dataclass(frozen=True)
+class FinancialFunction:
+    """Whether the card's bank function is on."""
+
+    active: bool = False
+
+
+def decide_financial(
+    state: FinancialFunction, command: ActivateFinancialFunction
+) -> list[EventPayload]:
+    """Turn the bank function on once, for the holder, with the card in hand and ID checked."""
+    card = command.card
+    if card is None:
+        raise CardNotFoundError()
+    if card.person_id != command.person_id:
+        raise CardNotHeldError()
+    if state.active:
+        return []
+    if card.status in NO_LONGER_VALID:
+        raise CardNoLongerValidError()
+    if card.lost is not None:
+        raise CardReportedLostError()
+    if card.status not in DELIVERED:
+        raise CardNotDeliveredError()
+    if not command.id_checked:
+        raise IdCheckRequiredError()
+    return [FinancialFunctionActivated(card_id=command.card_id, bank=command.bank)]
+
+
+def evolve_financial(state: FinancialFunction, event: EventPayload) -> FinancialFunction:
+    """Apply one of the bank function's events."""
+    return (
+        FinancialFunction(active=True) if isinstance(event, FinancialFunctionActivated) else state
+    )
 
 
 def evolve(state: Activation, event: EventPayload) -> Activation:

@@ -86,3 +86,26 @@ class ActivationHandlers:
         if events and events[0].event_type == ActivationRefused.event_type:
             raise REFUSAL_ERRORS[events[0].payload["reason"]]()
         return Activated(card_id, events)
+
+    async def activate_financial(
+        self, *, card_id: str, person_id: str, bank: str, id_checked: bool, causation: Causation
+    ) -> Activated:
+        """Turn on the card's bank function (once)."""
+
+        async def attempt() -> list[Envelope]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                command = domain.ActivateFinancialFunction(
+                    card_id, person_id, bank, await store.card_facts(conn, card_id), id_checked
+                )
+                return await decide_and_append(
+                    conn,
+                    self.events,
+                    stream_id=f"financial-{card_id}",
+                    person_id=person_id,
+                    initial=domain.FinancialFunction(),
+                    evolve=domain.evolve_financial,
+                    decide=lambda state: domain.decide_financial(state, command),
+                    causation=causation,
+                )
+
+        return Activated(card_id, await retry_on_conflict(attempt))

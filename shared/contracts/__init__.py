@@ -5,6 +5,7 @@ from typing import Any
 from shared.contracts.activation import (
     ActivationRefused,
     CardActivated,
+    FinancialFunctionActivated,
     MedicalAccountEnabled,
     MedicalAccountMoved,
     PasswordAttemptFailed,
@@ -78,6 +79,7 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     ChannelUnlinked,
     CardActivated,
     ActivationRefused,
+    FinancialFunctionActivated,
     MedicalAccountEnabled,
     MedicalAccountMoved,
     PasswordAttemptFailed,
@@ -138,6 +140,7 @@ __all__ = [
     "FaceVerificationLocked",
     "FamilyMemberLinked",
     "FamilyMemberUnlinked",
+    "FinancialFunctionActivated",
     "GuardianConsentRecorded",
     "IdentityVerificationFailed",
     "IdentityVerified",

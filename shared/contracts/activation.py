@@ -126,3 +126,13 @@ class PasswordReset(EventPayload):
     card_id: str = Field(description="The card.")
     card_kind: CardKind = Field(description="Whose password.")
     channel: str = Field(description="Where it was reset.")
+
+
+class FinancialFunctionActivated(EventPayload):
+    """The card's financial (bank) function was activated at the bank on the card face."""
+
+    event_type: ClassVar[str] = "FinancialFunctionActivated"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="The card.")
+    bank: str = Field(description="Credential name of the bank outlet that activated it.")

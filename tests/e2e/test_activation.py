@@ -52,6 +52,13 @@ async def test_window_bank_and_hospital_each_activate_by_their_rule(
             second = await activation(client, url, path, key, body)
             assert (second.status_code, second.json()["already_active"]) == (200, True)
             activated[key] = first.json()["channel"]
+            if key == "dev-bank":
+                path = f"/v1/cards/{card_id}/financial-function"
+                bank = {"person_id": person_id, "id_checked": True}
+                financial = await activation(client, url, path, key, bank)
+                assert financial.json()["events"] == ["FinancialFunctionActivated"]
+                again = await activation(client, url, path, key, bank)
+                assert again.json()["already_active"] is True
     assert activated == {"dev-window": "window", "dev-bank": "bank", "dev-hospital": "hospital"}
 
 

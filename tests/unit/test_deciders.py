@@ -50,6 +50,7 @@ from shared.contracts import (
     EventPayload,
     FaceVerificationLocked,
     FamilyMemberLinked,
+    FinancialFunctionActivated,
     GuardianConsentRecorded,
     IdentityVerificationFailed,
     IdentityVerified,
@@ -487,3 +488,15 @@ def test_the_ecard_stops_while_the_cards_password_is_locked() -> None:
         CardPasswordLockNoted(card_id="c1", locked=False),
         ECardResumed(card_id="c1"),
     ]
+
+
+def test_the_bank_function_is_turned_on_once_with_the_id_checked() -> None:
+    facts = activation.CardFacts("p1", "delivered")
+    command = activation.ActivateFinancialFunction("c1", "p1", "bank", facts, id_checked=False)
+    with pytest.raises(activation.IdCheckRequiredError):
+        activation.decide_financial(activation.FinancialFunction(), command)
+    checked = replace(command, id_checked=True)
+    [event] = activation.decide_financial(activation.FinancialFunction(), checked)
+    assert event == FinancialFunctionActivated(card_id="c1", bank="bank")
+    state = activation.evolve_financial(activation.FinancialFunction(), event)
+    assert activation.decide_financial(state, checked) == []
