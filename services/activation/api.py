@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from services.activation.errors import (
     CardNotFoundError,
     CardNotHeldError,
+    ECardNotClaimedError,
+    FamilyLinkRequiredError,
     PasswordLockedError,
     PasswordWeakError,
     PasswordWrongError,
     RecoveryProofRequiredError,
 )
 from services.activation.handlers import Activated, ActivationHandlers
+from services.activation.passwords import check_policy
 from shared.contracts.activation import ActivationChannel
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation, require_roles
@@ -27,6 +31,7 @@ Activator = Annotated[
 ]
 Hospital = Annotated[ApiClient, Depends(require_roles("hospital"))]
 Bank = Annotated[ApiClient, Depends(require_roles("bank"))]
+Online = Annotated[ApiClient, Depends(require_roles("citizen_app", "online_hall"))]
 Pharmacy = Annotated[ApiClient, Depends(require_roles("pharmacy"))]
 CHANNEL_OF_ROLE: dict[Role, ActivationChannel] = {
     "window": "window",
@@ -46,6 +51,17 @@ class ActivationRequest(BaseModel):
     id_checked: bool = Field(
         False, description="Window and bank: staff checked the holder's original ID card."
     )
+    acting_person_id: str | None = Field(
+        None, description="A family member the holder linked, helping them.", max_length=64
+    )
+
+
+class ECardActivation(BaseModel):
+    """The e-card's own password (never the physical card's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: SecretStr = Field(description="6 digits; not a run, not one repeated digit.")
 
 
 class BankActivation(BaseModel):
@@ -88,6 +104,8 @@ class ActivationResponse(BaseModel):
 
 STATUS: dict[type[DomainError], int] = {
     CardNotFoundError: 404,
+    ECardNotClaimedError: 404,
+    FamilyLinkRequiredError: 403,
     CardNotHeldError: 403,
     PasswordWeakError: 422,
     PasswordWrongError: 422,
@@ -138,8 +156,32 @@ async def activate(
         operator=caller.name,
         causation=request_causation(request),
         id_checked=body.id_checked,
+        acting_person_id=body.acting_person_id,
     )
     return _answer(result, channel, response)
+
+
+@router.post(
+    "/ecards/{person_id}/activation",
+    status_code=201,
+    response_model=ActivationResponse,
+    responses={200: {"model": ActivationResponse}},
+)
+async def activate_ecard(
+    person_id: str, body: ECardActivation, request: Request, response: Response, caller: Online
+) -> ActivationResponse:
+    """The holder sets the e-card password, after a recent face verification: it is active."""
+    password = body.password.get_secret_value()
+    check_policy(password)
+    hasher = request.app.state.handlers.passwords.hasher
+    hashed = await asyncio.to_thread(hasher.hash, password)
+    result = await _handlers(request).activate_ecard(
+        person_id=person_id,
+        hashed_password=hashed,
+        operator=caller.name,
+        causation=request_causation(request),
+    )
+    return _answer(result, "online_hall", response)
 
 
 @router.post(

@@ -9,7 +9,11 @@ from shared.contracts import (
     CardReplaced,
     CardReportedLost,
     CardUnblocked,
+    ECardClaimed,
+    ECardResumed,
     EventPayload,
+    FamilyMemberLinked,
+    FamilyMemberUnlinked,
     IdentityVerified,
 )
 from shared.contracts.card import STATUS_AFTER
@@ -19,7 +23,14 @@ from shared.topics import CONSUMED_TOPICS
 
 #: CardReplaced is handled on its own (it also records the replacement).
 CARD_STATUS = {k: v for k, v in STATUS_AFTER.items() if k != "CardReplaced"}
-OTHER_CARD_EVENTS = {"CardReportedLost", "CardUnblocked", "CardReplaced"}
+OTHER_CARD_EVENTS = {
+    "CardReportedLost",
+    "CardUnblocked",
+    "CardReplaced",
+    "ECardClaimed",
+    "ECardResumed",
+}
+FAMILY_EVENTS = {"FamilyMemberLinked", "FamilyMemberUnlinked"}
 
 
 async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
@@ -35,6 +46,13 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
             await store.record_card_status(conn, card_id, envelope.person_id, status)
             if "region" in envelope.payload:
                 await store.record_region(conn, card_id, envelope.payload["region"])
+        case FamilyMemberLinked() | FamilyMemberUnlinked():
+            linked = isinstance(payload, FamilyMemberLinked)
+            await store.set_family_link(conn, envelope.person_id, payload.member_person_id, linked)
+        case ECardClaimed():
+            await store.record_ecard(conn, envelope.person_id, payload.card_id, payload.region)
+        case ECardResumed():
+            await store.record_ecard(conn, envelope.person_id, payload.card_id, None)
         case CardReplaced():
             await store.record_replacement(conn, payload.card_id, payload.new_card_id)
             await store.record_card_status(conn, payload.card_id, envelope.person_id, "replaced")
@@ -49,6 +67,6 @@ def feed() -> ForeignFeed:
     return ForeignFeed(
         group="activation",
         topics=CONSUMED_TOPICS["activation"],
-        handles={IdentityVerified.event_type, *CARD_STATUS, *OTHER_CARD_EVENTS},
+        handles={IdentityVerified.event_type, *CARD_STATUS, *OTHER_CARD_EVENTS, *FAMILY_EVENTS},
         apply=apply_foreign_event,
     )

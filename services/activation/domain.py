@@ -18,7 +18,10 @@ from services.activation.errors import (
     CardNotFoundError,
     CardNotHeldError,
     CardReportedLostError,
+    ECardNotClaimedError,
     IdCheckRequiredError,
+    IdentityNotVerifiedError,
+    VerificationTooOldError,
 )
 from shared.contracts import (
     ActivationRefused,
@@ -27,6 +30,7 @@ from shared.contracts import (
     FinancialFunctionActivated,
     MedicalAccountEnabled,
     MedicalAccountMoved,
+    PasswordChanged,
 )
 from shared.contracts.activation import ActivationChannel, ActivationRefusal
 
@@ -119,6 +123,40 @@ def refusal(command: ActivateCard, card: CardFacts) -> ActivationRefusal | None:
     if command.channel == "pharmacy" and card.replaces != command.presented_old_card:
         return "OLD_CARD_MISMATCH"
     return None
+
+
+@dataclass(frozen=True)
+class ActivateECard:
+    """The holder sets the e-card password after a recent face verification: it is active."""
+
+    person_id: str
+    card_id: str | None
+    holder: Holder
+    at: datetime
+    max_verification_age: timedelta
+    operator: str
+
+
+def decide_ecard(state: Activation, command: ActivateECard) -> list[EventPayload]:
+    """Activate the e-card once, with its own password (never the physical card's)."""
+    if command.card_id is None:
+        raise ECardNotClaimedError()
+    if state.active:
+        return []
+    holder = command.holder
+    if holder.level != "real_person" or holder.real_person_at is None:
+        raise IdentityNotVerifiedError()
+    if command.at - holder.real_person_at > command.max_verification_age:
+        raise VerificationTooOldError()
+    return [
+        PasswordChanged(card_id=command.card_id, card_kind="electronic", channel="online_hall"),
+        CardActivated(
+            card_id=command.card_id,
+            channel="online_hall",
+            operator=command.operator,
+            card_kind="electronic",
+        ),
+    ]
 
 
 @dataclass(frozen=True)

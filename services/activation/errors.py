@@ -110,3 +110,13 @@ class RecoveryProofRequiredError(ActivationError):
         "To unlock or reset: at a window the clerk checks the ID card; online, an SMS code "
         "and a recent face verification are needed."
     )
+
+
+class FamilyLinkRequiredError(ActivationError):
+    code = "FAMILY_LINK_REQUIRED"
+    default_message = "Only the holder, or a family member they linked, may do this."
+
+
+class ECardNotClaimedError(ActivationError):
+    code = "E_CARD_NOT_CLAIMED"
+    default_message = "The electronic card has not been claimed yet."

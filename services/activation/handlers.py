@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from services.activation import domain, store
-from services.activation.errors import REFUSAL_ERRORS
+from services.activation.errors import REFUSAL_ERRORS, FamilyLinkRequiredError
 from shared import verified
 from shared.aggregate import decide_and_append, retry_on_conflict
 from shared.contracts import ActivationRefused
 from shared.contracts.activation import ActivationChannel
+from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
 
@@ -50,15 +51,20 @@ class ActivationHandlers:
         causation: Causation,
         id_checked: bool = False,
         presented_old_card: str | None = None,
+        acting_person_id: str | None = None,
     ) -> Activated:
-        """Activate a card by a channel's rule; a refusal is recorded, then answered."""
+        """Activate a card by a channel's rule; a refusal is recorded, then answered.
+
+        A family member the holder linked may act for them: then the member's own
+        verification is what the channel's rule looks at.
+        """
+        actor = acting_person_id or person_id
 
         async def attempt() -> list[Envelope]:
             async with self.pool.acquire() as conn, conn.transaction():
-                holder = domain.Holder(
-                    level=await verified.verification_level(conn, person_id),
-                    real_person_at=await verified.last_face_verification(conn, person_id),
-                )
+                if actor != person_id and not await store.may_act_for(conn, person_id, actor):
+                    raise FamilyLinkRequiredError()
+                holder = await _holder(conn, actor)
                 command = domain.ActivateCard(
                     card_id=card_id,
                     person_id=person_id,
@@ -87,6 +93,41 @@ class ActivationHandlers:
             raise REFUSAL_ERRORS[events[0].payload["reason"]]()
         return Activated(card_id, events)
 
+    async def activate_ecard(
+        self, *, person_id: str, hashed_password: str, operator: str, causation: Causation
+    ) -> Activated:
+        """Activate the holder's e-card, setting its own password (hashed by the caller)."""
+
+        async def attempt() -> tuple[str, list[Envelope]]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                card_id = await store.ecard_of(conn, person_id)
+                command = domain.ActivateECard(
+                    person_id,
+                    card_id,
+                    await _holder(conn, person_id),
+                    self.clock(),
+                    self.max_verification_age,
+                    operator,
+                )
+                events = await decide_and_append(
+                    conn,
+                    self.events,
+                    stream_id=f"ecard-activation-{person_id}",
+                    person_id=person_id,
+                    initial=domain.Activation(),
+                    evolve=domain.evolve,
+                    decide=lambda state: domain.decide_ecard(state, command),
+                    causation=causation,
+                )
+                if events:
+                    await store.store_password_hash(
+                        conn, f"ecard-{person_id}", "electronic", hashed_password
+                    )
+                return card_id or "", events
+
+        card_id, events = await retry_on_conflict(attempt)
+        return Activated(card_id, events)
+
     async def activate_financial(
         self, *, card_id: str, person_id: str, bank: str, id_checked: bool, causation: Causation
     ) -> Activated:
@@ -109,3 +150,11 @@ class ActivationHandlers:
                 )
 
         return Activated(card_id, await retry_on_conflict(attempt))
+
+
+async def _holder(conn: Connection, person_id: str) -> domain.Holder:
+    """What identity's events say of a person's verification."""
+    return domain.Holder(
+        level=await verified.verification_level(conn, person_id),
+        real_person_at=await verified.last_face_verification(conn, person_id),
+    )

@@ -51,6 +51,8 @@ def projection(feed: ForeignFeed) -> Projection:
             "verified_persons": verified.COLUMNS,
             "known_cards": ("card_id", "person_id", "status", "lost", "region"),
             "replacements": ("new_card_id", "old_card_id"),
+            "family_links": ("holder_person_id", "member_person_id"),
+            "claimed_ecards": ("person_id", "card_id", "region"),
         },
         foreign=feed,
     )
@@ -86,3 +88,46 @@ async def store_password_hash(conn: Connection, card_id: str, kind: str, hashed:
         kind,
         hashed,
     )
+
+
+async def may_act_for(conn: Connection, holder: str, member: str) -> bool:
+    """Whether identity's events say ``member`` is a linked family member of ``holder``."""
+    linked = await conn.fetchval(
+        "SELECT true FROM family_links WHERE holder_person_id = $1 AND member_person_id = $2",
+        holder,
+        member,
+    )
+    return bool(linked)
+
+
+async def set_family_link(conn: Connection, holder: str, member: str, linked: bool) -> None:
+    """Remember a family link, or forget it."""
+    if linked:
+        await conn.execute(
+            "INSERT INTO family_links VALUES ($1, $2) ON CONFLICT DO NOTHING", holder, member
+        )
+    else:
+        await conn.execute(
+            "DELETE FROM family_links WHERE holder_person_id = $1 AND member_person_id = $2",
+            holder,
+            member,
+        )
+
+
+async def record_ecard(conn: Connection, person_id: str, card_id: str, region: str | None) -> None:
+    """Remember the person's e-card and the physical card it is bound to."""
+    await conn.execute(
+        "INSERT INTO claimed_ecards VALUES ($1, $2, coalesce($3, ''))"
+        " ON CONFLICT (person_id) DO UPDATE SET card_id = EXCLUDED.card_id",
+        person_id,
+        card_id,
+        region,
+    )
+
+
+async def ecard_of(conn: Connection, person_id: str) -> str | None:
+    """The physical card the person's e-card is bound to, if claimed."""
+    card_id: str | None = await conn.fetchval(
+        "SELECT card_id FROM claimed_ecards WHERE person_id = $1", person_id
+    )
+    return card_id

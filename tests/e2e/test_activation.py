@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from deploy.citizens import face_check_for
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import ACTIVATION_EVENTS
 from tests.e2e.harness import envelope_of, read_records
@@ -146,3 +147,67 @@ async def test_passwords_change_settle_lock_and_unlock(services: dict[str, Servi
         )
         assert unlock.json()["outcome"] == "unlocked", unlock.text
         assert (await settle("135792")).json()["outcome"] == "authorized"
+
+
+async def test_the_ecard_is_activated_with_its_own_password(
+    services: dict[str, ServiceProcess],
+) -> None:
+    url = services["activation"].url
+    async with httpx.AsyncClient(timeout=60) as client:
+        api = Api(client, services)
+        citizen, person_id = await api.verified_citizen(56)
+        card_id = await api.apply(person_id, citizen.region)
+        await api.deliver(card_id)
+        claim = {"person_id": person_id, "region": citizen.region}
+        assert (await api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
+        path = f"/v1/ecards/{person_id}/activation"
+        weak = await client.post(
+            f"{url}{path}", headers={"X-Api-Key": "dev-citizen-app"}, json={"password": "111111"}
+        )
+        assert weak.json()["code"] == "PASSWORD_WEAK"
+        for _ in range(200):  # until the activation service learned of the claim
+            first = await client.post(
+                f"{url}{path}",
+                headers={"X-Api-Key": "dev-citizen-app"},
+                json={"password": "258036"},
+            )
+            if first.json().get("code") != "E_CARD_NOT_CLAIMED":
+                break
+            await asyncio.sleep(0.05)
+        assert first.status_code == 201, first.text
+        assert first.json()["events"] == ["PasswordChanged", "CardActivated"]
+        again = await client.post(
+            f"{url}{path}", headers={"X-Api-Key": "dev-citizen-app"}, json={"password": "258036"}
+        )
+    assert again.json()["already_active"] is True
+
+
+async def test_a_linked_family_member_helps_activate(services: dict[str, ServiceProcess]) -> None:
+    url = services["activation"].url
+    async with httpx.AsyncClient(timeout=60) as client:
+        api = Api(client, services)
+        holder, holder_id = await api.verified_citizen(57)
+        member, member_id = await api.verified_citizen(58)
+        card_id = await api.apply(holder_id, holder.region)
+        await api.deliver(card_id)
+        body = {"card_id": card_id, "person_id": holder_id, "acting_person_id": member_id}
+        refused = await activation(client, url, "/v1/activations", "dev-citizen-app", body)
+        assert (refused.status_code, refused.json()["code"]) == (403, "FAMILY_LINK_REQUIRED")
+        linked = await client.post(
+            f"{api.identity}/v1/persons/{holder_id}/family",
+            headers={"X-Api-Key": "dev-citizen-app"},
+            json={
+                "name": member.name,
+                "id_number": member.id_number,
+                "relation": "child",
+                "face_check": face_check_for(member).model_dump(mode="json"),
+            },
+        )
+        assert linked.status_code == 201, linked.text
+        for _ in range(200):  # until the activation service learned of the link
+            helped = await activation(client, url, "/v1/activations", "dev-citizen-app", body)
+            if helped.status_code != 403:
+                break
+            await asyncio.sleep(0.05)
+    assert helped.status_code == 201, helped.text
+    assert helped.json()["events"][0] == "CardActivated"
