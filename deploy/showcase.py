@@ -161,12 +161,85 @@ async def card_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Ran
     return scene
 
 
+async def _delivered_card(
+    client: httpx.AsyncClient, urls: Endpoints, rng: random.Random, delivery: str = "mail"
+) -> tuple[Citizen, str, str]:
+    citizen = fake_citizen(rng)
+    person_id = await _register(client, urls, citizen)
+    await _face(client, urls, citizen, score=96.0)
+    body = {
+        "person_id": person_id,
+        "region": citizen.region,
+        "photo_ref": "photo-demo",
+        "delivery": delivery,
+    }
+    card_id = (await _card(client, urls, "/v1/applications", "channel", body))["card_id"]
+    await _produce_and_deliver(client, urls, card_id)
+    return citizen, person_id, card_id
+
+
+async def _activation(
+    client: httpx.AsyncClient, urls: Endpoints, path: str, key: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    for _ in range(200):  # until the activation service learned of the card's last event
+        response = await _post(client, f"{urls.activation}{path}", key, body)
+        if response.json().get("code") not in ("CARD_NOT_FOUND", "CARD_NOT_DELIVERED"):
+            break
+        await asyncio.sleep(0.05)
+    answer: dict[str, Any] = response.json()
+    answer["status"] = response.status_code
+    return answer
+
+
+async def activation_scene(
+    client: httpx.AsyncClient, urls: Endpoints, rng: random.Random
+) -> Showcase:
+    """Each channel activates by its rule; a password is changed, locked by a brute force,
+    and unlocked at a window."""
+    scene = Showcase()
+    ways: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("window", "dev-window", "/v1/activations", {"id_checked": True}),
+        ("online hall", "channel", "/v1/activations", {}),
+        ("bank outlet", "dev-bank", "/v1/activations", {"id_checked": True}),
+        ("hospital", "dev-hospital", "/v1/hospital/registrations", {"kind": "outpatient"}),
+    ]
+    ok = True
+    card_id = person_id = ""
+    for name, key, path, extra in ways:
+        _, person_id, card_id = await _delivered_card(client, urls, rng)
+        body = {"card_id": card_id, "person_id": person_id, **extra}
+        answer = await _activation(client, urls, path, key, body)
+        scene.lines.append(f"activated at the {name}: {answer.get('events', answer.get('code'))}")
+        ok &= answer["status"] == 201
+    password = f"{urls.activation}/v1/cards/{card_id}/password"
+    settle = f"{urls.activation}/v1/settlements/authorize"
+
+    async def settlement(pin: str) -> httpx.Response:
+        return await _post(client, settle, "dev-hospital", {"card_id": card_id, "password": pin})
+
+    first = await settlement("123456")
+    change = {"current_password": "123456", "new_password": "135792"}
+    changed = await _post(client, password, "dev-citizen-app", change)
+    codes = [(await settlement(f"{n:06d}")).json()["code"] for n in range(100000, 100006)]
+    proof = {"person_id": person_id, "id_checked": True}
+    unlocked = await _post(client, f"{password}/recovery", "dev-window", proof)
+    after = await settlement("135792")
+    scene.lines.append(
+        f"password: settlement with the initial one {first.json().get('code')}; changed "
+        f"{changed.status_code}; six wrong entries {codes[-2]}..{codes[-1]}; unlocked at a "
+        f"window {unlocked.status_code}; settlement {after.json().get('outcome')}"
+    )
+    scene.outcomes["activation_channels"] = ok
+    scene.outcomes["password_lock"] = codes[-1] == "PASSWORD_LOCKED" and after.status_code == 200
+    return scene
+
+
 async def run_showcase(urls: Endpoints, seed: int | None = None) -> Showcase:
     """Every scene, one after the other."""
     rng = random.Random(seed)  # noqa: S311 - made-up citizens, not secrets
     result = Showcase()
     async with httpx.AsyncClient(timeout=30) as client:
-        for scene in (face_lock_scene, family_scene, card_scene):
+        for scene in (face_lock_scene, family_scene, card_scene, activation_scene):
             part = await scene(client, urls, rng)
             result.lines.extend(part.lines)
             result.outcomes.update(part.outcomes)
