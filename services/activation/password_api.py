@@ -116,3 +116,44 @@ async def recover(
         causation=request_causation(request),
     )
     return Done(card_id=card_id, outcome="reset" if body.new_password else "unlocked")
+
+
+class ECardPayment(BaseModel):
+    """The e-card password entered to pay with the e-card's code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: SecretStr = Field(description="The e-card's 6-digit password.")
+
+
+@router.post("/ecards/{person_id}/payments/authorize", response_model=Done)
+async def authorize_ecard(
+    person_id: str, body: ECardPayment, request: Request, caller: Settling
+) -> Done:
+    """Check the e-card password for a payment; its lock never touches the physical card."""
+    await _passwords(request).authorize_ecard(
+        person_id=person_id,
+        password=body.password.get_secret_value(),
+        channel=caller.role,
+        causation=request_causation(request),
+    )
+    return Done(card_id=person_id, outcome="authorized")
+
+
+@router.post("/ecards/{person_id}/password/recovery", status_code=201, response_model=Done)
+async def recover_ecard(
+    person_id: str, body: PasswordRecovery, request: Request, caller: Recovering
+) -> Done:
+    """Unlock or reset the e-card password (window with ID, or SMS code + face check)."""
+    await _passwords(request).recover(
+        card_id=person_id,
+        kind="electronic",
+        proof=Proof(
+            body.person_id, body.id_checked and caller.role == "window", body.sms_code_verified
+        ),
+        new=_secret(body.new_password),
+        id_number=_secret(body.id_number),
+        channel=caller.role,
+        causation=request_causation(request),
+    )
+    return Done(card_id=person_id, outcome="reset" if body.new_password else "unlocked")

@@ -18,6 +18,7 @@ from services.activation import domain, passwords, store
 from services.activation.errors import (
     CardNotFoundError,
     CardNotHeldError,
+    ECardNotClaimedError,
     PasswordLockedError,
     PasswordWrongError,
     RecoveryProofRequiredError,
@@ -41,6 +42,17 @@ class Proof:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """The password's owner: its key in the password table, the card, holder and region."""
+
+    key: str
+    card_id: str
+    person_id: str
+    region: str
+    active: bool
+
+
+@dataclass(frozen=True)
 class PasswordHandlers:
     """Password use cases, given their ports."""
 
@@ -57,6 +69,12 @@ class PasswordHandlers:
     ) -> None:
         """Check the password for a settlement; refused while it is the initial one."""
         await self._enter(card_id, "physical", password, channel, "settlement", causation)
+
+    async def authorize_ecard(
+        self, *, person_id: str, password: str, channel: str, causation: Causation
+    ) -> None:
+        """Check the e-card password for a payment (its lock leaves the physical card alone)."""
+        await self._enter(person_id, "electronic", password, channel, "settlement", causation)
 
     async def change(
         self,
@@ -78,23 +96,28 @@ class PasswordHandlers:
         *,
         card_id: str,
         proof: Proof,
+        kind: CardKind = "physical",
         new: str | None,
         id_number: str | None,
         channel: str,
         causation: Causation,
     ) -> None:
-        """Unlock (``new`` is None) or reset, once the holder proved who they are."""
+        """Unlock (``new`` is None) or reset, once the holder proved who they are.
+
+        ``card_id`` names a physical card, or for the e-card (``kind`` electronic) its holder.
+        """
         if new is not None:
             passwords.check_policy(new, id_number)
         hashed = await asyncio.to_thread(self.hasher.hash, new) if new else None
 
         async def attempt() -> None:
             async with self.pool.acquire() as conn, conn.transaction():
-                await self._check_proof(conn, card_id, proof)
-                command = passwords.Recover(card_id, "physical", channel, reset=new is not None)
-                await self._append(conn, card_id, "physical", proof.person_id, command, causation)
+                subject = await self._subject(conn, card_id, kind)
+                await self._check_proof(conn, subject, proof)
+                command = passwords.Recover(subject.card_id, kind, channel, reset=new is not None)
+                await self._append(conn, subject.key, kind, subject.person_id, command, causation)
                 if hashed is not None:
-                    await store.store_password_hash(conn, card_id, "physical", hashed)
+                    await store.store_password_hash(conn, subject.key, kind, hashed)
 
         await retry_on_conflict(attempt)
 
@@ -110,26 +133,24 @@ class PasswordHandlers:
     ) -> None:
         async def attempt() -> list[Envelope]:
             async with self.pool.acquire() as conn, conn.transaction():
-                card = await store.card_facts(conn, card_id)
-                region = await store.card_region(conn, card_id)
-                if card is None or region is None:
-                    raise CardNotFoundError()
-                activation, _ = await load_state(
-                    conn, self.events, f"activation-{card_id}", domain.Activation(), domain.evolve
-                )
+                subject = await self._subject(conn, card_id, kind)
+                stored = await store.password_hash(conn, subject.key, kind)
                 command = passwords.Enter(
-                    card_id=card_id,
+                    card_id=subject.card_id,
                     kind=kind,
                     channel=channel,
-                    right=await self._right(conn, card_id, kind, password, region),
-                    card_active=activation.active,
+                    right=await self._right(stored, password, subject.region),
+                    card_active=subject.active,
                     purpose=purpose,
-                    rule=self.lock_rule(region),
+                    rule=self.lock_rule(subject.region),
                     at=self.clock(),
+                    initial=stored is None,
                 )
-                events = await self._append(conn, card_id, kind, card.person_id, command, causation)
+                events = await self._append(
+                    conn, subject.key, kind, subject.person_id, command, causation
+                )
                 if new_hash is not None and command.right:
-                    await store.store_password_hash(conn, card_id, kind, new_hash)
+                    await store.store_password_hash(conn, subject.key, kind, new_hash)
                 return events
 
         events = await retry_on_conflict(attempt)
@@ -139,10 +160,29 @@ class PasswordHandlers:
         if PasswordAttemptFailed.event_type in types:
             raise PasswordWrongError()
 
-    async def _right(
-        self, conn: Connection, card_id: str, kind: str, password: str, region: str
-    ) -> bool:
-        stored = await store.password_hash(conn, card_id, kind)
+    async def _subject(self, conn: Connection, key: str, kind: CardKind) -> Subject:
+        """Whose password: a physical card (by card id) or a person's e-card (by person id)."""
+        if kind == "physical":
+            card = await store.card_facts(conn, key)
+            region = await store.card_region(conn, key)
+            if card is None or region is None:
+                raise CardNotFoundError()
+            stream = f"activation-{key}"
+            return Subject(key, key, card.person_id, region, await self._active(conn, stream))
+        bound = await store.ecard_of(conn, key)
+        if bound is None:
+            raise ECardNotClaimedError()
+        region = await store.card_region(conn, bound) or ""
+        active = await self._active(conn, f"ecard-activation-{key}")
+        return Subject(f"ecard-{key}", bound, key, region, active)
+
+    async def _active(self, conn: Connection, stream_id: str) -> bool:
+        state, _ = await load_state(
+            conn, self.events, stream_id, domain.Activation(), domain.evolve
+        )
+        return state.active
+
+    async def _right(self, stored: str | None, password: str, region: str) -> bool:
         if stored is None:
             return hmac.compare_digest(password.encode(), self.initial_password(region).encode())
         try:
@@ -150,11 +190,8 @@ class PasswordHandlers:
         except VerificationError:
             return False
 
-    async def _check_proof(self, conn: Connection, card_id: str, proof: Proof) -> None:
-        card = await store.card_facts(conn, card_id)
-        if card is None:
-            raise CardNotFoundError()
-        if card.person_id != proof.person_id:
+    async def _check_proof(self, conn: Connection, subject: Subject, proof: Proof) -> None:
+        if subject.person_id != proof.person_id:
             raise CardNotHeldError()
         if proof.id_checked:
             return

@@ -56,7 +56,6 @@ class LockRule:
 class Password:
     """One card kind's password, as its events say."""
 
-    changed: bool = False
     failures: tuple[datetime, ...] = ()
     locked_until: datetime | None = None
 
@@ -77,6 +76,8 @@ class Enter:
     purpose: Literal["settlement", "change"]
     rule: LockRule
     at: datetime
+    #: The password is still the region's initial one (no password of the holder's yet).
+    initial: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _enter(state: Password, command: Enter) -> list[EventPayload]:
                     card_id=command.card_id, card_kind=command.kind, channel=command.channel
                 )
             ]
-        if not state.changed:
+        if command.initial:
             raise PasswordChangeRequiredError()
         return []
     rule = command.rule
@@ -154,9 +155,9 @@ def evolve(state: Password, event: EventPayload) -> Password:
     """Apply one of the password's events."""
     match event:
         case PasswordChanged():
-            return replace(state, changed=True, failures=())
+            return replace(state, failures=())
         case PasswordReset():
-            return Password(changed=True)
+            return Password()
         case PasswordAttemptFailed():
             return replace(state, failures=(*state.failures, event.failed_at))
         case PasswordLocked():

@@ -179,7 +179,31 @@ async def test_the_ecard_is_activated_with_its_own_password(
         again = await client.post(
             f"{url}{path}", headers={"X-Api-Key": "dev-citizen-app"}, json={"password": "258036"}
         )
-    assert again.json()["already_active"] is True
+        assert again.json()["already_active"] is True
+
+        async def pay(password: str) -> httpx.Response:
+            return await client.post(
+                f"{url}/v1/ecards/{person_id}/payments/authorize",
+                headers={"X-Api-Key": "dev-pharmacy"},
+                json={"password": password},
+            )
+
+        assert (await pay("258036")).json()["outcome"] == "authorized"
+        codes = [(await pay(f"{n:06d}")).json()["code"] for n in range(100000, 100006)]
+        assert codes == ["PASSWORD_WRONG"] * 5 + ["PASSWORD_LOCKED"]
+        physical = await client.post(
+            f"{url}/v1/settlements/authorize",
+            headers={"X-Api-Key": "dev-pharmacy"},
+            json={"card_id": card_id, "password": "123456"},
+        )
+        assert physical.json()["code"] != "PASSWORD_LOCKED", "the physical card is untouched"
+        reset = await client.post(
+            f"{url}/v1/ecards/{person_id}/password/recovery",
+            headers={"X-Api-Key": "dev-citizen-app"},
+            json={"person_id": person_id, "sms_code_verified": True, "new_password": "369147"},
+        )
+        assert reset.json()["outcome"] == "reset", reset.text
+        assert (await pay("369147")).json()["outcome"] == "authorized"
 
 
 async def test_a_linked_family_member_helps_activate(services: dict[str, ServiceProcess]) -> None:

@@ -45,9 +45,23 @@ def test_anything_but_six_digits_is_refused(password: str) -> None:
 
 
 def enter(
-    right: bool, at: datetime = NOW, purpose: str = "settlement", active: bool = True
+    right: bool,
+    at: datetime = NOW,
+    purpose: str = "settlement",
+    active: bool = True,
+    initial: bool = False,
 ) -> passwords.Enter:
-    return passwords.Enter("c1", "physical", "hospital", right, active, purpose, RULE, at)  # type: ignore[arg-type]
+    return passwords.Enter(
+        "c1",
+        "physical",
+        "hospital",
+        right,
+        active,
+        purpose,  # type: ignore[arg-type]
+        RULE,
+        at,
+        initial,
+    )
 
 
 def run(state: passwords.Password, command: passwords.Command) -> passwords.Password:
@@ -56,8 +70,8 @@ def run(state: passwords.Password, command: passwords.Command) -> passwords.Pass
 
 def test_the_initial_password_must_be_changed_before_a_settlement() -> None:
     with pytest.raises(PasswordChangeRequiredError):
-        passwords.decide(passwords.Password(), enter(True))
-    changed = run(passwords.Password(), enter(True, purpose="change"))
+        passwords.decide(passwords.Password(), enter(True, initial=True))
+    changed = run(passwords.Password(), enter(True, purpose="change", initial=True))
     assert passwords.decide(changed, enter(True)) == []
     with pytest.raises(CardNotActiveError):
         passwords.decide(changed, enter(True, active=False))
