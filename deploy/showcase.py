@@ -143,6 +143,16 @@ async def card_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Ran
     claim_body = {"person_id": person_id, "region": citizen.region}
     claim = await _card(client, urls, "/v1/ecards", "dev-citizen-app", claim_body)
     scene.lines.append(f"e-card claimed in region {citizen.region}: {claim.get('events')}")
+    ecard = f"/v1/ecards/{person_id}/activation"
+    for _ in range(200):  # until the activation service learned of the claim
+        activated = await _post(
+            client, f"{urls.activation}{ecard}", "dev-citizen-app", {"password": "258036"}
+        )
+        if activated.json().get("code") != "E_CARD_NOT_CLAIMED":
+            break
+        await asyncio.sleep(0.05)
+    scene.lines.append(f"e-card password set, e-card active: {activated.json().get('events')}")
+    scene.outcomes["ecard_activation"] = activated.status_code == 201
     lost = await _card(
         client, urls, f"/v1/cards/{second['card_id']}/loss", "dev-window", {"kind": "formal"}
     )
