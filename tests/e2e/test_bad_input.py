@@ -1,0 +1,53 @@
+"""Bad input never gets a 500: every route of every service, with malformed bodies, wrong
+credentials and unknown ids, answers with a 4xx and a reason code."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+
+from deploy.stack import ServiceProcess
+
+BODIES: list[Any] = [
+    None,
+    "not json",
+    [],
+    {"x": 1},
+    {"person_id": "x" * 5000, "card_id": None, "password": 123456},
+    {"id_number": "1" * 40, "name": "\U00020000" * 99, "region": "99", "kind": "nonsense"},
+]
+KEYS = ["dev-operator", "dev-window", "dev-printing-agency", "dev-hospital", "stolen-key"]
+IDS = ("person_id", "card_id", "holder_person_id", "member_person_id", "channel")
+
+
+async def test_every_route_answers_bad_input_with_a_reason(
+    services: dict[str, ServiceProcess],
+) -> None:
+    failures: list[tuple[str, str, int]] = []
+    sent = 0
+    async with httpx.AsyncClient(timeout=30) as client:
+        for service in services.values():
+            spec = (await client.get(f"{service.url}/openapi.json")).json()
+            for path, operations in spec["paths"].items():
+                concrete = path
+                for name in IDS:
+                    concrete = concrete.replace("{" + name + "}", f"no-such-{name}")
+                for method, body, key in itertools.product(operations, BODIES, KEYS):
+                    headers = {"X-Api-Key": key, "content-type": "application/json"}
+                    content = body if isinstance(body, str) else None
+                    response = await client.request(
+                        method.upper(),
+                        f"{service.url}{concrete}",
+                        headers=headers,
+                        content=content,
+                        json=None if isinstance(body, str) or body is None else body,
+                    )
+                    sent += 1
+                    if response.status_code >= 500 or (
+                        response.status_code >= 400 and "code" not in response.json()
+                    ):
+                        failures.append((method, path, response.status_code))
+    assert sent > 1000
+    assert failures == []
