@@ -201,6 +201,23 @@ async def _activation(
     return answer
 
 
+async def _pharmacy(
+    client: httpx.AsyncClient, urls: Endpoints, rng: random.Random, scene: Showcase
+) -> bool:
+    """A lost card replaced; at a pharmacy the old card, then the new one."""
+    _, person_id, old = await _delivered_card(client, urls, rng)
+    await _card(client, urls, f"/v1/cards/{old}/loss", "dev-window", {"kind": "formal"})
+    replaced = await _card(
+        client, urls, f"/v1/cards/{old}/replacement", "dev-window", {"reason": "loss"}
+    )
+    new = replaced["card_id"]
+    await _produce_and_deliver(client, urls, new)
+    switch = {"old_card_id": old, "new_card_id": new, "person_id": person_id}
+    answer = await _activation(client, urls, "/v1/pharmacy/card-switch", "dev-pharmacy", switch)
+    scene.lines.append(f"at a pharmacy, old card then new card: {answer.get('events')}")
+    return bool(answer["status"] == 201)
+
+
 async def activation_scene(
     client: httpx.AsyncClient, urls: Endpoints, rng: random.Random
 ) -> Showcase:
@@ -233,12 +250,16 @@ async def activation_scene(
     codes = [(await settlement(f"{n:06d}")).json()["code"] for n in range(100000, 100006)]
     proof = {"person_id": person_id, "id_checked": True}
     unlocked = await _post(client, f"{password}/recovery", "dev-window", proof)
-    after = await settlement("135792")
+    online = {"person_id": person_id, "sms_code_verified": True, "new_password": "246810"}
+    reset = await _post(client, f"{password}/recovery", "dev-citizen-app", online)
+    after = await settlement("246810")
     scene.lines.append(
         f"password: settlement with the initial one {first.json().get('code')}; changed "
         f"{changed.status_code}; six wrong entries {codes[-2]}..{codes[-1]}; unlocked at a "
-        f"window {unlocked.status_code}; settlement {after.json().get('outcome')}"
+        f"window {unlocked.status_code}; reset online with SMS code and face check "
+        f"{reset.json().get('outcome')}; settlement {after.json().get('outcome')}"
     )
+    ok &= await _pharmacy(client, urls, rng, scene)
     scene.outcomes["activation_channels"] = ok
     scene.outcomes["password_lock"] = codes[-1] == "PASSWORD_LOCKED" and after.status_code == 200
     return scene

@@ -37,7 +37,9 @@ def create_app(settings: ActivationSettings) -> FastAPI:
     def handlers(runtime: ServiceRuntime) -> Activation:
         max_age = timedelta(seconds=settings.max_verification_age_s)
         return Activation(
-            activator=ActivationHandlers(runtime.pool, runtime.store, max_age, utc_now),
+            activator=ActivationHandlers(
+                runtime.pool, runtime.store, max_age, utc_now, settings.ecard_processing_delay
+            ),
             passwords=PasswordHandlers(
                 pool=runtime.pool,
                 events=runtime.store,

@@ -30,7 +30,7 @@ from shared.contracts import (
     FinancialFunctionActivated,
     MedicalAccountEnabled,
     MedicalAccountMoved,
-    PasswordChanged,
+    PasswordSet,
 )
 from shared.contracts.activation import ActivationChannel, ActivationRefusal
 
@@ -81,6 +81,11 @@ class Activation:
     """One card's activation history."""
 
     active: bool = False
+    effective_at: datetime | None = None
+
+    def usable_at(self, moment: datetime) -> bool:
+        """Active, and past any processing delay."""
+        return self.active and (self.effective_at is None or moment >= self.effective_at)
 
 
 def decide(state: Activation, command: ActivateCard) -> list[EventPayload]:
@@ -135,6 +140,8 @@ class ActivateECard:
     at: datetime
     max_verification_age: timedelta
     operator: str
+    #: The region processes a new e-card for this long before it works.
+    processing_delay: timedelta = timedelta(0)
 
 
 def decide_ecard(state: Activation, command: ActivateECard) -> list[EventPayload]:
@@ -148,13 +155,15 @@ def decide_ecard(state: Activation, command: ActivateECard) -> list[EventPayload
         raise IdentityNotVerifiedError()
     if command.at - holder.real_person_at > command.max_verification_age:
         raise VerificationTooOldError()
+    delay = command.processing_delay
     return [
-        PasswordChanged(card_id=command.card_id, card_kind="electronic", channel="online_hall"),
+        PasswordSet(card_id=command.card_id, card_kind="electronic", channel="online_hall"),
         CardActivated(
             card_id=command.card_id,
             channel="online_hall",
             operator=command.operator,
             card_kind="electronic",
+            effective_at=command.at + delay if delay else None,
         ),
     ]
 
@@ -210,6 +219,6 @@ def evolve(state: Activation, event: EventPayload) -> Activation:
     """Apply one of the card's activation events."""
     match event:
         case CardActivated():
-            return replace(state, active=True)
+            return replace(state, active=True, effective_at=event.effective_at)
         case _:
             return state

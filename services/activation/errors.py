@@ -120,3 +120,8 @@ class FamilyLinkRequiredError(ActivationError):
 class ECardNotClaimedError(ActivationError):
     code = "E_CARD_NOT_CLAIMED"
     default_message = "The electronic card has not been claimed yet."
+
+
+class ECardProcessingError(ActivationError):
+    code = "E_CARD_PROCESSING"
+    default_message = "The region is still processing the new electronic card; try again soon."

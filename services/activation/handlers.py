@@ -40,6 +40,7 @@ class ActivationHandlers:
     events: EventStore
     max_verification_age: timedelta
     clock: Callable[[], datetime]
+    ecard_processing: Callable[[str], timedelta] = lambda _: timedelta(0)
 
     async def activate(
         self,
@@ -108,6 +109,7 @@ class ActivationHandlers:
                     self.clock(),
                     self.max_verification_age,
                     operator,
+                    self.ecard_processing(await store.ecard_region(conn, person_id)),
                 )
                 events = await decide_and_append(
                     conn,

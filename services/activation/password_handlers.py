@@ -19,6 +19,7 @@ from services.activation.errors import (
     CardNotFoundError,
     CardNotHeldError,
     ECardNotClaimedError,
+    ECardProcessingError,
     PasswordLockedError,
     PasswordWrongError,
     RecoveryProofRequiredError,
@@ -173,14 +174,19 @@ class PasswordHandlers:
         if bound is None:
             raise ECardNotClaimedError()
         region = await store.card_region(conn, bound) or ""
-        active = await self._active(conn, f"ecard-activation-{key}")
-        return Subject(f"ecard-{key}", bound, key, region, active)
+        ecard = await self._activation(conn, f"ecard-activation-{key}")
+        if ecard.active and not ecard.usable_at(self.clock()):
+            raise ECardProcessingError()
+        return Subject(f"ecard-{key}", bound, key, region, ecard.active)
 
     async def _active(self, conn: Connection, stream_id: str) -> bool:
+        return (await self._activation(conn, stream_id)).active
+
+    async def _activation(self, conn: Connection, stream_id: str) -> domain.Activation:
         state, _ = await load_state(
             conn, self.events, stream_id, domain.Activation(), domain.evolve
         )
-        return state.active
+        return state
 
     async def _right(self, stored: str | None, password: str, region: str) -> bool:
         if stored is None:

@@ -1,5 +1,7 @@
 """The activation service's settings (env prefix ACTIVATION_)."""
 
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -21,6 +23,10 @@ class ActivationSettings(ServiceSettings):
         default_factory=dict,
         description="Wrong passwords in 24 h that lock it, per region or province; default 6.",
     )
+    ecard_processing_s: dict[str, int] = Field(
+        default_factory=dict,
+        description="Seconds a region processes a new e-card before it works; default 0.",
+    )
     max_verification_age_s: int = Field(
         300, ge=30, description="Online activation needs a face verification this recent."
     )
@@ -37,3 +43,8 @@ class ActivationSettings(ServiceSettings):
             region[:2]
         )
         return LockRule(failures=failures or 6)
+
+    def ecard_processing_delay(self, region: str) -> timedelta:
+        """How long a region processes a new e-card before it works."""
+        seconds = self.ecard_processing_s.get(region, self.ecard_processing_s.get(region[:2], 0))
+        return timedelta(seconds=seconds)

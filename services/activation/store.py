@@ -125,6 +125,14 @@ async def record_ecard(conn: Connection, person_id: str, card_id: str, region: s
     )
 
 
+async def ecard_region(conn: Connection, person_id: str) -> str:
+    """The region chosen when the person's e-card was claimed."""
+    region: str | None = await conn.fetchval(
+        "SELECT region FROM claimed_ecards WHERE person_id = $1", person_id
+    )
+    return region or ""
+
+
 async def ecard_of(conn: Connection, person_id: str) -> str | None:
     """The physical card the person's e-card is bound to, if claimed."""
     card_id: str | None = await conn.fetchval(

@@ -12,6 +12,7 @@ from shared.contracts.activation import (
     PasswordChanged,
     PasswordLocked,
     PasswordReset,
+    PasswordSet,
     PasswordUnlocked,
 )
 from shared.contracts.base import EventPayload
@@ -86,6 +87,7 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     PasswordChanged,
     PasswordLocked,
     PasswordReset,
+    PasswordSet,
     PasswordUnlocked,
     NotificationSent,
 )
@@ -151,6 +153,7 @@ __all__ = [
     "PasswordChanged",
     "PasswordLocked",
     "PasswordReset",
+    "PasswordSet",
     "PasswordUnlocked",
     "PersonRegistered",
     "PersonalDataErased",

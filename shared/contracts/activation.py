@@ -23,6 +23,11 @@ class CardActivated(EventPayload):
     card_kind: Literal["physical", "electronic"] = Field(
         "physical", description="The physical card, or the electronic card bound to it."
     )
+    effective_at: datetime | None = Field(
+        None,
+        description="When it can be used, if later than now: some regions process a new "
+        "e-card for a while before it works.",
+    )
 
 
 ActivationRefusal = Literal[
@@ -68,6 +73,17 @@ class MedicalAccountMoved(EventPayload):
 
 
 CardKind = Literal["physical", "electronic"]
+
+
+class PasswordSet(EventPayload):
+    """The holder set the e-card's own password when activating it (never in the event)."""
+
+    event_type: ClassVar[str] = "PasswordSet"
+    producer: ClassVar[Producer] = "activation"
+
+    card_id: str = Field(description="The physical card the e-card is bound to.")
+    card_kind: CardKind = Field(description="Whose password (the e-card's).")
+    channel: str = Field(description="Channel it was set through.")
 
 
 class PasswordChanged(EventPayload):

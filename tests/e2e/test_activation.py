@@ -175,7 +175,7 @@ async def test_the_ecard_is_activated_with_its_own_password(
                 break
             await asyncio.sleep(0.05)
         assert first.status_code == 201, first.text
-        assert first.json()["events"] == ["PasswordChanged", "CardActivated"]
+        assert first.json()["events"] == ["PasswordSet", "CardActivated"]
         again = await client.post(
             f"{url}{path}", headers={"X-Api-Key": "dev-citizen-app"}, json={"password": "258036"}
         )

@@ -500,3 +500,21 @@ def test_the_bank_function_is_turned_on_once_with_the_id_checked() -> None:
     assert event == FinancialFunctionActivated(card_id="c1", bank="bank")
     state = activation.evolve_financial(activation.FinancialFunction(), event)
     assert activation.decide_financial(state, checked) == []
+
+
+def test_an_ecard_works_after_its_regions_processing_delay() -> None:
+    command = activation.ActivateECard(
+        "p1",
+        "c1",
+        activation.Holder("real_person", NOW - timedelta(minutes=1)),
+        NOW,
+        timedelta(minutes=5),
+        "app",
+        processing_delay=timedelta(hours=2),
+    )
+    events = activation.decide_ecard(activation.Activation(), command)
+    assert [e.event_type for e in events] == ["PasswordSet", "CardActivated"]
+    state = given(activation.evolve, activation.Activation(), *events)
+    assert not state.usable_at(NOW + timedelta(hours=1))
+    assert state.usable_at(NOW + timedelta(hours=2))
+    assert activation.decide_ecard(state, command) == []
