@@ -30,7 +30,7 @@ from shared.contracts import PasswordAttemptFailed, PasswordLocked
 from shared.contracts.activation import CardKind
 from shared.db import Connection
 from shared.envelope import Envelope
-from shared.eventstore import Causation, EventStore
+from shared.eventstore import Causation, ConcurrencyError, EventStore
 
 
 @dataclass(frozen=True)
@@ -133,14 +133,21 @@ class PasswordHandlers:
         new_hash: str | None = None,
     ) -> None:
         async def attempt() -> list[Envelope]:
-            async with self.pool.acquire() as conn, conn.transaction():
+            # Argon2 is slow on purpose: check the password before the transaction, so that
+            # concurrent entries do not hold their transactions open while hashing.
+            async with self.pool.acquire() as conn:
                 subject = await self._subject(conn, card_id, kind)
                 stored = await store.password_hash(conn, subject.key, kind)
+            right = await self._right(stored, password, subject.region)
+            async with self.pool.acquire() as conn, conn.transaction():
+                subject = await self._subject(conn, card_id, kind)
+                if await store.password_hash(conn, subject.key, kind) != stored:
+                    raise ConcurrencyError(subject.key)  # changed meanwhile: check again
                 command = passwords.Enter(
                     card_id=subject.card_id,
                     kind=kind,
                     channel=channel,
-                    right=await self._right(stored, password, subject.region),
+                    right=right,
                     card_active=subject.active,
                     purpose=purpose,
                     rule=self.lock_rule(subject.region),
