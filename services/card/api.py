@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.card import rules, store
+from services.card import commands, store
 from services.card.errors import (
     CardNotFoundError,
     ChannelNotBoundError,
@@ -226,7 +226,7 @@ async def produced(
     card_id: str, body: ProductionReport, request: Request, caller: PrintingAgency
 ) -> Accepted:
     """The printing agency reports the card produced."""
-    command = rules.ReportProduced(card_id, body.card_number, body.chip_serial, caller.name)
+    command = commands.ReportProduced(card_id, body.card_number, body.chip_serial, caller.name)
     return await _on_card(request, card_id, lambda _: command)
 
 
@@ -235,14 +235,14 @@ async def production_failed(
     card_id: str, body: ProductionFailure, request: Request, caller: PrintingAgency
 ) -> Accepted:
     """The printing agency could not produce the card (制卡失败)."""
-    command = rules.ReportProductionFailed(card_id, body.reason, caller.name)
+    command = commands.ReportProductionFailed(card_id, body.reason, caller.name)
     return await _on_card(request, card_id, lambda _: command)
 
 
 @router.post("/cards/{card_id}/mailing", status_code=201, response_model=Accepted)
 async def mailed(card_id: str, body: MailingReport, request: Request, _: Shipper) -> Accepted:
     """The card was handed to a courier, with its tracking number."""
-    command = rules.ReportMailed(card_id, body.courier, body.tracking_number)
+    command = commands.ReportMailed(card_id, body.courier, body.tracking_number)
     return await _on_card(request, card_id, lambda _: command)
 
 
@@ -251,19 +251,21 @@ async def to_branch(
     card_id: str, body: BranchDispatch, request: Request, _: PrintingAgency
 ) -> Accepted:
     """The card was sent to a branch, ready for pick-up."""
-    return await _on_card(request, card_id, lambda _: rules.SendToBranch(card_id, body.branch))
+    return await _on_card(request, card_id, lambda _: commands.SendToBranch(card_id, body.branch))
 
 
 @router.post("/cards/{card_id}/delivery", status_code=201, response_model=Accepted)
 async def delivered(card_id: str, request: Request, caller: Courier) -> Accepted:
     """The courier delivered the card."""
-    return await _on_card(request, card_id, lambda _: rules.ReportDelivered(card_id, caller.name))
+    return await _on_card(
+        request, card_id, lambda _: commands.ReportDelivered(card_id, caller.name)
+    )
 
 
 @router.post("/cards/{card_id}/collection", status_code=201, response_model=Accepted)
 async def collected(card_id: str, request: Request, caller: Clerk) -> Accepted:
     """The holder collected the card at the window."""
-    return await _on_card(request, card_id, lambda _: rules.CollectCard(card_id, caller.name))
+    return await _on_card(request, card_id, lambda _: commands.CollectCard(card_id, caller.name))
 
 
 @router.post("/cards/{card_id}/loss", status_code=201, response_model=Accepted)
@@ -273,7 +275,7 @@ async def lost(card_id: str, body: LossReport, request: Request, caller: Applica
     return await _on_card(
         request,
         card_id,
-        lambda card: rules.ReportLost(
+        lambda card: commands.ReportLost(
             card_id,
             body.kind,
             caller.role,
@@ -286,7 +288,7 @@ async def lost(card_id: str, body: LossReport, request: Request, caller: Applica
 @router.post("/cards/{card_id}/unblock", status_code=201, response_model=Accepted)
 async def unblock(card_id: str, request: Request, _: Applicant) -> Accepted:
     """End a temporary loss report (解挂)."""
-    return await _on_card(request, card_id, lambda _: rules.Unblock(card_id))
+    return await _on_card(request, card_id, lambda _: commands.Unblock(card_id))
 
 
 @router.post("/cards/{card_id}/replacement", status_code=201, response_model=Accepted)
@@ -308,7 +310,7 @@ async def replace(
 @router.post("/cards/{card_id}/cancellation", status_code=201, response_model=Accepted)
 async def cancel(card_id: str, body: Cancellation, request: Request, _: Officer) -> Accepted:
     """Cancel the card (注销)."""
-    return await _on_card(request, card_id, lambda _: rules.CancelCard(card_id, body.reason))
+    return await _on_card(request, card_id, lambda _: commands.CancelCard(card_id, body.reason))
 
 
 @router.post("/ecards", status_code=201, response_model=Accepted, tags=["e-card"])
@@ -328,7 +330,7 @@ async def claim(body: ECardClaim, request: Request, _: Applicant) -> Accepted:
 )
 async def bind(person_id: str, request: Request, caller: Applicant) -> Accepted:
     """Bind the calling channel to the person's e-card."""
-    command = rules.BindChannel(caller.name)
+    command = commands.BindChannel(caller.name)
     return _accepted(
         await _handlers(request).channel(person_id, command, request_causation(request))
     )
@@ -339,7 +341,7 @@ async def bind(person_id: str, request: Request, caller: Applicant) -> Accepted:
 )
 async def unlink(person_id: str, channel: str, request: Request, _: Applicant) -> Accepted:
     """Unlink one channel (解除关联); the others stay bound."""
-    command = rules.UnlinkChannel(channel)
+    command = commands.UnlinkChannel(channel)
     return _accepted(
         await _handlers(request).channel(person_id, command, request_causation(request))
     )

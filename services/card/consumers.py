@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.card import domain, rules, store
+from services.card import commands, domain, rules, store
 from shared import verified
 from shared.aggregate import decide_and_append
 from shared.consumer import ForeignFeed
@@ -76,7 +76,7 @@ async def apply_foreign_event(
         ):
             # The e-card's personal services stop while the physical card is locked.
             locked = isinstance(payload, PasswordLocked)
-            command = rules.PasswordLockChanged(payload.card_id, locked)
+            command = commands.PasswordLockChanged(payload.card_id, locked)
             await _on_card(conn, envelope, payload.card_id, command, seal_after)
 
 
@@ -84,7 +84,7 @@ async def _on_card(
     conn: Connection,
     envelope: Envelope,
     card_id: str,
-    command: rules.Command,
+    command: commands.Command,
     seal_after: timedelta,
 ) -> None:
     card = await store.find_card(conn, card_id)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.card import domain, rules, store
+from services.card import commands, domain, rules, store
 from services.card.errors import (
     CardError,
     CardNotFoundError,
@@ -27,7 +27,7 @@ from shared.eventstore import Causation, EventStore
 from shared.regions import is_region, province_of
 
 
-def _same(command: rules.Command, _: asyncpg.Record) -> rules.Command:
+def _same(command: commands.Command, _: asyncpg.Record) -> commands.Command:
     return command
 
 
@@ -62,8 +62,8 @@ class CardHandlers:
             raise RegionInvalidError()
         card_id = str(new_event_id())
 
-        async def attempt(conn: Connection) -> rules.Command:
-            return rules.ApplyForCard(
+        async def attempt(conn: Connection) -> commands.Command:
+            return commands.ApplyForCard(
                 card_id=card_id,
                 region=region,
                 channel=causation.channel or "",
@@ -83,7 +83,7 @@ class CardHandlers:
     async def on_card(
         self,
         card_id: str,
-        command: Callable[[asyncpg.Record], rules.Command],
+        command: Callable[[asyncpg.Record], commands.Command],
         causation: Causation,
     ) -> list[Envelope]:
         """A command about an existing card, built from what the read model knows of it."""
@@ -106,7 +106,7 @@ class CardHandlers:
             pending = await store.cards_in_status(conn, "applied", size)
         taken: list[str] = []
         for row in pending:
-            command: rules.Command = rules.StartProduction(row["card_id"], batch_id, agency)
+            command: commands.Command = commands.StartProduction(row["card_id"], batch_id, agency)
             try:
                 await self.on_card(row["card_id"], functools.partial(_same, command), causation)
             except CardError:
@@ -127,7 +127,7 @@ class CardHandlers:
         new_card_id = str(new_event_id())
         return await self.on_card(
             card_id,
-            lambda card: rules.ReplaceCard(
+            lambda card: commands.ReplaceCard(
                 card_id=card_id,
                 new_card_id=new_card_id,
                 reason=reason,
@@ -146,11 +146,11 @@ class CardHandlers:
         if not is_region(region):
             raise RegionInvalidError()
 
-        async def attempt(conn: Connection) -> rules.Command:
+        async def attempt(conn: Connection) -> commands.Command:
             on_behalf = acting_person_id not in (None, person_id)
             if on_behalf and not await store.may_act_for(conn, person_id, str(acting_person_id)):
                 raise FamilyLinkRequiredError()
-            return rules.ClaimECard(
+            return commands.ClaimECard(
                 region=region,
                 channel=causation.actor or "",
                 holder_level=await verified.verification_level(conn, person_id),
@@ -162,7 +162,7 @@ class CardHandlers:
         )
 
     async def channel(
-        self, person_id: str, command: rules.Command, causation: Causation
+        self, person_id: str, command: commands.Command, causation: Causation
     ) -> list[Envelope]:
         """Bind or unlink one channel of the person's e-card."""
         async with self.pool.acquire() as conn:
@@ -170,7 +170,7 @@ class CardHandlers:
         if stream is None:
             raise ECardNotClaimedError()
 
-        async def attempt(conn: Connection) -> rules.Command:
+        async def attempt(conn: Connection) -> commands.Command:
             return command
 
         return await self._on_stream(person_id, stream, attempt, causation)
@@ -187,7 +187,7 @@ class CardHandlers:
         self,
         person_id: str,
         stream_id: str,
-        build: Callable[[Connection], Awaitable[rules.Command]],
+        build: Callable[[Connection], Awaitable[commands.Command]],
         causation: Causation,
     ) -> list[Envelope]:
         async def attempt() -> list[Envelope]:
@@ -202,7 +202,7 @@ class CardHandlers:
         conn: Connection,
         person_id: str,
         stream_id: str,
-        command: rules.Command,
+        command: commands.Command,
         causation: Causation,
     ) -> list[Envelope]:
         events = await decide_and_append(

@@ -15,7 +15,7 @@ from datetime import datetime
 import asyncpg
 import structlog
 
-from services.card import rules, store
+from services.card import commands, store
 from services.card.handlers import CardHandlers
 from shared.eventstore import Causation
 
@@ -48,11 +48,11 @@ class Scheduler:
         async with self.handlers.pool.acquire() as conn, conn.transaction():
             timers = await store.due_timers(conn, now, self.batch)
             for timer in timers:
-                command: rules.Command
+                command: commands.Command
                 if timer["kind"] == "lapse_loss":
-                    command = rules.LapseLossReport(timer["card_id"], now)
+                    command = commands.LapseLossReport(timer["card_id"], now)
                 else:
-                    command = rules.SealCard(
+                    command = commands.SealCard(
                         timer["card_id"], timer["since"], now, timer["activated"]
                     )
                 cause = f"timer-{timer['kind']}-{timer['card_id']}"

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from deploy.stack import Infrastructure
-from services.card import rules
+from services.card import commands
 from services.card.handlers import CardHandlers
 from services.card.scheduler import Scheduler
 from services.card.settings import CardSettings
@@ -58,9 +58,9 @@ async def delivered_card(handlers: CardHandlers, person_id: str) -> str:
     )
     card_id = str(applied.payload["card_id"])
     for command in (
-        rules.ReportProduced(card_id, "S12345678", "ABCDEF01", "agency"),
-        rules.ReportMailed(card_id, "EMS", "EMS123456"),
-        rules.ReportDelivered(card_id, "courier"),
+        commands.ReportProduced(card_id, "S12345678", "ABCDEF01", "agency"),
+        commands.ReportMailed(card_id, "EMS", "EMS123456"),
+        commands.ReportDelivered(card_id, "courier"),
     ):
         await handlers.on_card(card_id, lambda _, c=command: c, CAUSE)
     return card_id
@@ -79,7 +79,7 @@ async def test_a_temporary_loss_report_lapses_exactly_once(pool: asyncpg.Pool) -
     clock = Clock(utc_now())
     handlers = CardHandlers(pool, EventStore("card"), CardSettings(), clock)
     card_id = await delivered_card(handlers, "p-lapse")
-    lost = rules.ReportLost(card_id, "temporary", "window", clock(), timedelta(days=7))
+    lost = commands.ReportLost(card_id, "temporary", "window", clock(), timedelta(days=7))
     await handlers.on_card(card_id, lambda _: lost, CAUSE)
 
     clock.now += timedelta(days=6, hours=23)
@@ -99,9 +99,9 @@ async def test_an_unblocked_card_is_not_unblocked_again_by_its_timer(pool: async
     clock = Clock(utc_now())
     handlers = CardHandlers(pool, EventStore("card"), CardSettings(), clock)
     card_id = await delivered_card(handlers, "p-unblock")
-    lost = rules.ReportLost(card_id, "temporary", "window", clock(), timedelta(days=7))
+    lost = commands.ReportLost(card_id, "temporary", "window", clock(), timedelta(days=7))
     await handlers.on_card(card_id, lambda _: lost, CAUSE)
-    await handlers.on_card(card_id, lambda _: rules.Unblock(card_id), CAUSE)
+    await handlers.on_card(card_id, lambda _: commands.Unblock(card_id), CAUSE)
     clock.now += timedelta(days=8)
     assert await Scheduler(handlers, clock).fire_due() == 1, "the timer is spent..."
     assert (await event_types(pool, card_id)).count("CardUnblocked") == 1, "...deciding nothing"

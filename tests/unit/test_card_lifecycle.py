@@ -9,7 +9,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from services.card import domain, rules
+from services.card import commands, domain, rules
 from services.card.errors import CardError
 from shared.contracts import EventPayload
 
@@ -34,7 +34,7 @@ class CardLifecycle(RuleBasedStateMachine):
             return f"c{max(self.created - 1, 0)}"
         return f"c{n % self.created}"
 
-    def run(self, command: rules.Command) -> None:
+    def run(self, command: commands.Command) -> None:
         before = self.state
         try:
             events = rules.decide(self.state, command)
@@ -48,7 +48,7 @@ class CardLifecycle(RuleBasedStateMachine):
 
     @rule(window=st.booleans())
     def apply(self, window: bool) -> None:
-        command = rules.ApplyForCard(
+        command = commands.ApplyForCard(
             f"c{self.created}",
             "410105",
             "x",
@@ -67,40 +67,40 @@ class CardLifecycle(RuleBasedStateMachine):
     def produce(self, n: int, fail: bool) -> None:
         card_id = self.card_id(n)
         if not fail:
-            self.run(rules.ReportProduced(card_id, "S1", "AB", "agency"))
+            self.run(commands.ReportProduced(card_id, "S1", "AB", "agency"))
         else:
-            self.run(rules.ReportProductionFailed(card_id, "PHOTO_UNUSABLE", "agency"))
+            self.run(commands.ReportProductionFailed(card_id, "PHOTO_UNUSABLE", "agency"))
 
     @rule(n=CARDS)
     def mail_and_deliver(self, n: int) -> None:
-        self.run(rules.ReportMailed(self.card_id(n), "EMS", "EMS1"))
-        self.run(rules.ReportDelivered(self.card_id(n), "courier"))
+        self.run(commands.ReportMailed(self.card_id(n), "EMS", "EMS1"))
+        self.run(commands.ReportDelivered(self.card_id(n), "courier"))
 
     @rule(n=CARDS)
     def branch_and_collect(self, n: int) -> None:
-        self.run(rules.SendToBranch(self.card_id(n), "branch-1"))
-        self.run(rules.CollectCard(self.card_id(n), "clerk"))
+        self.run(commands.SendToBranch(self.card_id(n), "branch-1"))
+        self.run(commands.CollectCard(self.card_id(n), "clerk"))
 
     @rule(n=CARDS, formal=st.booleans())
     def report_lost(self, n: int, formal: bool) -> None:
         kind = "formal" if formal else "temporary"
-        self.run(rules.ReportLost(self.card_id(n), kind, "x", self.now, timedelta(days=7)))
+        self.run(commands.ReportLost(self.card_id(n), kind, "x", self.now, timedelta(days=7)))
 
     @rule(n=CARDS)
     def unblock(self, n: int) -> None:
-        self.run(rules.Unblock(self.card_id(n)))
+        self.run(commands.Unblock(self.card_id(n)))
 
     @rule(days=st.sampled_from([1, 3, 8, 200, 400]), n=CARDS, activated=st.booleans())
     def time_passes(self, days: int, n: int, activated: bool) -> None:
         self.now += timedelta(days=days)
-        self.run(rules.LapseLossReport(self.card_id(n), self.now))
-        self.run(rules.SealCard(self.card_id(n), START, self.now, activated))
+        self.run(commands.LapseLossReport(self.card_id(n), self.now))
+        self.run(commands.SealCard(self.card_id(n), START, self.now, activated))
 
     @rule(n=CARDS, reason=st.sampled_from(["loss", "damage", "move"]))
-    def replace(self, n: int, reason: rules.ReplacementReason) -> None:
+    def replace(self, n: int, reason: commands.ReplacementReason) -> None:
         before = set(self.state.cards)
         self.run(
-            rules.ReplaceCard(
+            commands.ReplaceCard(
                 self.card_id(n), f"c{self.created}", reason, 2000, "x", "online", "mail"
             )
         )
@@ -110,15 +110,15 @@ class CardLifecycle(RuleBasedStateMachine):
     @rule(n=CARDS, now=RARELY)
     def cancel(self, n: int, now: bool) -> None:
         if now:
-            self.run(rules.CancelCard(self.card_id(n), "HOLDER_REQUEST"))
+            self.run(commands.CancelCard(self.card_id(n), "HOLDER_REQUEST"))
 
     @rule(n=CARDS, locked=st.booleans())
     def password_lock(self, n: int, locked: bool) -> None:
-        self.run(rules.PasswordLockChanged(self.card_id(n), locked))
+        self.run(commands.PasswordLockChanged(self.card_id(n), locked))
 
     @rule()
     def claim_ecard(self) -> None:
-        self.run(rules.ClaimECard("410105", "alipay", "real_person", on_behalf=False))
+        self.run(commands.ClaimECard("410105", "alipay", "real_person", on_behalf=False))
 
     @invariant()
     def one_valid_card_per_province(self) -> None:

@@ -1,0 +1,230 @@
+"""The ``shebao`` commands that work with a running stack: demo, timeline, import, rebuild.
+
+Registered on the command line in deploy/cli.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import importlib
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.table import Table
+
+from deploy.demo import Journey, person_timeline, run_demo
+from deploy.showcase import run_showcase
+from deploy.stack import SERVICES
+from deploy.state import console, endpoints, infrastructure_urls
+from services.identity.importer import CsvHeaderError, ImportReport, Row, read_csv
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.eventstore import Causation, EventStore
+from shared.rebuild import RebuildReport
+from shared.rebuild import rebuild as run_rebuild
+
+
+def demo(
+    citizens: Annotated[int, typer.Option(min=1, max=10_000, help="How many citizens.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 8,
+    seed: Annotated[int | None, typer.Option(help="Seed for made-up citizens.")] = None,
+) -> None:
+    """Drive citizens through verify -> apply -> produce -> mail -> activate -> notified."""
+    started = time.monotonic()
+    journeys = asyncio.run(run_demo(endpoints(), citizens, concurrency=concurrency, seed=seed))
+    for journey in journeys:
+        _print_journey(journey)
+    showcase = asyncio.run(run_showcase(endpoints(), None if seed is None else seed + 10_000))
+    for line in showcase.lines:
+        console.print(line, highlight=False)
+    completed = sum(j.completed for j in journeys)
+    summary = {
+        "citizens": citizens,
+        "completed": completed,
+        "failed": citizens - completed,
+        "seconds": round(time.monotonic() - started, 3),
+        "failures": [j.failure for j in journeys if j.failure][:20],
+        "showcase": showcase.outcomes,
+    }
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        console.print(
+            f"{completed}/{citizens} citizens completed the journey in {summary['seconds']}s"
+        )
+    raise typer.Exit(0 if completed == citizens else 1)
+
+
+def timeline(
+    person_id: Annotated[str, typer.Argument(help="The person's opaque id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the events as JSON.")] = False,
+) -> None:
+    """A person's whole history across the services, in order, with who did what through
+    which channel (the right to inquire, Social Insurance Law art. 4)."""
+
+    async def fetch() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await person_timeline(client, endpoints(), person_id)
+
+    entries = asyncio.run(fetch())
+    if as_json:
+        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        return
+    if not entries:
+        console.print(f"No events about person {person_id}.")
+        raise typer.Exit(1)
+    table = Table(title=f"timeline of person {person_id}")
+    for column in ("when (UTC)", "service", "event", "record", "by", "channel", "details"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            e["occurred_at"][:23].replace("T", " "),
+            e["producer"],
+            e["event_type"],
+            f"{e['stream_id']} v{e['stream_version']}",
+            e.get("actor") or "",
+            e.get("channel") or "",
+            _summary(e["payload"]),
+        )
+    console.print(table)
+
+
+def _print_journey(journey: Journey) -> None:
+    mark = "[green]✔[/]" if journey.completed else f"[red]✘ {journey.failure}[/]"
+    console.print(
+        f"{mark} citizen {journey.masked_id_number} person {journey.person_id} "
+        f"({journey.seconds:.2f}s)"
+    )
+    for e in journey.timeline:
+        console.print(
+            f"    {e['occurred_at'][11:23]} {e['producer']:<12} {e['event_type']:<18} "
+            f"{_summary(e['payload'])}",
+            highlight=False,
+        )
+
+
+def _summary(payload: dict[str, Any]) -> str:
+    keys = (
+        "level",
+        "channel",
+        "region",
+        "card_id",
+        "kind",
+        "reason",
+        "courier",
+        "tracking_number",
+        "template",
+    )
+    return " ".join(f"{k}={payload[k]}" for k in keys if k in payload)
+
+
+def import_persons(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    partial: Annotated[
+        bool, typer.Option(help="Import the valid rows even when some are rejected.")
+    ] = False,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write every rejected row to this CSV.")
+    ] = None,
+) -> None:
+    """Register insured persons from a CSV file (name,id_number,phone,region,guardian_id_number).
+
+    Every row is checked first; unless --partial, one rejected row means nothing is imported.
+    Importing the same file again changes nothing.
+    """
+    try:
+        rows = list(read_csv(file.read_text(encoding="utf-8-sig")))
+    except (CsvHeaderError, UnicodeDecodeError) as exc:
+        console.print(f"[red]{getattr(exc, 'message', 'The file is not UTF-8 text.')}[/]")
+        raise typer.Exit(2) from exc
+    report = asyncio.run(_import_persons(rows, f"import-{file.name}", partial))
+    console.print(
+        f"{report.rows} rows: {report.registered} registered, {report.unchanged} already "
+        f"registered as given, {len(report.rejected)} rejected."
+    )
+    if report.rejected:
+        table = Table(title="rejected rows" + ("" if report.committed else ": nothing imported"))
+        for column in ("line", "code", "reason"):
+            table.add_column(column)
+        for row in report.rejected[:50]:
+            table.add_row(str(row.line), row.error.code, row.error.message)
+        console.print(table)
+        if len(report.rejected) > 50:
+            console.print(f"... and {len(report.rejected) - 50} more (see --report).")
+    if report_file is not None:
+        with report_file.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["line", "code", "reason"])
+            writer.writerows((r.line, r.error.code, r.error.message) for r in report.rejected)
+    raise typer.Exit(0 if report.committed else 1)
+
+
+async def _import_persons(rows: list[Row], source: str, partial: bool) -> ImportReport:
+    from rich.progress import Progress
+
+    from services.identity.app import MIGRATIONS, build_identity
+    from services.identity.settings import IdentitySettings
+
+    settings = IdentitySettings()
+    database_url, _ = infrastructure_urls()
+    pool = await create_pool(database_url, settings.db_schema or "identity", max_size=2)
+    try:
+        await migrate(pool, SHARED_MIGRATIONS, *MIGRATIONS)
+        identity = build_identity(settings, pool, EventStore("identity"))
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Registering", total=len(rows))
+            report: ImportReport = await identity.registrar.import_rows(
+                rows,
+                Causation(source, source),
+                partial=partial,
+                progress=lambda n: progress.advance(task, n),
+            )
+        return report
+    finally:
+        await pool.close()
+
+
+def rebuild(
+    service: Annotated[str, typer.Argument(help="identity, card, activation or notification")],
+    dry_run: Annotated[bool, typer.Option(help="Replay and compare, then roll back.")] = False,
+    schema: Annotated[str | None, typer.Option(help="The service's schema.")] = None,
+) -> None:
+    """Drop a service's derived state and replay it from its events and the topics it reads."""
+    if service not in SERVICES:
+        console.print(f"[red]Unknown service {service!r}; one of {', '.join(SERVICES)}.[/]")
+        raise typer.Exit(2)
+    database_url, bootstrap = infrastructure_urls()
+    report = asyncio.run(_rebuild(service, schema or service, database_url, bootstrap, dry_run))
+    table = Table(title=f"rebuild {service}" + (" (dry run, rolled back)" if dry_run else ""))
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("own events replayed", str(report.own_events))
+    table.add_row("foreign events replayed", str(report.foreign_events))
+    for name, rows in report.rows.items():
+        table.add_row(f"rows in {name}", str(rows))
+    table.add_row("digest before", report.digest_before)
+    table.add_row("digest after", report.digest_after)
+    console.print(table)
+    if not report.matches:
+        console.print("[yellow]The live state differed from the log; it now follows the log.[/]")
+        raise typer.Exit(3)
+    console.print("[green]The rebuilt state equals the live state.[/]")
+
+
+async def _rebuild(
+    service: str, schema: str, database_url: str, bootstrap: str, dry_run: bool
+) -> RebuildReport:
+    module = importlib.import_module(f"services.{service}.app")
+    pool = await create_pool(database_url, schema, min_size=1, max_size=2)
+    try:
+        result: RebuildReport = await run_rebuild(
+            pool, module.projection(), bootstrap, dry_run=dry_run
+        )
+        return result
+    finally:
+        await pool.close()

@@ -1,0 +1,81 @@
+"""What the ``shebao`` commands share: the running stack's state file, where things are."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from deploy.demo import Endpoints
+from deploy.paths import env_port, shebao_home
+from deploy.stack import DEFAULT_PORTS
+
+console = Console(soft_wrap=True)
+
+
+def run_dir() -> Path:
+    """Where the stack keeps its state file and logs."""
+    run = shebao_home() / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def state_file() -> Path:
+    """The running stack's state (pid, addresses)."""
+    return run_dir() / "stack.json"
+
+
+def read_state() -> dict[str, Any] | None:
+    """The running stack's state, or None when none runs."""
+    path = state_file()
+    if not path.exists():
+        return None
+    state: dict[str, Any] = json.loads(path.read_text())
+    if not alive(int(state.get("pid", 0))):
+        path.unlink(missing_ok=True)
+        return None
+    return state
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def endpoints() -> Endpoints:
+    """The services' base URLs: the running stack's, else the configured defaults."""
+    state = read_state()
+    urls = (
+        state["services"]
+        if state
+        else {
+            name: f"http://127.0.0.1:{env_port(f'{name.upper()}_PORT', port)}"
+            for name, port in DEFAULT_PORTS.items()
+        }
+    )
+    return Endpoints(**urls)
+
+
+def infrastructure_urls() -> tuple[str, str]:
+    """The database URL and Kafka bootstrap of the environment, the running stack, or defaults."""
+    state = read_state() or {}
+    database_url = (
+        os.environ.get("DATABASE_URL")
+        or state.get("database")
+        or f"postgresql://postgres@127.0.0.1:{env_port('SHEBAO_PG_PORT', 55432)}/postgres"
+    )
+    bootstrap = (
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        or state.get("kafka")
+        or f"127.0.0.1:{env_port('KAFKA_PORT', 9092)}"
+    )
+    return database_url, bootstrap
