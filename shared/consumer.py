@@ -25,6 +25,7 @@ from shared.contracts import EventPayload, UnknownEventError, parse_payload
 from shared.db import Connection
 from shared.envelope import EVENT_TYPE_HEADER, Envelope
 from shared.eventstore import ConcurrencyError, record_once
+from shared.metrics import DEAD_LETTERS, DUPLICATES_SKIPPED, EVENTS_APPLIED
 from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
@@ -108,7 +109,6 @@ class InboxConsumer:
     dead_letters: AIOKafkaProducer
     crash_after_commit: bool = False
     max_backoff_s: float = 5.0
-    applied: int = 0
 
     @classmethod
     def for_feed(
@@ -164,9 +164,10 @@ class InboxConsumer:
         async with self.pool.acquire() as conn, conn.transaction():
             if not await record_once(conn, self.group, envelope.event_id):
                 log.info("duplicate_skipped", group=self.group, event_id=str(envelope.event_id))
+                DUPLICATES_SKIPPED.labels(self.group).inc()
                 return
             await self.apply(conn, envelope, payload)
-        self.applied += 1
+        EVENTS_APPLIED.labels(self.group).inc()
         if self.crash_after_commit:
             # Test hook: die after the database commit and before the offset commit.
             log.warning("fault_injected_crash", group=self.group, event_id=str(envelope.event_id))
@@ -180,6 +181,7 @@ class InboxConsumer:
             ("source_partition", str(record.partition).encode()),
             ("source_offset", str(record.offset).encode()),
         ]
+        DEAD_LETTERS.labels(self.group).inc()
         await self.dead_letters.send_and_wait(
             dead_letter_topic(self.group), value=record.value, key=record.key, headers=headers
         )

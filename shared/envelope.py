@@ -15,6 +15,14 @@ EVENT_TYPE_HEADER = "event_type"
 SCHEMA_VERSION_HEADER = "schema_version"
 
 
+def record_headers(event_type: str, schema_version: int) -> list[tuple[str, bytes]]:
+    """Headers that let a consumer skip unknown events without parsing the value."""
+    return [
+        (EVENT_TYPE_HEADER, event_type.encode()),
+        (SCHEMA_VERSION_HEADER, str(schema_version).encode()),
+    ]
+
+
 def new_event_id() -> uuid.UUID:
     """A fresh UUIDv7: time-ordered, so event ids sort roughly by creation."""
     return uuid.UUID(str(uuid6.uuid7()))
@@ -59,10 +67,7 @@ class Envelope(BaseModel):
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
         """Headers that let a consumer skip unknown events without parsing the value."""
-        return [
-            (EVENT_TYPE_HEADER, self.event_type.encode()),
-            (SCHEMA_VERSION_HEADER, str(self.schema_version).encode()),
-        ]
+        return record_headers(self.event_type, self.schema_version)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from typing import Any
 
 import asyncpg
@@ -11,7 +12,8 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from shared.db import Connection
-from shared.envelope import EVENT_TYPE_HEADER, SCHEMA_VERSION_HEADER
+from shared.envelope import record_headers
+from shared.metrics import EVENTS_PUBLISHED
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +42,6 @@ class OutboxRelay:
         self.channel = channel
         self.batch_size = batch_size
         self.idle_poll_s = idle_poll_s
-        self.published = 0
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -90,10 +91,7 @@ class OutboxRelay:
                 r["topic"],
                 value=r["value"],
                 key=r["message_key"].encode(),
-                headers=[
-                    (EVENT_TYPE_HEADER, r["event_type"].encode()),
-                    (SCHEMA_VERSION_HEADER, str(r["schema_version"]).encode()),
-                ],
+                headers=record_headers(r["event_type"], r["schema_version"]),
             )
             for r in rows
         ]
@@ -102,5 +100,6 @@ class OutboxRelay:
         await conn.execute(
             "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
         )
-        self.published += len(rows)
+        for topic, count in Counter(r["topic"] for r in rows).items():
+            EVENTS_PUBLISHED.labels(topic).inc(count)
         return len(rows)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -36,7 +36,6 @@ class ServiceRuntime:
     broker: KafkaBroker
     relay: OutboxRelay
     store: EventStore
-    consumers: list[InboxConsumer] = field(default_factory=list)
     relay_task: asyncio.Task[None] | None = None
 
     async def readiness(self) -> dict[str, bool]:
@@ -86,7 +85,6 @@ async def run_service(
                 feed, pool, producer, crash_after_commit=settings.fault_crash_after_commit
             )
             subscribe(broker, feed.topics, consumer)
-            runtime.consumers.append(consumer)
         runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
         stack.push_async_callback(_cancel, runtime.relay_task)
         await broker.start()

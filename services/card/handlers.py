@@ -19,7 +19,7 @@ from services.card.errors import (
 )
 from services.card.settings import CardSettings
 from shared import verified
-from shared.aggregate import decide_and_append, load_state, retry_on_conflict
+from shared.aggregate import decide_and_append, retry_on_conflict
 from shared.contracts.card import ApplicationKind, DeliveryMethod, ReplacementReason
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id
@@ -174,14 +174,6 @@ class CardHandlers:
             return command
 
         return await self._on_stream(person_id, stream, attempt, causation)
-
-    async def holder(self, stream_id: str) -> domain.Holder:
-        """A holder's cards as their events say (for explaining a status)."""
-        async with self.pool.acquire() as conn:
-            state, _ = await load_state(
-                conn, self.events, stream_id, domain.Holder(), domain.evolve
-            )
-        return state
 
     async def _on_stream(
         self,

@@ -1,0 +1,16 @@
+"""Prometheus metrics of the event spine (served at each service's /metrics)."""
+
+from prometheus_client import Counter
+
+EVENTS_PUBLISHED = Counter(
+    "shebao_events_published_total", "Events the outbox relay published", ["topic"]
+)
+EVENTS_APPLIED = Counter(
+    "shebao_events_applied_total", "Foreign events a consumer group applied", ["group"]
+)
+DUPLICATES_SKIPPED = Counter(
+    "shebao_duplicates_skipped_total", "Redelivered events the inbox recognised", ["group"]
+)
+DEAD_LETTERS = Counter(
+    "shebao_dead_letters_total", "Records sent to a dead-letter topic", ["group"]
+)
