@@ -1,9 +1,49 @@
-"""Personal data never travels in clear: keyed hashes for look-ups."""
+"""Personal data never travels in clear: keyed hashes for look-ups, fields sealed with
+AES-256-GCM and bound to the person and the field they belong to."""
 
+import base64
 import hashlib
 import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE_BYTES = 12
 
 
 def keyed_hash(key: str, value: str) -> str:
     """HMAC-SHA256 (hex) of a value under a secret key: stable for look-ups, not reversible."""
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+class UnreadableError(Exception):
+    """The data cannot be decrypted: the key was erased, or the data was tampered with."""
+
+
+def encrypt_field(key: bytes, person_id: str, field: str, value: str) -> str:
+    """Encrypt one field, bound to the person and the field's name; base64 text."""
+    return base64.b64encode(seal(AESGCM(key), value.encode(), f"{person_id}:{field}")).decode()
+
+
+def decrypt_field(key: bytes, person_id: str, field: str, token: str) -> str:
+    """Decrypt a field sealed by ``encrypt_field``; UnreadableError if it cannot be."""
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except ValueError as exc:
+        raise UnreadableError(field) from exc
+    return open_sealed(AESGCM(key), raw, f"{person_id}:{field}").decode()
+
+
+def seal(aead: AESGCM, data: bytes, context: str) -> bytes:
+    """Encrypt ``data`` bound to ``context`` (authenticated, never decryptable under another)."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + aead.encrypt(nonce, data, context.encode())
+
+
+def open_sealed(aead: AESGCM, sealed: bytes, context: str) -> bytes:
+    """Decrypt what ``seal`` made under the same context; UnreadableError otherwise."""
+    try:
+        return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context.encode())
+    except (InvalidTag, ValueError) as exc:
+        raise UnreadableError(context.split(":")[-1]) from exc

@@ -36,14 +36,26 @@ class Template:
     zh: Callable[[dict[str, Any]], str]
     en: Callable[[dict[str, Any]], str]
 
-    def render(self, payload: dict[str, Any], language: Language) -> str:
-        """The text in a language (Simplified Chinese unless English is asked for)."""
-        return (self.en if language == "en" else self.zh)(payload)
+    def render(
+        self, payload: dict[str, Any], language: Language, id_tail: str | None = None
+    ) -> str:
+        """The text in a language (Simplified Chinese unless English is asked for), addressed
+        to the holder by the last four characters of the ID number, never more."""
+        if language == "en":
+            holder = f"ID ending {id_tail}: " if id_tail else ""
+            return f"[Social Security] {holder}{self.en(payload)}"
+        holder = f"尾号{id_tail}的参保人，" if id_tail else ""
+        return f"【社会保障】{holder}{self.zh(payload)}"
 
 
 def _channel(p: dict[str, Any], index: int) -> str:
     code = str(p.get("channel", ""))
     return CHANNELS.get(code, (code, code))[index]
+
+
+def _card(p: dict[str, Any], index: int) -> str:
+    electronic = p.get("card_kind") == "electronic"
+    return (("电子社保卡", "electronic card") if electronic else ("社会保障卡", "card"))[index]
 
 
 def _reason(p: dict[str, Any], index: int) -> str:
@@ -158,5 +170,36 @@ TEMPLATES: dict[str, Template] = {
         True,
         lambda p: f"您已添加一位亲情账户成员（{p['relation']}），其可代您办理相关业务。",
         lambda p: f"You linked a family member ({p['relation']}) who may now act for you.",
+    ),
+    "PasswordChanged": Template(
+        "password_changed",
+        True,
+        lambda p: f"您的{_card(p, 0)}密码已修改。如非本人操作，请立即挂失并联系社保经办机构。",
+        lambda p: (
+            f"The password of your {_card(p, 1)} was changed. If this was not you, report "
+            "the card lost and contact your social insurance agency at once."
+        ),
+    ),
+    "PasswordLocked": Template(
+        "password_locked",
+        True,
+        lambda p: (
+            f"您的{_card(p, 0)}密码连续输错{p['failures']}次，已锁定至 "
+            f"{str(p['locked_until'])[:16]}（UTC）。可凭身份证到窗口解锁或重置。"
+        ),
+        lambda p: (
+            f"The password of your {_card(p, 1)} is locked until "
+            f"{str(p['locked_until'])[:16]} UTC after {p['failures']} wrong entries. A window "
+            "can unlock or reset it with your ID card."
+        ),
+    ),
+    "PasswordReset": Template(
+        "password_reset",
+        True,
+        lambda p: f"您的{_card(p, 0)}密码已重置。如非本人操作，请立即联系社保经办机构。",
+        lambda p: (
+            f"The password of your {_card(p, 1)} was reset. If this was not you, contact "
+            "your social insurance agency at once."
+        ),
     ),
 }

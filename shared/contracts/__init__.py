@@ -47,7 +47,14 @@ from shared.contracts.identity import (
     PersonalDataErased,
     PersonRegistered,
 )
-from shared.contracts.notification import NotificationSent
+from shared.contracts.notification import (
+    NotificationFailed,
+    NotificationPreferencesChanged,
+    NotificationRetried,
+    NotificationScheduled,
+    NotificationSent,
+    NotificationSuppressed,
+)
 from shared.envelope import Envelope
 
 ALL_EVENTS: tuple[type[EventPayload], ...] = (
@@ -89,7 +96,12 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     PasswordReset,
     PasswordSet,
     PasswordUnlocked,
+    NotificationPreferencesChanged,
+    NotificationScheduled,
+    NotificationSuppressed,
     NotificationSent,
+    NotificationFailed,
+    NotificationRetried,
 )
 
 REGISTRY: dict[tuple[str, int], type[EventPayload]] = {
@@ -148,7 +160,12 @@ __all__ = [
     "IdentityVerified",
     "MedicalAccountEnabled",
     "MedicalAccountMoved",
+    "NotificationFailed",
+    "NotificationPreferencesChanged",
+    "NotificationRetried",
+    "NotificationScheduled",
     "NotificationSent",
+    "NotificationSuppressed",
     "PasswordAttemptFailed",
     "PasswordChanged",
     "PasswordLocked",
