@@ -26,12 +26,13 @@ EXPECTED_MESSAGES = {"card_mailed", "card_activated"}
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Base URLs of the four services."""
+    """Base URLs of the four services (and of the local delivery sink, when one runs)."""
 
     identity: str
     card: str
     activation: str
     notification: str
+    sink: str | None = None
 
     def all(self) -> dict[str, str]:
         """Service name -> base URL."""
@@ -171,7 +172,7 @@ async def _await_messages(
     while True:
         response = await client.get(url, headers={"X-Api-Key": KEYS["operator"]})
         response.raise_for_status()
-        templates = {m["template"] for m in response.json()}
+        templates = {m["template"] for m in response.json() if m["status"] == "sent"}
         if templates >= EXPECTED_MESSAGES:
             return
         if time.monotonic() > deadline:

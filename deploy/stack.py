@@ -77,6 +77,8 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    #: What to run, when it is not ``python -m services.<name>`` (the local sink).
+    command: list[str] | None = None
 
     @property
     def url(self) -> str:
@@ -92,7 +94,7 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"],
+            self.command or [sys.executable, "-m", f"services.{self.name}"],
             env=self.env,
             cwd=REPO,
             stdout=log,
@@ -146,6 +148,26 @@ def service_process(
     return ServiceProcess(name, port, env, log_dir / f"{name}.log")
 
 
+def sink_process(
+    log_dir: Path, *, port: int | None = None, smtp_port: int | None = None
+) -> tuple[ServiceProcess, dict[str, str]]:
+    """The local SMS/push/email sink (not started), and the notification service's settings
+    that deliver to it."""
+    port = port or env_port("SINK_PORT", 8025)
+    smtp_port = smtp_port or env_port("SINK_SMTP_PORT", 2525)
+    command = [sys.executable, "-m", "deploy.sink", "--port", str(port)]
+    command += ["--smtp-port", str(smtp_port)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sink = ServiceProcess("sink", port, env, log_dir / "sink.log", command=command)
+    notification_env = {
+        "NOTIFICATION_SMS_URL": f"{sink.url}/sms",
+        "NOTIFICATION_PUSH_URL": f"{sink.url}/push",
+        "NOTIFICATION_SMTP_HOST": "127.0.0.1",
+        "NOTIFICATION_SMTP_PORT": str(smtp_port),
+    }
+    return sink, notification_env
+
+
 @dataclass
 class Stack:
     """Infrastructure plus the four services, started and stopped in order."""
@@ -154,9 +176,16 @@ class Stack:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def start_services(self, log_dir: Path, timeout_s: float = 90) -> None:
-        """Start every service, then wait until each is ready."""
+        """Start the local sink unless NOTIFICATION_SMS_URL points at a real gateway, then
+        every service, then wait until each is ready."""
+        notification_env: dict[str, str] = {}
+        if not os.environ.get("NOTIFICATION_SMS_URL"):
+            sink, notification_env = sink_process(log_dir)
+            self.services["sink"] = sink
+            sink.start()
         for name in SERVICES:
-            proc = service_process(name, self.infra, log_dir)
+            extra = notification_env if name == "notification" else None
+            proc = service_process(name, self.infra, log_dir, extra_env=extra)
             self.services[name] = proc
             proc.start()
         for proc in self.services.values():

@@ -147,7 +147,7 @@ class InboxConsumer:
         backoff = 0.1
         while True:
             try:
-                await self._apply_once(envelope, payload)
+                await self.apply_once(envelope, payload)
                 return
             except TRANSIENT as exc:
                 log.warning(
@@ -160,7 +160,8 @@ class InboxConsumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
 
-    async def _apply_once(self, envelope: Envelope, payload: EventPayload) -> None:
+    async def apply_once(self, envelope: Envelope, payload: EventPayload) -> None:
+        """Apply an event and record it in the inbox in one transaction (a repeat is skipped)."""
         async with self.pool.acquire() as conn, conn.transaction():
             if not await record_once(conn, self.group, envelope.event_id):
                 log.info("duplicate_skipped", group=self.group, event_id=str(envelope.event_id))

@@ -1,65 +1,84 @@
-"""The notification service's subscriber: card and activation events in, messages out."""
+"""The notification service's subscriber: identity, card and activation events in, messages
+scheduled for delivery out (in the same transaction as the inbox row)."""
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from dataclasses import dataclass
 
 from services.notification import domain, store
+from services.notification.settings import NotificationSettings
 from services.notification.templates import TEMPLATES
 from shared.aggregate import load_state
 from shared.consumer import ForeignFeed
-from shared.contracts import EventPayload
+from shared.contracts import EventPayload, PersonalDataErased, PersonRegistered
 from shared.db import Connection
-from shared.envelope import Envelope, new_event_id
+from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
 from shared.topics import CONSUMED_TOPICS
 
 NOTIFIED_EVENTS = set(TEMPLATES)
+ADDRESSING_EVENTS = {PersonRegistered.event_type, PersonalDataErased.event_type}
 
 
 @dataclass(frozen=True)
 class Notifier:
-    """Turns an event the citizen must know of into a logged message and NotificationSent."""
+    """Decides, once per event, what the citizen is told and on which channels, and logs it;
+    the dispatcher delivers what was scheduled."""
 
     events: EventStore
-    language: str = "zh-Hans"
+    settings: NotificationSettings
 
     async def __call__(self, conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
-        message = domain.render(envelope.event_type, envelope.payload, self.language)
-        if message is None:
+        person_id = envelope.person_id
+        if isinstance(payload, PersonRegistered):
+            await store.remember_recipient(
+                conn, person_id, payload.masked_id_number, payload.region
+            )
             return
-        command = domain.NotifyCitizen(
-            notification_id=str(new_event_id()),
-            about_event_id=str(envelope.event_id),
-            about_event_type=envelope.event_type,
-            message=message,
-            channel="app_push",
-        )
-        stream_id = f"notification-{envelope.event_id}"
+        if isinstance(payload, PersonalDataErased):
+            await store.forget_person(conn, person_id)
+            return
+        template = TEMPLATES.get(envelope.event_type)
+        if template is None:
+            return
+        stream_id = domain.notification_stream(str(envelope.event_id))
         state, version = await load_state(
             conn, self.events, stream_id, domain.Notification(), domain.evolve
         )
-        if state.notification_id is not None:
-            # Already told (a rebuild replays the event): the log keeps the one message.
-            command = dataclasses.replace(command, notification_id=state.notification_id)
-        else:
-            sent = self.events.envelopes(
-                stream_id,
-                version,
-                envelope.person_id,
-                domain.decide(state, command),
-                Causation.of_event(envelope),
+        preferences = await store.preferences_of(conn, person_id) or domain.Preferences()
+        language = preferences.language or self.settings.default_language
+        id_tail = await store.id_tail_of(conn, person_id)
+        if not state.decided:
+            message = domain.render(envelope.event_type, envelope.payload, language, id_tail)
+            assert message is not None  # a template exists
+            command = domain.Notify(
+                about_event_id=str(envelope.event_id),
+                about_event_type=envelope.event_type,
+                message=message,
+                preferences=preferences,
+                recent=await store.recent_count(conn, person_id, self.settings.rate_window_s),
+                rate_limit=self.settings.rate_limit,
             )
-            await self.events.append(conn, sent, Causation.of_event(envelope))
-        await store.log_message(conn, envelope.person_id, command)
+            decided = domain.decide(state, command)
+            causation = Causation.of_event(envelope)
+            envelopes = self.events.envelopes(stream_id, version, person_id, decided, causation)
+            await self.events.append(conn, envelopes, causation)
+            state = functools.reduce(domain.evolve, decided, state)
+        # What each delivery says, in the language it was decided in (a rebuild re-renders).
+        languages = {d.language for d in state.deliveries.values()} or {language}
+        bodies = {
+            lang: template.render(envelope.payload, lang, id_tail) for lang in sorted(languages)
+        }
+        rows = store.rows_of(state, bodies, template.name, template.required)
+        await store.log_rows(conn, person_id, envelope, rows)
 
 
-def feed(events: EventStore, language: str = "zh-Hans") -> ForeignFeed:
+def feed(events: EventStore, settings: NotificationSettings) -> ForeignFeed:
     """The notification group's feed: identity, card and activation events."""
     return ForeignFeed(
         group="notification",
         topics=CONSUMED_TOPICS["notification"],
-        handles=NOTIFIED_EVENTS,
-        apply=Notifier(events, language),
+        handles=NOTIFIED_EVENTS | ADDRESSING_EVENTS,
+        apply=Notifier(events, settings),
     )

@@ -145,6 +145,8 @@ class Notification:
     about_event_type: str | None = None
     decided: bool = False
     deliveries: dict[str, Delivery] = field(default_factory=dict)
+    #: Why nothing was sent (an optional message the person opted out of, or rate-limited).
+    suppressed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,7 @@ def evolve(state: Notification, event: EventPayload) -> Notification:
                 about_event_id=event.about_event_id,
                 about_event_type=event.about_event_type,
                 decided=True,
+                suppressed=event.reason,
             )
         case NotificationSent():
             # Before deliveries were scheduled, a message was recorded as sent at once.

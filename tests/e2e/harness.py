@@ -16,7 +16,7 @@ from aiokafka.structs import ConsumerRecord
 from deploy.citizens import Citizen
 from deploy.demo import Endpoints
 from deploy.paths import free_port
-from deploy.stack import SERVICES, Infrastructure, ServiceProcess, service_process
+from deploy.stack import SERVICES, Infrastructure, ServiceProcess, service_process, sink_process
 from shared.envelope import Envelope
 
 Record = ConsumerRecord[bytes, bytes]
@@ -26,11 +26,13 @@ Record = ConsumerRecord[bytes, bytes]
 def running_services(
     infra: Infrastructure, log_dir: Path, env: dict[str, dict[str, str]] | None = None
 ) -> Iterator[dict[str, ServiceProcess]]:
-    """The four services as real processes on free ports, ready; stopped afterwards."""
-    procs = {
-        name: service_process(
-            name, infra, log_dir, port=free_port(), extra_env=(env or {}).get(name)
-        )
+    """The four services and the local delivery sink as real processes on free ports, ready;
+    stopped afterwards."""
+    sink, sink_env = sink_process(log_dir, port=free_port(), smtp_port=free_port())
+    extra = {name: dict((env or {}).get(name, {})) for name in SERVICES}
+    extra["notification"] = {**sink_env, **extra["notification"]}
+    procs = {"sink": sink} | {
+        name: service_process(name, infra, log_dir, port=free_port(), extra_env=extra[name])
         for name in SERVICES
     }
     try:

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
     detail             text,
     gateway_ref        text,
     possible_duplicate boolean     NOT NULL DEFAULT false,
-    PRIMARY KEY (notification_id, attempt)
+    PRIMARY KEY (notification_id, started_at)
 );
 
 -- A person's choices (derived from NotificationPreferencesChanged).

@@ -1,0 +1,95 @@
+"""The notification service's commands from the edge: a person's choices, an operator's retry."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.notification import domain, store
+from services.notification.errors import NotificationNotFoundError
+from services.notification.settings import NotificationSettings
+from shared.aggregate import decide_and_append
+from shared.contracts.notification import Language, NotificationChannel
+from shared.db import Connection
+from shared.eventstore import Causation, EventStore
+from shared.privacy import encrypt_field
+
+
+def mask_phone(phone: str) -> str:
+    """138****1234."""
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+def mask_email(address: str) -> str:
+    """a***@example.com."""
+    local, _, domain_part = address.partition("@")
+    return f"{local[:1]}***@{domain_part}"
+
+
+async def choose_preferences(
+    conn: Connection,
+    events: EventStore,
+    settings: NotificationSettings,
+    person_id: str,
+    *,
+    channels: list[NotificationChannel],
+    language: Language,
+    optional_messages: bool,
+    phone: str | None,
+    email: str | None,
+    causation: Causation,
+) -> asyncpg.Record | None:
+    """Record a person's choice (NotificationPreferencesChanged, masked contacts only) and
+    keep the contacts sealed; the caller owns the transaction. The choice as now shown."""
+    current = await store.preferences_view(conn, person_id)
+    kept_phone = None if current is None else current["masked_phone"]
+    kept_email = None if current is None else current["masked_email"]
+    command = domain.ChoosePreferences(
+        tuple(channels),
+        language,
+        optional_messages,
+        mask_phone(phone) if phone else kept_phone,
+        mask_email(email) if email else kept_email,
+    )
+    envelopes = await decide_and_append(
+        conn,
+        events,
+        stream_id=domain.preferences_stream(person_id),
+        person_id=person_id,
+        initial=domain.Preferences(),
+        evolve=domain.evolve_preferences,
+        decide=lambda state: domain.decide_preferences(state, command),
+        causation=causation,
+    )
+    if phone or email:
+        key = settings.contact_key_bytes()
+        await store.save_contact(
+            conn,
+            person_id,
+            encrypt_field(key, person_id, "phone", phone) if phone else None,
+            encrypt_field(key, person_id, "email", email) if email else None,
+        )
+    for envelope in envelopes:
+        await store.apply_own(conn, envelope)
+    return await store.preferences_view(conn, person_id)
+
+
+async def retry_failed(
+    conn: Connection, events: EventStore, nid: str, operator: str, causation: Causation
+) -> None:
+    """An operator's retry of a failed message: NotificationRetried, then delivery again from
+    the first attempt. Refused (NotFailedError) unless it failed, so replaying the same dead
+    letter twice delivers once."""
+    row = await store.message(conn, nid)
+    if row is None:
+        raise NotificationNotFoundError
+    await decide_and_append(
+        conn,
+        events,
+        stream_id=domain.notification_stream(row["about_event_id"]),
+        person_id=row["person_id"],
+        initial=domain.Notification(),
+        evolve=domain.evolve,
+        decide=lambda state: domain.decide_outcome(state, domain.Retry(nid, operator)),
+        causation=causation,
+    )
+    await store.reschedule(conn, nid)

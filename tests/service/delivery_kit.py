@@ -1,0 +1,194 @@
+"""What the delivery tests share: a real sink (HTTP + SMTP) on loopback, a fresh notification
+schema, the notifier behind a real inbox, and a dispatcher with fast retries."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from deploy.paths import free_port
+from deploy.stack import Infrastructure, ServiceProcess, sink_process
+from services.notification.channels import configured_channels
+from services.notification.consumers import feed
+from services.notification.dispatcher import Dispatcher
+from services.notification.handlers import choose_preferences
+from services.notification.settings import NotificationSettings
+from services.notification.store import Claimed
+from shared.consumer import InboxConsumer
+from shared.contracts import EventPayload, PersonRegistered, parse_payload
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.envelope import Envelope
+from shared.eventstore import Causation, EventStore
+from shared.kafka import ensure_topics
+
+MIGRATIONS = Path(__file__).parents[2] / "services" / "notification" / "migrations"
+CAUSE = Causation("test", "test", actor="tester", channel="citizen_app")
+PHONE = "13912345678"
+EMAIL = "wang.fang@example.com"
+
+
+def registered(tail: str = "002X") -> PersonRegistered:
+    return PersonRegistered(
+        id_number_hash="ab" * 32,
+        masked_id_number=f"1101**********{tail}",
+        masked_phone=None,
+        region="110105",
+        sex="female",
+        guardian_person_id=None,
+        name_ciphertext="x",
+        id_number_ciphertext="x",
+        birth_date_ciphertext="x",
+        phone_ciphertext=None,
+    )
+
+
+@dataclass
+class SinkClient:
+    """The running sink, read and steered over HTTP."""
+
+    process: ServiceProcess
+    env: dict[str, str]
+
+    def messages(self, kind: str | None = None) -> list[dict[str, Any]]:
+        params = {"kind": kind} if kind else {}
+        return list(httpx.get(f"{self.process.url}/messages", params=params).json())
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.process.url}/stats").json())
+
+    def fail_next(self, kind: str, count: int, status: int = 503) -> None:
+        body = {"kind": kind, "fail_next": count, "status": status}
+        httpx.post(f"{self.process.url}/faults", json=body).raise_for_status()
+
+    def reset(self) -> None:
+        httpx.delete(f"{self.process.url}/messages").raise_for_status()
+
+
+@pytest.fixture(scope="package")
+def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SinkClient]:
+    process, env = sink_process(
+        tmp_path_factory.mktemp("sink"), port=free_port(), smtp_port=free_port()
+    )
+    process.start()
+    try:
+        process.wait_ready(30)
+        yield SinkClient(process, env)
+    finally:
+        process.stop()
+
+
+@dataclass
+class Delivery:
+    """A notification schema with its notifier, and dispatchers made on demand."""
+
+    infra: Infrastructure
+    pool: asyncpg.Pool
+    sink: SinkClient
+    producer: AIOKafkaProducer
+    schema: str
+
+    def settings(self, **overrides: Any) -> NotificationSettings:
+        values: dict[str, Any] = {
+            "sms_url": self.sink.env["NOTIFICATION_SMS_URL"],
+            "push_url": self.sink.env["NOTIFICATION_PUSH_URL"],
+            "smtp_host": "127.0.0.1",
+            "smtp_port": int(self.sink.env["NOTIFICATION_SMTP_PORT"]),
+            "backoff_base_s": 0.01,
+            "backoff_max_s": 0.02,
+            "max_attempts": 3,
+            "database_url": self.infra.database_url,
+            **overrides,
+        }
+        return NotificationSettings(**values)
+
+    async def tell(self, about: EventPayload, person_id: str, producer: str = "card") -> Envelope:
+        """Consume one foreign event the way the live consumer does (inbox + state change)."""
+        store = EventStore(producer)  # type: ignore[arg-type]
+        [envelope] = store.envelopes(f"s-{secrets.token_hex(4)}", 0, person_id, [about], CAUSE)
+        await self.redeliver(envelope)
+        return envelope
+
+    async def redeliver(self, envelope: Envelope, **settings: Any) -> None:
+        notifier = feed(EventStore("notification"), self.settings(**settings))
+        consumer = InboxConsumer.for_feed(notifier, self.pool, self.producer)
+        await consumer.apply_once(envelope, parse_payload(envelope))
+
+    async def choose(self, person_id: str, channels: list[str], **kw: Any) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await choose_preferences(
+                conn,
+                EventStore("notification"),
+                self.settings(),
+                person_id,
+                channels=channels,  # type: ignore[arg-type]
+                language=kw.get("language", "zh-Hans"),
+                optional_messages=kw.get("optional_messages", True),
+                phone=kw.get("phone", PHONE),
+                email=kw.get("email", EMAIL),
+                causation=CAUSE,
+            )
+
+    def dispatcher(
+        self, after_send: Callable[[Claimed], None] | None = None, **settings: Any
+    ) -> Dispatcher:
+        config = self.settings(**settings)
+        client = httpx.AsyncClient(timeout=config.send_timeout_s)
+        return Dispatcher(
+            self.pool,
+            EventStore("notification"),
+            configured_channels(config, client),
+            config,
+            self.producer,
+            after_send=after_send,
+            client=client,
+        )
+
+    async def drain(self, dispatcher: Dispatcher, rounds: int = 40) -> None:
+        """Dispatch until nothing is scheduled (retries included), bounded."""
+        import asyncio
+
+        for _ in range(rounds):
+            await dispatcher.dispatch_due()
+            left = await self.pool.fetchval(
+                "SELECT count(*) FROM messages WHERE status = 'scheduled'"
+            )
+            if left == 0:
+                return
+            await asyncio.sleep(0.03)
+        raise AssertionError("messages still scheduled after draining")
+
+    async def events(self, event_type: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT envelope FROM events WHERE event_type = $1 ORDER BY position", event_type
+        )
+        return [Envelope.model_validate_json(r["envelope"]).payload for r in rows]
+
+    async def rows(self, person_id: str) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            "SELECT * FROM messages WHERE person_id = $1 ORDER BY channel", person_id
+        )
+
+
+@pytest.fixture
+async def delivery(infra: Infrastructure, sink: SinkClient) -> AsyncIterator[Delivery]:
+    schema = f"notify_{secrets.token_hex(4)}"
+    pool = await create_pool(infra.database_url, schema)
+    await migrate(pool, SHARED_MIGRATIONS, MIGRATIONS)
+    await ensure_topics(infra.bootstrap_servers, partitions=6, replication_factor=1)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+    await producer.start()
+    sink.reset()
+    try:
+        yield Delivery(infra, pool, sink, producer, schema)
+    finally:
+        await producer.stop()
+        await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        await pool.close()
