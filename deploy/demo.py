@@ -110,6 +110,15 @@ async def run_journey(
             deadline=deadline,
         )
         person_id = journey.person_id = verified["person_id"]
+        # The citizen asks to be told by SMS as well as in the app.
+        await _call(
+            lambda: client.put(
+                f"{urls.notification}/v1/persons/{person_id}/preferences",
+                json={"channels": ["app_push", "sms"], "phone": citizen.phone},
+                headers={**headers, "X-Api-Key": KEYS["channel"]},
+            ),
+            deadline=deadline,
+        )
         applied = await _call(
             post(
                 f"{urls.card}/v1/applications",
@@ -172,8 +181,9 @@ async def _await_messages(
     while True:
         response = await client.get(url, headers={"X-Api-Key": KEYS["operator"]})
         response.raise_for_status()
-        templates = {m["template"] for m in response.json() if m["status"] == "sent"}
-        if templates >= EXPECTED_MESSAGES:
+        messages = response.json()
+        templates = {m["template"] for m in messages if m["status"] == "sent"}
+        if templates >= EXPECTED_MESSAGES and all(m["status"] == "sent" for m in messages):
             return
         if time.monotonic() > deadline:
             raise JourneyFailedError(f"notifications missing: {EXPECTED_MESSAGES - templates}")

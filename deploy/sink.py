@@ -14,6 +14,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import httpx
 import typer
 import uvicorn
 from aiosmtpd.controller import Controller
@@ -117,6 +118,33 @@ class SmtpHandler:
                 None,
             )
         return "250 OK"
+
+
+class SinkClient:
+    """A running sink, read and steered over HTTP (the CLI and the tests use it)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def messages(self, kind: str | None = None, to: str | None = None) -> list[dict[str, Any]]:
+        """What it received, oldest first."""
+        params = {k: v for k, v in (("kind", kind), ("to", to)) if v is not None}
+        response = httpx.get(f"{self.url}/messages", params=params, timeout=10)
+        response.raise_for_status()
+        return list(response.json())
+
+    def stats(self) -> dict[str, Any]:
+        """Requests and duplicates per kind."""
+        return dict(httpx.get(f"{self.url}/stats", timeout=10).json())
+
+    def fail_next(self, kind: str, count: int, status: int = 503) -> None:
+        """Make the next ``count`` requests of a kind fail."""
+        body = {"kind": kind, "fail_next": count, "status": status}
+        httpx.post(f"{self.url}/faults", json=body, timeout=10).raise_for_status()
+
+    def reset(self) -> None:
+        """Forget what was received and every pending fault."""
+        httpx.delete(f"{self.url}/messages", timeout=10).raise_for_status()
 
 
 def create_app(sink: Sink, api_key: str = "") -> FastAPI:

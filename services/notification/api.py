@@ -79,7 +79,7 @@ class AttemptView(BaseModel):
     attempt: int = Field(description="Attempt number within the current delivery.")
     started_at: datetime = Field(description="When it was claimed (UTC).")
     finished_at: datetime = Field(description="When its outcome was recorded (UTC).")
-    outcome: str = Field(description="sent, transient_error or permanent_error.")
+    outcome: str = Field(description="sent, transient_error (retried) or failed.")
     detail: str | None = Field(description="The channel's reason code.")
     possible_duplicate: bool = Field(description="A resend after an interruption.")
 

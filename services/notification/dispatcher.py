@@ -251,7 +251,7 @@ class Dispatcher:
                     await store.mark_failed(
                         conn, claimed.notification_id, command.reason, duplicate_risk
                     )
-                    outcome, detail = "permanent_error", command.reason
+                    outcome, detail = "failed", command.reason
                 await store.record_attempt(conn, claimed, outcome, detail, ref, duplicate_risk)
 
         await retry_on_conflict(attempt)

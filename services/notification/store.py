@@ -347,7 +347,7 @@ async def attempts_of(conn: Connection, nid: str) -> list[asyncpg.Record]:
     """Every delivery attempt of a message, in order."""
     return await conn.fetch(
         "SELECT attempt, started_at, finished_at, outcome, detail, possible_duplicate"
-        " FROM delivery_attempts WHERE notification_id = $1 ORDER BY attempt, started_at",
+        " FROM delivery_attempts WHERE notification_id = $1 ORDER BY started_at",
         nid,
     )
 

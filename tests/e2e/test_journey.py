@@ -12,6 +12,7 @@ import pytest
 
 from deploy.citizens import face_check_for, fake_citizen
 from deploy.demo import Journey, run_demo, run_journey
+from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.envelope import Envelope
 from shared.topics import EVENTS_TOPIC
@@ -29,8 +30,14 @@ JOURNEY = [
 #: The journey may try to activate before the activation service learned that the card was
 #: mailed: that attempt is refused, and recorded, but it is not part of the journey proper.
 RETRIED = "ActivationRefused"
-#: Messages the journey earns: application received, card mailed, card activated.
+#: Messages the journey earns: application received, card mailed, card activated...
 NOTIFIED = 3
+#: ...each in the app and by SMS (the journey chooses both).
+CHANNELS = 2
+#: The notification service's events per citizen: the choice, then each message scheduled
+#: and sent on each channel.
+NOTIFICATION_EVENTS = 1 + 2 * NOTIFIED * CHANNELS
+TOLD = {"NotificationPreferencesChanged", "NotificationScheduled", "NotificationSent"}
 
 
 def journey_records(records: list[Record]) -> list[Record]:
@@ -50,17 +57,15 @@ async def test_every_citizen_completes_the_journey(journeys: list[Journey]) -> N
     assert [j.failure for j in journeys] == [None] * len(journeys)
     for journey in journeys:
         types = [e["event_type"] for e in journey.timeline]
-        assert types.count("NotificationSent") == NOTIFIED
-        assert [t for t in types if t not in ("NotificationSent", RETRIED)] == [
-            t for _, t in JOURNEY
-        ]
+        assert types.count("NotificationSent") == NOTIFIED * CHANNELS
+        assert [t for t in types if t not in (*TOLD, RETRIED)] == [t for _, t in JOURNEY]
 
 
 async def test_every_event_once_in_order_with_full_envelope(
     infra: Infrastructure, journeys: list[Journey]
 ) -> None:
     people = {j.person_id for j in journeys}
-    expected = len(people) * (len(JOURNEY) + NOTIFIED)
+    expected = len(people) * (len(JOURNEY) + NOTIFICATION_EVENTS)
     records = await read_records(
         infra.bootstrap_servers,
         list(EVENTS_TOPIC.values()),
@@ -86,9 +91,15 @@ async def test_every_event_once_in_order_with_full_envelope(
             own = [e.event_type for e in events if e.producer == producer]
             assert own == [t for p, t in JOURNEY if p == producer], person
         notified = Counter(
-            e.payload["about_event_type"] for e in events if e.event_type == "NotificationSent"
+            (e.payload["about_event_type"], e.payload["channel"])
+            for e in events
+            if e.event_type == "NotificationSent"
         )
-        assert notified == {"CardApplied": 1, "CardMailed": 1, "CardActivated": 1}
+        assert notified == {
+            (about, channel): 1
+            for about in ("CardApplied", "CardMailed", "CardActivated")
+            for channel in ("app_push", "sms")
+        }
 
 
 async def test_no_clear_personal_data_on_any_topic(
@@ -102,17 +113,26 @@ async def test_no_clear_personal_data_on_any_topic(
         infra.bootstrap_servers,
         list(EVENTS_TOPIC.values()),
         keep=lambda r: (r.key or b"").decode() == journey.person_id,
-        done=lambda kept: len(journey_records(kept)) >= len(JOURNEY) + NOTIFIED,
+        done=lambda kept: len(journey_records(kept)) >= len(JOURNEY) + NOTIFICATION_EVENTS,
     )
-    assert len(journey_records(records)) == len(JOURNEY) + NOTIFIED
+    assert len(journey_records(records)) == len(JOURNEY) + NOTIFICATION_EVENTS
     for record in records:
         text = (record.value or b"").decode()
         assert citizen.id_number not in text
         assert citizen.id_number[6:14] not in text, "not even the birth date"
         assert citizen.name not in text
+        assert citizen.phone not in text
     logs = "".join(p.log_path.read_text() for p in services.values())
     assert citizen.id_number not in logs
     assert citizen.name not in logs
+    assert citizen.phone not in logs
+    # The SMS gateway (the local sink) got one text per message, to the phone the citizen
+    # gave, addressed by the tail of the ID number and nothing more of it.
+    texts = [m["text"] for m in SinkClient(services["sink"].url).messages("sms", citizen.phone)]
+    assert len(texts) == NOTIFIED
+    for text in texts:
+        assert f"尾号{citizen.id_number[-4:]}" in text
+        assert citizen.id_number[:14] not in text
 
 
 async def _post(url: str, key: str | None, body: object) -> httpx.Response:

@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from deploy.paths import free_port
+from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess, sink_process
 from services.notification.channels import configured_channels
 from services.notification.consumers import feed
@@ -51,36 +52,23 @@ def registered(tail: str = "002X") -> PersonRegistered:
 
 
 @dataclass
-class SinkClient:
-    """The running sink, read and steered over HTTP."""
+class RunningSink:
+    """The sink process, its client, and the settings that deliver to it."""
 
     process: ServiceProcess
     env: dict[str, str]
-
-    def messages(self, kind: str | None = None) -> list[dict[str, Any]]:
-        params = {"kind": kind} if kind else {}
-        return list(httpx.get(f"{self.process.url}/messages", params=params).json())
-
-    def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.process.url}/stats").json())
-
-    def fail_next(self, kind: str, count: int, status: int = 503) -> None:
-        body = {"kind": kind, "fail_next": count, "status": status}
-        httpx.post(f"{self.process.url}/faults", json=body).raise_for_status()
-
-    def reset(self) -> None:
-        httpx.delete(f"{self.process.url}/messages").raise_for_status()
+    client: SinkClient
 
 
 @pytest.fixture(scope="package")
-def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SinkClient]:
+def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSink]:
     process, env = sink_process(
         tmp_path_factory.mktemp("sink"), port=free_port(), smtp_port=free_port()
     )
     process.start()
     try:
         process.wait_ready(30)
-        yield SinkClient(process, env)
+        yield RunningSink(process, env, SinkClient(process.url))
     finally:
         process.stop()
 
@@ -91,7 +79,7 @@ class Delivery:
 
     infra: Infrastructure
     pool: asyncpg.Pool
-    sink: SinkClient
+    sink: RunningSink
     producer: AIOKafkaProducer
     schema: str
 
@@ -178,14 +166,14 @@ class Delivery:
 
 
 @pytest.fixture
-async def delivery(infra: Infrastructure, sink: SinkClient) -> AsyncIterator[Delivery]:
+async def delivery(infra: Infrastructure, sink: RunningSink) -> AsyncIterator[Delivery]:
     schema = f"notify_{secrets.token_hex(4)}"
     pool = await create_pool(infra.database_url, schema)
     await migrate(pool, SHARED_MIGRATIONS, MIGRATIONS)
     await ensure_topics(infra.bootstrap_servers, partitions=6, replication_factor=1)
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
     await producer.start()
-    sink.reset()
+    sink.client.reset()
     try:
         yield Delivery(infra, pool, sink, producer, schema)
     finally:

@@ -44,7 +44,7 @@ async def test_every_message_type_reaches_every_channel_in_the_chosen_language(
     await delivery.drain(delivery.dispatcher())
 
     for kind, to in (("sms", PHONE), ("push", who), ("email", EMAIL)):
-        got = [m for m in delivery.sink.messages(kind) if m["to"] == to]
+        got = [m for m in delivery.sink.client.messages(kind) if m["to"] == to]
         assert len(got) == len(TEMPLATES), kind
         for message in got:
             assert "123X" in message["text"]  # the tail of the ID number, never more
@@ -67,8 +67,8 @@ async def test_a_redelivered_event_sends_nothing_twice(delivery: Delivery) -> No
     await delivery.redeliver(envelope)
     await delivery.drain(dispatcher)
 
-    assert len(delivery.sink.messages("sms")) == 1
-    assert len(delivery.sink.messages("email")) == 1
+    assert len(delivery.sink.client.messages("sms")) == 1
+    assert len(delivery.sink.client.messages("email")) == 1
     assert len(await delivery.events("NotificationScheduled")) == 2
     assert len(await delivery.events("NotificationSent")) == 2
 
@@ -76,12 +76,12 @@ async def test_a_redelivered_event_sends_nothing_twice(delivery: Delivery) -> No
 async def test_a_gateway_failing_twice_then_succeeding_delivers_once(delivery: Delivery) -> None:
     who = person()
     await delivery.choose(who, ["sms"])
-    delivery.sink.fail_next("sms", 2, status=503)
+    delivery.sink.client.fail_next("sms", 2, status=503)
     await delivery.tell(mailed(), who)
     await delivery.drain(delivery.dispatcher(max_attempts=5))
 
-    assert len(delivery.sink.messages("sms")) == 1
-    assert delivery.sink.stats()["requests"]["sms"] == 3
+    assert len(delivery.sink.client.messages("sms")) == 1
+    assert delivery.sink.client.stats()["requests"]["sms"] == 3
     [row] = await delivery.rows(who)
     assert (row["status"], row["attempts"]) == ("sent", 3)
     outcomes = await delivery.pool.fetch(
@@ -97,7 +97,7 @@ async def test_a_gateway_that_keeps_failing_ends_in_failed_and_a_dead_letter_ret
 ) -> None:
     who = person()
     await delivery.choose(who, ["sms"])
-    delivery.sink.fail_next("sms", 100, status=502)
+    delivery.sink.client.fail_next("sms", 100, status=502)
     await delivery.tell(mailed(), who)
     dispatcher = delivery.dispatcher(max_attempts=3)
     await delivery.drain(dispatcher)
@@ -111,7 +111,7 @@ async def test_a_gateway_that_keeps_failing_ends_in_failed_and_a_dead_letter_ret
     assert json.loads(letter)["reason"] == "RETRIES_EXHAUSTED GATEWAY_HTTP_502"
     assert PHONE.encode() not in letter
 
-    delivery.sink.fail_next("sms", 0)
+    delivery.sink.client.fail_next("sms", 0)
     events = EventStore("notification")
     async with delivery.pool.acquire() as conn, conn.transaction():
         await retry_failed(conn, events, nid, "operator-1", CAUSE)
@@ -121,7 +121,7 @@ async def test_a_gateway_that_keeps_failing_ends_in_failed_and_a_dead_letter_ret
             await retry_failed(conn, events, nid, "operator-1", CAUSE)
     await delivery.drain(dispatcher)
 
-    assert len(delivery.sink.messages("sms")) == 1
+    assert len(delivery.sink.client.messages("sms")) == 1
     assert len(await delivery.events("NotificationRetried")) == 1
     assert len(await delivery.events("NotificationSent")) == 1
 
@@ -129,7 +129,7 @@ async def test_a_gateway_that_keeps_failing_ends_in_failed_and_a_dead_letter_ret
 async def test_a_refusal_for_good_fails_at_once(delivery: Delivery) -> None:
     who = person()
     await delivery.choose(who, ["sms"])
-    delivery.sink.fail_next("sms", 1, status=400)
+    delivery.sink.client.fail_next("sms", 1, status=400)
     await delivery.tell(mailed(), who)
     await delivery.drain(delivery.dispatcher(max_attempts=5))
     [failed] = await delivery.events("NotificationFailed")
@@ -149,14 +149,14 @@ async def test_a_crash_between_send_and_record_never_duplicates_where_the_gatewa
     for _ in range(2):  # one message per round: each is sent, then the process "dies"
         with pytest.raises(SimulatedCrashError):
             await delivery.dispatcher(after_send=crash, dispatch_batch=1).dispatch_due()
-    assert len(delivery.sink.messages()) == 2  # both gateways took them; nothing recorded
+    assert len(delivery.sink.client.messages()) == 2  # both gateways took them; nothing recorded
 
     # The restarted service finds claims nobody recorded once their lease is over.
     await delivery.drain(delivery.dispatcher(lease_s=0.001))
 
-    assert len(delivery.sink.messages("sms")) == 1  # the Idempotency-Key held
-    assert delivery.sink.stats()["duplicates"]["sms"] == 1
-    assert len(delivery.sink.messages("email")) == 2  # SMTP cannot dedupe...
+    assert len(delivery.sink.client.messages("sms")) == 1  # the Idempotency-Key held
+    assert delivery.sink.client.stats()["duplicates"]["sms"] == 1
+    assert len(delivery.sink.client.messages("email")) == 2  # SMTP cannot dedupe...
     rows = {r["channel"]: r for r in await delivery.rows(who)}
     assert not rows["sms"]["possible_duplicate"]
     assert rows["email"]["possible_duplicate"]  # ...so it is logged as at most one duplicate
@@ -185,7 +185,7 @@ async def test_opt_out_and_rate_limit_hold_optional_messages_never_required_ones
     assert statuses.count("sent") == 3
     assert statuses.count("suppressed") == 5
     assert [r["status"] for r in busy_rows if r["template"] == "card_reported_lost"] == ["sent"]
-    texts = [m["text"] for m in delivery.sink.messages("sms") if m["to"] == "13800000001"]
+    texts = [m["text"] for m in delivery.sink.client.messages("sms") if m["to"] == "13800000001"]
     assert len(texts) == 4
 
 

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
     attempt            integer     NOT NULL,
     started_at         timestamptz NOT NULL,
     finished_at        timestamptz NOT NULL DEFAULT now(),
-    outcome            text        NOT NULL,  -- sent | transient_error | permanent_error
+    outcome            text        NOT NULL,  -- sent | transient_error (retried) | failed
     detail             text,
     gateway_ref        text,
     possible_duplicate boolean     NOT NULL DEFAULT false,

@@ -1,0 +1,177 @@
+"""``shebao notifications``: replay failed messages from their dead letters, read a person's
+delivery log, and see what the local sink received."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from rich.table import Table
+
+from deploy.demo import KEYS
+from deploy.sink import SinkClient
+from deploy.state import console, endpoints, infrastructure_urls
+from shared.topics import dead_letter_topic
+
+app = typer.Typer(help="Messages to citizens: the delivery log, failures, the local sink.")
+
+NOTIFICATION_ID_HEADER = "notification_id"
+RETRY_GROUP = "notification-retry"
+
+
+@dataclass
+class RetryReport:
+    """What replaying the dead letters did, per message."""
+
+    retried: list[str] = field(default_factory=list)
+    not_failed: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+
+async def retry_dead_letters(
+    bootstrap: str,
+    notification_url: str,
+    api_key: str,
+    *,
+    group: str = RETRY_GROUP,
+    timeout_s: float = 30,
+) -> RetryReport:
+    """Send each failed message named by a dead letter back to delivery, once.
+
+    The offsets of ``group`` are committed after each record is handled, so a second run
+    starts where the first stopped; a message already retried or sent is reported as not
+    failed and left alone (the service refuses to retry it twice)."""
+    topic = dead_letter_topic("notification")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    report = RetryReport()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
+        consumer.assign(partitions)
+        end = await consumer.end_offsets(partitions)
+        async with httpx.AsyncClient(timeout=10, headers={"X-Api-Key": api_key}) as client:
+            loop_deadline = asyncio.get_running_loop().time() + timeout_s
+            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+                if asyncio.get_running_loop().time() > loop_deadline:
+                    raise TimeoutError("dead letters not read in time")
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        headers = dict(record.headers or ())
+                        nid = headers.get(NOTIFICATION_ID_HEADER)
+                        if nid is None:
+                            report.skipped += 1  # a poison record, not a failed message
+                        else:
+                            await _retry(client, notification_url, nid.decode(), report)
+                        await consumer.commit({tp: record.offset + 1})
+    finally:
+        await consumer.stop()
+    return report
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for t in described for p in t["partitions"])
+
+
+async def _retry(client: httpx.AsyncClient, url: str, nid: str, report: RetryReport) -> None:
+    response = await client.post(f"{url}/v1/notifications/{nid}/retry")
+    if response.status_code == 200:
+        report.retried.append(nid)
+    elif response.status_code == 409:
+        report.not_failed.append(nid)
+    elif response.status_code == 404:
+        report.unknown.append(nid)
+    else:
+        response.raise_for_status()
+        raise RuntimeError(f"unexpected answer {response.status_code}")
+
+
+@app.command()
+def retry(
+    api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
+) -> None:
+    """Replay the dead letters of failed messages: each is delivered again, once."""
+    _, bootstrap = infrastructure_urls()
+    report = asyncio.run(retry_dead_letters(bootstrap, endpoints().notification, api_key))
+    console.print(
+        f"retried {len(report.retried)}, already retried or sent {len(report.not_failed)}, "
+        f"unknown {len(report.unknown)}, other dead letters skipped {report.skipped}"
+    )
+    for nid in report.retried:
+        console.print(f"  [green]retried[/] {nid}")
+
+
+@app.command()
+def log(
+    person_id: str,
+    api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A person's delivery log: what was sent, when, by which channel, with which outcome."""
+    url = f"{endpoints().notification}/v1/persons/{person_id}/messages"
+    response = httpx.get(url, headers={"X-Api-Key": api_key}, timeout=10)
+    response.raise_for_status()
+    messages: list[dict[str, Any]] = response.json()
+    if as_json:
+        print(json.dumps(messages, ensure_ascii=False))
+        return
+    table = Table(title=f"messages to {person_id}")
+    for column in ("created", "about", "channel", "status", "attempts", "note"):
+        table.add_column(column)
+    for m in messages:
+        note = m["last_error"] or ("possible duplicate" if m["possible_duplicate"] else "")
+        table.add_row(
+            m["created_at"][:19],
+            m["about_event_type"],
+            m["channel"],
+            m["status"],
+            str(m["attempts"]),
+            note,
+        )
+    console.print(table)
+
+
+@app.command()
+def sent(
+    kind: Annotated[str | None, typer.Option(help="sms, push or email.")] = None,
+    last: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """What the local sink received (the stack's stand-in for the SMS gateway, SMTP server
+    and push service); numbers and addresses shown masked."""
+    sink = endpoints().sink
+    if sink is None:
+        console.print("[yellow]No local sink runs (a real gateway is configured).[/]")
+        raise typer.Exit(1)
+    received = SinkClient(sink).messages(kind)
+    table = Table(title=f"last {last} of {len(received)} messages received by the local sink")
+    for column in ("received", "kind", "to", "text"):
+        table.add_column(column)
+    for m in received[-last:]:
+        table.add_row(m["received_at"][11:19], m["kind"], _mask(m["to"]), m["text"])
+    console.print(table)
+
+
+def _mask(to: str) -> str:
+    if "@" in to:
+        return f"{to[:1]}***@{to.split('@', 1)[1]}"
+    if to.isdigit() and len(to) == 11:
+        return f"{to[:3]}****{to[-4:]}"
+    return to
