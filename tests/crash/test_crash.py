@@ -95,7 +95,17 @@ async def test_crash_after_commit_sends_no_second_notification(
     assert notifier.process is not None
     assert notifier.process.returncode == 70
 
-    restarted = service_process("notification", infra, notifier.log_path.parent, port=free_port())
+    # Restarted as before (same channels), without the fault.
+    channels = {
+        k: v
+        for k, v in notifier.env.items()
+        if k.startswith("NOTIFICATION_")
+        and k not in CRASH["notification"]
+        and k != "NOTIFICATION_PORT"
+    }
+    restarted = service_process(
+        "notification", infra, notifier.log_path.parent, port=free_port(), extra_env=channels
+    )
     restarted.log_path = notifier.log_path.with_name("notification-restarted.log")
     restarted.start()
     services["notification"] = restarted  # stopped by the fixture
