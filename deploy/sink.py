@@ -210,13 +210,16 @@ def main(
     port: Annotated[int, typer.Option(help="HTTP port (SMS and push).")] = 8025,
     smtp_port: Annotated[int, typer.Option(help="SMTP port (email).")] = 2525,
     api_key: Annotated[str, typer.Option(envvar="SINK_API_KEY", help="Bearer credential.")] = "",
+    host: Annotated[str, typer.Option(envvar="SINK_HOST", help="Interface to listen on.")] = (
+        "127.0.0.1"
+    ),
 ) -> None:
-    """Run the sink on loopback until stopped."""
+    """Run the sink (on loopback unless told otherwise) until stopped."""
     sink = Sink()
-    smtp = Controller(SmtpHandler(sink), hostname="127.0.0.1", port=smtp_port)
+    smtp = Controller(SmtpHandler(sink), hostname=host, port=smtp_port)
     smtp.start()
     try:
-        uvicorn.run(create_app(sink, api_key), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.run(create_app(sink, api_key), host=host, port=port, log_level="warning")
     finally:
         smtp.stop()
 

@@ -49,8 +49,8 @@ def resolved_compose() -> dict[str, Any]:
 
 def test_compose_file_is_valid_and_complete() -> None:
     services = resolved_compose()["services"]
-    assert set(services) == {"kafka", "kafka-topics", "postgres", *APP_SERVICES}
-    for name in ("kafka", "postgres", *APP_SERVICES):
+    assert set(services) == {"kafka", "kafka-topics", "postgres", "sink", *APP_SERVICES}
+    for name in ("kafka", "postgres", "sink", *APP_SERVICES):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
     for name in APP_SERVICES:
         depends = services[name]["depends_on"]
@@ -72,6 +72,11 @@ def test_every_command_the_compose_file_names_exists() -> None:
         command = services[name]["command"]
         assert command[:2] == ["python", "-m"]
         assert importlib.util.find_spec(f"{command[2]}.__main__") is not None, command
+    sink = services["sink"]["command"]
+    assert sink[:3] == ["python", "-m", "deploy.sink"]
+    assert importlib.util.find_spec(sink[2]) is not None
+    notification = services["notification"]["environment"]
+    assert notification["NOTIFICATION_SMS_URL"] == "http://sink:8025/sms"
     script = " ".join(services["kafka-topics"]["command"])
     created = re.search(r"for topic in (.*?); do", script, re.S)
     assert created is not None

@@ -66,6 +66,11 @@ class NotificationSettings(ServiceSettings):
         """The contact key as bytes."""
         return base64.b64decode(self.contact_key)
 
+    @field_validator("contact_key", mode="before")
+    @classmethod
+    def _unset_is_the_development_key(cls, value: object) -> object:
+        return DEV_CONTACT_KEY if value in ("", None) else value
+
     @field_validator("contact_key")
     @classmethod
     def _a_32_byte_key(cls, value: str) -> str:
