@@ -106,3 +106,13 @@ def test_messages_say_what_happened_without_personal_data() -> None:
     assert activated is not None
     assert "银行网点" in activated.text
     assert notification.render("CardProduced", PRODUCED.to_payload()) is None
+
+
+def test_retry_delays_double_with_jitter_and_stay_capped() -> None:
+    from services.notification.dispatcher import backoff_s
+
+    for attempt in range(1, 12):
+        ceiling = min(60.0, 2.0 * 2 ** (attempt - 1))
+        delays = [backoff_s(attempt, 2.0, 60.0) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 150, "jittered, so failures together do not retry together"
