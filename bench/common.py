@@ -1,0 +1,88 @@
+"""What every benchmark shares: the infrastructure, a figure beside its baseline, timing."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from deploy.paths import free_port, shebao_home
+from deploy.stack import Infrastructure, start_infrastructure
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@contextlib.contextmanager
+def infrastructure() -> Iterator[Infrastructure]:
+    """The environment's Kafka and PostgreSQL, else the local stack on free ports."""
+    with tempfile.TemporaryDirectory(prefix="shebao-bench-") as tmp:
+        infra = start_infrastructure(
+            shebao_home(),
+            Path(tmp),
+            kafka_port=free_port(),
+            controller_port=free_port(),
+            pg_port=free_port(),
+        )
+        try:
+            yield infra
+        finally:
+            infra.stop()
+
+
+@dataclass
+class Figure:
+    """One row of the report: our figure, the baseline beside it, and the goal."""
+
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str = ""
+    goal: str = ""
+    #: The goal as a test of (value, ratio), when it has one.
+    met: bool | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """Our figure as a share of the baseline."""
+        if self.baseline in (None, 0):
+            return None
+        return self.value / self.baseline  # type: ignore[operator]
+
+
+async def fresh_schema(
+    database_url: str, schema: str, *folders: Path, size: int = 20
+) -> asyncpg.Pool:
+    """A pool on an emptied schema with the shared tables and ``folders``' migrations."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await conn.close()
+    pool = await create_pool(database_url, schema, max_size=size)
+    await migrate(pool, SHARED_MIGRATIONS, *folders)
+    return pool
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of values."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")

@@ -1,0 +1,355 @@
+"""The event spine under load: command appends, the outbox relay, consumers and rebuild,
+each beside the raw asyncpg / aiokafka doing the same work in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from bench.common import fresh_schema
+from bench.workload import CAUSE, envelopes_for
+from services.activation.consumers import feed as activation_feed
+from services.card.consumers import feed as card_feed
+from services.identity.consumers import feed as identity_feed
+from services.notification.consumers import feed as notification_feed
+from services.notification.settings import NotificationSettings
+from shared import verified
+from shared.aggregate import decide_and_append
+from shared.consumer import ForeignFeed, InboxConsumer, subscribe
+from shared.contracts import CardMailed, CardProduced, EventPayload
+from shared.envelope import Envelope, record_headers
+from shared.eventstore import EventStore
+from shared.kafka import idempotent_producer
+from shared.rebuild import Projection, rebuild
+from shared.relay import OutboxRelay
+
+SERVICES_DIR = Path(__file__).parents[1] / "services"
+
+
+def command_payloads(i: int) -> list[EventPayload]:
+    """Command i's events: 1 to 3 of them."""
+    events: list[EventPayload] = [
+        CardMailed(card_id=f"c{i}", courier="EMS", tracking_number=f"EMS{i:010d}")
+    ]
+    for k in range(i % 3):
+        events.append(
+            CardProduced(card_id=f"c{i}", card_number=f"S{i:09d}{k}", chip_serial="AB", agency="a")
+        )
+    return events
+
+
+async def _run_workers(
+    commands: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+) -> float:
+    """commands/s with ``concurrency`` workers; command i's stream belongs to one worker."""
+
+    async def worker(w: int) -> None:
+        for i in range(w, commands, concurrency):
+            await one(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return commands / (time.perf_counter() - started)
+
+
+def stream_of(i: int, concurrency: int) -> str:
+    """Three consecutive commands of a worker share a stream (the version check matters)."""
+    return f"card-{i % concurrency}-{i // (3 * concurrency)}"
+
+
+async def appends(database_url: str, commands: int, concurrency: int) -> tuple[float, float]:
+    """(ours, raw) commands/s: load the stream, decide, append events + outbox in one
+    transaction with the expected-version check."""
+    store = EventStore("card")
+    ours = await fresh_schema(database_url, "bench_appends", size=concurrency + 2)
+    raw = await fresh_schema(database_url, "bench_raw_appends", size=concurrency + 2)
+    try:
+
+        async def our_command(i: int) -> None:
+            payloads = command_payloads(i)
+            async with ours.acquire() as conn, conn.transaction():
+                await decide_and_append(
+                    conn,
+                    store,
+                    stream_id=stream_of(i, concurrency),
+                    person_id=f"p{i}",
+                    initial=0,
+                    evolve=lambda state, _: state + 1,
+                    decide=lambda _: payloads,
+                    causation=CAUSE,
+                )
+
+        # The baseline gets its rows ready-made: only the database work is timed.
+        prepared: dict[int, list[Envelope]] = {
+            i: store.envelopes(stream_of(i, concurrency), 0, f"p{i}", command_payloads(i), CAUSE)
+            for i in range(commands)
+        }
+
+        async def raw_command(i: int) -> None:
+            envelopes = prepared[i]
+            async with raw.acquire() as conn, conn.transaction():
+                version = await conn.fetchval(
+                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                    envelopes[0].stream_id,
+                )
+                await conn.executemany(
+                    "INSERT INTO events (stream_id, stream_version, event_id, event_type,"
+                    " schema_version, person_id, occurred_at, envelope, actor, channel)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    [
+                        (
+                            e.stream_id,
+                            version + n,
+                            e.event_id,
+                            e.event_type,
+                            e.schema_version,
+                            e.person_id,
+                            e.occurred_at,
+                            e.to_bytes().decode(),
+                            "bench",
+                            None,
+                        )
+                        for n, e in enumerate(envelopes, start=1)
+                    ],
+                )
+                await conn.executemany(
+                    "INSERT INTO outbox (topic, message_key, event_type, schema_version, value)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    [(store.topic, e.person_id, e.event_type, 1, e.to_bytes()) for e in envelopes],
+                )
+                await conn.execute("SELECT pg_notify($1, '')", store.channel)
+
+        raw_rate = await _run_workers(commands, concurrency, raw_command)
+        our_rate = await _run_workers(commands, concurrency, our_command)
+        return our_rate, raw_rate
+    finally:
+        await raw.close()
+        await ours.close()
+
+
+async def relay(database_url: str, bootstrap: str) -> tuple[float, float, int]:
+    """(ours, raw) events/s publishing the outbox the appends left, and how many."""
+    pool = await asyncpg.create_pool(
+        database_url, server_settings={"search_path": "bench_appends"}, min_size=1, max_size=2
+    )
+    assert pool is not None
+    rows = await pool.fetch(
+        "SELECT topic, message_key, event_type, schema_version, value FROM outbox ORDER BY id"
+    )
+    try:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        )
+        await producer.start()
+        try:
+            started = time.perf_counter()
+            futures = [
+                await producer.send(
+                    r["topic"],
+                    value=r["value"],
+                    key=r["message_key"].encode(),
+                    headers=record_headers(r["event_type"], r["schema_version"]),
+                )
+                for r in rows
+            ]
+            await asyncio.gather(*futures)
+            raw_rate = len(rows) / (time.perf_counter() - started)
+        finally:
+            await producer.stop()
+
+        ours = idempotent_producer(bootstrap, "bench-relay")
+        await ours.start()
+        try:
+            relay_ = OutboxRelay(pool, ours, EventStore("card").channel)
+            started = time.perf_counter()
+            async with pool.acquire() as conn:
+                while await relay_.publish_batch(conn):
+                    pass
+            our_rate = len(rows) / (time.perf_counter() - started)
+        finally:
+            await ours.stop()
+        return our_rate, raw_rate, len(rows)
+    finally:
+        await pool.close()
+
+
+@dataclasses.dataclass
+class ServiceFeed:
+    """A service's consumer, pointed at a benchmark topic."""
+
+    name: str
+    feed: ForeignFeed
+    projection: Callable[[ForeignFeed], Projection]
+    migrations: list[Path]
+
+
+def service_feeds() -> list[ServiceFeed]:
+    """Each service's real consumer (its real handlers and tables)."""
+    seal = timedelta(days=365)
+    from services.activation.store import projection as activation_projection
+    from services.card.store import projection as card_projection
+    from services.identity.store import projection as identity_projection
+    from services.notification.store import projection as notification_projection
+
+    def migrations(service: str, *extra: Path) -> list[Path]:
+        return [*extra, SERVICES_DIR / service / "migrations"]
+
+    settings = NotificationSettings()
+    return [
+        ServiceFeed("identity", identity_feed(), identity_projection, migrations("identity")),
+        ServiceFeed(
+            "card",
+            card_feed(seal),
+            lambda f: card_projection(f, seal),
+            migrations("card", verified.MIGRATIONS),
+        ),
+        ServiceFeed(
+            "activation",
+            activation_feed(),
+            activation_projection,
+            migrations("activation", verified.MIGRATIONS),
+        ),
+        ServiceFeed(
+            "notification",
+            notification_feed(EventStore("notification"), settings),
+            notification_projection,
+            migrations("notification"),
+        ),
+    ]
+
+
+async def publish(bootstrap: str, topic: str, envelopes: list[Envelope]) -> None:
+    """Put the history on a topic (keyed by person, with the type headers)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks=1)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(
+                topic,
+                value=e.to_bytes(),
+                key=e.person_id.encode(),
+                headers=record_headers(e.event_type, e.schema_version),
+            )
+            for e in envelopes
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def consume_ours(
+    database_url: str, bootstrap: str, service: ServiceFeed, topic: str, count: int
+) -> tuple[float, asyncpg.Pool]:
+    """events/s of the service's live consumer (FastStream, inbox, state change, offset
+    commit) catching up on ``count`` events; the pool is left open for the rebuild."""
+    pool = await fresh_schema(database_url, f"bench_{service.name}", *service.migrations)
+    feed = dataclasses.replace(service.feed, topics=(topic,), group=f"bench-{service.name}")
+    broker = KafkaBroker(bootstrap, client_id=f"bench-{service.name}")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    subscribe(broker, feed.topics, InboxConsumer.for_feed(feed, pool, producer))
+    started = time.perf_counter()
+    await broker.start()
+    try:
+        while await pool.fetchval("SELECT count(*) FROM inbox") < count:
+            if time.perf_counter() - started > 900:
+                raise TimeoutError(f"{service.name} consumer did not catch up")
+            await asyncio.sleep(0.05)
+        return count / (time.perf_counter() - started), pool
+    finally:
+        await broker.stop()
+        await producer.stop()
+
+
+async def consume_raw(database_url: str, bootstrap: str, topic: str, count: int) -> float:
+    """Baseline events/s: a raw aiokafka consumer and raw asyncpg writing the inbox row and
+    one state row per event, a transaction per fetched batch, offsets committed after it."""
+    pool = await fresh_schema(database_url, "bench_raw_consumer")
+    await pool.execute("CREATE TABLE state (person_id text, event_type text, payload jsonb)")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{topic}-{time.monotonic_ns()}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    started = time.perf_counter()
+    await consumer.start()
+    done = 0
+    try:
+        while done < count:
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            records = [r for rs in batches.values() for r in rs]
+            if not records:
+                continue
+            envelopes = [Envelope.from_bytes(r.value or b"") for r in records]
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.executemany(
+                    "INSERT INTO inbox (consumer_group, event_id) VALUES ($1, $2)"
+                    " ON CONFLICT DO NOTHING",
+                    [("raw", e.event_id) for e in envelopes],
+                )
+                await conn.executemany(
+                    "INSERT INTO state (person_id, event_type, payload) VALUES ($1, $2, $3)",
+                    [
+                        (e.person_id, e.event_type, e.model_dump_json(include={"payload"}))
+                        for e in envelopes
+                    ],
+                )
+            await consumer.commit()
+            done += len(records)
+        return done / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await pool.close()
+
+
+async def rebuild_ours(
+    pool: asyncpg.Pool, service: ServiceFeed, topic: str, bootstrap: str
+) -> tuple[float, bool, int]:
+    """events/s replaying the service's derived state from offset zero, whether the rebuilt
+    state equals the live one, and the events replayed."""
+    feed = dataclasses.replace(service.feed, topics=(topic,), group=f"bench-{service.name}")
+    projection = service.projection(feed)
+    started = time.perf_counter()
+    report = await rebuild(pool, projection, bootstrap)
+    elapsed = time.perf_counter() - started
+    replayed = report.own_events + report.foreign_events
+    return replayed / elapsed, report.matches, replayed
+
+
+async def consumers(
+    database_url: str, bootstrap: str, count: int
+) -> list[dict[str, float | str | bool]]:
+    """Per service: consumer events/s and rebuild events/s beside the raw baseline."""
+    results: list[dict[str, float | str | bool]] = []
+    for service in service_feeds():
+        topic = f"bench.{service.name}.{time.monotonic_ns()}"
+        await publish(bootstrap, topic, envelopes_for(set(service.feed.handles), count))
+        raw = await consume_raw(database_url, bootstrap, topic, count)
+        ours, pool = await consume_ours(database_url, bootstrap, service, topic, count)
+        try:
+            rebuilt, matches, replayed = await rebuild_ours(pool, service, topic, bootstrap)
+        finally:
+            await pool.close()
+        raw_replay = await consume_raw(database_url, bootstrap, topic, count)
+        results.append(
+            {
+                "service": service.name,
+                "consumer": ours,
+                "raw": raw,
+                "rebuild": rebuilt,
+                "raw_replay": raw_replay,
+                "matches": matches,
+                "replayed": replayed,
+            }
+        )
+    return results
