@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -27,7 +28,7 @@ from shared.consumer import ForeignFeed, InboxConsumer, subscribe
 from shared.contracts import CardMailed, CardProduced, EventPayload
 from shared.envelope import Envelope, record_headers
 from shared.eventstore import EventStore
-from shared.kafka import idempotent_producer
+from shared.kafka import create_topics, ensure_topics, idempotent_producer
 from shared.rebuild import Projection, rebuild
 from shared.relay import OutboxRelay
 
@@ -137,6 +138,7 @@ async def appends(database_url: str, commands: int, concurrency: int) -> tuple[f
 
 async def relay(database_url: str, bootstrap: str) -> tuple[float, float, int]:
     """(ours, raw) events/s publishing the outbox the appends left, and how many."""
+    await ensure_topics(bootstrap, partitions=6, replication_factor=1)
     pool = await asyncpg.create_pool(
         database_url, server_settings={"search_path": "bench_appends"}, min_size=1, max_size=2
     )
@@ -252,7 +254,7 @@ async def consume_ours(
     commit) catching up on ``count`` events; the pool is left open for the rebuild."""
     pool = await fresh_schema(database_url, f"bench_{service.name}", *service.migrations)
     feed = dataclasses.replace(service.feed, topics=(topic,), group=f"bench-{service.name}")
-    broker = KafkaBroker(bootstrap, client_id=f"bench-{service.name}")
+    broker = KafkaBroker(bootstrap, client_id=f"bench-{service.name}", log_level=logging.DEBUG)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     subscribe(broker, feed.topics, InboxConsumer.for_feed(feed, pool, producer))
@@ -333,6 +335,7 @@ async def consumers(
     results: list[dict[str, float | str | bool]] = []
     for service in service_feeds():
         topic = f"bench.{service.name}.{time.monotonic_ns()}"
+        await create_topics(bootstrap, [topic], partitions=6, replication_factor=1)
         await publish(bootstrap, topic, envelopes_for(set(service.feed.handles), count))
         raw = await consume_raw(database_url, bootstrap, topic, count)
         ours, pool = await consume_ours(database_url, bootstrap, service, topic, count)

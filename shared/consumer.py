@@ -45,6 +45,8 @@ TRANSIENT = (
 )
 
 DEAD_LETTER_REASON_HEADER = "dead_letter_reason"
+#: Records fetched and applied per transaction (one offset commit each).
+BATCH_RECORDS = 500
 
 
 class PoisonMessageError(Exception):
@@ -123,18 +125,41 @@ class InboxConsumer:
         return cls(pool, feed.group, feed.handles, feed.apply, dead_letters, crash_after_commit)
 
     async def handle(self, message: KafkaMessage) -> None:
-        """FastStream entry point: one Kafka record in, at most one state change out."""
-        record: ConsumerRecord[bytes, bytes] = message.raw_message
-        try:
-            event = read_record(record.value, record.headers, self.handles)
-        except PoisonMessageError as exc:
-            await self._dead_letter(record, exc.reason)
+        """FastStream entry point: a batch of Kafka records (one poll) in; each event's state
+        change at most once; offsets committed by FastStream after this returns."""
+        raw = message.raw_message
+        records: tuple[ConsumerRecord[bytes, bytes], ...] = (
+            raw if isinstance(raw, tuple) else (raw,)
+        )
+        events: list[tuple[ConsumerRecord[bytes, bytes], Envelope, EventPayload]] = []
+        for record in records:
+            try:
+                event = read_record(record.value, record.headers, self.handles)
+            except PoisonMessageError as exc:
+                await self._dead_letter(record, exc.reason)
+                continue
+            if event is not None:
+                events.append((record, *event))
+        if not events:
             return
-        if event is None:
-            return
-        envelope, payload = event
         try:
-            await self._apply_with_retry(envelope, payload)
+            await self._with_retry(lambda: self.apply_batch([(e, p) for _, e, p in events]))
+        except Exception:
+            # One event of the batch cannot be applied: apply them one by one, so that only
+            # that one is parked and the others still take effect.
+            log.warning("batch_failed_applying_singly", group=self.group, size=len(events))
+            for record, envelope, payload in events:
+                await self._handle_one(record, envelope, payload)
+        if self.crash_after_commit:
+            # Test hook: die after the database commit and before the offset commit.
+            log.warning("fault_injected_crash", group=self.group, events=len(events))
+            os._exit(70)
+
+    async def _handle_one(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, payload: EventPayload
+    ) -> None:
+        try:
+            await self._with_retry(lambda: self.apply_once(envelope, payload))
         except PoisonMessageError as exc:
             await self._dead_letter(record, exc.reason)
         except Exception as exc:
@@ -143,17 +168,42 @@ class InboxConsumer:
             log.exception("consumer_failed", group=self.group, event_id=str(envelope.event_id))
             await self._dead_letter(record, f"HANDLER_ERROR {type(exc).__name__}")
 
-    async def _apply_with_retry(self, envelope: Envelope, payload: EventPayload) -> None:
+    async def apply_batch(self, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
+        """Apply a batch in one transaction: one inbox statement for all of them, then each
+        new event's state change in order (a redelivered one is skipped)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = set(
+                await conn.fetchval(
+                    "WITH new AS (INSERT INTO inbox (consumer_group, event_id)"
+                    " SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id)"
+                    " SELECT coalesce(array_agg(event_id), '{}') FROM new",
+                    self.group,
+                    [e.event_id for e, _ in events],
+                )
+            )
+            applied = 0
+            for envelope, payload in events:
+                if envelope.event_id not in fresh:
+                    log.info("duplicate_skipped", group=self.group, event_id=str(envelope.event_id))
+                    DUPLICATES_SKIPPED.labels(self.group).inc()
+                    continue
+                fresh.discard(envelope.event_id)  # the same event twice in one batch
+                await self.apply(conn, envelope, payload)
+                applied += 1
+        EVENTS_APPLIED.labels(self.group).inc(applied)
+
+    async def _with_retry(self, attempt: Callable[[], Awaitable[None]]) -> None:
+        """Run ``attempt`` until it succeeds; transient faults are retried with backoff,
+        never skipped."""
         backoff = 0.1
         while True:
             try:
-                await self.apply_once(envelope, payload)
+                await attempt()
                 return
             except TRANSIENT as exc:
                 log.warning(
                     "consumer_retrying",
                     group=self.group,
-                    event_id=str(envelope.event_id),
                     error=type(exc).__name__,
                     backoff_s=backoff,
                 )
@@ -169,10 +219,6 @@ class InboxConsumer:
                 return
             await self.apply(conn, envelope, payload)
         EVENTS_APPLIED.labels(self.group).inc()
-        if self.crash_after_commit:
-            # Test hook: die after the database commit and before the offset commit.
-            log.warning("fault_injected_crash", group=self.group, event_id=str(envelope.event_id))
-            os._exit(70)
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         headers = [
@@ -203,4 +249,7 @@ def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsu
         group_id=consumer.group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=BATCH_RECORDS,
+        batch_timeout_ms=100,
     )(consumer.handle)

@@ -21,11 +21,23 @@ async def ensure_topics(
     bootstrap_servers: str, *, partitions: int, replication_factor: int
 ) -> list[str]:
     """Create every platform topic that does not exist yet; return the ones created."""
+    return await create_topics(
+        bootstrap_servers,
+        all_topics(),
+        partitions=partitions,
+        replication_factor=replication_factor,
+    )
+
+
+async def create_topics(
+    bootstrap_servers: str, topics: list[str], *, partitions: int, replication_factor: int
+) -> list[str]:
+    """Create those of ``topics`` that do not exist yet (kept forever); return them."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in all_topics() if t not in existing]
+        missing = [t for t in topics if t not in existing]
         if missing:
             new = [
                 NewTopic(t, partitions, replication_factor, topic_configs=LOG_TOPIC_CONFIG)

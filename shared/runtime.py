@@ -78,6 +78,9 @@ async def run_service(
             settings.kafka_bootstrap_servers,
             client_id=f"shebao-{service}",
             logger=logging.getLogger("faststream"),
+            # Per-record "Received"/"Processed" lines cost more than the work at catch-up
+            # speed: they are debug output; our consumer logs what matters.
+            log_level=logging.DEBUG,
         )
         runtime = ServiceRuntime(service, settings, pool, producer, broker, relay, store)
         if feed is not None:
