@@ -21,6 +21,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from shared.batching import apply_each
 from shared.contracts import EventPayload, UnknownEventError, parse_payload
 from shared.db import Connection
 from shared.envelope import EVENT_TYPE_HEADER, Envelope
@@ -169,27 +170,9 @@ class InboxConsumer:
             await self._dead_letter(record, f"HANDLER_ERROR {type(exc).__name__}")
 
     async def apply_batch(self, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
-        """Apply a batch in one transaction: one inbox statement for all of them, then each
-        new event's state change in order (a redelivered one is skipped)."""
+        """Apply a batch in one transaction (see ``apply_new``)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            fresh = set(
-                await conn.fetchval(
-                    "WITH new AS (INSERT INTO inbox (consumer_group, event_id)"
-                    " SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id)"
-                    " SELECT coalesce(array_agg(event_id), '{}') FROM new",
-                    self.group,
-                    [e.event_id for e, _ in events],
-                )
-            )
-            applied = 0
-            for envelope, payload in events:
-                if envelope.event_id not in fresh:
-                    log.info("duplicate_skipped", group=self.group, event_id=str(envelope.event_id))
-                    DUPLICATES_SKIPPED.labels(self.group).inc()
-                    continue
-                fresh.discard(envelope.event_id)  # the same event twice in one batch
-                await self.apply(conn, envelope, payload)
-                applied += 1
+            applied = await apply_new(conn, self.group, self.apply, events)
         EVENTS_APPLIED.labels(self.group).inc(applied)
 
     async def _with_retry(self, attempt: Callable[[], Awaitable[None]]) -> None:
@@ -240,6 +223,33 @@ class InboxConsumer:
             offset=record.offset,
             reason=reason,
         )
+
+
+async def apply_new(
+    conn: Connection, group: str, apply: Apply, events: Sequence[tuple[Envelope, EventPayload]]
+) -> int:
+    """Inside the caller's transaction: record the batch in the inbox with one statement, then
+    apply each event not seen before, in order, its writes sent behind in runs (a read sends
+    them first). How many were applied."""
+    fresh = set(
+        await conn.fetchval(
+            "WITH new AS (INSERT INTO inbox (consumer_group, event_id)"
+            " SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id)"
+            " SELECT coalesce(array_agg(event_id), '{}') FROM new",
+            group,
+            [e.event_id for e, _ in events],
+        )
+    )
+    new: list[tuple[Envelope, EventPayload]] = []
+    for envelope, payload in events:
+        if envelope.event_id in fresh:
+            fresh.discard(envelope.event_id)  # the same event twice in one batch: once
+            new.append((envelope, payload))
+        else:
+            log.info("duplicate_skipped", group=group, event_id=str(envelope.event_id))
+            DUPLICATES_SKIPPED.labels(group).inc()
+    await apply_each(conn, new, lambda c, event: apply(c, *event))
+    return len(new)
 
 
 def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsumer) -> None:

@@ -12,10 +12,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from shared.check import check_identifier
-from shared.consumer import ForeignFeed, PoisonMessageError, read_record
+from shared.consumer import ForeignFeed, PoisonMessageError, apply_new, read_record
+from shared.contracts import EventPayload
 from shared.db import Connection
 from shared.envelope import Envelope
-from shared.eventstore import record_once
 
 ApplyOwn = Callable[[Connection, Envelope], Awaitable[None]]
 
@@ -124,11 +124,15 @@ async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_se
         end = await consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if end[tp] > 0}
         while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < end[tp]:
-                        count += await _apply_record(conn, feed, record)
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=2000)
+            events = [
+                event
+                for tp, records in batches.items()
+                for record in records
+                if record.offset < end[tp] and (event := _event_of(feed, record)) is not None
+            ]
+            if events:
+                count += await apply_new(conn, feed.group, feed.apply, events)
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
@@ -137,17 +141,10 @@ async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_se
     return count
 
 
-async def _apply_record(
-    conn: Connection, feed: ForeignFeed, record: ConsumerRecord[bytes, bytes]
-) -> int:
+def _event_of(
+    feed: ForeignFeed, record: ConsumerRecord[bytes, bytes]
+) -> tuple[Envelope, EventPayload] | None:
     try:
-        event = read_record(record.value, record.headers, feed.handles)
+        return read_record(record.value, record.headers, feed.handles)
     except PoisonMessageError:
-        return 0  # dead-lettered when it was consumed live; it never changed any state
-    if event is None:
-        return 0
-    envelope, payload = event
-    if not await record_once(conn, feed.group, envelope.event_id):
-        return 0
-    await feed.apply(conn, envelope, payload)
-    return 1
+        return None  # dead-lettered when it was consumed live; it never changed any state

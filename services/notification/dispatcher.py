@@ -107,20 +107,25 @@ class Dispatcher:
             claimed = await store.claim_due(
                 conn, self.settings.dispatch_batch, self.settings.lease_s
             )
+        # A person's messages on a channel go in the order they were decided; different
+        # people's and channels' at once.
+        lanes: dict[tuple[str, str], list[store.Claimed]] = {}
+        for claim in sorted(claimed, key=lambda c: c.seq):
+            lanes.setdefault((claim.person_id, claim.channel), []).append(claim)
         outcomes = await asyncio.gather(
-            *(self._deliver(c) for c in claimed), return_exceptions=True
+            *(self._deliver_in_order(lane) for lane in lanes.values()), return_exceptions=True
         )
-        for claim, outcome in zip(claimed, outcomes, strict=True):
+        for (person_id, _), outcome in zip(lanes, outcomes, strict=True):
             if isinstance(outcome, SimulatedCrashError | asyncio.CancelledError):
                 raise outcome
             if isinstance(outcome, BaseException):
                 # Left claimed: resumed when its lease runs out, like after a crash.
-                log.error(
-                    "delivery_error",
-                    notification_id=claim.notification_id,
-                    error=type(outcome).__name__,
-                )
+                log.error("delivery_error", person_id=person_id, error=type(outcome).__name__)
         return len(claimed)
+
+    async def _deliver_in_order(self, lane: list[store.Claimed]) -> None:
+        for claimed in lane:
+            await self._deliver(claimed)
 
     async def _deliver(self, claimed: store.Claimed) -> None:
         channel = self.channels.get(claimed.channel)  # type: ignore[call-overload]

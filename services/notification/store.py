@@ -210,6 +210,8 @@ class Claimed:
     claimed_at: datetime
     #: An earlier claim was never recorded: the process died between send and record.
     resumed: bool
+    #: Order of decision.
+    seq: int
 
 
 async def claim_due(conn: Connection, limit: int, lease_s: float) -> list[Claimed]:
@@ -218,12 +220,12 @@ async def claim_due(conn: Connection, limit: int, lease_s: float) -> list[Claime
         "WITH due AS (SELECT notification_id, in_flight_since AS prior FROM messages"
         "  WHERE status = 'scheduled' AND next_attempt_at <= now() AND (in_flight_since IS NULL"
         "   OR in_flight_since < now() - make_interval(secs => $2))"
-        "  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        "  ORDER BY next_attempt_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED)"
         " UPDATE messages m SET in_flight_since = now(), attempts = m.attempts + 1"
         " FROM due WHERE m.notification_id = due.notification_id"
         " RETURNING m.notification_id, m.person_id, m.about_event_id::text, m.channel,"
         " m.language, m.body, m.attempts, m.in_flight_since AS claimed_at,"
-        " due.prior IS NOT NULL AS resumed",
+        " due.prior IS NOT NULL AS resumed, m.seq",
         limit,
         lease_s,
     )
@@ -330,7 +332,7 @@ async def messages_of(conn: Connection, person_id: str) -> list[asyncpg.Record]:
     """A person's messages, oldest first."""
     return await conn.fetch(
         f"SELECT {LOG_COLUMNS} FROM messages WHERE person_id = $1"  # noqa: S608
-        " ORDER BY created_at, channel",
+        " ORDER BY seq",
         person_id,
     )
 
