@@ -18,6 +18,14 @@ else:
     Connection = asyncpg.Connection
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def _no_reset(_: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Connections go back to the pool as they are: the default reset (UNLISTEN, RESET ALL,
+    unlock) costs a round trip per command, and our code sets no session state, and releases
+    its listeners and advisory locks itself."""
+
+
 _MIGRATION_LOCK = 0x5EBA0
 
 
@@ -38,6 +46,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"shebao-{schema}"},
+        reset=_no_reset,
     )
     assert pool is not None
     return pool

@@ -28,6 +28,19 @@ EVENT_COLUMNS = (
     "channel",
 )
 OUTBOX_COLUMNS = ("topic", "message_key", "event_type", "schema_version", "value")
+_APPEND = (
+    "WITH appended AS (INSERT INTO events (stream_id, stream_version, event_id, event_type,"
+    " schema_version, person_id, occurred_at, envelope, actor, channel)"
+    " SELECT s, v, i, t, sv, p, o, e::jsonb, a, c FROM unnest($1::text[], $2::int[], $3::uuid[],"
+    " $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])"
+    " AS u(s, v, i, t, sv, p, o, e, a, c)"
+    " RETURNING person_id, event_type, schema_version, stream_version),"
+    " queued AS (INSERT INTO outbox (topic, message_key, event_type, schema_version, value)"
+    " SELECT $12, p, t, sv, val FROM unnest($6::text[], $4::text[], $5::int[], $11::bytea[])"
+    " WITH ORDINALITY AS u(p, t, sv, val, n) ORDER BY n RETURNING 1)"
+    " SELECT pg_notify($13, '')"
+    " FROM (SELECT count(*) FROM appended) a, (SELECT count(*) FROM queued) q"
+)
 
 
 def outbox_channel(producer: Producer) -> str:
@@ -142,24 +155,19 @@ class EventStore:
         try:
             if len(rows) >= BULK_ROWS:
                 await conn.copy_records_to_table("events", records=events, columns=EVENT_COLUMNS)
+                await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COLUMNS)
+                await conn.execute("SELECT pg_notify($1, '')", self.channel)
             else:
-                await conn.executemany(
-                    "INSERT INTO events (stream_id, stream_version, event_id, event_type,"
-                    " schema_version, person_id, occurred_at, envelope, actor, channel)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    events,
+                # Events, outbox rows and the relay's wake-up in one round trip.
+                await conn.execute(
+                    _APPEND,
+                    *(list(column) for column in zip(*events, strict=True)),
+                    [raw for _, raw in rows],
+                    self.topic,
+                    self.channel,
                 )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
-        if len(rows) >= BULK_ROWS:
-            await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COLUMNS)
-        else:
-            await conn.executemany(
-                "INSERT INTO outbox (topic, message_key, event_type, schema_version, value)"
-                " VALUES ($1, $2, $3, $4, $5)",
-                outbox,
-            )
-        await conn.execute("SELECT pg_notify($1, '')", self.channel)
 
 
 async def record_once(conn: Connection, group: str, event_id: uuid.UUID) -> bool:
