@@ -52,9 +52,9 @@ class Figure:
     @property
     def ratio(self) -> float | None:
         """Our figure as a share of the baseline."""
-        if self.baseline in (None, 0):
+        if not self.baseline:
             return None
-        return self.value / self.baseline  # type: ignore[operator]
+        return self.value / self.baseline
 
 
 async def fresh_schema(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from deploy.kafka import KafkaNode
-from deploy.paths import REPO, env_port, port_open, stop_process
+from deploy.paths import REPO, env_port, free_port, port_open, stop_process
 from deploy.postgres import PostgresNode
 
 SERVICES = ("identity", "card", "activation", "notification")
@@ -196,3 +198,27 @@ class Stack:
         for proc in reversed(list(self.services.values())):
             proc.stop()
         self.infra.stop()
+
+
+@contextlib.contextmanager
+def services_on_free_ports(
+    infra: Infrastructure, log_dir: Path, env: dict[str, dict[str, str]] | None = None
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services and the local delivery sink as real processes on free ports, ready;
+    stopped afterwards (tests and benchmarks)."""
+    sink, sink_env = sink_process(log_dir, port=free_port(), smtp_port=free_port())
+    extra = {name: dict((env or {}).get(name, {})) for name in SERVICES}
+    extra["notification"] = {**sink_env, **extra["notification"]}
+    procs = {"sink": sink} | {
+        name: service_process(name, infra, log_dir, port=free_port(), extra_env=extra[name])
+        for name in SERVICES
+    }
+    try:
+        for proc in procs.values():
+            proc.start()
+        for proc in procs.values():
+            proc.wait_ready(90)
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()

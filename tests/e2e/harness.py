@@ -4,10 +4,8 @@ what they published."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -15,35 +13,13 @@ from aiokafka.structs import ConsumerRecord
 
 from deploy.citizens import Citizen
 from deploy.demo import Endpoints
-from deploy.paths import free_port
-from deploy.stack import SERVICES, Infrastructure, ServiceProcess, service_process, sink_process
+from deploy.stack import ServiceProcess, services_on_free_ports
 from shared.envelope import Envelope
 
 Record = ConsumerRecord[bytes, bytes]
 
 
-@contextlib.contextmanager
-def running_services(
-    infra: Infrastructure, log_dir: Path, env: dict[str, dict[str, str]] | None = None
-) -> Iterator[dict[str, ServiceProcess]]:
-    """The four services and the local delivery sink as real processes on free ports, ready;
-    stopped afterwards."""
-    sink, sink_env = sink_process(log_dir, port=free_port(), smtp_port=free_port())
-    extra = {name: dict((env or {}).get(name, {})) for name in SERVICES}
-    extra["notification"] = {**sink_env, **extra["notification"]}
-    procs = {"sink": sink} | {
-        name: service_process(name, infra, log_dir, port=free_port(), extra_env=extra[name])
-        for name in SERVICES
-    }
-    try:
-        for proc in procs.values():
-            proc.start()
-        for proc in procs.values():
-            proc.wait_ready(90)
-        yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
+running_services = services_on_free_ports
 
 
 def endpoints(procs: dict[str, ServiceProcess]) -> Endpoints:
