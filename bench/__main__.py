@@ -124,6 +124,14 @@ def main(
             for q in (50, 95, 99):
                 figures.append(
                     Figure(
+                        f"p{q} of it until scheduled (relay, Kafka, notification consumer)",
+                        percentile(e2e.scheduled_ms, q),
+                        "ms",
+                    )
+                )
+            for q in (50, 95, 99):
+                figures.append(
+                    Figure(
                         f"p{q} command accepted -> NotificationSent at {e2e.paced_per_s:.1f}"
                         f" journeys/s ({len(latencies)} messages)",
                         percentile(latencies, q),

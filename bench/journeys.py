@@ -32,6 +32,8 @@ class EndToEnd:
     completed: int
     latencies_ms: list[float]
     paced_per_s: float
+    #: The part of each latency until the message was scheduled.
+    scheduled_ms: list[float]
 
 
 def endpoints(procs: dict[str, ServiceProcess]) -> Endpoints:
@@ -69,16 +71,18 @@ async def _paced(urls: Endpoints, count: int, rate: float, seed: int) -> list[Jo
         return list(await asyncio.gather(*tasks))
 
 
-async def _told_latencies(bootstrap: str, people: set[str]) -> list[float]:
+async def _told_latencies(bootstrap: str, people: set[str]) -> tuple[list[float], list[float]]:
     """ms from each told-of event (its occurred_at, when the command was accepted) to its
-    NotificationSent."""
+    NotificationSent, and the part of it until the message was scheduled (relay, Kafka and
+    the notification consumer; the rest is delivery)."""
     topics = [EVENTS_TOPIC["card"], EVENTS_TOPIC["activation"], NOTIFICATION_EVENTS]
     consumer = AIOKafkaConsumer(
         *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     about: dict[str, datetime] = {}
-    sent: list[tuple[str, datetime]] = []
+    scheduled: dict[str, datetime] = {}
+    sent: list[tuple[str, str, datetime]] = []
     try:
         idle = 0
         while idle < 5:
@@ -89,13 +93,28 @@ async def _told_latencies(bootstrap: str, people: set[str]) -> list[float]:
                     envelope = Envelope.from_bytes(record.value or b"")
                     if envelope.person_id not in people:
                         continue
+                    payload = envelope.payload
                     if envelope.event_type == "NotificationSent":
-                        sent.append((envelope.payload["about_event_id"], envelope.occurred_at))
+                        sent.append(
+                            (
+                                payload["about_event_id"],
+                                payload["notification_id"],
+                                envelope.occurred_at,
+                            )
+                        )
+                    elif envelope.event_type == "NotificationScheduled":
+                        scheduled[payload["notification_id"]] = envelope.occurred_at
                     else:
                         about[str(envelope.event_id)] = envelope.occurred_at
     finally:
         await consumer.stop()
-    return [(at - about[a]).total_seconds() * 1000 for a, at in sent if a in about]
+    total = [(at - about[a]).total_seconds() * 1000 for a, _, at in sent if a in about]
+    until_scheduled = [
+        (scheduled[n] - about[a]).total_seconds() * 1000
+        for a, n, _ in sent
+        if a in about and n in scheduled
+    ]
+    return total, until_scheduled
 
 
 async def end_to_end(
@@ -109,8 +128,8 @@ async def end_to_end(
     rate = sum(j.completed for j in done) / (time.perf_counter() - started)
     paced = await _paced(urls, journeys, rate / 2, seed=3)
     people = {j.person_id for j in paced if j.completed and j.person_id}
-    latencies = await _told_latencies(bootstrap, people)
-    return EndToEnd(rate, sum(j.completed for j in done), latencies, rate / 2)
+    latencies, until_scheduled = await _told_latencies(bootstrap, people)
+    return EndToEnd(rate, sum(j.completed for j in done), latencies, rate / 2, until_scheduled)
 
 
 async def memory_after_history(

@@ -50,6 +50,7 @@ class Sink:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.delivered: list[dict[str, Any]] = []
+        self._by_key: dict[tuple[str, str], dict[str, Any]] = {}
         self.requests: dict[str, int] = {"sms": 0, "push": 0, "email": 0}
         self.duplicates: dict[str, int] = {"sms": 0, "push": 0, "email": 0}
         self.faults: dict[str, tuple[int, int]] = {}
@@ -67,11 +68,10 @@ class Sink:
     def deliver(self, kind: str, message: Inbound, idempotency_key: str | None) -> dict[str, Any]:
         """Keep a message, once per idempotency key (HTTP kinds)."""
         with self._lock:
-            if idempotency_key is not None:
-                for seen in self.delivered:
-                    if seen["kind"] == kind and seen["idempotency_key"] == idempotency_key:
-                        self.duplicates[kind] += 1
-                        return {**seen, "duplicate": True}
+            seen = self._by_key.get((kind, idempotency_key or ""))
+            if idempotency_key is not None and seen is not None:
+                self.duplicates[kind] += 1
+                return {**seen, "duplicate": True}
             record = {
                 "id": f"{kind}-{len(self.delivered) + 1}",
                 "kind": kind,
@@ -80,12 +80,15 @@ class Sink:
                 **message.model_dump(),
             }
             self.delivered.append(record)
+            if idempotency_key is not None:
+                self._by_key[(kind, idempotency_key)] = record
             return {**record, "duplicate": False}
 
     def reset(self) -> None:
         """Forget everything."""
         with self._lock:
             self.delivered.clear()
+            self._by_key.clear()
             self.faults.clear()
             for kind in self.requests:
                 self.requests[kind] = 0

@@ -48,6 +48,8 @@ TRANSIENT = (
 DEAD_LETTER_REASON_HEADER = "dead_letter_reason"
 #: Records fetched and applied per transaction (one offset commit each).
 BATCH_RECORDS = 500
+#: How long an idle consumer's poll waits (and then sleeps) before it polls again.
+BATCH_WAIT_MS = 10
 
 
 class PoisonMessageError(Exception):
@@ -261,5 +263,7 @@ def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsu
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=BATCH_RECORDS,
-        batch_timeout_ms=100,
+        # FastStream sleeps as long again when a poll comes back empty: short, so that an
+        # event arriving at an idle consumer waits milliseconds, not a tenth of a second.
+        batch_timeout_ms=BATCH_WAIT_MS,
     )(consumer.handle)

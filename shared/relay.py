@@ -25,6 +25,10 @@ _READY = (
 )
 
 
+#: How soon to look again when committed rows wait for older transactions to end.
+PENDING_POLL_S = 0.005
+
+
 class OutboxRelay:
     """Publishes outbox rows with the idempotent producer; one active relay per schema."""
 
@@ -70,8 +74,13 @@ class OutboxRelay:
                 while True:
                     if await self.publish_batch(conn) == 0:
                         self._wake.clear()
+                        # Rows committed but not yet ready wait only for older transactions
+                        # to end: look again soon rather than at the next wake-up.
+                        waiting = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)")
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+                            await asyncio.wait_for(
+                                self._wake.wait(), PENDING_POLL_S if waiting else self.idle_poll_s
+                            )
             finally:
                 await conn.remove_listener(self.channel, self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self.channel)
