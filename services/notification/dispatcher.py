@@ -107,15 +107,15 @@ class Dispatcher:
             claimed = await store.claim_due(
                 conn, self.settings.dispatch_batch, self.settings.lease_s
             )
-        # A person's messages on a channel go in the order they were decided; different
-        # people's and channels' at once.
-        lanes: dict[tuple[str, str], list[store.Claimed]] = {}
+        # A person's messages go in the order they were decided (one after the other, so the
+        # channels of one message do not race to record on its stream); people's at once.
+        lanes: dict[str, list[store.Claimed]] = {}
         for claim in sorted(claimed, key=lambda c: c.seq):
-            lanes.setdefault((claim.person_id, claim.channel), []).append(claim)
+            lanes.setdefault(claim.person_id, []).append(claim)
         outcomes = await asyncio.gather(
             *(self._deliver_in_order(lane) for lane in lanes.values()), return_exceptions=True
         )
-        for (person_id, _), outcome in zip(lanes, outcomes, strict=True):
+        for person_id, outcome in zip(lanes, outcomes, strict=True):
             if isinstance(outcome, SimulatedCrashError | asyncio.CancelledError):
                 raise outcome
             if isinstance(outcome, BaseException):
