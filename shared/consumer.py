@@ -32,6 +32,8 @@ from shared.topics import dead_letter_topic
 log = structlog.get_logger(__name__)
 
 Apply = Callable[[Connection, Envelope, EventPayload], Awaitable[None]]
+#: Applies a whole batch of new events at once (set-based: a few statements per batch).
+ApplyMany = Callable[[Connection, Sequence[tuple[Envelope, EventPayload]]], Awaitable[None]]
 
 #: Faults that pass: the event is retried with backoff, never skipped.
 TRANSIENT = (
@@ -101,6 +103,8 @@ class ForeignFeed:
     topics: Collection[str]
     handles: Collection[str]
     apply: Apply
+    #: The same as ``apply``, for a whole batch at once, where the service has it.
+    apply_many: ApplyMany | None = None
 
 
 @dataclass
@@ -114,6 +118,7 @@ class InboxConsumer:
     dead_letters: AIOKafkaProducer
     crash_after_commit: bool = False
     max_backoff_s: float = 5.0
+    apply_many: ApplyMany | None = None
 
     @classmethod
     def for_feed(
@@ -125,7 +130,15 @@ class InboxConsumer:
         crash_after_commit: bool = False,
     ) -> InboxConsumer:
         """The live consumer of a feed."""
-        return cls(pool, feed.group, feed.handles, feed.apply, dead_letters, crash_after_commit)
+        return cls(
+            pool,
+            feed.group,
+            feed.handles,
+            feed.apply,
+            dead_letters,
+            crash_after_commit,
+            apply_many=feed.apply_many,
+        )
 
     async def handle(self, message: KafkaMessage) -> None:
         """FastStream entry point: a batch of Kafka records (one poll) in; each event's state
@@ -174,7 +187,7 @@ class InboxConsumer:
     async def apply_batch(self, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
         """Apply a batch in one transaction (see ``apply_new``)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            applied = await apply_new(conn, self.group, self.apply, events)
+            applied = await apply_new(conn, self.group, self.apply, events, self.apply_many)
         EVENTS_APPLIED.labels(self.group).inc(applied)
 
     async def _with_retry(self, attempt: Callable[[], Awaitable[None]]) -> None:
@@ -228,7 +241,11 @@ class InboxConsumer:
 
 
 async def apply_new(
-    conn: Connection, group: str, apply: Apply, events: Sequence[tuple[Envelope, EventPayload]]
+    conn: Connection,
+    group: str,
+    apply: Apply,
+    events: Sequence[tuple[Envelope, EventPayload]],
+    apply_many: ApplyMany | None = None,
 ) -> int:
     """Inside the caller's transaction: record the batch in the inbox with one statement, then
     apply each event not seen before, in order, its writes sent behind in runs (a read sends
@@ -250,7 +267,10 @@ async def apply_new(
         else:
             log.info("duplicate_skipped", group=group, event_id=str(envelope.event_id))
             DUPLICATES_SKIPPED.labels(group).inc()
-    await apply_each(conn, new, lambda c, event: apply(c, *event))
+    if apply_many is not None:
+        await apply_many(conn, new)
+    else:
+        await apply_each(conn, new, lambda c, event: apply(c, *event))
     return len(new)
 
 

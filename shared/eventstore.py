@@ -85,6 +85,22 @@ class EventStore:
         )
         return [Envelope.model_validate_json(r["envelope"]) for r in rows]
 
+    async def load_many(
+        self, conn: Connection, stream_ids: Sequence[str]
+    ) -> dict[str, list[Envelope]]:
+        """Every event of each of several streams, in order, in one query."""
+        rows = await conn.fetch(
+            "SELECT stream_id, envelope FROM events WHERE stream_id = ANY($1::text[])"
+            " ORDER BY stream_id, stream_version",
+            list(stream_ids),
+        )
+        streams: dict[str, list[Envelope]] = {}
+        for r in rows:
+            streams.setdefault(r["stream_id"], []).append(
+                Envelope.model_validate_json(r["envelope"])
+            )
+        return streams
+
     async def person_history(
         self, conn: Connection, person_id: str
     ) -> list[tuple[Envelope, str | None, str | None]]:

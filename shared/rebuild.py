@@ -132,7 +132,7 @@ async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_se
                 if record.offset < end[tp] and (event := _event_of(feed, record)) is not None
             ]
             if events:
-                count += await apply_new(conn, feed.group, feed.apply, events)
+                count += await apply_new(conn, feed.group, feed.apply, events, feed.apply_many)
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)

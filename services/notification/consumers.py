@@ -1,17 +1,28 @@
 """The notification service's subscriber: identity, card and activation events in, messages
-scheduled for delivery out (in the same transaction as the inbox row)."""
+scheduled for delivery out (in the same transaction as the inbox rows).
+
+A batch of events is decided together: one query learns what deciding needs of everyone in
+it (preferences, ID tails, recent counts), one loads the streams of the events told of, one
+appends every decision, one logs every message.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.notification import domain, store
 from services.notification.settings import NotificationSettings
 from services.notification.templates import TEMPLATES
-from shared.aggregate import load_state
 from shared.consumer import ForeignFeed
-from shared.contracts import EventPayload, PersonalDataErased, PersonRegistered
+from shared.contracts import (
+    EventPayload,
+    NotificationScheduled,
+    PersonalDataErased,
+    PersonRegistered,
+    parse_payload,
+)
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
@@ -30,55 +41,100 @@ class Notifier:
     settings: NotificationSettings
 
     async def __call__(self, conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
-        person_id = envelope.person_id
-        if isinstance(payload, PersonRegistered):
-            await store.remember_recipient(
-                conn, person_id, payload.masked_id_number, payload.region
-            )
+        await self.many(conn, [(envelope, payload)])
+
+    async def many(self, conn: Connection, batch: Sequence[tuple[Envelope, EventPayload]]) -> None:
+        """Apply a batch of new events, in order."""
+        # Whom to address comes first: a registration and a message may share a batch.
+        for envelope, payload in batch:
+            if isinstance(payload, PersonRegistered):
+                await store.remember_recipient(
+                    conn, envelope.person_id, payload.masked_id_number, payload.region
+                )
+            elif isinstance(payload, PersonalDataErased):
+                await store.forget_person(conn, envelope.person_id)
+        told = [e for e, _ in batch if e.event_type in TEMPLATES]
+        if not told:
             return
-        if isinstance(payload, PersonalDataErased):
-            await store.forget_person(conn, person_id)
-            return
-        template = TEMPLATES.get(envelope.event_type)
-        if template is None:
-            return
-        stream_id = domain.notification_stream(str(envelope.event_id))
-        state, version = await load_state(
-            conn, self.events, stream_id, domain.Notification(), domain.evolve
+        known = await store.audience(
+            conn, sorted({e.person_id for e in told}), self.settings.rate_window_s
         )
-        preferences = await store.preferences_of(conn, person_id) or domain.Preferences()
+        histories = await self.events.load_many(
+            conn, [domain.notification_stream(str(e.event_id)) for e in told]
+        )
+        decided: dict[tuple[str | None, str | None], list[Envelope]] = {}
+        logged: list[tuple[str, Envelope, store.Row]] = []
+        for about in told:
+            history = histories.get(domain.notification_stream(str(about.event_id)), [])
+            state = functools.reduce(
+                domain.evolve, (parse_payload(e) for e in history), domain.Notification()
+            )
+            new = self._decide(state, about, known)
+            if new:
+                cause = Causation.of_event(about)
+                decided.setdefault((cause.actor, cause.channel), []).extend(
+                    self.events.envelopes(
+                        domain.notification_stream(str(about.event_id)),
+                        len(history),
+                        about.person_id,
+                        new,
+                        cause,
+                    )
+                )
+                state = functools.reduce(domain.evolve, new, state)
+            logged += [(about.person_id, about, row) for row in self._rows(state, about, known)]
+        for (actor, channel), envelopes in decided.items():
+            await self.events.append(conn, envelopes, Causation("", "", actor, channel))
+        await store.log_rows(conn, logged)
+
+    def _decide(
+        self, state: domain.Notification, about: Envelope, known: store.Audience
+    ) -> list[EventPayload]:
+        if state.decided:
+            return []  # already told (a rebuild replays the event): the log keeps its rows
+        person = about.person_id
+        preferences = known.preferences.get(person, domain.Preferences())
         language = preferences.language or self.settings.default_language
-        id_tail = await store.id_tail_of(conn, person_id)
-        if not state.decided:
-            message = domain.render(envelope.event_type, envelope.payload, language, id_tail)
-            assert message is not None  # a template exists
-            command = domain.Notify(
-                about_event_id=str(envelope.event_id),
-                about_event_type=envelope.event_type,
+        message = domain.render(
+            about.event_type, about.payload, language, known.id_tails.get(person)
+        )
+        assert message is not None  # a template exists
+        new = domain.decide(
+            state,
+            domain.Notify(
+                about_event_id=str(about.event_id),
+                about_event_type=about.event_type,
                 message=message,
                 preferences=preferences,
-                recent=await store.recent_count(conn, person_id, self.settings.rate_window_s),
+                recent=known.recent.get(person, 0),
                 rate_limit=self.settings.rate_limit,
-            )
-            decided = domain.decide(state, command)
-            causation = Causation.of_event(envelope)
-            envelopes = self.events.envelopes(stream_id, version, person_id, decided, causation)
-            await self.events.append(conn, envelopes, causation)
-            state = functools.reduce(domain.evolve, decided, state)
-        # What each delivery says, in the language it was decided in (a rebuild re-renders).
-        languages = {d.language for d in state.deliveries.values()} or {language}
-        bodies = {
-            lang: template.render(envelope.payload, lang, id_tail) for lang in sorted(languages)
+            ),
+        )
+        if any(isinstance(e, NotificationScheduled) for e in new):
+            known.recent[person] = known.recent.get(person, 0) + 1  # counts for the next ones
+        return new
+
+    def _rows(
+        self, state: domain.Notification, about: Envelope, known: store.Audience
+    ) -> list[store.Row]:
+        """The log rows of what was decided, each in the language it was decided in."""
+        template = TEMPLATES[about.event_type]
+        preferences = known.preferences.get(about.person_id, domain.Preferences())
+        languages = {d.language for d in state.deliveries.values()} or {
+            preferences.language or self.settings.default_language
         }
-        rows = store.rows_of(state, bodies, template.name, template.required)
-        await store.log_rows(conn, person_id, envelope, rows)
+        id_tail = known.id_tails.get(about.person_id)
+        bodies = {lang: template.render(about.payload, lang, id_tail) for lang in sorted(languages)}
+        return store.rows_of(state, bodies, template.name, template.required)
 
 
 def feed(events: EventStore, settings: NotificationSettings) -> ForeignFeed:
     """The notification group's feed: identity, card and activation events."""
+    notifier = Notifier(events, settings)
     return ForeignFeed(
         group="notification",
         topics=CONSUMED_TOPICS["notification"],
         handles=NOTIFIED_EVENTS | ADDRESSING_EVENTS,
-        apply=Notifier(events, settings),
+        apply=notifier,
+        apply_many=notifier.many,
     )

@@ -63,8 +63,11 @@ def rows_of(
     ]
 
 
-async def log_rows(conn: Connection, person_id: str, about: Envelope, rows: list[Row]) -> None:
-    """Record what was decided about an event (once, however often it is called)."""
+async def log_rows(conn: Connection, logged: list[tuple[str, Envelope, Row]]) -> None:
+    """Record what was decided about events (once, however often it is called): (person,
+    the event told of, the row)."""
+    if not logged:
+        return
     await conn.executemany(
         "INSERT INTO messages (notification_id, person_id, about_event_id, about_event_type,"
         " channel, template, language, body, status, required, last_error)"
@@ -84,37 +87,48 @@ async def log_rows(conn: Connection, person_id: str, about: Envelope, rows: list
                 r.required,
                 r.reason,
             )
-            for r in rows
+            for person_id, about, r in logged
         ],
     )
-    if any(r.status == "scheduled" for r in rows):
+    if any(r.status == "scheduled" for _, _, r in logged):
         await conn.execute("SELECT pg_notify('notification_due', '')")
 
 
-async def recent_count(conn: Connection, person_id: str, window_s: float) -> int:
-    """Events the person was told of within the window (suppressed ones do not count)."""
-    return int(
-        await conn.fetchval(
-            "SELECT count(DISTINCT about_event_id) FROM messages WHERE person_id = $1"
-            " AND status <> 'suppressed' AND created_at > now() - make_interval(secs => $2)",
-            person_id,
-            window_s,
-        )
+@dataclass
+class Audience:
+    """What deciding needs to know of the people a batch of events is about."""
+
+    preferences: dict[str, Preferences]
+    id_tails: dict[str, str]
+    #: Events each person was told of within the rate window (suppressed ones do not count).
+    recent: dict[str, int]
+
+
+async def audience(conn: Connection, people: list[str], window_s: float) -> Audience:
+    """Preferences, ID tails and recent message counts of several people, in one query."""
+    rows = await conn.fetch(
+        "SELECT u.person_id, p.channels, p.language, p.optional_messages, r.id_tail,"
+        " (SELECT count(DISTINCT m.about_event_id) FROM messages m WHERE m.person_id ="
+        " u.person_id AND m.status <> 'suppressed'"
+        " AND m.created_at > now() - make_interval(secs => $2)) AS recent"
+        " FROM unnest($1::text[]) AS u(person_id)"
+        " LEFT JOIN preferences p ON p.person_id = u.person_id"
+        " LEFT JOIN recipients r ON r.person_id = u.person_id",
+        people,
+        window_s,
+    )
+    return Audience(
+        preferences={
+            r["person_id"]: Preferences(tuple(r["channels"]), r["language"], r["optional_messages"])
+            for r in rows
+            if r["channels"] is not None
+        },
+        id_tails={r["person_id"]: r["id_tail"] for r in rows if r["id_tail"] is not None},
+        recent={r["person_id"]: int(r["recent"]) for r in rows},
     )
 
 
 # --- preferences, contacts, recipients ---------------------------------------------------
-
-
-async def preferences_of(conn: Connection, person_id: str) -> Preferences | None:
-    """What the person chose, or None when they chose nothing."""
-    row = await conn.fetchrow(
-        "SELECT channels, language, optional_messages FROM preferences WHERE person_id = $1",
-        person_id,
-    )
-    if row is None:
-        return None
-    return Preferences(tuple(row["channels"]), row["language"], row["optional_messages"])
 
 
 async def preferences_view(conn: Connection, person_id: str) -> asyncpg.Record | None:
@@ -179,12 +193,6 @@ async def remember_recipient(conn: Connection, person_id: str, masked_id: str, r
         masked_id[-4:],
         region,
     )
-
-
-async def id_tail_of(conn: Connection, person_id: str) -> str | None:
-    """The tail of the person's ID number, when the registration was seen."""
-    value = await conn.fetchval("SELECT id_tail FROM recipients WHERE person_id = $1", person_id)
-    return None if value is None else str(value)
 
 
 async def forget_person(conn: Connection, person_id: str) -> None:
