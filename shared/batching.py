@@ -2,14 +2,19 @@
 
 Handlers are written one event at a time (``await conn.execute(...)``). Applied to a batch,
 each such write would cost a round trip to PostgreSQL; a ``WriteBehind`` connection queues
-parameterised writes instead and sends runs of the same statement as one pipelined
+parameterised writes instead and sends each statement's rows as one pipelined
 ``executemany``. Any read (or any other call) sends the queue first, so a handler always reads
-its own writes, and every write still happens in order, in the caller's transaction.
+its own writes.
+
+Writes keep their order per table: a write joins an earlier run of the same statement only
+past writes to other tables (our schemas have no foreign keys or triggers between tables, so
+those commute). A statement whose table cannot be told (a CTE, a function call) is a barrier
+nothing passes.
 """
 
 from __future__ import annotations
 
-import itertools
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
@@ -19,6 +24,15 @@ from shared.db import Connection
 _PASSED_THROUGH = frozenset(
     {"fetch", "fetchrow", "fetchval", "executemany", "copy_records_to_table", "copy_to_table"}
 )
+
+
+_WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_][a-z0-9_]*)\b", re.I)
+
+
+def table_of(query: str) -> str | None:
+    """The table a plain INSERT, UPDATE or DELETE writes; None for anything else."""
+    match = _WRITE.match(query)
+    return match.group(1).lower() if match else None
 
 
 class WriteBehind:
@@ -38,10 +52,22 @@ class WriteBehind:
         return "QUEUED"
 
     async def flush(self) -> None:
-        """Send the queued writes in order, runs of one statement as one executemany."""
+        """Send the queued writes, each statement's rows as one executemany, in an order that
+        keeps every table's writes in the order they were made."""
         queue, self._queue = self._queue, []
-        for query, run in itertools.groupby(queue, key=lambda item: item[0]):
-            rows = [args for _, args in run]
+        runs: list[tuple[str, str | None, list[Sequence[Any]]]] = []
+        for query, args in queue:
+            table = table_of(query)
+            for run_query, run_table, rows in reversed(runs):
+                if run_query == query:
+                    rows.append(args)
+                    break
+                if table is None or run_table is None or run_table == table:
+                    runs.append((query, table, [args]))  # cannot pass this write
+                    break
+            else:
+                runs.append((query, table, [args]))
+        for query, _, rows in runs:
             if len(rows) == 1:
                 await self._conn.execute(query, *rows[0])
             else:

@@ -43,9 +43,8 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
         case _ if payload.event_type in CARD_STATUS:
             status = CARD_STATUS[payload.event_type]
             card_id = envelope.payload["card_id"]
-            await store.record_card_status(conn, card_id, envelope.person_id, status)
-            if "region" in envelope.payload:
-                await store.record_region(conn, card_id, envelope.payload["region"])
+            region = envelope.payload.get("region")
+            await store.record_card_status(conn, card_id, envelope.person_id, status, region)
         case FamilyMemberLinked() | FamilyMemberUnlinked():
             linked = isinstance(payload, FamilyMemberLinked)
             await store.set_family_link(conn, envelope.person_id, payload.member_person_id, linked)

@@ -9,14 +9,19 @@ from shared.db import Connection
 from shared.rebuild import Projection
 
 
-async def record_card_status(conn: Connection, card_id: str, person_id: str, status: str) -> None:
-    """Remember a card's holder and latest status."""
+async def record_card_status(
+    conn: Connection, card_id: str, person_id: str, status: str, region: str | None = None
+) -> None:
+    """Remember a card's holder, latest status and (from CardApplied) its region: one
+    statement for every card event, so a batch of them goes as one."""
     await conn.execute(
-        "INSERT INTO known_cards (card_id, person_id, status) VALUES ($1, $2, $3)"
-        " ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()",
+        "INSERT INTO known_cards (card_id, person_id, status, region) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now(),"
+        " region = coalesce(EXCLUDED.region, known_cards.region)",
         card_id,
         person_id,
         status,
+        region,
     )
 
 
@@ -56,11 +61,6 @@ def projection(feed: ForeignFeed) -> Projection:
         },
         foreign=feed,
     )
-
-
-async def record_region(conn: Connection, card_id: str, region: str) -> None:
-    """Remember the card's region (from CardApplied)."""
-    await conn.execute("UPDATE known_cards SET region = $2 WHERE card_id = $1", card_id, region)
 
 
 async def card_region(conn: Connection, card_id: str) -> str | None:
