@@ -140,14 +140,18 @@ def main(
                         met=percentile(latencies, q) <= 100 if q == 99 else None,
                     )
                 )
-            before, after, consumed = asyncio.run(
-                journeys.memory_after_history(procs, kafka, db, history)
+            # Twice half the history: the second half shows whether memory still grows.
+            start, half, first = asyncio.run(
+                journeys.memory_after_history(procs, kafka, db, history // 2)
+            )
+            _, after, second = asyncio.run(
+                journeys.memory_after_history(procs, kafka, db, history - history // 2)
             )
             for name in after:
                 figures.append(
                     Figure(
-                        f"RSS of {name} after {consumed:,} more events consumed"
-                        f" (before: {before[name]:.0f} MB)",
+                        f"RSS of {name} after {first + second:,} events consumed (at start"
+                        f" {start[name]:.0f} MB, after {first:,}: {half[name]:.0f} MB)",
                         after[name],
                         "MB",
                         goal="<= 200 MB",

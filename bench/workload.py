@@ -63,10 +63,10 @@ def journey(n: int) -> list[tuple[Producer, EventPayload]]:
     ]
 
 
-def envelopes_for(handles: set[str], count: int) -> list[Envelope]:
+def envelopes_for(handles: set[str], count: int, first_citizen: int = 0) -> list[Envelope]:
     """``count`` envelopes of the types a consumer handles, citizen after citizen."""
     out: list[Envelope] = []
-    n = 0
+    n = first_citizen
     while len(out) < count:
         person = str(uuid.UUID(int=n + 1))
         version = 0

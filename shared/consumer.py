@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
@@ -286,4 +287,15 @@ def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsu
         # FastStream sleeps as long again when a poll comes back empty: short, so that an
         # event arriving at an idle consumer waits milliseconds, not a tenth of a second.
         batch_timeout_ms=BATCH_WAIT_MS,
+        # Catching up on history, the fetcher holds what it prefetched as Python objects:
+        # bounded, so memory does not grow with the backlog.
+        max_partition_fetch_bytes=256 * 1024,
+        fetch_max_bytes=4 * 1024 * 1024,
+        # We read the raw records (read_record): FastStream need not decode every body.
+        decoder=_no_body,
     )(consumer.handle)
+
+
+async def _no_body(_: Any) -> None:
+    """FastStream's decoder, skipped: the handler reads the raw records itself."""
+    return None

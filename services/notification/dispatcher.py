@@ -30,10 +30,12 @@ from services.notification import domain, store
 from services.notification.channels import Channel, DeliveryError, Outgoing
 from services.notification.errors import NotificationNotFoundError
 from services.notification.settings import NotificationSettings
-from shared.aggregate import decide_and_append, retry_on_conflict
+from shared.aggregate import retry_on_conflict
+from shared.batching import WriteBehind
 from shared.consumer import DEAD_LETTER_REASON_HEADER
+from shared.contracts import parse_payload
 from shared.contracts.notification import NotificationChannel
-from shared.envelope import new_event_id
+from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
 from shared.privacy import UnreadableError, decrypt_field
 from shared.topics import dead_letter_topic
@@ -47,6 +49,23 @@ DELIVERIES = Counter(
 )
 NOTIFICATION_ID_HEADER = "notification_id"
 SUBJECTS = {"zh-Hans": "社会保障卡服务通知", "en": "Social security card notice"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of handing one message to its channel."""
+
+    claimed: store.Claimed
+    duplicate_risk: bool
+    ref: str | None = None
+    error: str | None = None
+    #: Set when a transient failure is to be retried after this many seconds.
+    retry_in_s: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Delivery gave up (the last attempt, or a refusal for good)."""
+        return self.error is not None and self.retry_in_s is None
 
 
 class SimulatedCrashError(BaseException):
@@ -102,32 +121,47 @@ class Dispatcher:
         self._wake.set()
 
     async def dispatch_due(self) -> int:
-        """One round: claim due messages and deliver them concurrently; how many."""
+        """One round: claim due messages, send them (a person's messages on a channel in the
+        order they were decided; everything else at once), then record every outcome in one
+        transaction. How many were claimed."""
         async with self.pool.acquire() as conn:
             claimed = await store.claim_due(
                 conn, self.settings.dispatch_batch, self.settings.lease_s
             )
-        # A person's messages go in the order they were decided (one after the other, so the
-        # channels of one message do not race to record on its stream); people's at once.
-        lanes: dict[str, list[store.Claimed]] = {}
+            if not claimed:
+                return 0
+            contacts = await store.contacts_of(
+                conn, sorted({c.person_id for c in claimed if c.channel != "app_push"})
+            )
+        lanes: dict[tuple[str, str], list[store.Claimed]] = {}
         for claim in sorted(claimed, key=lambda c: c.seq):
-            lanes.setdefault(claim.person_id, []).append(claim)
-        outcomes = await asyncio.gather(
-            *(self._deliver_in_order(lane) for lane in lanes.values()), return_exceptions=True
+            lanes.setdefault((claim.person_id, claim.channel), []).append(claim)
+        sent = await asyncio.gather(
+            *(self._send_lane(lane, contacts) for lane in lanes.values()), return_exceptions=True
         )
-        for person_id, outcome in zip(lanes, outcomes, strict=True):
-            if isinstance(outcome, SimulatedCrashError | asyncio.CancelledError):
-                raise outcome
-            if isinstance(outcome, BaseException):
+        outcomes: list[Outcome] = []
+        for lane, result in zip(lanes.values(), sent, strict=True):
+            if isinstance(result, SimulatedCrashError | asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
                 # Left claimed: resumed when its lease runs out, like after a crash.
-                log.error("delivery_error", person_id=person_id, error=type(outcome).__name__)
+                log.error("delivery_error", lane=lane[0].channel, error=type(result).__name__)
+                continue
+            outcomes += result
+        outcomes.sort(key=lambda o: o.claimed.seq)
+        await retry_on_conflict(lambda: self._record(outcomes))
+        self._report(outcomes)
+        if any(o.failed for o in outcomes):
+            await self.publish_dead_letters()
         return len(claimed)
 
-    async def _deliver_in_order(self, lane: list[store.Claimed]) -> None:
-        for claimed in lane:
-            await self._deliver(claimed)
+    async def _send_lane(
+        self, lane: list[store.Claimed], contacts: dict[str, asyncpg.Record]
+    ) -> list[Outcome]:
+        return [await self._send(claimed, contacts) for claimed in lane]
 
-    async def _deliver(self, claimed: store.Claimed) -> None:
+    async def _send(self, claimed: store.Claimed, contacts: dict[str, asyncpg.Record]) -> Outcome:
+        """Hand one message to its channel; what came of it (not yet recorded)."""
         channel = self.channels.get(claimed.channel)  # type: ignore[call-overload]
         # A resend after an unrecorded claim may duplicate where the gateway cannot dedupe.
         duplicate_risk = claimed.resumed and not (channel is not None and channel.idempotent)
@@ -141,8 +175,8 @@ class Dispatcher:
         try:
             if channel is None:
                 raise DeliveryError("CHANNEL_NOT_CONFIGURED", transient=False)
-            to = await self._address(claimed)
-            ref: str | None = await channel.send(
+            to = self._address(claimed, contacts.get(claimed.person_id))
+            ref = await channel.send(
                 Outgoing(
                     claimed.notification_id,
                     to,
@@ -152,30 +186,20 @@ class Dispatcher:
                 )
             )
         except DeliveryError as exc:
-            await self._record_failure(claimed, exc, duplicate_risk)
-            return
+            return self._failure(claimed, exc, duplicate_risk)
         if self.after_send is not None:
             self.after_send(claimed)
         if self.settings.fault_crash_after_send:
             log.warning("fault_crash_after_send", notification_id=claimed.notification_id)
             os._exit(70)
-        await self._record(claimed, domain.RecordSent(claimed.notification_id), ref, duplicate_risk)
-        DELIVERIES.labels(claimed.channel, "sent").inc()
-        log.info(
-            "notification_sent",
-            notification_id=claimed.notification_id,
-            channel=claimed.channel,
-            attempt=claimed.attempts,
-        )
+        return Outcome(claimed, duplicate_risk, ref=ref)
 
-    async def _address(self, claimed: store.Claimed) -> str:
+    def _address(self, claimed: store.Claimed, contact: asyncpg.Record | None) -> str:
         """Where the message goes: the person's app, or their sealed phone or address."""
         if claimed.channel == "app_push":
             return claimed.person_id
-        async with self.pool.acquire() as conn:
-            row = await store.contact_of(conn, claimed.person_id)
         field_name = "phone" if claimed.channel == "sms" else "email"
-        sealed = None if row is None else row[f"{field_name}_ciphertext"]
+        sealed = None if contact is None else contact[f"{field_name}_ciphertext"]
         if sealed is None:
             raise DeliveryError("NO_CONTACT", transient=False)
         try:
@@ -185,81 +209,100 @@ class Dispatcher:
         except UnreadableError:
             raise DeliveryError("CONTACT_UNREADABLE", transient=False) from None
 
-    async def _record_failure(
-        self, claimed: store.Claimed, exc: DeliveryError, duplicate_risk: bool
-    ) -> None:
-        last = not exc.transient or claimed.attempts >= self.settings.max_attempts
-        DELIVERIES.labels(claimed.channel, "failed" if last else "retry").inc()
-        if not last:
+    def _failure(self, claimed: store.Claimed, exc: DeliveryError, duplicate_risk: bool) -> Outcome:
+        if exc.transient and claimed.attempts < self.settings.max_attempts:
             delay = backoff_s(
                 claimed.attempts, self.settings.backoff_base_s, self.settings.backoff_max_s
             )
-            async with self.pool.acquire() as conn, conn.transaction():
-                await store.mark_retry(
-                    conn, claimed.notification_id, delay, exc.reason, duplicate_risk
-                )
-                await store.record_attempt(
-                    conn, claimed, "transient_error", exc.reason, None, duplicate_risk
-                )
-            log.info(
-                "delivery_retry_scheduled",
-                notification_id=claimed.notification_id,
-                channel=claimed.channel,
-                attempt=claimed.attempts,
-                reason=exc.reason,
-                delay_s=round(delay, 3),
-            )
-            return
+            return Outcome(claimed, duplicate_risk, error=exc.reason, retry_in_s=delay)
         reason = exc.reason if not exc.transient else f"RETRIES_EXHAUSTED {exc.reason}"
-        command = domain.RecordFailed(claimed.notification_id, claimed.attempts, reason)
-        await self._record(claimed, command, None, duplicate_risk)
-        log.warning(
-            "notification_failed",
-            notification_id=claimed.notification_id,
-            channel=claimed.channel,
-            attempts=claimed.attempts,
-            reason=reason,
-        )
-        await self.publish_dead_letters()
+        return Outcome(claimed, duplicate_risk, error=reason)
 
-    async def _record(
-        self,
-        claimed: store.Claimed,
-        command: domain.RecordSent | domain.RecordFailed,
-        ref: str | None,
-        duplicate_risk: bool,
-    ) -> None:
-        """The outcome, the event and the log row in one transaction (retried on conflict:
-        the deliveries of one event on several channels share a stream)."""
-        causation = Causation(
-            correlation_id=str(claimed.about_event_id),
-            causation_id=claimed.notification_id,
-            actor="notification-dispatcher",
-        )
-
-        async def attempt() -> None:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await decide_and_append(
-                    conn,
-                    self.events,
-                    stream_id=domain.notification_stream(claimed.about_event_id),
-                    person_id=claimed.person_id,
-                    initial=domain.Notification(),
-                    evolve=domain.evolve,
-                    decide=functools.partial(_decide_outcome, command=command),
-                    causation=causation,
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        """Every outcome of a round in one transaction: NotificationSent / NotificationFailed
+        on each message's stream, the log rows and the attempts (writes sent behind)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            streams = await self.events.load_many(
+                conn, [domain.notification_stream(o.claimed.about_event_id) for o in outcomes]
+            )
+            states = {
+                stream: (
+                    functools.reduce(
+                        domain.evolve, (parse_payload(e) for e in history), domain.Notification()
+                    ),
+                    len(history),
                 )
+                for stream, history in streams.items()
+            }
+            behind = WriteBehind(conn)
+            writes = behind.as_connection()
+            appended: list[Envelope] = []
+            for o in outcomes:
+                c = o.claimed
+                if o.retry_in_s is not None:
+                    await store.mark_retry(
+                        writes, c.notification_id, o.retry_in_s, o.error or "", o.duplicate_risk
+                    )
+                    await store.record_attempt(
+                        writes, c, "transient_error", o.error, None, o.duplicate_risk
+                    )
+                    continue
+                stream = domain.notification_stream(c.about_event_id)
+                state, version = states.get(stream, (domain.Notification(), 0))
+                command: domain.RecordSent | domain.RecordFailed = (
+                    domain.RecordFailed(c.notification_id, c.attempts, o.error)
+                    if o.failed and o.error is not None
+                    else domain.RecordSent(c.notification_id)
+                )
+                new = _decide_outcome(state, command)
+                cause = Causation(c.about_event_id, c.notification_id, "notification-dispatcher")
+                appended += self.events.envelopes(stream, version, c.person_id, new, cause)
+                states[stream] = (functools.reduce(domain.evolve, new, state), version + len(new))
                 if isinstance(command, domain.RecordSent):
-                    await store.mark_sent(conn, claimed.notification_id, ref, duplicate_risk)
-                    outcome, detail = "sent", None
+                    await store.mark_sent(writes, c.notification_id, o.ref, o.duplicate_risk)
+                    await store.record_attempt(writes, c, "sent", None, o.ref, o.duplicate_risk)
                 else:
                     await store.mark_failed(
-                        conn, claimed.notification_id, command.reason, duplicate_risk
+                        writes, c.notification_id, command.reason, o.duplicate_risk
                     )
-                    outcome, detail = "failed", command.reason
-                await store.record_attempt(conn, claimed, outcome, detail, ref, duplicate_risk)
+                    await store.record_attempt(
+                        writes, c, "failed", command.reason, None, o.duplicate_risk
+                    )
+            await behind.flush()
+            await self.events.append(
+                conn, appended, Causation("", "", actor="notification-dispatcher")
+            )
 
-        await retry_on_conflict(attempt)
+    def _report(self, outcomes: list[Outcome]) -> None:
+        for o in outcomes:
+            c = o.claimed
+            if o.retry_in_s is not None:
+                DELIVERIES.labels(c.channel, "retry").inc()
+                log.info(
+                    "delivery_retry_scheduled",
+                    notification_id=c.notification_id,
+                    channel=c.channel,
+                    attempt=c.attempts,
+                    reason=o.error,
+                    delay_s=round(o.retry_in_s, 3),
+                )
+            elif o.failed:
+                DELIVERIES.labels(c.channel, "failed").inc()
+                log.warning(
+                    "notification_failed",
+                    notification_id=c.notification_id,
+                    channel=c.channel,
+                    attempts=c.attempts,
+                    reason=o.error,
+                )
+            else:
+                DELIVERIES.labels(c.channel, "sent").inc()
+                log.info(
+                    "notification_sent",
+                    notification_id=c.notification_id,
+                    channel=c.channel,
+                    attempt=c.attempts,
+                )
 
     async def publish_dead_letters(self) -> int:
         """Publish the dead letter owed for each failed message (again after a crash: the

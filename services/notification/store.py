@@ -176,11 +176,14 @@ async def save_contact(
     )
 
 
-async def contact_of(conn: Connection, person_id: str) -> asyncpg.Record | None:
-    """The sealed contact details of a person."""
-    return await conn.fetchrow(
-        "SELECT phone_ciphertext, email_ciphertext FROM contacts WHERE person_id = $1", person_id
+async def contacts_of(conn: Connection, people: list[str]) -> dict[str, asyncpg.Record]:
+    """The sealed contact details of several people."""
+    rows = await conn.fetch(
+        "SELECT person_id, phone_ciphertext, email_ciphertext FROM contacts"
+        " WHERE person_id = ANY($1::text[])",
+        people,
     )
+    return {r["person_id"]: r for r in rows}
 
 
 async def remember_recipient(conn: Connection, person_id: str, masked_id: str, region: str) -> None:
