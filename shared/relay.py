@@ -72,8 +72,8 @@ class OutboxRelay:
             await conn.add_listener(self.channel, self._on_notify)
             try:
                 while True:
+                    self._wake.clear()  # before looking: a wake-up meanwhile is not lost
                     if await self.publish_batch(conn) == 0:
-                        self._wake.clear()
                         # Rows committed but not yet ready wait only for older transactions
                         # to end: look again soon rather than at the next wake-up.
                         waiting = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)")

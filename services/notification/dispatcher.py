@@ -93,32 +93,40 @@ class Dispatcher:
     idle_poll_s: float = 1.0
     #: Closed when the dispatcher stops (the HTTP channels' connection pool).
     client: httpx.AsyncClient | None = None
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _publishing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def run(self) -> None:
-        """Dispatch due messages, waking on NOTIFY or every ``idle_poll_s``."""
+        """Dispatch due messages with ``dispatch_workers`` rounds at once, each waking on
+        NOTIFY or every ``idle_poll_s``."""
+        wakes = [asyncio.Event() for _ in range(self.settings.dispatch_workers)]
+
+        def on_notify(*_: Any) -> None:
+            for wake in wakes:
+                wake.set()
+
         async with self.pool.acquire() as listener:
-            await listener.add_listener("notification_due", self._on_notify)
+            await listener.add_listener("notification_due", on_notify)
             try:
-                while True:
-                    try:
-                        busy = await self.dispatch_due()
-                        busy += await self.publish_dead_letters()
-                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                        log.warning("dispatch_paused", error=type(exc).__name__)
-                        busy = 0
-                    if busy == 0:
-                        self._wake.clear()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+                await asyncio.gather(*(self._work(n, wake) for n, wake in enumerate(wakes)))
             finally:
                 with contextlib.suppress(Exception):
-                    await listener.remove_listener("notification_due", self._on_notify)
+                    await listener.remove_listener("notification_due", on_notify)
                 if self.client is not None:
                     await self.client.aclose()
 
-    def _on_notify(self, *_: Any) -> None:
-        self._wake.set()
+    async def _work(self, n: int, wake: asyncio.Event) -> None:
+        while True:
+            wake.clear()  # before looking: a wake-up during the round is not lost
+            try:
+                busy = await self.dispatch_due()
+                if n == 0:  # left over after a crash: one worker looks
+                    busy += await self.publish_dead_letters()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("dispatch_paused", error=type(exc).__name__)
+                busy = 0
+            if busy == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.idle_poll_s)
 
     async def dispatch_due(self) -> int:
         """One round: claim due messages, send them (a person's messages on a channel in the
@@ -307,7 +315,7 @@ class Dispatcher:
     async def publish_dead_letters(self) -> int:
         """Publish the dead letter owed for each failed message (again after a crash: the
         operator's retry is idempotent)."""
-        async with self.pool.acquire() as conn:
+        async with self._publishing, self.pool.acquire() as conn:
             owed = await store.owed_dead_letters(conn)
             for row in owed:
                 value = json.dumps(

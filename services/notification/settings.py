@@ -51,6 +51,13 @@ class NotificationSettings(ServiceSettings):
         "(crash between send and record) and sent again.",
     )
     dispatch_batch: int = Field(64, ge=1, description="Messages claimed per round.")
+    dispatch_workers: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Rounds under way at once (a person's messages on a"
+        " channel still go one after the other).",
+    )
     rate_limit: int = Field(
         20, ge=1, description="Most optional messages a person gets per window."
     )
