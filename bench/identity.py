@@ -9,13 +9,11 @@ loopback only; prints a table and writes bench/results/<date>-identity.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,33 +21,15 @@ import asyncpg
 import httpx
 import typer
 
+from bench.common import RESULTS, infrastructure
 from deploy.citizens import Citizen, face_check_for, fake_citizen
-from deploy.paths import free_port, shebao_home
-from deploy.stack import Infrastructure, service_process, start_infrastructure
+from deploy.paths import free_port
+from deploy.stack import service_process
 from services.identity.app import MIGRATIONS, build_identity
 from services.identity.importer import Row
 from services.identity.settings import IdentitySettings
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.eventstore import Causation, EventStore
-
-RESULTS = Path(__file__).parent / "results"
-
-
-@contextlib.contextmanager
-def infrastructure() -> Iterator[Infrastructure]:
-    """The environment's Kafka and PostgreSQL, else the local stack on free ports."""
-    with tempfile.TemporaryDirectory(prefix="shebao-bench-") as tmp:
-        infra = start_infrastructure(
-            shebao_home(),
-            Path(tmp),
-            kafka_port=free_port(),
-            controller_port=free_port(),
-            pg_port=free_port(),
-        )
-        try:
-            yield infra
-        finally:
-            infra.stop()
 
 
 def citizens(count: int) -> list[Citizen]:

@@ -164,21 +164,17 @@ def create_app(sink: Sink, api_key: str = "") -> FastAPI:
             raise HTTPException(status, "injected fault")
         return sink.deliver(kind, message, key)
 
-    @app.post("/sms")
-    async def sms(
-        message: Inbound,
-        authorization: Annotated[str | None, Header()] = None,
-        idempotency_key: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
-        return receive("sms", message, authorization, idempotency_key)
+    def gateway(kind: Literal["sms", "push"]) -> None:
+        @app.post(f"/{kind}", name=kind)
+        async def receive_http(
+            message: Inbound,
+            authorization: Annotated[str | None, Header()] = None,
+            idempotency_key: Annotated[str | None, Header()] = None,
+        ) -> dict[str, Any]:
+            return receive(kind, message, authorization, idempotency_key)
 
-    @app.post("/push")
-    async def push(
-        message: Inbound,
-        authorization: Annotated[str | None, Header()] = None,
-        idempotency_key: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
-        return receive("push", message, authorization, idempotency_key)
+    gateway("sms")
+    gateway("push")
 
     @app.get("/messages")
     async def messages(kind: Kind | None = None, to: str | None = None) -> list[dict[str, Any]]:

@@ -47,3 +47,14 @@ def open_sealed(aead: AESGCM, sealed: bytes, context: str) -> bytes:
         return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context.encode())
     except (InvalidTag, ValueError) as exc:
         raise UnreadableError(context.split(":")[-1]) from exc
+
+
+def check_key_32(value: str, name: str) -> str:
+    """A settings value that must be a base64 32-byte key (AES-256); the value, or why not."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        raise ValueError(f"{name} must be base64") from None
+    if len(raw) != 32:
+        raise ValueError(f"{name} must decode to 32 bytes")
+    return value

@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from services.identity.domain import LockPolicy
 from services.identity.facecheck import dev_provider_key, public_key_b64
 from services.identity.vault import dev_master_key
+from shared.privacy import check_key_32
 from shared.settings import ServiceSettings
 
 DEV_HASH_KEY = "dev-identity-hash-key-not-secret"
@@ -75,13 +76,7 @@ class IdentitySettings(ServiceSettings):
     @field_validator("master_key")
     @classmethod
     def _a_32_byte_key(cls, value: str) -> str:
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except ValueError:
-            raise ValueError("IDENTITY_MASTER_KEY must be base64") from None
-        if len(raw) != 32:
-            raise ValueError("IDENTITY_MASTER_KEY must decode to 32 bytes")
-        return value
+        return check_key_32(value, "IDENTITY_MASTER_KEY")
 
     @model_validator(mode="after")
     def _no_dev_secrets(self) -> IdentitySettings:

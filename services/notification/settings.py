@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.privacy import check_key_32
 from shared.settings import ServiceSettings
 
 DEV_CONTACT_KEY = base64.b64encode(hashlib.sha256(b"shebao-dev-contact-key").digest()).decode()
@@ -81,13 +82,7 @@ class NotificationSettings(ServiceSettings):
     @field_validator("contact_key")
     @classmethod
     def _a_32_byte_key(cls, value: str) -> str:
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except ValueError:
-            raise ValueError("contact_key must be base64") from None
-        if len(raw) != 32:
-            raise ValueError("contact_key must be 32 bytes")
-        return value
+        return check_key_32(value, "NOTIFICATION_CONTACT_KEY")
 
     @model_validator(mode="after")
     def _no_development_key_in_production(self) -> NotificationSettings:

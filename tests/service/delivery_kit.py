@@ -29,6 +29,7 @@ from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
 from shared.kafka import ensure_topics
+from tests.unit.test_identity_decider import REGISTERED
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "notification" / "migrations"
 CAUSE = Causation("test", "test", actor="tester", channel="citizen_app")
@@ -37,18 +38,8 @@ EMAIL = "wang.fang@example.com"
 
 
 def registered(tail: str = "002X") -> PersonRegistered:
-    return PersonRegistered(
-        id_number_hash="ab" * 32,
-        masked_id_number=f"1101**********{tail}",
-        masked_phone=None,
-        region="110105",
-        sex="female",
-        guardian_person_id=None,
-        name_ciphertext="x",
-        id_number_ciphertext="x",
-        birth_date_ciphertext="x",
-        phone_ciphertext=None,
-    )
+    """A registration whose masked ID number ends in ``tail``."""
+    return REGISTERED.model_copy(update={"masked_id_number": f"1101**********{tail}"})
 
 
 @dataclass
