@@ -9,7 +9,6 @@ export SHEBAO_HOME
 PY_STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(SHEBAO_HOME)/kafka/$(KAFKA_VERSION)/libs/.complete
 COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
-BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install up test lint unit bench load demo down status
 
@@ -19,11 +18,6 @@ install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP)
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
-	touch $@
-
-# What only the benchmarks need (the eventsourcing library, plots, RSS readings).
-$(BENCH_STAMP): pyproject.toml | $(PY_STAMP)
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	touch $@
 
@@ -58,7 +52,7 @@ unit: install
 	$(BIN)/pytest tests/unit
 
 ## bench: benchmarks on the local stack (figures beside same-run baselines), in bench/results/
-bench: install $(BENCH_STAMP)
+bench: install
 	$(BIN)/python -m bench
 
 load: install
