@@ -59,13 +59,12 @@ class Notifier:
         known = await store.audience(
             conn, sorted({e.person_id for e in told}), self.settings.rate_window_s
         )
-        histories = await self.events.load_many(
-            conn, [domain.notification_stream(str(e.event_id)) for e in told]
-        )
+        streams = [domain.notification_stream(str(e.event_id)) for e in told]
+        histories = await self.events.load_many(conn, streams)
         decided: dict[tuple[str | None, str | None], list[Envelope]] = {}
         logged: list[tuple[str, Envelope, store.Row]] = []
-        for about in told:
-            history = histories.get(domain.notification_stream(str(about.event_id)), [])
+        for about, stream in zip(told, streams, strict=True):
+            history = histories.get(stream, [])
             state = functools.reduce(
                 domain.evolve, (parse_payload(e) for e in history), domain.Notification()
             )
@@ -74,7 +73,7 @@ class Notifier:
                 cause = Causation.of_event(about)
                 decided.setdefault((cause.actor, cause.channel), []).extend(
                     self.events.envelopes(
-                        domain.notification_stream(str(about.event_id)),
+                        stream,
                         len(history),
                         about.person_id,
                         new,
@@ -95,10 +94,9 @@ class Notifier:
         person = about.person_id
         preferences = known.preferences.get(person, domain.Preferences())
         language = preferences.language or self.settings.default_language
-        message = domain.render(
-            about.event_type, about.payload, language, known.id_tails.get(person)
-        )
-        assert message is not None  # a template exists
+        template = TEMPLATES[about.event_type]
+        # Deciding needs the template, not the text: the text is rendered once, for the log.
+        message = domain.Message(template.name, template.required, language, text="")
         new = domain.decide(
             state,
             domain.Notify(
