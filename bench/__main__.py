@@ -192,7 +192,8 @@ def main(
             "",
             f"`.venv/bin/python -m bench --commands {commands} --concurrency {concurrency}"
             f" --consumer-events {consumer_events} --journeys {journey_count}"
-            f" --journey-concurrency {journey_concurrency} --history {history}`"
+            f" --journey-concurrency {journey_concurrency} --history {history}"
+            f" --repeats {repeats}`"
             f" on {platform.machine()} with {os.cpu_count()} cores (Kafka, PostgreSQL and the"
             f" services share them), {minutes:.1f} min. Every baseline was measured in this run.",
             "",
