@@ -169,7 +169,9 @@ def main(
                 journeys.memory_after_history(procs, kafka, db, history // 2)
             )
             _, after, second = asyncio.run(
-                journeys.memory_after_history(procs, kafka, db, history - history // 2)
+                journeys.memory_after_history(
+                    procs, kafka, db, history - history // 2, first_citizen=2_000_000
+                )
             )
             for name in after:
                 figures.append(

@@ -133,7 +133,11 @@ async def end_to_end(
 
 
 async def memory_after_history(
-    procs: dict[str, ServiceProcess], bootstrap: str, database_url: str, history: int
+    procs: dict[str, ServiceProcess],
+    bootstrap: str,
+    database_url: str,
+    history: int,
+    first_citizen: int = 1_000_000,
 ) -> tuple[dict[str, float], dict[str, float], int]:
     """RSS (MB) of each service before and after it consumed ``history`` more events (made-up
     citizens' journeys on the real topics), once every consumer has settled."""
@@ -141,7 +145,7 @@ async def memory_after_history(
     before = {n: rss_mb(_pid(procs[n])) for n in services}
     handled = {"IdentityVerified", "CardApplied", "CardProduced", "CardMailed", "CardActivated"}
     by_topic: dict[str, list[Envelope]] = {}
-    for e in envelopes_for(handled, history, first_citizen=_CITIZENS[0]):
+    for e in envelopes_for(handled, history, first_citizen=first_citizen):
         by_topic.setdefault(EVENTS_TOPIC[e.producer], []).append(e)
     for topic, batch in by_topic.items():
         await publish(bootstrap, topic, batch)
@@ -161,11 +165,7 @@ async def memory_after_history(
     finally:
         await conn.close()
     after = {n: rss_mb(_pid(procs[n])) for n in services}
-    _CITIZENS[0] += history  # the next history is about other citizens
     return before, after, sum(len(b) for b in by_topic.values())
-
-
-_CITIZENS = [1_000_000]
 
 
 def _pid(proc: ServiceProcess) -> int:

@@ -26,6 +26,7 @@ from shared import verified
 from shared.aggregate import decide_and_append
 from shared.consumer import ForeignFeed, InboxConsumer, subscribe
 from shared.contracts import CardMailed, CardProduced, EventPayload
+from shared.db import create_pool
 from shared.envelope import Envelope, record_headers
 from shared.eventstore import EventStore
 from shared.kafka import create_topics, ensure_topics, idempotent_producer
@@ -139,10 +140,7 @@ async def appends(database_url: str, commands: int, concurrency: int) -> tuple[f
 async def relay(database_url: str, bootstrap: str) -> tuple[float, float, int]:
     """(ours, raw) events/s publishing the outbox the appends left, and how many."""
     await ensure_topics(bootstrap, partitions=6, replication_factor=1)
-    pool = await asyncpg.create_pool(
-        database_url, server_settings={"search_path": "bench_appends"}, min_size=1, max_size=2
-    )
-    assert pool is not None
+    pool = await create_pool(database_url, "bench_appends", min_size=1, max_size=2)
     rows = await pool.fetch(
         "SELECT topic, message_key, event_type, schema_version, value FROM outbox ORDER BY id"
     )

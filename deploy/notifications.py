@@ -17,11 +17,11 @@ from rich.table import Table
 from deploy.demo import KEYS
 from deploy.sink import SinkClient
 from deploy.state import console, endpoints, infrastructure_urls
+from services.notification.dispatcher import NOTIFICATION_ID_HEADER
 from shared.topics import dead_letter_topic
 
 app = typer.Typer(help="Messages to citizens: the delivery log, failures, the local sink.")
 
-NOTIFICATION_ID_HEADER = "notification_id"
 RETRY_GROUP = "notification-retry"
 
 

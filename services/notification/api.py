@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from services.notification import store
-from services.notification.errors import NotificationNotFoundError
+from services.notification.errors import NotFailedError, NotificationNotFoundError
 from services.notification.handlers import choose_preferences, retry_failed
 from services.notification.settings import NotificationSettings
 from shared.contracts.notification import Language, NotificationChannel
@@ -95,7 +95,7 @@ def status_of(error: DomainError) -> int:
     """HTTP status of a refusal."""
     if isinstance(error, NotificationNotFoundError):
         return 404
-    return 409 if error.code == "NOTIFICATION_NOT_FAILED" else 422
+    return 409 if isinstance(error, NotFailedError) else 422
 
 
 @router.put("/persons/{person_id}/preferences", response_model=PreferencesView)

@@ -260,16 +260,7 @@ def evolve(state: Notification, event: EventPayload) -> Notification:
     """Apply one of the notification's events."""
     match event:
         case NotificationScheduled():
-            delivery = Delivery(
-                event.notification_id, event.channel, event.template, event.language
-            )
-            return replace(
-                state,
-                about_event_id=event.about_event_id,
-                about_event_type=event.about_event_type,
-                decided=True,
-                deliveries={**state.deliveries, event.notification_id: delivery},
-            )
+            return _told(state, event, "scheduled")
         case NotificationSuppressed():
             return replace(
                 state,
@@ -280,22 +271,31 @@ def evolve(state: Notification, event: EventPayload) -> Notification:
             )
         case NotificationSent():
             # Before deliveries were scheduled, a message was recorded as sent at once.
-            sent = Delivery(
-                event.notification_id, event.channel, event.template, event.language, "sent"
-            )
-            return replace(
-                state,
-                about_event_id=event.about_event_id,
-                about_event_type=event.about_event_type,
-                decided=True,
-                deliveries={**state.deliveries, event.notification_id: sent},
-            )
+            return _told(state, event, "sent")
         case NotificationFailed():
             return _set_status(state, event.notification_id, "failed")
         case NotificationRetried():
             return _set_status(state, event.notification_id, "scheduled")
         case _:
             return state
+
+
+def _told(
+    state: Notification,
+    event: NotificationScheduled | NotificationSent,
+    status: DeliveryStatus,
+) -> Notification:
+    """The state once a delivery is known, with the status it has."""
+    delivery = Delivery(
+        event.notification_id, event.channel, event.template, event.language, status
+    )
+    return replace(
+        state,
+        about_event_id=event.about_event_id,
+        about_event_type=event.about_event_type,
+        decided=True,
+        deliveries={**state.deliveries, event.notification_id: delivery},
+    )
 
 
 def _set_status(state: Notification, nid: str, status: DeliveryStatus) -> Notification:

@@ -3,6 +3,7 @@ schema, the notifier behind a real inbox, and a dispatcher with fast retries."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -132,8 +133,6 @@ class Delivery:
 
     async def drain(self, dispatcher: Dispatcher, rounds: int = 40) -> None:
         """Dispatch until nothing is scheduled (retries included), bounded."""
-        import asyncio
-
         for _ in range(rounds):
             await dispatcher.dispatch_due()
             left = await self.pool.fetchval(
