@@ -25,7 +25,7 @@ def record_headers(event_type: str, schema_version: int) -> list[tuple[str, byte
 
 def new_event_id() -> uuid.UUID:
     """A fresh UUIDv7: time-ordered, so event ids sort roughly by creation."""
-    return uuid.UUID(str(uuid6.uuid7()))
+    return uuid.UUID(int=uuid6.uuid7().int)
 
 
 def utc_now() -> datetime:
@@ -53,13 +53,19 @@ class Envelope(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _in_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
+        if value.tzinfo is UTC:
+            return value
+        offset = value.utcoffset()
+        if offset is None:
             raise ValueError("occurred_at must carry a time zone")
-        return value.astimezone(UTC)
+        # Parsed "...Z" carries pydantic's own UTC: the same instant, relabelled cheaply.
+        return value.astimezone(UTC) if offset else value.replace(tzinfo=UTC)
 
     @field_serializer("occurred_at")
     def _rfc3339(self, value: datetime) -> str:
-        return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        # Validated values are in UTC already (the validator converts them).
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+        return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
     def to_bytes(self) -> bytes:
         """The JSON bytes published as the Kafka record value."""

@@ -68,12 +68,9 @@ async def log_rows(conn: Connection, logged: list[tuple[str, Envelope, Row]]) ->
     the event told of, the row)."""
     if not logged:
         return
-    await conn.executemany(
-        "INSERT INTO messages (notification_id, person_id, about_event_id, about_event_type,"
-        " channel, template, language, body, status, required, last_error)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        " ON CONFLICT (notification_id) DO NOTHING",
-        [
+    # One statement for the whole batch (row by row, PostgreSQL plans and runs each insert).
+    columns = zip(
+        *(
             (
                 r.notification_id,
                 person_id,
@@ -88,7 +85,16 @@ async def log_rows(conn: Connection, logged: list[tuple[str, Envelope, Row]]) ->
                 r.reason,
             )
             for person_id, about, r in logged
-        ],
+        ),
+        strict=True,
+    )
+    await conn.execute(
+        "INSERT INTO messages (notification_id, person_id, about_event_id, about_event_type,"
+        " channel, template, language, body, status, required, last_error)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[],"
+        " $6::text[], $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[])"
+        " ON CONFLICT (notification_id) DO NOTHING",
+        *(list(column) for column in columns),
     )
     if any(r.status == "scheduled" for _, _, r in logged):
         await conn.execute("SELECT pg_notify('notification_due', '')")
