@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from services.notification.consumers import feed as notification_feed
 from services.notification.settings import NotificationSettings
 from shared import verified
 from shared.aggregate import decide_and_append
-from shared.consumer import ForeignFeed, InboxConsumer, subscribe
+from shared.consumer import ForeignFeed, InboxConsumer, read_record, subscribe
 from shared.contracts import CardMailed, CardProduced, EventPayload
 from shared.db import create_pool
 from shared.envelope import Envelope, record_headers
@@ -322,6 +322,33 @@ async def consume_raw(database_url: str, bootstrap: str, topic: str, count: int)
         await pool.close()
 
 
+async def read_ceiling(
+    bootstrap: str, topic: str, count: int, handles: Collection[str]
+) -> tuple[float, float]:
+    """events/s of one Python process only reading the topic from offset 0 with aiokafka, and
+    reading and validating each record as a rebuild must (envelope and payload): the ceiling
+    of a rebuild before it writes anything."""
+    rates = []
+    for decode in (False, True):
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            done, started = 0, time.perf_counter()
+            while done < count:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
+                for records in batches.values():
+                    done += len(records)
+                    if decode:
+                        for record in records:
+                            read_record(record.value, record.headers, handles)
+            rates.append(done / (time.perf_counter() - started))
+        finally:
+            await consumer.stop()
+    return rates[0], rates[1]
+
+
 async def rebuild_ours(
     pool: asyncpg.Pool, service: ServiceFeed, topic: str, bootstrap: str
 ) -> tuple[float, bool, int]:
@@ -352,6 +379,7 @@ async def consumers(
         finally:
             await pool.close()
         raw_replay = await consume_raw(database_url, bootstrap, topic, count)
+        fetched, decoded = await read_ceiling(bootstrap, topic, count, service.feed.handles)
         results.append(
             {
                 "service": service.name,
@@ -361,6 +389,8 @@ async def consumers(
                 "raw_replay": raw_replay,
                 "matches": matches,
                 "replayed": replayed,
+                "fetched": fetched,
+                "decoded": decoded,
             }
         )
     return results
