@@ -15,7 +15,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import rss_mb
-from bench.spine import publish
+from bench.spine import publish, service_feeds
 from bench.workload import envelopes_for
 from deploy.citizens import fake_citizen
 from deploy.demo import Endpoints, Journey, run_journey
@@ -143,39 +143,48 @@ async def memory_after_history(
     first_citizen: int = 1_000_000,
 ) -> tuple[dict[str, float], dict[str, float], int]:
     """RSS (MB) of each service before and after it consumed ``history`` more events (made-up
-    citizens' journeys on the real topics), once every consumer has settled."""
+    citizens' journeys on the real topics), once each has applied every event it handles."""
     services = [n for n in procs if n != "sink"]
+    handles = {f.name: set(f.feed.handles) for f in service_feeds()}
     before = {n: rss_mb(_pid(procs[n])) for n in services}
     handled = {"IdentityVerified", "CardApplied", "CardProduced", "CardMailed", "CardActivated"}
-    published = 0
-    # Made and published a slice at a time: a history of a million events never sits in
-    # this process's memory at once. A slice of n events takes n / 5 citizens (five events
-    # each) and the next slice starts n citizens on, so no two slices share a citizen.
-    for start in range(0, history, HISTORY_SLICE):
-        by_topic: dict[str, list[Envelope]] = {}
-        size = min(HISTORY_SLICE, history - start)
-        for e in envelopes_for(handled, size, first_citizen=first_citizen + start):
-            by_topic.setdefault(EVENTS_TOPIC[e.producer], []).append(e)
-        for topic, batch in by_topic.items():
-            await publish(bootstrap, topic, batch)
-        published += size
     conn = await asyncpg.connect(database_url)
     try:
-        previous: list[int] = []
-        deadline = time.monotonic() + 3600
-        while time.monotonic() < deadline:
-            await asyncio.sleep(3)
-            counts = [
-                await conn.fetchval(f"SELECT count(*) FROM {name}.inbox")  # noqa: S608
-                for name in services
-            ]
-            if counts == previous:
-                break  # no consumer applied anything for 3 s: caught up
-            previous = counts
+        applied = await _inbox_counts(conn, services)
+        published = 0
+        expected = dict.fromkeys(services, 0)
+        # Made and published a slice at a time: a history of a million events never sits in
+        # this process's memory at once. A slice of n events takes n / 5 citizens (five
+        # events each) and the next slice starts n citizens on, so no two share a citizen.
+        for start in range(0, history, HISTORY_SLICE):
+            by_topic: dict[str, list[Envelope]] = {}
+            size = min(HISTORY_SLICE, history - start)
+            for e in envelopes_for(handled, size, first_citizen=first_citizen + start):
+                by_topic.setdefault(EVENTS_TOPIC[e.producer], []).append(e)
+                for name in services:
+                    expected[name] += e.event_type in handles[name]
+            for topic, batch in by_topic.items():
+                await publish(bootstrap, topic, batch)
+            published += size
+        # Measured once every service has applied every event it handles.
+        deadline = time.monotonic() + 7200
+        while (counts := await _inbox_counts(conn, services)) and any(
+            counts[n] - applied[n] < expected[n] for n in services
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"services did not catch up: {counts} of {expected}")
+            await asyncio.sleep(2)
     finally:
         await conn.close()
     after = {n: rss_mb(_pid(procs[n])) for n in services}
     return before, after, published
+
+
+async def _inbox_counts(conn: asyncpg.Connection, services: list[str]) -> dict[str, int]:
+    return {
+        name: await conn.fetchval(f"SELECT count(*) FROM {name}.inbox")  # noqa: S608
+        for name in services
+    }
 
 
 def _pid(proc: ServiceProcess) -> int:
