@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 
 from services.notification import store
 from services.notification.api import router, status_of
-from services.notification.channels import configured_channels
+from services.notification.channels import configured_channels, gateway_session
 from services.notification.consumers import feed
 from services.notification.dispatcher import Dispatcher
 from services.notification.settings import NotificationSettings
@@ -23,7 +22,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     """The notification service: decides what each citizen is told, and delivers it."""
 
     def dispatcher(runtime: ServiceRuntime) -> Dispatcher:
-        client = httpx.AsyncClient(timeout=settings.send_timeout_s)
+        client = gateway_session(settings.send_timeout_s)
         return Dispatcher(
             runtime.pool,
             runtime.store,

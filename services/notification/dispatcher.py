@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import asyncpg
-import httpx
 import structlog
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
@@ -92,7 +92,7 @@ class Dispatcher:
     after_send: Callable[[store.Claimed], None] | None = None
     idle_poll_s: float = 1.0
     #: Closed when the dispatcher stops (the HTTP channels' connection pool).
-    client: httpx.AsyncClient | None = None
+    client: aiohttp.ClientSession | None = None
     _publishing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def run(self) -> None:
@@ -112,7 +112,7 @@ class Dispatcher:
                 with contextlib.suppress(Exception):
                     await listener.remove_listener("notification_due", on_notify)
                 if self.client is not None:
-                    await self.client.aclose()
+                    await self.client.close()
 
     async def _work(self, n: int, wake: asyncio.Event) -> None:
         while True:

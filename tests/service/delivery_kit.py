@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from deploy.paths import free_port
 from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess, sink_process
-from services.notification.channels import configured_channels
+from services.notification.channels import configured_channels, gateway_session
 from services.notification.consumers import feed
 from services.notification.dispatcher import Dispatcher
 from services.notification.handlers import choose_preferences
@@ -120,7 +119,7 @@ class Delivery:
         self, after_send: Callable[[Claimed], None] | None = None, **settings: Any
     ) -> Dispatcher:
         config = self.settings(**settings)
-        client = httpx.AsyncClient(timeout=config.send_timeout_s)
+        client = gateway_session(config.send_timeout_s)
         return Dispatcher(
             self.pool,
             EventStore("notification"),
