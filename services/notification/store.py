@@ -231,26 +231,28 @@ class Claimed:
     seq: int
 
 
+#: Claims up to $1 due messages for a lease of $2 seconds (see ``claim_due``).
+CLAIM_DUE = (
+    "WITH due AS (SELECT notification_id, in_flight_since AS prior FROM messages d"
+    "  WHERE status = 'scheduled' AND next_attempt_at <= now() AND (in_flight_since IS NULL"
+    "   OR in_flight_since < now() - make_interval(secs => $2))"
+    # Not while an earlier message to the same person on the same channel is on its way:
+    # concurrent rounds keep each person's messages in order.
+    "  AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.person_id = d.person_id"
+    "   AND e.channel = d.channel AND e.seq < d.seq AND e.status = 'scheduled'"
+    "   AND e.in_flight_since >= now() - make_interval(secs => $2))"
+    "  ORDER BY next_attempt_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    " UPDATE messages m SET in_flight_since = now(), attempts = m.attempts + 1"
+    " FROM due WHERE m.notification_id = due.notification_id"
+    " RETURNING m.notification_id, m.person_id, m.about_event_id::text, m.channel,"
+    " m.language, m.body, m.attempts, m.in_flight_since AS claimed_at,"
+    " due.prior IS NOT NULL AS resumed, m.seq"
+)
+
+
 async def claim_due(conn: Connection, limit: int, lease_s: float) -> list[Claimed]:
     """Take up to ``limit`` due messages (others' claims skipped), counting the attempt."""
-    rows = await conn.fetch(
-        "WITH due AS (SELECT notification_id, in_flight_since AS prior FROM messages d"
-        "  WHERE status = 'scheduled' AND next_attempt_at <= now() AND (in_flight_since IS NULL"
-        "   OR in_flight_since < now() - make_interval(secs => $2))"
-        # Not while an earlier message to the same person on the same channel is on its way:
-        # concurrent rounds keep each person's messages in order.
-        "  AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.person_id = d.person_id"
-        "   AND e.channel = d.channel AND e.seq < d.seq AND e.status = 'scheduled'"
-        "   AND e.in_flight_since >= now() - make_interval(secs => $2))"
-        "  ORDER BY next_attempt_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " UPDATE messages m SET in_flight_since = now(), attempts = m.attempts + 1"
-        " FROM due WHERE m.notification_id = due.notification_id"
-        " RETURNING m.notification_id, m.person_id, m.about_event_id::text, m.channel,"
-        " m.language, m.body, m.attempts, m.in_flight_since AS claimed_at,"
-        " due.prior IS NOT NULL AS resumed, m.seq",
-        limit,
-        lease_s,
-    )
+    rows = await conn.fetch(CLAIM_DUE, limit, lease_s)
     return [Claimed(**dict(r)) for r in rows]
 
 
