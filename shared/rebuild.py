@@ -20,6 +20,8 @@ from shared.db import Connection
 from shared.envelope import Envelope
 
 ApplyOwn = Callable[[Connection, Envelope], Awaitable[None]]
+#: Own events read per round trip while replaying them.
+OWN_PREFETCH = 1000
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Projection:
     tables: Mapping[str, tuple[str, ...]]
     apply_own: ApplyOwn | None = None
     foreign: ForeignFeed | None = None
+    #: The own event types ``apply_own`` derives state from (None: every one); the others
+    #: are not read back at all.
+    own_types: frozenset[str] | None = None
 
 
 @dataclass
@@ -99,7 +104,13 @@ async def _replay_own(conn: Connection, projection: Projection) -> int:
     if projection.apply_own is None:
         return 0
     count = 0
-    async for row in conn.cursor("SELECT envelope FROM events ORDER BY position"):
+    types = sorted(projection.own_types) if projection.own_types is not None else None
+    async for row in conn.cursor(
+        "SELECT envelope FROM events WHERE $1::text[] IS NULL OR event_type = ANY($1)"
+        " ORDER BY position",
+        types,
+        prefetch=OWN_PREFETCH,
+    ):
         await projection.apply_own(conn, Envelope.model_validate_json(row["envelope"]))
         count += 1
     return count

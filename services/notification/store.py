@@ -399,4 +399,7 @@ def projection(feed: ForeignFeed, apply: ApplyOwn = apply_own) -> Projection:
         },
         apply_own=apply,
         foreign=feed,
+        # Deliveries are derived from each notification's stream as its event is replayed:
+        # of the service's own events only the preferences are read back.
+        own_types=frozenset({NotificationPreferencesChanged.event_type}),
     )
