@@ -235,7 +235,9 @@ def main(
     if unknown := sections - set(SECTIONS):
         raise typer.BadParameter(f"unknown sections {sorted(unknown)}; known: {SECTIONS}")
     started = time.monotonic()
-    report = Report(notes=[f"Throughput rows are medians of {repeats} alternated runs."])
+    report = Report()
+    if sections & {"spine", "consumers"}:
+        report.notes.append(f"Throughput rows are medians of {repeats} alternated runs.")
     with infrastructure() as infra:
         db, kafka = infra.database_url, infra.bootstrap_servers
         if "spine" in sections:
