@@ -3,8 +3,6 @@ topics it consumes, from offset zero. The digest before and after must match."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -130,9 +128,6 @@ async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_se
     )
     await consumer.start()
     count = 0
-    # One batch is applied while the next is fetched and decoded: PostgreSQL works on the
-    # first while Python decodes the second.
-    applying: asyncio.Task[int] | None = None
     try:
         partitions = list(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
@@ -147,23 +142,12 @@ async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_se
                 for record in records
                 if record.offset < end[tp] and (event := _event_of(feed, record)) is not None
             ]
+            if events:
+                count += await apply_new(conn, feed.group, feed.apply, events, feed.apply_many)
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
-            if events:
-                if applying is not None:
-                    count += await applying
-                applying = asyncio.create_task(
-                    apply_new(conn, feed.group, feed.apply, events, feed.apply_many)
-                )
-        if applying is not None:
-            count += await applying
-            applying = None
     finally:
-        if applying is not None:
-            applying.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await applying
         await consumer.stop()
     return count
 
