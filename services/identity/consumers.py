@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from shared.consumer import ForeignFeed
 from shared.contracts import CardActivated, CardApplied, CardMailed, CardProduced, EventPayload
 from shared.db import Connection
@@ -14,13 +16,19 @@ CARD_STATUS = {
     CardMailed.event_type: "mailed",
     CardActivated.event_type: "active",
 }
+RANK = {status: n for n, status in enumerate(CARD_STATUS.values())}
 #: card.events and activation.events are two topics, so their events about one card may
 #: arrive in either order: a status only ever moves forward.
-_UPSERT = (
-    "INSERT INTO held_cards (card_id, person_id, status) VALUES ($1, $2, $3)"
+_FORWARD = (
     " ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status"
     " WHERE array_position(ARRAY['applied','produced','mailed','active'], EXCLUDED.status)"
     " > array_position(ARRAY['applied','produced','mailed','active'], held_cards.status)"
+)
+# Both statements are constants (no input reaches the SQL text).
+_UPSERT = "INSERT INTO held_cards (card_id, person_id, status) VALUES ($1, $2, $3)" + _FORWARD  # noqa: S608
+_UPSERT_MANY = (
+    "INSERT INTO held_cards (card_id, person_id, status)"  # noqa: S608
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])" + _FORWARD
 )
 
 
@@ -36,6 +44,26 @@ async def apply_card_event(conn: Connection, envelope: Envelope, payload: EventP
             )
 
 
+async def apply_card_events(
+    conn: Connection, events: Sequence[tuple[Envelope, EventPayload]]
+) -> None:
+    """The same as ``apply_card_event`` for a batch, in one statement: each card once, with
+    the holder its first event names and the furthest status its events reach."""
+    cards: dict[str, tuple[str, str]] = {}
+    for envelope, payload in events:
+        match payload:
+            case CardApplied() | CardProduced() | CardMailed() | CardActivated():
+                status = CARD_STATUS[payload.event_type]
+                held = cards.get(payload.card_id)
+                if held is None:
+                    cards[payload.card_id] = (envelope.person_id, status)
+                elif RANK[status] > RANK[held[1]]:
+                    cards[payload.card_id] = (held[0], status)
+    if cards:
+        holders, statuses = zip(*cards.values(), strict=True)
+        await conn.execute(_UPSERT_MANY, list(cards), list(holders), list(statuses))
+
+
 def feed() -> ForeignFeed:
     """The identity group's feed: card.events and activation.events."""
     return ForeignFeed(
@@ -43,4 +71,5 @@ def feed() -> ForeignFeed:
         topics=CONSUMED_TOPICS["identity"],
         handles=set(CARD_STATUS),
         apply=apply_card_event,
+        apply_many=apply_card_events,
     )
