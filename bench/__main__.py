@@ -22,13 +22,28 @@ from typing import Annotated
 
 import typer
 
-from bench import es_library, journeys, spine
+from bench import consumers, es_library, journeys, spine
 from bench.common import RESULTS, Figure, infrastructure, percentile
 from bench.report import plots, table
 from deploy.stack import ServiceProcess, services_on_free_ports
 
 THROUGHPUT_RATIO = {"appends": 0.70, "relay": 0.50, "consumer": 0.40}
 SECTIONS = ("spine", "consumers", "journeys", "memory")
+
+
+@dataclass
+class Report:
+    """What a section measured."""
+
+    figures: list[Figure] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, other: Report) -> None:
+        """Take in another section's figures."""
+        self.figures += other.figures
+        self.latencies += other.latencies
+        self.notes += other.notes
 
 
 def spine_figures(db: str, kafka: str, commands: int, concurrency: int, repeats: int) -> Report:
@@ -86,7 +101,7 @@ def spine_figures(db: str, kafka: str, commands: int, concurrency: int, repeats:
 def consumer_figures(db: str, kafka: str, events: int, repeats: int) -> Report:
     """Each service's consumer and rebuild beside the raw aiokafka + asyncpg baseline."""
     report = Report()
-    rows = [asyncio.run(spine.consumers(db, kafka, events)) for _ in range(repeats)]
+    rows = [asyncio.run(consumers.per_service(db, kafka, events)) for _ in range(repeats)]
     for per_service in zip(*rows, strict=True):
         row = {
             key: (
@@ -197,21 +212,6 @@ def memory_figures(procs: dict[str, ServiceProcess], kafka: str, db: str, histor
         f" every service in {(time.monotonic() - started) / 60:.1f} min."
     )
     return report
-
-
-@dataclass
-class Report:
-    """What a section measured."""
-
-    figures: list[Figure] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, other: Report) -> None:
-        """Take in another section's figures."""
-        self.figures += other.figures
-        self.latencies += other.latencies
-        self.notes += other.notes
 
 
 def main(

@@ -15,7 +15,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import rss_mb
-from bench.spine import publish, service_feeds
+from bench.consumers import publish, service_feeds
 from bench.workload import envelopes_for
 from deploy.citizens import fake_citizen
 from deploy.demo import Endpoints, Journey, run_journey

@@ -17,38 +17,28 @@ CARD_STATUS = {
     CardActivated.event_type: "active",
 }
 RANK = {status: n for n, status in enumerate(CARD_STATUS.values())}
+_ORDER = "ARRAY[" + ", ".join(f"'{status}'" for status in RANK) + "]"
 #: card.events and activation.events are two topics, so their events about one card may
-#: arrive in either order: a status only ever moves forward.
-_FORWARD = (
-    " ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status"
-    " WHERE array_position(ARRAY['applied','produced','mailed','active'], EXCLUDED.status)"
-    " > array_position(ARRAY['applied','produced','mailed','active'], held_cards.status)"
-)
-# Both statements are constants (no input reaches the SQL text).
-_UPSERT = "INSERT INTO held_cards (card_id, person_id, status) VALUES ($1, $2, $3)" + _FORWARD  # noqa: S608
-_UPSERT_MANY = (
+#: arrive in either order: a status only ever moves forward. (Constants only in the text.)
+_UPSERT = (
     "INSERT INTO held_cards (card_id, person_id, status)"  # noqa: S608
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])" + _FORWARD
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+    " ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status"
+    f" WHERE array_position({_ORDER}, EXCLUDED.status)"
+    f" > array_position({_ORDER}, held_cards.status)"
 )
 
 
 async def apply_card_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
     """Remember each card's holder and status."""
-    match payload:
-        case CardApplied() | CardProduced() | CardMailed() | CardActivated():
-            await conn.execute(
-                _UPSERT,
-                payload.card_id,
-                envelope.person_id,
-                CARD_STATUS[payload.event_type],
-            )
+    await apply_card_events(conn, [(envelope, payload)])
 
 
 async def apply_card_events(
     conn: Connection, events: Sequence[tuple[Envelope, EventPayload]]
 ) -> None:
-    """The same as ``apply_card_event`` for a batch, in one statement: each card once, with
-    the holder its first event names and the furthest status its events reach."""
+    """Remember each card's holder and status for a batch, in one statement: each card once,
+    with the holder its first event names and the furthest status its events reach."""
     cards: dict[str, tuple[str, str]] = {}
     for envelope, payload in events:
         match payload:
@@ -61,7 +51,7 @@ async def apply_card_events(
                     cards[payload.card_id] = (held[0], status)
     if cards:
         holders, statuses = zip(*cards.values(), strict=True)
-        await conn.execute(_UPSERT_MANY, list(cards), list(holders), list(statuses))
+        await conn.execute(_UPSERT, list(cards), list(holders), list(statuses))
 
 
 def feed() -> ForeignFeed:

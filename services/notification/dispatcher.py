@@ -26,7 +26,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
-from services.notification import domain, store
+from services.notification import deliveries, domain, store
 from services.notification.channels import Channel, DeliveryError, Outgoing
 from services.notification.errors import NotificationNotFoundError
 from services.notification.settings import NotificationSettings
@@ -55,7 +55,7 @@ SUBJECTS = {"zh-Hans": "社会保障卡服务通知", "en": "Social security car
 class Outcome:
     """What came of handing one message to its channel."""
 
-    claimed: store.Claimed
+    claimed: deliveries.Claimed
     duplicate_risk: bool
     ref: str | None = None
     error: str | None = None
@@ -89,7 +89,7 @@ class Dispatcher:
     settings: NotificationSettings
     dead_letters: AIOKafkaProducer
     #: Called after a gateway accepted and before the outcome is recorded (tests, faults).
-    after_send: Callable[[store.Claimed], None] | None = None
+    after_send: Callable[[deliveries.Claimed], None] | None = None
     idle_poll_s: float = 1.0
     #: Closed when the dispatcher stops (the HTTP channels' connection pool).
     client: aiohttp.ClientSession | None = None
@@ -133,7 +133,7 @@ class Dispatcher:
         order they were decided; everything else at once), then record every outcome in one
         transaction. How many were claimed."""
         async with self.pool.acquire() as conn:
-            claimed = await store.claim_due(
+            claimed = await deliveries.claim_due(
                 conn, self.settings.dispatch_batch, self.settings.lease_s
             )
             if not claimed:
@@ -141,7 +141,7 @@ class Dispatcher:
             contacts = await store.contacts_of(
                 conn, sorted({c.person_id for c in claimed if c.channel != "app_push"})
             )
-        lanes: dict[tuple[str, str], list[store.Claimed]] = {}
+        lanes: dict[tuple[str, str], list[deliveries.Claimed]] = {}
         for claim in sorted(claimed, key=lambda c: c.seq):
             lanes.setdefault((claim.person_id, claim.channel), []).append(claim)
         sent = await asyncio.gather(
@@ -164,11 +164,13 @@ class Dispatcher:
         return len(claimed)
 
     async def _send_lane(
-        self, lane: list[store.Claimed], contacts: dict[str, asyncpg.Record]
+        self, lane: list[deliveries.Claimed], contacts: dict[str, asyncpg.Record]
     ) -> list[Outcome]:
         return [await self._send(claimed, contacts) for claimed in lane]
 
-    async def _send(self, claimed: store.Claimed, contacts: dict[str, asyncpg.Record]) -> Outcome:
+    async def _send(
+        self, claimed: deliveries.Claimed, contacts: dict[str, asyncpg.Record]
+    ) -> Outcome:
         """Hand one message to its channel; what came of it (not yet recorded)."""
         channel = self.channels.get(claimed.channel)  # type: ignore[call-overload]
         # A resend after an unrecorded claim may duplicate where the gateway cannot dedupe.
@@ -202,7 +204,7 @@ class Dispatcher:
             os._exit(70)
         return Outcome(claimed, duplicate_risk, ref=ref)
 
-    def _address(self, claimed: store.Claimed, contact: asyncpg.Record | None) -> str:
+    def _address(self, claimed: deliveries.Claimed, contact: asyncpg.Record | None) -> str:
         """Where the message goes: the person's app, or their sealed phone or address."""
         if claimed.channel == "app_push":
             return claimed.person_id
@@ -217,7 +219,9 @@ class Dispatcher:
         except UnreadableError:
             raise DeliveryError("CONTACT_UNREADABLE", transient=False) from None
 
-    def _failure(self, claimed: store.Claimed, exc: DeliveryError, duplicate_risk: bool) -> Outcome:
+    def _failure(
+        self, claimed: deliveries.Claimed, exc: DeliveryError, duplicate_risk: bool
+    ) -> Outcome:
         if exc.transient and claimed.attempts < self.settings.max_attempts:
             delay = backoff_s(
                 claimed.attempts, self.settings.backoff_base_s, self.settings.backoff_max_s
@@ -248,10 +252,10 @@ class Dispatcher:
             for o in outcomes:
                 c = o.claimed
                 if o.retry_in_s is not None:
-                    await store.mark_retry(
+                    await deliveries.mark_retry(
                         writes, c.notification_id, o.retry_in_s, o.error or "", o.duplicate_risk
                     )
-                    await store.record_attempt(
+                    await deliveries.record_attempt(
                         writes, c, "transient_error", o.error, None, o.duplicate_risk
                     )
                     continue
@@ -267,13 +271,15 @@ class Dispatcher:
                 appended += self.events.envelopes(stream, version, c.person_id, new, cause)
                 states[stream] = (functools.reduce(domain.evolve, new, state), version + len(new))
                 if isinstance(command, domain.RecordSent):
-                    await store.mark_sent(writes, c.notification_id, o.ref, o.duplicate_risk)
-                    await store.record_attempt(writes, c, "sent", None, o.ref, o.duplicate_risk)
+                    await deliveries.mark_sent(writes, c.notification_id, o.ref, o.duplicate_risk)
+                    await deliveries.record_attempt(
+                        writes, c, "sent", None, o.ref, o.duplicate_risk
+                    )
                 else:
-                    await store.mark_failed(
+                    await deliveries.mark_failed(
                         writes, c.notification_id, command.reason, o.duplicate_risk
                     )
-                    await store.record_attempt(
+                    await deliveries.record_attempt(
                         writes, c, "failed", command.reason, None, o.duplicate_risk
                     )
             await behind.flush()
@@ -316,7 +322,7 @@ class Dispatcher:
         """Publish the dead letter owed for each failed message (again after a crash: the
         operator's retry is idempotent)."""
         async with self._publishing, self.pool.acquire() as conn:
-            owed = await store.owed_dead_letters(conn)
+            owed = await deliveries.owed_dead_letters(conn)
             for row in owed:
                 value = json.dumps(
                     {
@@ -341,7 +347,7 @@ class Dispatcher:
                         (NOTIFICATION_ID_HEADER, row["notification_id"].encode()),
                     ],
                 )
-                await store.dead_letter_published(conn, row["notification_id"])
+                await deliveries.dead_letter_published(conn, row["notification_id"])
         return len(owed)
 
 

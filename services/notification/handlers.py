@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.notification import domain, store
+from services.notification import deliveries, domain, store
 from services.notification.errors import NotificationNotFoundError
 from services.notification.settings import NotificationSettings
 from shared.aggregate import decide_and_append
@@ -92,4 +92,4 @@ async def retry_failed(
         decide=lambda state: domain.decide_outcome(state, domain.Retry(nid, operator)),
         causation=causation,
     )
-    await store.reschedule(conn, nid)
+    await deliveries.reschedule(conn, nid)

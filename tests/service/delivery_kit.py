@@ -19,10 +19,10 @@ from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess, sink_process
 from services.notification.channels import configured_channels, gateway_session
 from services.notification.consumers import feed
+from services.notification.deliveries import Claimed
 from services.notification.dispatcher import Dispatcher
 from services.notification.handlers import choose_preferences
 from services.notification.settings import NotificationSettings
-from services.notification.store import Claimed
 from shared.consumer import InboxConsumer
 from shared.contracts import EventPayload, PersonRegistered, parse_payload
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from deploy.stack import Infrastructure
-from services.notification import store
+from services.notification import deliveries
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "notification" / "migrations"
@@ -46,13 +46,13 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_claims_from_a_backlog_read_only_what_they_take(pool: asyncpg.Pool) -> None:
-    claimed: list[store.Claimed] = []
+    claimed: list[deliveries.Claimed] = []
     async with pool.acquire() as conn:
         # More than five runs: PostgreSQL may switch the prepared claim to its generic plan.
         for _ in range(7):
-            claimed += await store.claim_due(conn, 50, 30.0)
+            claimed += await deliveries.claim_due(conn, 50, 30.0)
         await conn.execute("SET plan_cache_mode = force_generic_plan")
-        [row] = await conn.fetch(f"EXPLAIN (ANALYZE, FORMAT JSON) {store.CLAIM_DUE}", 50, 30.0)
+        [row] = await conn.fetch(f"EXPLAIN (ANALYZE, FORMAT JSON) {deliveries.CLAIM_DUE}", 50, 30.0)
     plan = json.loads(row[0])[0]["Plan"]
     nodes = _nodes(plan)
     assert not [n for n in nodes if n["Node Type"] in {"Seq Scan", "Sort"}], nodes

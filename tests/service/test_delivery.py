@@ -9,10 +9,10 @@ import secrets
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from services.notification.deliveries import Claimed
 from services.notification.dispatcher import NOTIFICATION_ID_HEADER, SimulatedCrashError
 from services.notification.errors import NotFailedError
 from services.notification.handlers import retry_failed
-from services.notification.store import Claimed
 from services.notification.templates import TEMPLATES
 from shared.contracts import REGISTRY, CardMailed, CardReportedLost
 from shared.eventstore import EventStore

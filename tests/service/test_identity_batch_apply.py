@@ -12,10 +12,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bench.workload import CAUSE
+from bench.workload import CAUSE, journey
 from deploy.stack import Infrastructure
 from services.identity.consumers import apply_card_event, apply_card_events
-from shared.contracts import CardActivated, CardApplied, CardMailed, CardProduced, EventPayload
+from shared.contracts import EventPayload
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.envelope import Envelope
 from shared.eventstore import EventStore
@@ -38,26 +38,10 @@ async def pools(infra: Infrastructure) -> AsyncIterator[tuple[asyncpg.Pool, asyn
 
 
 def card_event(rng: random.Random) -> tuple[Envelope, EventPayload]:
-    card_id = f"c{rng.randrange(6)}"
-    payload: EventPayload = rng.choice(
-        [
-            CardApplied(
-                card_id=card_id,
-                region="110105",
-                channel="window",
-                kind="window",
-                delivery="pickup",
-                fee_fen=0,
-                photo_ref="p",
-                id_checked=True,
-            ),
-            CardProduced(card_id=card_id, card_number="S1", chip_serial="AB", agency="a"),
-            CardMailed(card_id=card_id, courier="EMS", tracking_number="EMS1"),
-            CardActivated(card_id=card_id, channel="window", operator="o", card_kind="physical"),
-        ]
-    )
-    [envelope] = EventStore("card").envelopes(
-        f"card-{card_id}", 0, f"p{rng.randrange(3)}", [payload], CAUSE
+    """One of six cards' events (applied, produced, mailed, activated), for one of 3 people."""
+    producer, payload = rng.choice([e for e in journey(rng.randrange(6)) if e[0] != "identity"])
+    [envelope] = EventStore(producer).envelopes(
+        f"stream-{rng.random()}", 0, f"p{rng.randrange(3)}", [payload], CAUSE
     )
     return envelope, payload
 
