@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(SHEBAO_HOME)/kafka/$(KAFKA_VERSION)/libs/.complete
 COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
 
-.PHONY: install up test lint unit bench load demo down status
+.PHONY: install up test lint unit soak bench load demo down status
 
 ## install: venv + packages, Kafka jars, a compose validator (each only once)
 install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP)
@@ -50,6 +50,14 @@ lint: install
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+## soak: the crash and end-to-end tests SOAK_RUNS times over, each run on a fresh stack
+SOAK_RUNS ?= 20
+soak: install
+	@for i in $$(seq 1 $(SOAK_RUNS)); do \
+	  echo "soak run $$i of $(SOAK_RUNS)"; \
+	  $(BIN)/pytest -q tests/crash tests/e2e || { echo "soak: run $$i of $(SOAK_RUNS) failed"; exit 1; }; \
+	done; echo "soak: $(SOAK_RUNS) of $(SOAK_RUNS) runs passed"
 
 ## bench: benchmarks on the local stack (figures beside same-run baselines), in bench/results/
 bench: install

@@ -31,15 +31,22 @@ class Claimed:
 
 #: Claims up to $1 due messages for a lease of $2 seconds (see ``claim_due``).
 CLAIM_DUE = (
-    "WITH due AS (SELECT notification_id, in_flight_since AS prior FROM messages d"
+    "WITH candidates AS (SELECT notification_id, person_id, channel, seq,"
+    "  in_flight_since AS prior FROM messages d"
     "  WHERE status = 'scheduled' AND next_attempt_at <= now() AND (in_flight_since IS NULL"
     "   OR in_flight_since < now() - make_interval(secs => $2))"
-    # Not while an earlier message to the same person on the same channel is on its way:
-    # concurrent rounds keep each person's messages in order.
+    # Not while an earlier message to the same person on the same channel is on its way.
     "  AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.person_id = d.person_id"
     "   AND e.channel = d.channel AND e.seq < d.seq AND e.status = 'scheduled'"
     "   AND e.in_flight_since >= now() - make_interval(secs => $2))"
-    "  ORDER BY next_attempt_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    "  ORDER BY next_attempt_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED),"
+    # Nor unless every earlier message of that lane still to be sent is taken with it: one
+    # waiting out a backoff, cut off by the limit, or being claimed by a concurrent round
+    # (locked, so skipped above, and not yet in flight in this statement's snapshot).
+    " due AS (SELECT * FROM candidates c WHERE NOT EXISTS (SELECT 1 FROM messages e"
+    "  WHERE e.person_id = c.person_id AND e.channel = c.channel AND e.seq < c.seq"
+    "   AND e.status = 'scheduled'"
+    "   AND e.notification_id NOT IN (SELECT notification_id FROM candidates)))"
     " UPDATE messages m SET in_flight_since = now(), attempts = m.attempts + 1"
     " FROM due WHERE m.notification_id = due.notification_id"
     " RETURNING m.notification_id, m.person_id, m.about_event_id::text, m.channel,"

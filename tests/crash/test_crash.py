@@ -121,9 +121,12 @@ async def test_crash_after_commit_sends_no_second_notification(
         settle_s=3.0,
     )
     # The notifier died on the first event it applied; each event is told of exactly once
-    # all the same.
-    told = [envelope_of(r).payload["about_event_type"] for r in records]
-    assert told == ["CardApplied", "CardMailed"]
+    # all the same, on the person's one channel (the app, by default), in the order decided.
+    told = [
+        (envelope_of(r).payload["channel"], envelope_of(r).payload["about_event_type"])
+        for r in records
+    ]
+    assert told == [("app_push", "CardApplied"), ("app_push", "CardMailed")]
     redelivered = await wait_for(
         lambda: "duplicate_skipped" in restarted.log_path.read_text(), timeout_s=30
     )

@@ -1,6 +1,7 @@
-"""Claiming due messages from a large backlog (a gateway down for an hour, a catch-up after
-an outage) reads about as many rows as it takes, in order, and keeps each person's messages
-in the order they were decided. Checked on the plan PostgreSQL runs, not on a clock."""
+"""Claiming due messages: from a large backlog (a gateway down for an hour, a catch-up after
+an outage) a claim reads about as many rows as it takes, checked on the plan PostgreSQL runs,
+not on a clock; and a person's messages on a channel are claimed in the order they were
+decided, also by rounds that claim at the same moment."""
 
 from __future__ import annotations
 
@@ -23,22 +24,88 @@ BACKLOG = 30_000
 
 
 @pytest.fixture
-async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
+async def queue(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
+    """An empty delivery queue in a schema of its own."""
     schema = f"claims_{secrets.token_hex(4)}"
     pool = await create_pool(infra.database_url, schema)
     await migrate(pool, SHARED_MIGRATIONS, MIGRATIONS)
-    # Three messages per person, decided in order.
-    await pool.execute(
+    yield pool
+    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    await pool.close()
+
+
+@pytest.fixture
+async def pool(queue: asyncpg.Pool) -> asyncpg.Pool:
+    """The queue with a backlog: three messages per person, decided in order."""
+    await queue.execute(
         "INSERT INTO messages (notification_id, person_id, about_event_id, about_event_type,"
         " channel, template, language, body, status, required)"
         " SELECT 'n' || g, 'p' || (g / 3), gen_random_uuid(), 'CardMailed', 'sms', 't',"
         " 'zh-Hans', 'text', 'scheduled', false FROM generate_series(0, $1 - 1) g",
         BACKLOG,
     )
-    await pool.execute("ANALYZE messages")
-    yield pool
-    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
-    await pool.close()
+    await queue.execute("ANALYZE messages")
+    return queue
+
+
+async def _decide(pool: asyncpg.Pool, nid: str, about: str, due_in_s: float = 0.0) -> None:
+    """Schedule one message to person p1 by SMS, due in ``due_in_s`` seconds."""
+    await pool.execute(
+        "INSERT INTO messages (notification_id, person_id, about_event_id, about_event_type,"
+        " channel, template, language, body, status, required, next_attempt_at)"
+        " VALUES ($1, 'p1', gen_random_uuid(), $2, 'sms', 't', 'zh-Hans', 'text', 'scheduled',"
+        " false, now() + make_interval(secs => $3))",
+        nid,
+        about,
+        due_in_s,
+    )
+
+
+async def test_a_round_claiming_at_the_same_moment_never_overtakes(queue: asyncpg.Pool) -> None:
+    await _decide(queue, "applied", "CardApplied")
+    async with queue.acquire() as first, first.transaction():
+        # The first round has taken "applied" and not yet committed its claim when "mailed"
+        # is decided and a second round looks.
+        assert [c.notification_id for c in await deliveries.claim_due(first, 10, 30.0)] == [
+            "applied"
+        ]
+        await _decide(queue, "mailed", "CardMailed")
+        async with queue.acquire() as second:
+            assert await deliveries.claim_due(second, 10, 30.0) == []
+    # Once "applied" is recorded as sent, "mailed" goes.
+    await deliveries.mark_sent(queue, "applied", None, False)
+    async with queue.acquire() as conn:
+        claimed = await deliveries.claim_due(conn, 10, 30.0)
+    assert [c.notification_id for c in claimed] == ["mailed"]
+
+
+async def test_a_message_waits_for_an_earlier_one_waiting_out_its_backoff(
+    queue: asyncpg.Pool,
+) -> None:
+    await _decide(queue, "applied", "CardApplied", due_in_s=60)
+    await _decide(queue, "mailed", "CardMailed")
+    async with queue.acquire() as conn:
+        assert await deliveries.claim_due(conn, 10, 30.0) == []
+        await conn.execute("UPDATE messages SET next_attempt_at = now()")
+        claimed = await deliveries.claim_due(conn, 10, 30.0)
+    # Both at once (the dispatcher sends a lane one after the other, in the order decided).
+    assert [c.notification_id for c in sorted(claimed, key=lambda c: c.seq)] == [
+        "applied",
+        "mailed",
+    ]
+
+
+async def test_the_limit_never_takes_a_later_message_without_the_earlier(
+    queue: asyncpg.Pool,
+) -> None:
+    # "applied" failed once and is due again after "mailed" became due: the claim order
+    # (next_attempt_at) puts "mailed" first, and a limit of one would take it alone.
+    await _decide(queue, "applied", "CardApplied")
+    await _decide(queue, "mailed", "CardMailed", due_in_s=-60)
+    async with queue.acquire() as conn:
+        assert await deliveries.claim_due(conn, 1, 30.0) == []
+        claimed = await deliveries.claim_due(conn, 2, 30.0)
+    assert {c.notification_id for c in claimed} == {"applied", "mailed"}
 
 
 def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
