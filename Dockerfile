@@ -1,5 +1,8 @@
 # One image for the four services: `python -m services.<name>` picks the service.
-FROM python:3.11-slim
+# PYTHON_IMAGE: the official python:3.11-slim, or where no registry can be reached the
+# equivalent built from Debian's packages (deploy/images/python, made by deploy/engine.sh).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app

@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(SHEBAO_HOME)/kafka/$(KAFKA_VERSION)/libs/.complete
 COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
 
-.PHONY: install up test lint unit soak bench load demo down status
+.PHONY: install up test lint unit soak bench load demo down status engine compose-test container-test
 
 ## install: venv + packages, Kafka jars, a compose validator (each only once)
 install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP)
@@ -39,9 +39,29 @@ $(COMPOSE_STAMP):
 up: install
 	$(BIN)/shebao up
 
-## test: lint, type check, then every test on real Kafka and PostgreSQL
+## test: lint, type check, then every test on real Kafka and PostgreSQL (the local stack,
+## unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL or DOCKER_HOST say otherwise). A container
+## engine is set up on the way where none answers and this machine allows (deploy/engine.sh).
 test: install lint
+	@deploy/engine.sh --if-possible
 	$(BIN)/pytest
+
+## engine: podman behind a Docker-compatible socket, and the images compose and the
+## testcontainers fixtures use, built from Debian's packages (idempotent, cached)
+engine: install
+	deploy/engine.sh
+
+ENGINE_ENV = env $$(deploy/engine.sh --env)
+
+## compose-test: docker-compose.yml up on the engine, the demo, crashes, the public log probe
+compose-test: engine
+	$(ENGINE_ENV) $(BIN)/pytest -m containers tests/containers
+
+## container-test: the end-to-end, crash and load tests on Kafka and PostgreSQL containers
+## started by testcontainers
+container-test: engine
+	$(ENGINE_ENV) $(BIN)/pytest tests/e2e tests/crash
+	$(ENGINE_ENV) $(BIN)/pytest -m load tests/load
 
 lint: install
 	$(BIN)/ruff check .

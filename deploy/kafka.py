@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -40,7 +41,8 @@ def fetch_jars(home: Path) -> Path:
     """Download the broker and its dependencies once; a second call downloads nothing."""
     libs = jars_dir(home)
     stamp = libs / ".complete"
-    if stamp.exists():
+    wanted = hashlib.sha256(POM.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -59,7 +61,7 @@ def fetch_jars(home: Path) -> Path:
         ],
         check=True,
     )
-    stamp.write_text(KAFKA_VERSION)
+    stamp.write_text(wanted)  # a changed pom fetches again
     return libs
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from deploy.kafka import KAFKA_VERSION, KafkaNode
 from deploy.paths import free_port, shebao_home
@@ -30,20 +33,27 @@ def docker_engine_answers() -> bool:
     return True
 
 
+#: The official images; where no registry is reachable, deploy/engine.sh builds equivalents
+#: from Debian's packages and names them in these variables.
+KAFKA_IMAGE = os.environ.get("KAFKA_IMAGE") or f"apache/kafka:{KAFKA_VERSION}"
+POSTGRES_IMAGE = os.environ.get("POSTGRES_IMAGE") or "postgres:16-alpine"
+_KAFKA_START = "/tmp/shebao-kafka-start.sh"  # noqa: S108 - inside the container
+
+
 @contextlib.contextmanager
 def kafka_container() -> Iterator[str]:
-    """A single-node KRaft broker from the official image (same version as the local jars)."""
+    """A single-node KRaft broker (same version as the local jars), advertised at the address
+    and port the engine gives it: the container waits for its start script, written once the
+    mapped port is known."""
     from testcontainers.core.container import DockerContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-    port = free_port()
     container = (
-        DockerContainer(f"apache/kafka:{KAFKA_VERSION}")
-        .with_bind_ports(9092, port)
+        DockerContainer(KAFKA_IMAGE)
+        .with_exposed_ports(9092)
         .with_env("KAFKA_NODE_ID", "1")
         .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
         .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
-        .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{port}")
         .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
         .with_env(
             "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
@@ -54,18 +64,38 @@ def kafka_container() -> Iterator[str]:
         .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
         .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
         .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+        .with_command(
+            ["sh", "-c", f"while [ ! -f {_KAFKA_START} ]; do sleep 0.1; done; sh {_KAFKA_START}"]
+        )
     )
     with container:
-        wait_for_logs(container, "Kafka Server started", timeout=120)
-        yield f"127.0.0.1:{port}"
+        address = f"{container.get_container_host_ip()}:{container.get_exposed_port(9092)}"
+        script = (
+            f"export KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://{address}\nexec /etc/kafka/docker/run\n"
+        ).encode()
+        _put_file(container, _KAFKA_START, script)
+        LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120).wait_until_ready(
+            container
+        )
+        yield address
+
+
+def _put_file(container: Any, path: str, content: bytes) -> None:
+    """Copy one file into a running container."""
+    with io.BytesIO() as archive:
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode = len(content), 0o644
+            tar.addfile(info, io.BytesIO(content))
+        container.get_wrapped_container().put_archive("/", archive.getvalue())
 
 
 @contextlib.contextmanager
 def postgres_container() -> Iterator[str]:
-    """PostgreSQL 16 in a container."""
-    from testcontainers.postgres import PostgresContainer
+    """PostgreSQL in a container, at the address the engine gives it."""
+    from testcontainers.community.postgres import PostgresContainer
 
-    with PostgresContainer("postgres:16-alpine", driver=None) as pg:
+    with PostgresContainer(POSTGRES_IMAGE, driver=None) as pg:
         yield pg.get_connection_url()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -34,13 +35,19 @@ def compose_command() -> list[str]:
     )
 
 
+#: Settings that change what the compose file resolves to (deploy/engine.sh sets some).
+COMPOSE_VARIABLES = re.compile(r"^(KAFKA|POSTGRES|PYTHON|SHEBAO)_IMAGE$|_PORT$")
+
+
 def resolved_compose() -> dict[str, Any]:
+    """The compose file as an operator gets it with nothing set."""
     result = subprocess.run(
         [*compose_command(), "-f", str(REPO / "docker-compose.yml"), "config"],
         capture_output=True,
         text=True,
         check=False,
         cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not COMPOSE_VARIABLES.search(k)},
     )
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = yaml.safe_load(result.stdout)
@@ -57,6 +64,19 @@ def test_compose_file_is_valid_and_complete() -> None:
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["kafka-topics"]["condition"] == "service_completed_successfully"
     assert services["kafka-topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_official_images_by_default_and_every_container_restarts() -> None:
+    services = resolved_compose()["services"]
+    assert services["postgres"]["image"] == "postgres:16-alpine"
+    assert services["identity"]["build"]["args"]["PYTHON_IMAGE"] == "python:3.11-slim"
+    for name in ("kafka", "postgres", "sink", *APP_SERVICES):
+        assert services[name]["restart"] == "unless-stopped", name
+    # Integrators on this host reach Kafka on loopback only (the listener has no security).
+    [published] = services["kafka"]["ports"]
+    # (docker-compose 1.x prints "127.0.0.1:9094:9094", `docker compose` a mapping)
+    host_ip = published.get("host_ip") if isinstance(published, dict) else published.split(":")[0]
+    assert host_ip == "127.0.0.1", published
 
 
 def test_kafka_is_one_pinned_version_everywhere() -> None:

@@ -1,0 +1,233 @@
+"""The operators' docker-compose.yml, run for real on a container engine: every healthcheck
+passes, the demo runs through the published ports, and when a service container and the
+Kafka container crash, the restart policy brings them back with nothing lost.
+
+Run by `make compose-test` (deploy/engine.sh provides the engine and the images). The probe
+reads the public log as an integrator would, from Kafka's published listener, and compares it
+with each service's event store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deploy.demo import Endpoints, run_demo
+from deploy.paths import REPO, free_port
+from shared.envelope import Envelope
+from tests.test_deploy import APP_SERVICES, compose_command
+
+pytestmark = pytest.mark.containers
+
+PORTS = ("IDENTITY_PORT", "CARD_PORT", "ACTIVATION_PORT", "NOTIFICATION_PORT", "SINK_PORT")
+
+
+@dataclass
+class Deployment:
+    """A compose project running on the engine, with its published ports."""
+
+    project: str
+    env: dict[str, str]
+    engine: docker.DockerClient
+
+    def port(self, name: str) -> int:
+        return int(self.env[name])
+
+    @property
+    def endpoints(self) -> Endpoints:
+        def url(name: str) -> str:
+            return f"http://127.0.0.1:{self.port(name)}"
+
+        return Endpoints(
+            url("IDENTITY_PORT"),
+            url("CARD_PORT"),
+            url("ACTIVATION_PORT"),
+            url("NOTIFICATION_PORT"),
+            url("SINK_PORT"),
+        )
+
+    @property
+    def kafka(self) -> str:
+        return f"localhost:{self.port('KAFKA_EXTERNAL_PORT')}"
+
+    def compose(self, *args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*compose_command(), "-p", self.project, *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
+    def container(self, service: str) -> Any:
+        [found] = self.engine.containers.list(
+            all=True,
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={service}",
+                ]
+            },
+        )
+        return found
+
+    def wait_healthy(self, services: tuple[str, ...], timeout_s: float = 300) -> None:
+        """Until every one of ``services`` is running and its healthcheck passes."""
+        deadline = time.monotonic() + timeout_s
+        pending = list(services)
+        while pending and time.monotonic() < deadline:
+            pending = [s for s in pending if _health(self.container(s)) != "healthy"]
+            time.sleep(1)
+        assert not pending, f"not healthy after {timeout_s}s: {pending}"
+
+    def crash(self, service: str) -> int:
+        """SIGKILL the container's main process from the host, as a crash would; the
+        container's restart count before."""
+        found = self.container(service)
+        restarts = int(found.attrs.get("RestartCount", 0))
+        os.kill(int(found.attrs["State"]["Pid"]), signal.SIGKILL)
+        return restarts
+
+    def wait_restarted(self, service: str, restarts_before: int, timeout_s: float = 120) -> None:
+        """Until the restart policy has brought the container back, healthy."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = self.container(service)
+            if int(found.attrs.get("RestartCount", 0)) > restarts_before:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"{service} was not restarted within {timeout_s}s")
+        self.wait_healthy((service,), timeout_s)
+
+    def stored_events(self, service: str) -> int:
+        """How many events the service's event store holds."""
+        assert service in APP_SERVICES, service
+        query = f"SELECT count(*) FROM {service}.events"  # noqa: S608 - a known schema name
+        psql = ["psql", "-U", "shebao", "-d", "shebao", "-tAc", query]
+        result = self.container("postgres").exec_run(psql)
+        assert result.exit_code == 0, result.output
+        return int(result.output.decode().strip())
+
+
+def _health(container: Any) -> str:
+    container.reload()
+    state = container.attrs["State"]
+    if state.get("Status") != "running":
+        return str(state.get("Status"))
+    return str((state.get("Health") or state.get("Healthcheck") or {}).get("Status"))
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    if not os.environ.get("DOCKER_HOST"):
+        pytest.fail(
+            "the compose test needs a container engine: run `make compose-test`, which sets one "
+            "up with deploy/engine.sh and points DOCKER_HOST at it"
+        )
+    engine = docker.from_env(timeout=60)
+    engine.ping()
+    ports = {name: str(free_port()) for name in (*PORTS, "KAFKA_EXTERNAL_PORT")}
+    project = f"shebao-ct-{secrets.token_hex(3)}"
+    deployed = Deployment(project, {**os.environ, **ports}, engine)
+    logs = tmp_path_factory.mktemp("compose") / "compose.log"
+    try:
+        up = deployed.compose("up", "-d")
+        assert up.returncode == 0, up.stderr[-4000:]
+        deployed.wait_healthy(("kafka", "postgres", "sink", *APP_SERVICES))
+        yield deployed
+    finally:
+        _keep_logs(deployed, logs)
+        deployed.compose("down", "-v", "--timeout", "10", timeout_s=300)
+
+
+def _keep_logs(deployed: Deployment, path: Path) -> None:
+    result = deployed.compose("logs", "--no-color", timeout_s=120)
+    path.write_text(result.stdout + result.stderr)
+
+
+async def _read_topic(bootstrap: str, topic: str) -> list[Envelope]:
+    """Every record of ``topic`` from offset zero to its end now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        envelopes: list[Envelope] = []
+        behind = set(partitions)
+        while behind:
+            batches = await consumer.getmany(timeout_ms=500)
+            envelopes += [
+                Envelope.from_bytes(r.value or b"") for rs in batches.values() for r in rs
+            ]
+            behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
+        return envelopes
+    finally:
+        await consumer.stop()
+
+
+async def _probe(deployed: Deployment, timeout_s: float = 120) -> dict[str, int]:
+    """The public log of each service: no event twice, no gap in any stream, and every event
+    of its event store published (waits for the relays to catch up). Events per topic."""
+    counts: dict[str, int] = {}
+    for service in APP_SERVICES:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stored = deployed.stored_events(service)
+            published = await _read_topic(deployed.kafka, f"{service}.events")
+            if len(published) >= stored or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+        twice = [e for e, n in Counter(str(p.event_id) for p in published).items() if n > 1]
+        assert not twice, f"{service}.events carries {len(twice)} events twice"
+        versions: dict[str, list[int]] = defaultdict(list)
+        for envelope in published:
+            versions[envelope.stream_id].append(envelope.stream_version)
+        gaps = {s: v for s, v in versions.items() if v != list(range(1, len(v) + 1))}
+        assert not gaps, f"{service}.events: streams out of order or with gaps: {gaps}"
+        assert len(published) == stored, f"{service}: {stored} stored, {len(published)} published"
+        counts[service] = stored
+    return counts
+
+
+async def test_compose_runs_the_journey_and_survives_crashes(deployment: Deployment) -> None:
+    first = await run_demo(deployment.endpoints, 10, seed=1)
+    assert [j.failure for j in first if not j.completed] == []
+
+    # Crashes while citizens are on their way: the card service, then the broker.
+    during = asyncio.create_task(run_demo(deployment.endpoints, 20, concurrency=4, seed=2))
+    await asyncio.sleep(1)
+    for service in ("card", "kafka"):
+        before = deployment.crash(service)
+        await asyncio.to_thread(deployment.wait_restarted, service, before)
+    # Journeys cut by a crash may fail; nothing they got accepted may be lost.
+    cut = [j.failure for j in await during if not j.completed]
+
+    after = await run_demo(deployment.endpoints, 10, seed=3)
+    assert [j.failure for j in after if not j.completed] == []
+    counts = await _probe(deployment)
+    assert all(counts.values()), counts
+    print(f"events per topic {counts}; journeys cut by the crashes: {len(cut)} of 20 {cut}")
