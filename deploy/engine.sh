@@ -198,6 +198,6 @@ case "${1:-}" in
     start_socket
     start_ticker
     images
-    say "ready: $(print_env | tr '\n' ' ')" ;;
+    say "ready in ${SECONDS}s: $(print_env | tr '\n' ' ')" ;;
   *) say "unknown option $1"; exit 2 ;;
 esac
