@@ -153,6 +153,10 @@ async def run_journey(
             ),
             deadline=deadline,
         )
+        # A card is activated once it is in the holder's hands, not while it is in the mail.
+        await _call(
+            post(f"{urls.card}/v1/cards/{card_id}/delivery", "courier", {}), deadline=deadline
+        )
         await _call(
             post(
                 f"{urls.activation}/v1/activations",

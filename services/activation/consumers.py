@@ -11,6 +11,7 @@ from shared.contracts import (
     CardUnblocked,
     ECardClaimed,
     ECardResumed,
+    ECardSuspended,
     EventPayload,
     FamilyMemberLinked,
     FamilyMemberUnlinked,
@@ -29,6 +30,7 @@ OTHER_CARD_EVENTS = {
     "CardReplaced",
     "ECardClaimed",
     "ECardResumed",
+    "ECardSuspended",
 }
 FAMILY_EVENTS = {"FamilyMemberLinked", "FamilyMemberUnlinked"}
 
@@ -52,6 +54,8 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
             await store.record_ecard(conn, envelope.person_id, payload.card_id, payload.region)
         case ECardResumed():
             await store.record_ecard(conn, envelope.person_id, payload.card_id, None)
+        case ECardSuspended():
+            await store.suspend_ecard(conn, envelope.person_id, payload.reason)
         case CardReplaced():
             await store.record_replacement(conn, payload.card_id, payload.new_card_id)
             await store.record_card_status(conn, payload.card_id, envelope.person_id, "replaced")

@@ -35,8 +35,9 @@ from shared.contracts import (
 from shared.contracts.activation import ActivationChannel, ActivationRefusal
 
 VerificationLevel = Literal["real_name", "real_person"]
-#: The card is with the holder or on its way (a card presented at a counter is in hand).
-DELIVERED = frozenset({"mailed", "delivered", "collected"})
+#: The card is in the holder's hands: delivered by the courier or collected at a branch (a
+#: card still in the mail is not activated, whoever asks).
+DELIVERED = frozenset({"delivered", "collected"})
 #: Statuses after which the card can never be activated.
 NO_LONGER_VALID = frozenset({"production_failed", "sealed", "cancelled", "replaced"})
 #: Channels where staff check the original ID card before activating.
@@ -95,7 +96,7 @@ def decide(state: Activation, command: ActivateCard) -> list[EventPayload]:
         raise CardNotFoundError()
     if card.person_id != command.person_id:
         raise CardNotHeldError()
-    if state.active:
+    if state.active and usable(card) is None:
         return []  # already active: answered, not repeated
     reason = refusal(command, card)
     if reason is not None:
@@ -109,12 +110,20 @@ def decide(state: Activation, command: ActivateCard) -> list[EventPayload]:
     return events
 
 
-def refusal(command: ActivateCard, card: CardFacts) -> ActivationRefusal | None:
-    """Why the channel may not activate this card now, or None."""
+def usable(card: CardFacts) -> ActivationRefusal | None:
+    """Why the card cannot be used at all (no longer valid, or reported lost), or None; an
+    active card that became so is refused, not answered as active."""
     if card.status in NO_LONGER_VALID:
         return "CARD_NO_LONGER_VALID"
     if card.lost is not None:
         return "CARD_REPORTED_LOST"
+    return None
+
+
+def refusal(command: ActivateCard, card: CardFacts) -> ActivationRefusal | None:
+    """Why the channel may not activate this card now, or None."""
+    if (unusable := usable(card)) is not None:
+        return unusable
     if card.status not in DELIVERED:
         return "CARD_NOT_DELIVERED"
     if command.channel in ID_CHECKED_CHANNELS and not command.id_checked:

@@ -125,3 +125,44 @@ class ECardNotClaimedError(ActivationError):
 class ECardProcessingError(ActivationError):
     code = "E_CARD_PROCESSING"
     default_message = "The region is still processing the new electronic card; try again soon."
+
+
+class CardReplacedError(ActivationError):
+    code = "CARD_REPLACED"
+    default_message = "This card was replaced by a new one; use the new card."
+
+
+class CardCancelledError(ActivationError):
+    code = "CARD_CANCELLED"
+    default_message = "This card is cancelled."
+
+
+class CardSealedError(ActivationError):
+    code = "CARD_SEALED"
+    default_message = "This card was sealed, not activated within a year; apply for a new one."
+
+
+class ECardSuspendedError(ActivationError):
+    code = "E_CARD_SUSPENDED"
+    default_message = (
+        "The electronic card is suspended while its physical card is lost, locked or no "
+        "longer valid."
+    )
+
+
+class ECardNotActiveError(ActivationError):
+    code = "E_CARD_NOT_ACTIVE"
+    default_message = "The electronic card is not active yet: set its password first."
+
+
+#: The refusal a paying channel gets for each reason a card may not pay now.
+PAYMENT_ERRORS: dict[str, type[ActivationError]] = {
+    "CARD_REPORTED_LOST": CardReportedLostError,
+    "CARD_REPLACED": CardReplacedError,
+    "CARD_CANCELLED": CardCancelledError,
+    "CARD_SEALED": CardSealedError,
+    "CARD_NOT_DELIVERED": CardNotDeliveredError,
+    "CARD_NOT_ACTIVE": CardNotActiveError,
+    "E_CARD_SUSPENDED": ECardSuspendedError,
+    "E_CARD_NOT_ACTIVE": ECardNotActiveError,
+}

@@ -14,8 +14,9 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from services.activation import domain, passwords, store
+from services.activation import domain, passwords, payment, store
 from services.activation.errors import (
+    PAYMENT_ERRORS,
     CardNotFoundError,
     CardNotHeldError,
     ECardNotClaimedError,
@@ -24,6 +25,7 @@ from services.activation.errors import (
     PasswordWrongError,
     RecoveryProofRequiredError,
 )
+from services.activation.payment import PayingCard, PaymentRefusal
 from shared import verified
 from shared.aggregate import decide_and_append, load_state, retry_on_conflict
 from shared.contracts import PasswordAttemptFailed, PasswordLocked
@@ -51,6 +53,8 @@ class Subject:
     person_id: str
     region: str
     active: bool
+    #: Why it may not pay now (payment.py), or None.
+    refusal: PaymentRefusal | None = None
 
 
 @dataclass(frozen=True)
@@ -132,15 +136,21 @@ class PasswordHandlers:
         causation: Causation,
         new_hash: str | None = None,
     ) -> None:
+        def may_pay(subject: Subject) -> None:
+            if purpose == "settlement" and subject.refusal is not None:
+                raise PAYMENT_ERRORS[subject.refusal]()
+
         async def attempt() -> list[Envelope]:
             # Argon2 is slow on purpose: check the password before the transaction, so that
             # concurrent entries do not hold their transactions open while hashing.
             async with self.pool.acquire() as conn:
                 subject = await self._subject(conn, card_id, kind)
+                may_pay(subject)  # a card that may not pay is refused before its password
                 stored = await store.password_hash(conn, subject.key, kind)
             right = await self._right(stored, password, subject.region)
             async with self.pool.acquire() as conn, conn.transaction():
                 subject = await self._subject(conn, card_id, kind)
+                may_pay(subject)  # lost (or more) while the password was checked
                 if await store.password_hash(conn, subject.key, kind) != stored:
                     raise ConcurrencyError(subject.key)  # changed meanwhile: check again
                 command = passwords.Enter(
@@ -175,8 +185,10 @@ class PasswordHandlers:
             region = await store.card_region(conn, key)
             if card is None or region is None:
                 raise CardNotFoundError()
-            stream = f"activation-{key}"
-            return Subject(key, key, card.person_id, region, await self._active(conn, stream))
+            paying = await self._paying(conn, key, card)
+            return Subject(
+                key, key, card.person_id, region, paying.active, payment.card_refusal(paying)
+            )
         bound = await store.ecard_of(conn, key)
         if bound is None:
             raise ECardNotClaimedError()
@@ -184,10 +196,18 @@ class PasswordHandlers:
         ecard = await self._activation(conn, f"ecard-activation-{key}")
         if ecard.active and not ecard.usable_at(self.clock()):
             raise ECardProcessingError()
-        return Subject(f"ecard-{key}", bound, key, region, ecard.active)
+        card = await store.card_facts(conn, bound)
+        if card is None:
+            raise CardNotFoundError()
+        suspended = await store.ecard_suspension(conn, key)
+        refusal = payment.ecard_refusal(
+            suspended, ecard.active, await self._paying(conn, bound, card)
+        )
+        return Subject(f"ecard-{key}", bound, key, region, ecard.active, refusal)
 
-    async def _active(self, conn: Connection, stream_id: str) -> bool:
-        return (await self._activation(conn, stream_id)).active
+    async def _paying(self, conn: Connection, card_id: str, card: domain.CardFacts) -> PayingCard:
+        active = (await self._activation(conn, f"activation-{card_id}")).active
+        return PayingCard(card.status, card.lost, active)
 
     async def _activation(self, conn: Connection, stream_id: str) -> domain.Activation:
         state, _ = await load_state(

@@ -57,7 +57,7 @@ def projection(feed: ForeignFeed) -> Projection:
             "known_cards": ("card_id", "person_id", "status", "lost", "region"),
             "replacements": ("new_card_id", "old_card_id"),
             "family_links": ("holder_person_id", "member_person_id"),
-            "claimed_ecards": ("person_id", "card_id", "region"),
+            "claimed_ecards": ("person_id", "card_id", "region", "suspended"),
         },
         foreign=feed,
     )
@@ -117,12 +117,27 @@ async def set_family_link(conn: Connection, holder: str, member: str, linked: bo
 async def record_ecard(conn: Connection, person_id: str, card_id: str, region: str | None) -> None:
     """Remember the person's e-card and the physical card it is bound to."""
     await conn.execute(
-        "INSERT INTO claimed_ecards VALUES ($1, $2, coalesce($3, ''))"
-        " ON CONFLICT (person_id) DO UPDATE SET card_id = EXCLUDED.card_id",
+        "INSERT INTO claimed_ecards (person_id, card_id, region) VALUES ($1, $2, coalesce($3, ''))"
+        " ON CONFLICT (person_id) DO UPDATE SET card_id = EXCLUDED.card_id, suspended = NULL",
         person_id,
         card_id,
         region,
     )
+
+
+async def suspend_ecard(conn: Connection, person_id: str, reason: str) -> None:
+    """The e-card's services stopped (its card lost, locked or no longer valid)."""
+    await conn.execute(
+        "UPDATE claimed_ecards SET suspended = $2 WHERE person_id = $1", person_id, reason
+    )
+
+
+async def ecard_suspension(conn: Connection, person_id: str) -> str | None:
+    """Why the person's e-card is suspended, or None."""
+    reason: str | None = await conn.fetchval(
+        "SELECT suspended FROM claimed_ecards WHERE person_id = $1", person_id
+    )
+    return reason
 
 
 async def ecard_region(conn: Connection, person_id: str) -> str:

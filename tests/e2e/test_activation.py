@@ -158,6 +158,10 @@ async def test_the_ecard_is_activated_with_its_own_password(
         citizen, person_id = await api.verified_citizen(56)
         card_id = await api.apply(person_id, citizen.region)
         await api.deliver(card_id)
+        # The e-card pays only while the card it is bound to may pay: activated.
+        body = {"card_id": card_id, "person_id": person_id}
+        activated = await activation(client, url, "/v1/activations", "dev-online-hall", body)
+        assert activated.status_code == 201, activated.text
         claim = {"person_id": person_id, "region": citizen.region}
         assert (await api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
         path = f"/v1/ecards/{person_id}/activation"

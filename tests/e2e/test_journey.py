@@ -24,11 +24,12 @@ JOURNEY = [
     ("card", "CardApplied"),
     ("card", "CardProduced"),
     ("card", "CardMailed"),
+    ("card", "CardDelivered"),
     ("activation", "CardActivated"),
     ("activation", "MedicalAccountEnabled"),
 ]
 #: The journey may try to activate before the activation service learned that the card was
-#: mailed: that attempt is refused, and recorded, but it is not part of the journey proper.
+#: delivered: that attempt is refused, and recorded, but it is not part of the journey proper.
 RETRIED = "ActivationRefused"
 #: Messages the journey earns: application received, card mailed, card activated...
 NOTIFIED = 3

@@ -20,7 +20,7 @@ from tests.unit.samples import NOW, given
 
 
 def activate(
-    status: str | None = "mailed",
+    status: str | None = "delivered",
     lost: str | None = None,
     holder: str = "p1",
     level: activation.VerificationLevel | None = "real_person",
@@ -45,7 +45,7 @@ def activate(
     )
 
 
-def test_a_mailed_card_is_activated_online_by_its_verified_holder() -> None:
+def test_a_delivered_card_is_activated_online_by_its_verified_holder() -> None:
     events = activation.decide(activation.Activation(), activate())
     assert events == [
         CardActivated(card_id="c1", channel="online_hall", operator="app"),
@@ -71,6 +71,8 @@ def test_unknown_or_foreign_cards_are_refused(
     ("command", "reason"),
     [
         (activate(status="produced"), "CARD_NOT_DELIVERED"),
+        (activate(status="mailed"), "CARD_NOT_DELIVERED"),
+        (activate(status="mailed", channel="hospital"), "CARD_NOT_DELIVERED"),
         (activate(status="sealed"), "CARD_NO_LONGER_VALID"),
         (activate(lost="temporary"), "CARD_REPORTED_LOST"),
         (activate(level=None), "IDENTITY_NOT_VERIFIED"),
@@ -107,6 +109,22 @@ def test_a_replacement_inherits_the_account_once() -> None:
     assert events[-1] == MedicalAccountMoved(from_card_id="c0", to_card_id="c1")
     state = given(activation.evolve, activation.Activation(), *events)
     assert activation.decide(state, activate(replaces="c0")) == [], "answered, not repeated"
+
+
+@pytest.mark.parametrize(
+    ("status", "lost"), [("replaced", None), ("cancelled", None), ("delivered", "formal")]
+)
+def test_an_active_card_no_longer_usable_is_refused_not_answered_as_active(
+    status: str, lost: str | None
+) -> None:
+    active = given(
+        activation.evolve,
+        activation.Activation(),
+        *activation.decide(activation.Activation(), activate()),
+    )
+    [refused] = activation.decide(active, activate(status=status, lost=lost))
+    assert isinstance(refused, ActivationRefused)
+    assert refused.reason == ("CARD_REPORTED_LOST" if lost else "CARD_NO_LONGER_VALID")
 
 
 def test_the_bank_function_is_turned_on_once_with_the_id_checked() -> None:

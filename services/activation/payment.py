@@ -1,0 +1,68 @@
+"""May this card pay now: one rule for a medical settlement with the physical card and for a
+payment with the e-card (domain.md, "Paying with the card"). Pure: it reads only what the
+card service's and this service's own events established."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from services.activation.domain import DELIVERED
+
+#: Why a card may not pay now; also the refusal's code at the edge.
+PaymentRefusal = Literal[
+    "CARD_REPORTED_LOST",
+    "CARD_REPLACED",
+    "CARD_CANCELLED",
+    "CARD_SEALED",
+    "CARD_NOT_DELIVERED",
+    "CARD_NOT_ACTIVE",
+    "E_CARD_SUSPENDED",
+    "E_CARD_NOT_ACTIVE",
+]
+
+#: The statuses of a card that can no longer pay, each with its own refusal.
+ENDED: dict[str, PaymentRefusal] = {
+    "replaced": "CARD_REPLACED",
+    "cancelled": "CARD_CANCELLED",
+    "sealed": "CARD_SEALED",
+    "production_failed": "CARD_NOT_DELIVERED",
+}
+
+
+@dataclass(frozen=True)
+class PayingCard:
+    """What is known of a physical card when it is presented to pay."""
+
+    status: str
+    #: "temporary" or "formal" while reported lost, else None.
+    lost: str | None
+    #: Activated (CardActivated on its activation stream).
+    active: bool
+
+
+def card_refusal(card: PayingCard) -> PaymentRefusal | None:
+    """Why this physical card may not pay now, or None (its password is checked after)."""
+    if card.status in ENDED:
+        return ENDED[card.status]
+    if card.lost is not None:
+        return "CARD_REPORTED_LOST"
+    if card.status not in DELIVERED:  # a card pays only once it is in the holder's hands
+        return "CARD_NOT_DELIVERED"
+    if not card.active:
+        return "CARD_NOT_ACTIVE"
+    return None
+
+
+def ecard_refusal(
+    suspended: str | None, ecard_active: bool, bound: PayingCard
+) -> PaymentRefusal | None:
+    """Why the e-card may not pay now, or None: it pays only while it is active, not
+    suspended, and the physical card it is bound to may pay."""
+    if (refused := card_refusal(bound)) is not None:
+        return refused  # the card's own reason says more than "suspended"
+    if suspended is not None:
+        return "E_CARD_SUSPENDED"
+    if not ecard_active:
+        return "E_CARD_NOT_ACTIVE"
+    return None

@@ -1,0 +1,177 @@
+"""The money path across services: a card reported lost or replaced in the card service stops
+settlements decided in the activation service, the e-card stops with its card, and a card
+still in the mail is not activated."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from deploy.stack import ServiceProcess
+from tests.e2e.test_activation import activation
+from tests.e2e.test_cards import Api
+
+PASSWORD = "135792"
+
+
+class Paying:
+    """A citizen with an activated card whose password is changed, paying at a hospital."""
+
+    def __init__(self, client: httpx.AsyncClient, services: dict[str, ServiceProcess]) -> None:
+        self.client = client
+        self.api = Api(client, services)
+        self.url = services["activation"].url
+        self.person_id = ""
+        self.card_id = ""
+        self.region = ""
+
+    async def ready(self, seed: int) -> Paying:
+        citizen, self.person_id = await self.api.verified_citizen(seed)
+        self.region = citizen.region
+        self.card_id = await self.api.apply(self.person_id, citizen.region)
+        await self.api.deliver(self.card_id)
+        await self.activate(self.card_id, expect=201)
+        changed = await self.client.post(
+            f"{self.url}/v1/cards/{self.card_id}/password",
+            headers={"X-Api-Key": "dev-window"},
+            json={"current_password": "123456", "new_password": PASSWORD},
+        )
+        assert changed.status_code == 201, changed.text
+        return self
+
+    async def activate(self, card_id: str, expect: int) -> httpx.Response:
+        body = {"card_id": card_id, "person_id": self.person_id, "id_checked": True}
+        response = await activation(self.client, self.url, "/v1/activations", "dev-window", body)
+        assert response.status_code == expect, response.text
+        return response
+
+    async def settle(self, card_id: str | None = None) -> dict[str, Any]:
+        response = await self.client.post(
+            f"{self.url}/v1/settlements/authorize",
+            headers={"X-Api-Key": "dev-hospital"},
+            json={"card_id": card_id or self.card_id, "password": PASSWORD},
+        )
+        assert response.status_code in (200, 409, 423), response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def pay_with_ecard(self, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.client.post(
+            f"{self.url}/v1/ecards/{self.person_id}/payments/authorize",
+            headers={"X-Api-Key": "dev-pharmacy"},
+            json={"password": password},
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def card(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        response = await self.api.post(f"/v1/cards/{self.card_id}/{path}", "dev-window", body)
+        assert response.status_code == 201, response.text
+        return response
+
+
+async def until(answer: Any, expected: str, tries: int = 200) -> dict[str, Any]:
+    """Ask until the answer's code (or outcome) is ``expected``: the activation service learns
+    of the card service's events a moment later."""
+    for _ in range(tries):
+        body: dict[str, Any] = await answer()
+        if expected in (body.get("code"), body.get("outcome")):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never {expected}: {body}")
+
+
+async def test_a_lost_card_stops_paying_and_the_old_card_never_pays_after_a_replacement(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = await Paying(client, services).ready(71)
+        assert (await citizen.settle())["outcome"] == "authorized"
+
+        await citizen.card("loss", {"kind": "temporary"})
+        refused = await until(citizen.settle, "CARD_REPORTED_LOST")
+        assert "lost" in refused["message"]
+        await citizen.card("unblock", {})
+        await until(citizen.settle, "authorized")
+
+        await citizen.card("loss", {"kind": "formal"})
+        await until(citizen.settle, "CARD_REPORTED_LOST")
+        old = citizen.card_id
+        new = (await citizen.card("replacement", {"reason": "loss"})).json()["card_id"]
+        await until(lambda: citizen.settle(old), "CARD_REPLACED")
+        # Activating the old card again is refused, not answered as already active.
+        again = await citizen.activate(old, expect=409)
+        assert again.json()["code"] == "CARD_NO_LONGER_VALID"
+        # The replacement is not in hand yet: it may not pay either.
+        await until(lambda: citizen.settle(new), "CARD_NOT_DELIVERED")
+
+
+async def test_the_ecard_stops_while_its_card_is_lost_or_its_password_locked(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = await Paying(client, services).ready(72)
+        claim = {"person_id": citizen.person_id, "region": citizen.region}
+        assert (await citizen.api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
+
+        async def set_ecard_password() -> dict[str, Any]:
+            response = await client.post(
+                f"{citizen.url}/v1/ecards/{citizen.person_id}/activation",
+                headers={"X-Api-Key": "dev-citizen-app"},
+                json={"password": PASSWORD},
+            )
+            body: dict[str, Any] = response.json()
+            return {"outcome": "set"} if response.status_code == 201 else body
+
+        await until(set_ecard_password, "set")
+        assert (await citizen.pay_with_ecard())["outcome"] == "authorized"
+
+        await citizen.card("loss", {"kind": "temporary"})
+        await until(citizen.pay_with_ecard, "CARD_REPORTED_LOST")
+        await citizen.card("unblock", {})
+        await until(citizen.pay_with_ecard, "authorized")
+
+        # Six wrong entries lock the physical card's password; the e-card stops with it.
+        for n in range(6):
+            await citizen.client.post(
+                f"{citizen.url}/v1/settlements/authorize",
+                headers={"X-Api-Key": "dev-hospital"},
+                json={"card_id": citizen.card_id, "password": f"{100000 + n:06d}"},
+            )
+        assert (await citizen.settle())["code"] == "PASSWORD_LOCKED"
+        await until(citizen.pay_with_ecard, "E_CARD_SUSPENDED")
+
+
+async def test_a_card_in_the_mail_is_activated_only_once_delivered(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = Paying(client, services)
+        holder, citizen.person_id = await citizen.api.verified_citizen(73)
+        card_id = await citizen.api.apply(citizen.person_id, holder.region)
+        await citizen.api.produce(card_id)
+        mailed = await citizen.api.post(
+            f"/v1/cards/{card_id}/mailing",
+            "dev-courier",
+            {"courier": "EMS", "tracking_number": "EMS1234567890"},
+        )
+        assert mailed.status_code == 201, mailed.text
+        body = {"card_id": card_id, "person_id": citizen.person_id}
+
+        async def online() -> dict[str, Any]:
+            response = await client.post(
+                f"{citizen.url}/v1/activations",
+                headers={"X-Api-Key": "dev-online-hall"},
+                json=body,
+            )
+            answer: dict[str, Any] = response.json()
+            return {"outcome": "activated"} if response.status_code == 201 else answer
+
+        for _ in range(10):  # whether or not the mailing was learned yet: not delivered
+            assert (await online())["code"] == "CARD_NOT_DELIVERED"
+            await asyncio.sleep(0.1)
+        delivered = await citizen.api.post(f"/v1/cards/{card_id}/delivery", "dev-courier")
+        assert delivered.status_code == 201, delivered.text
+        await until(online, "activated")
