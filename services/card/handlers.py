@@ -13,6 +13,7 @@ from services.card import commands, domain, rules, store
 from services.card.errors import (
     CardError,
     CardNotFoundError,
+    ECardAlreadyClaimedError,
     ECardNotClaimedError,
     FamilyLinkRequiredError,
     RegionInvalidError,
@@ -146,10 +147,17 @@ class CardHandlers:
         if not is_region(region):
             raise RegionInvalidError()
 
+        stream = holder_stream(person_id, region)
+
         async def attempt(conn: Connection) -> commands.Command:
             on_behalf = acting_person_id not in (None, person_id)
             if on_behalf and not await store.may_act_for(conn, person_id, str(acting_person_id)):
                 raise FamilyLinkRequiredError()
+            # The national e-card is one per person: claims in two provinces (two streams) at
+            # once take turns, and the second sees the first.
+            await store.lock_person(conn, "ecard", person_id)
+            if await store.ecard_stream(conn, person_id) not in (None, stream):
+                raise ECardAlreadyClaimedError()
             return commands.ClaimECard(
                 region=region,
                 channel=causation.actor or "",
@@ -157,9 +165,7 @@ class CardHandlers:
                 on_behalf=on_behalf,
             )
 
-        return await self._on_stream(
-            person_id, holder_stream(person_id, region), attempt, causation
-        )
+        return await self._on_stream(person_id, stream, attempt, causation)
 
     async def channel(
         self, person_id: str, command: commands.Command, causation: Causation

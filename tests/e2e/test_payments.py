@@ -175,3 +175,31 @@ async def test_a_card_in_the_mail_is_activated_only_once_delivered(
         delivered = await citizen.api.post(f"/v1/cards/{card_id}/delivery", "dev-courier")
         assert delivered.status_code == 201, delivered.text
         await until(online, "activated")
+
+
+async def test_the_ecard_is_one_per_person_nationally(services: dict[str, ServiceProcess]) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        api = Api(client, services)
+        for seed, at_once in ((74, False), (75, True)):
+            citizen, person_id = await api.verified_citizen(seed)
+            elsewhere = "310101" if citizen.region[:2] != "31" else "110105"
+            for region in (citizen.region, elsewhere):  # a card in each of two provinces
+                await api.deliver(await api.apply(person_id, region))
+
+            async def claim(region: str, person_id: str = person_id) -> httpx.Response:
+                body = {"person_id": person_id, "region": region}
+                return await api.post("/v1/ecards", "dev-citizen-app", body)
+
+            if at_once:
+                answers = await asyncio.gather(claim(citizen.region), claim(elsewhere))
+            else:
+                answers = (await claim(citizen.region), await claim(elsewhere))
+            statuses = sorted(a.status_code for a in answers)
+            assert statuses == [201, 409], [a.text for a in answers]
+            refused = next(a for a in answers if a.status_code == 409)
+            assert refused.json()["code"] == "E_CARD_ALREADY_CLAIMED"
+            status = await api.client.get(
+                f"{api.card}/v1/persons/{person_id}/events", headers={"X-Api-Key": "dev-operator"}
+            )
+            claims = [e for e in status.json() if e["event_type"] == "ECardClaimed"]
+            assert len(claims) == 1, claims
