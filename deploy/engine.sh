@@ -41,16 +41,27 @@ EOF
 
 answers() { curl -fsS --max-time 3 --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1; }
 
+# runc explicitly: apt may satisfy podman's runtime with crun, which this VM's cgroups refuse.
+PACKAGES=(podman runc debootstrap curl procps)
+
 install_podman() {
-  command -v podman >/dev/null && command -v debootstrap >/dev/null && return 0
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    say "podman and debootstrap are needed: as root on Debian, apt-get install podman debootstrap"
+  if [ "$(id -u)" != 0 ]; then
+    say "the engine is rootful podman (/run/podman, /etc/containers): run this as root"
     return 1
   fi
-  say "installing podman and debootstrap from Debian's packages"
+  local missing=()
+  for tool in podman runc debootstrap curl pgrep; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    say "missing ${missing[*]}: on Debian, apt-get install ${PACKAGES[*]}"
+    return 1
+  fi
+  say "installing ${PACKAGES[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q podman debootstrap >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && apt-get install -y -q podman debootstrap >/dev/null; }
+  apt-get install -y -q "${PACKAGES[@]}" >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && apt-get install -y -q "${PACKAGES[@]}" >/dev/null; }
 }
 
 configure_podman() {
@@ -76,6 +87,12 @@ EOF
 
 start_socket() {
   answers && return 0
+  if pgrep -f "podman system service --time=0 unix://$SOCKET" >/dev/null; then
+    # Running but slow to answer (a busy machine): wait for it rather than start another.
+    for _ in $(seq 1 60); do answers && return 0; sleep 0.5; done
+    say "the API on $SOCKET runs but does not answer; see $ENGINE_DIR/service.log"
+    return 1
+  fi
   mkdir -p "$(dirname "$SOCKET")" "$ENGINE_DIR"
   rm -f "$SOCKET"
   say "starting the Docker-compatible API on $SOCKET"

@@ -71,3 +71,9 @@ async def migrate(pool: asyncpg.Pool, *folders: Path) -> list[str]:
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
                 applied.append(name)
     return applied
+
+
+async def take_turn(conn: Connection, name: str) -> None:
+    """Wait until no other transaction holds the turn called ``name``; hold it until this
+    transaction ends (a PostgreSQL advisory lock, so across processes and replicas too)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", name)

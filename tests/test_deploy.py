@@ -72,6 +72,8 @@ def test_official_images_by_default_and_every_container_restarts() -> None:
     assert services["identity"]["build"]["args"]["PYTHON_IMAGE"] == "python:3.11-slim"
     for name in ("kafka", "postgres", "sink", *APP_SERVICES):
         assert services[name]["restart"] == "unless-stopped", name
+        # A stop lets the process finish (podman's compatible API would give it 0 s).
+        assert services[name].get("stop_grace_period"), name
     # Integrators on this host reach Kafka on loopback only (the listener has no security).
     [published] = services["kafka"]["ports"]
     # (docker-compose 1.x prints "127.0.0.1:9094:9094", `docker compose` a mapping)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from services.activation.password_handlers import PasswordHandlers, Proof
+from services.activation.payment import Settlement, amount_band
 from shared.http import ERROR_RESPONSES, request_causation, require_roles
 from shared.settings import ApiClient
 
@@ -20,6 +21,10 @@ Changing = Annotated[
 Recovering = Annotated[ApiClient, Depends(require_roles("window", "online_hall", "citizen_app"))]
 
 
+#: A hospital's or pharmacy's own id: letters, digits, dashes (no personal data).
+FACILITY_ID = r"^[A-Za-z0-9\-]{1,40}$"
+
+
 class SettlementCheck(BaseModel):
     """The password the holder entered on the terminal."""
 
@@ -27,6 +32,12 @@ class SettlementCheck(BaseModel):
 
     card_id: str = Field(description="The card inserted.", max_length=64)
     password: SecretStr = Field(description="The 6-digit service password.")
+    amount_fen: int | None = Field(
+        None, ge=0, le=10**10, description="The settlement's amount in fen (recorded as a band)."
+    )
+    facility_id: str | None = Field(
+        None, description="The hospital's or pharmacy's own id.", pattern=FACILITY_ID
+    )
 
 
 class PasswordChange(BaseModel):
@@ -79,7 +90,7 @@ async def authorize(body: SettlementCheck, request: Request, caller: Settling) -
     await _passwords(request).authorize(
         card_id=body.card_id,
         password=body.password.get_secret_value(),
-        channel=caller.role,
+        settlement=Settlement(caller.role, body.facility_id, amount_band(body.amount_fen)),
         causation=request_causation(request),
     )
     return Done(card_id=body.card_id, outcome="authorized")
@@ -124,6 +135,12 @@ class ECardPayment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     password: SecretStr = Field(description="The e-card's 6-digit password.")
+    amount_fen: int | None = Field(
+        None, ge=0, le=10**10, description="The payment's amount in fen (recorded as a band)."
+    )
+    facility_id: str | None = Field(
+        None, description="The hospital's or pharmacy's own id.", pattern=FACILITY_ID
+    )
 
 
 @router.post("/ecards/{person_id}/payments/authorize", response_model=Done)
@@ -134,7 +151,7 @@ async def authorize_ecard(
     await _passwords(request).authorize_ecard(
         person_id=person_id,
         password=body.password.get_secret_value(),
-        channel=caller.role,
+        settlement=Settlement(caller.role, body.facility_id, amount_band(body.amount_fen)),
         causation=request_causation(request),
     )
     return Done(card_id=person_id, outcome="authorized")

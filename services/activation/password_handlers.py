@@ -8,15 +8,15 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from services.activation import domain, passwords, payment, store
+from services.activation import domain, passwords, payment, settlements, store
 from services.activation.errors import (
     PAYMENT_ERRORS,
+    ActivationError,
     CardNotFoundError,
     CardNotHeldError,
     ECardNotClaimedError,
@@ -25,7 +25,7 @@ from services.activation.errors import (
     PasswordWrongError,
     RecoveryProofRequiredError,
 )
-from services.activation.payment import PayingCard, PaymentRefusal
+from services.activation.payment import PayingCard, PaymentRefusal, Settlement
 from shared import verified
 from shared.aggregate import decide_and_append, load_state, retry_on_conflict
 from shared.contracts import PasswordAttemptFailed, PasswordLocked
@@ -70,16 +70,20 @@ class PasswordHandlers:
     clock: Callable[[], datetime]
 
     async def authorize(
-        self, *, card_id: str, password: str, channel: str, causation: Causation
+        self, *, card_id: str, password: str, settlement: Settlement, causation: Causation
     ) -> None:
-        """Check the password for a settlement; refused while it is the initial one."""
-        await self._enter(card_id, "physical", password, channel, "settlement", causation)
+        """Authorise a settlement with the physical card: it may pay, and the password (no
+        longer the initial one) is right. Either way the settlement is recorded."""
+        await self._enter(card_id, "physical", password, settlement.channel, causation, settlement)
 
     async def authorize_ecard(
-        self, *, person_id: str, password: str, channel: str, causation: Causation
+        self, *, person_id: str, password: str, settlement: Settlement, causation: Causation
     ) -> None:
-        """Check the e-card password for a payment (its lock leaves the physical card alone)."""
-        await self._enter(person_id, "electronic", password, channel, "settlement", causation)
+        """Authorise a payment with the e-card (its password's lock leaves the physical card
+        alone); recorded like a settlement."""
+        await self._enter(
+            person_id, "electronic", password, settlement.channel, causation, settlement
+        )
 
     async def change(
         self,
@@ -94,7 +98,7 @@ class PasswordHandlers:
         """Change the password after entering the current one (the initial one at first)."""
         passwords.check_policy(new, id_number)
         hashed = await asyncio.to_thread(self.hasher.hash, new)
-        await self._enter(card_id, "physical", current, channel, "change", causation, hashed)
+        await self._enter(card_id, "physical", current, channel, causation, new_hash=hashed)
 
     async def recover(
         self,
@@ -132,51 +136,64 @@ class PasswordHandlers:
         kind: CardKind,
         password: str,
         channel: str,
-        purpose: Literal["settlement", "change"],
         causation: Causation,
+        settlement: Settlement | None = None,
         new_hash: str | None = None,
     ) -> None:
-        def may_pay(subject: Subject) -> None:
-            if purpose == "settlement" and subject.refusal is not None:
-                raise PAYMENT_ERRORS[subject.refusal]()
+        """Enter the password to settle (``settlement``) or to change it (``new_hash``)."""
 
-        async def attempt() -> list[Envelope]:
+        async def attempt() -> tuple[list[Envelope], ActivationError | None]:
             # Argon2 is slow on purpose: check the password before the transaction, so that
-            # concurrent entries do not hold their transactions open while hashing.
+            # concurrent entries do not hold their transactions open while hashing. A card
+            # that may not pay is refused without checking its password.
             async with self.pool.acquire() as conn:
                 subject = await self._subject(conn, card_id, kind)
-                may_pay(subject)  # a card that may not pay is refused before its password
                 stored = await store.password_hash(conn, subject.key, kind)
-            right = await self._right(stored, password, subject.region)
+            paying = settlement is not None
+            right = (paying and subject.refusal is not None) or await self._right(
+                stored, password, subject.region
+            )
             async with self.pool.acquire() as conn, conn.transaction():
+                if paying:  # settlements of one card take turns: none lost to a conflict
+                    await settlements.one_at_a_time(conn, kind, card_id)
                 subject = await self._subject(conn, card_id, kind)
-                may_pay(subject)  # lost (or more) while the password was checked
-                if await store.password_hash(conn, subject.key, kind) != stored:
-                    raise ConcurrencyError(subject.key)  # changed meanwhile: check again
-                command = passwords.Enter(
-                    card_id=subject.card_id,
-                    kind=kind,
-                    channel=channel,
-                    right=right,
-                    card_active=subject.active,
-                    purpose=purpose,
-                    rule=self.lock_rule(subject.region),
-                    at=self.clock(),
-                    initial=stored is None,
-                )
-                events = await self._append(
-                    conn, subject.key, kind, subject.person_id, command, causation
-                )
-                if new_hash is not None and command.right:
-                    await store.store_password_hash(conn, subject.key, kind, new_hash)
-                return events
+                events: list[Envelope] = []
+                try:
+                    if paying and subject.refusal is not None:
+                        raise PAYMENT_ERRORS[subject.refusal]()
+                    if await store.password_hash(conn, subject.key, kind) != stored:
+                        raise ConcurrencyError(subject.key)  # changed meanwhile: check again
+                    command = passwords.Enter(
+                        card_id=subject.card_id,
+                        kind=kind,
+                        channel=channel,
+                        right=right,
+                        card_active=subject.active,
+                        purpose="settlement" if paying else "change",
+                        rule=self.lock_rule(subject.region),
+                        at=self.clock(),
+                        initial=stored is None,
+                    )
+                    events = await self._append(
+                        conn, subject.key, kind, subject.person_id, command, causation
+                    )
+                    if new_hash is not None and command.right:
+                        await store.store_password_hash(conn, subject.key, kind, new_hash)
+                    refused = _refusal_of(events)
+                except ActivationError as exc:
+                    if not paying:
+                        raise
+                    refused = exc
+                if settlement is not None:
+                    recorded = settlements.outcome(subject.card_id, kind, settlement, refused)
+                    events += await settlements.record(
+                        conn, self.events, subject.key, subject.person_id, recorded, causation
+                    )
+                return events, refused
 
-        events = await retry_on_conflict(attempt)
-        types = {e.event_type for e in events}
-        if PasswordLocked.event_type in types:
-            raise PasswordLockedError()
-        if PasswordAttemptFailed.event_type in types:
-            raise PasswordWrongError()
+        _, refused = await retry_on_conflict(attempt)
+        if refused is not None:
+            raise refused
 
     async def _subject(self, conn: Connection, key: str, kind: CardKind) -> Subject:
         """Whose password: a physical card (by card id) or a person's e-card (by person id)."""
@@ -252,3 +269,13 @@ class PasswordHandlers:
             decide=lambda state: passwords.decide(state, command),
             causation=causation,
         )
+
+
+def _refusal_of(events: list[Envelope]) -> ActivationError | None:
+    """The refusal a password entry ended in, if any."""
+    types = {e.event_type for e in events}
+    if PasswordLocked.event_type in types:
+        return PasswordLockedError()
+    if PasswordAttemptFailed.event_type in types:
+        return PasswordWrongError()
+    return None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.activation.domain import DELIVERED
+from shared.contracts.activation import AmountBand
 
 #: Why a card may not pay now; also the refusal's code at the edge.
 PaymentRefusal = Literal[
@@ -66,3 +67,26 @@ def ecard_refusal(
     if not ecard_active:
         return "E_CARD_NOT_ACTIVE"
     return None
+
+
+def amount_band(amount_fen: int | None) -> AmountBand:
+    """The band a settlement's amount (in fen) falls in."""
+    if amount_fen is None:
+        return "unknown"
+    yuan = amount_fen / 100
+    if yuan < 100:
+        return "under_100"
+    if yuan < 500:
+        return "100_to_500"
+    if yuan < 2000:
+        return "500_to_2000"
+    return "2000_and_over"
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Where a settlement is asked for, and for how much (as a band)."""
+
+    channel: str
+    facility_id: str | None = None
+    amount_band: AmountBand = "unknown"

@@ -22,7 +22,7 @@ from services.card.settings import CardSettings
 from shared import verified
 from shared.aggregate import decide_and_append, retry_on_conflict
 from shared.contracts.card import ApplicationKind, DeliveryMethod, ReplacementReason
-from shared.db import Connection
+from shared.db import Connection, take_turn
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
 from shared.regions import is_region, province_of
@@ -155,7 +155,7 @@ class CardHandlers:
                 raise FamilyLinkRequiredError()
             # The national e-card is one per person: claims in two provinces (two streams) at
             # once take turns, and the second sees the first.
-            await store.lock_person(conn, "ecard", person_id)
+            await take_turn(conn, f"ecard:{person_id}")
             if await store.ecard_stream(conn, person_id) not in (None, stream):
                 raise ECardAlreadyClaimedError()
             return commands.ClaimECard(

@@ -102,12 +102,6 @@ async def ecard_stream(conn: Connection, person_id: str) -> str | None:
     return stream
 
 
-async def lock_person(conn: Connection, purpose: str, person_id: str) -> None:
-    """Take turns with every other transaction doing ``purpose`` for this person (released at
-    commit or rollback)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{purpose}:{person_id}")
-
-
 async def may_act_for(conn: Connection, holder: str, member: str) -> bool:
     """Whether identity's events say ``member`` is a linked family member of ``holder``."""
     linked = await conn.fetchval(

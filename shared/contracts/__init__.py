@@ -14,6 +14,8 @@ from shared.contracts.activation import (
     PasswordReset,
     PasswordSet,
     PasswordUnlocked,
+    SettlementAuthorized,
+    SettlementRefused,
 )
 from shared.contracts.base import EventPayload
 from shared.contracts.card import (
@@ -96,6 +98,8 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     PasswordReset,
     PasswordSet,
     PasswordUnlocked,
+    SettlementAuthorized,
+    SettlementRefused,
     NotificationPreferencesChanged,
     NotificationScheduled,
     NotificationSuppressed,
@@ -174,6 +178,8 @@ __all__ = [
     "PasswordUnlocked",
     "PersonRegistered",
     "PersonalDataErased",
+    "SettlementAuthorized",
+    "SettlementRefused",
     "UnknownEventError",
     "json_schemas",
     "parse_payload",

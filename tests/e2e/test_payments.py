@@ -51,7 +51,12 @@ class Paying:
         response = await self.client.post(
             f"{self.url}/v1/settlements/authorize",
             headers={"X-Api-Key": "dev-hospital"},
-            json={"card_id": card_id or self.card_id, "password": PASSWORD},
+            json={
+                "card_id": card_id or self.card_id,
+                "password": PASSWORD,
+                "amount_fen": 12_345,
+                "facility_id": "H-4101-001",
+            },
         )
         assert response.status_code in (200, 409, 423), response.text
         body: dict[str, Any] = response.json()
@@ -65,6 +70,23 @@ class Paying:
         )
         body: dict[str, Any] = response.json()
         return body
+
+    async def history(self) -> list[dict[str, Any]]:
+        """The holder's history in the activation service, in order."""
+        response = await self.client.get(
+            f"{self.url}/v1/persons/{self.person_id}/events", headers={"X-Api-Key": "dev-operator"}
+        )
+        assert response.status_code == 200, response.text
+        events: list[dict[str, Any]] = response.json()
+        return events
+
+    async def settlements(self) -> list[tuple[str, str | None]]:
+        """Each settlement recorded for the holder: its event type and refusal reason."""
+        return [
+            (e["event_type"], e["payload"].get("reason"))
+            for e in await self.history()
+            if e["event_type"] in ("SettlementAuthorized", "SettlementRefused")
+        ]
 
     async def card(self, path: str, body: dict[str, Any]) -> httpx.Response:
         response = await self.api.post(f"/v1/cards/{self.card_id}/{path}", "dev-window", body)
@@ -106,6 +128,19 @@ async def test_a_lost_card_stops_paying_and_the_old_card_never_pays_after_a_repl
         assert again.json()["code"] == "CARD_NO_LONGER_VALID"
         # The replacement is not in hand yet: it may not pay either.
         await until(lambda: citizen.settle(new), "CARD_NOT_DELIVERED")
+
+        # Every settlement is in the holder's history: where, how much (a band), and why not.
+        recorded = await citizen.settlements()
+        assert recorded[0] == ("SettlementAuthorized", None)
+        assert ("SettlementRefused", "CARD_REPORTED_LOST") in recorded
+        assert ("SettlementRefused", "CARD_REPLACED") in recorded
+        history = await citizen.history()
+        first = next(e for e in history if e["event_type"] == "SettlementAuthorized")
+        assert first["payload"]["amount_band"] == "100_to_500"
+        assert (first["payload"]["channel"], first["payload"]["facility_id"]) == (
+            "hospital",
+            "H-4101-001",
+        )
 
 
 async def test_the_ecard_stops_while_its_card_is_lost_or_its_password_locked(
@@ -203,3 +238,27 @@ async def test_the_ecard_is_one_per_person_nationally(services: dict[str, Servic
             )
             claims = [e for e in status.json() if e["event_type"] == "ECardClaimed"]
             assert len(claims) == 1, claims
+
+
+async def test_settlements_during_a_loss_report_are_each_answered_and_recorded_once(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = await Paying(client, services).ready(76)
+        before = len(await citizen.settlements())
+
+        async def report() -> dict[str, Any]:
+            await citizen.card("loss", {"kind": "temporary"})
+            return {}
+
+        answers = await asyncio.gather(
+            *(citizen.settle() for _ in range(12)), report(), *(citizen.settle() for _ in range(12))
+        )
+        told = [a.get("outcome") or a.get("code") for a in answers if a]
+        assert set(told) <= {"authorized", "CARD_REPORTED_LOST"}, told
+        # Nothing half-recorded: one recorded settlement for each answer, with its outcome.
+        recorded = (await citizen.settlements())[before:]
+        assert sorted(r[1] or "authorized" for r in recorded) == sorted(told)
+        # Once the loss is known, nothing more is authorised.
+        await until(citizen.settle, "CARD_REPORTED_LOST")
+        assert [(await citizen.settle())["code"] for _ in range(3)] == ["CARD_REPORTED_LOST"] * 3

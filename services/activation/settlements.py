@@ -1,0 +1,60 @@
+"""Every settlement and e-card payment is recorded, authorised or refused (where, by which
+channel, the amount as a band), on a stream of its own per card and kind, so that the
+holder's history shows each one (Social Insurance Law art. 4: the right to inquire)."""
+
+from __future__ import annotations
+
+from services.activation.errors import ActivationError
+from services.activation.payment import Settlement
+from shared.contracts import EventPayload, SettlementAuthorized, SettlementRefused
+from shared.contracts.activation import CardKind
+from shared.db import Connection, take_turn
+from shared.envelope import Envelope
+from shared.eventstore import Causation, EventStore
+
+
+def outcome(
+    card_id: str, kind: CardKind, settlement: Settlement, refused: ActivationError | None
+) -> EventPayload:
+    """The event that records how the settlement ended."""
+    if refused is None:
+        return SettlementAuthorized(
+            card_id=card_id,
+            card_kind=kind,
+            channel=settlement.channel,
+            facility_id=settlement.facility_id,
+            amount_band=settlement.amount_band,
+        )
+    return SettlementRefused(
+        card_id=card_id,
+        card_kind=kind,
+        channel=settlement.channel,
+        facility_id=settlement.facility_id,
+        amount_band=settlement.amount_band,
+        reason=refused.code,
+    )
+
+
+async def one_at_a_time(conn: Connection, kind: CardKind, key: str) -> None:
+    """Wait for any other settlement of this card (or e-card) to commit first."""
+    await take_turn(conn, f"settlement:{kind}:{key}")
+
+
+async def record(
+    conn: Connection,
+    events: EventStore,
+    key: str,
+    person_id: str,
+    event: EventPayload,
+    causation: Causation,
+) -> list[Envelope]:
+    """Append ``event`` to the card's settlement stream, inside the caller's transaction: the
+    stream is only appended to, so its version is all that is read (a concurrent settlement
+    would be a conflict, retried by the caller; ``one_at_a_time`` avoids it)."""
+    stream_id = f"settlement-{key}"
+    version: int = await conn.fetchval(
+        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
+    )
+    envelopes = events.envelopes(stream_id, version, person_id, [event], causation)
+    await events.append(conn, envelopes, causation)
+    return envelopes
