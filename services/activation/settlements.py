@@ -17,22 +17,16 @@ def outcome(
     card_id: str, kind: CardKind, settlement: Settlement, refused: ActivationError | None
 ) -> EventPayload:
     """The event that records how the settlement ended."""
+    where = {
+        "card_id": card_id,
+        "card_kind": kind,
+        "channel": settlement.channel,
+        "facility_id": settlement.facility_id,
+        "amount_band": settlement.amount_band,
+    }
     if refused is None:
-        return SettlementAuthorized(
-            card_id=card_id,
-            card_kind=kind,
-            channel=settlement.channel,
-            facility_id=settlement.facility_id,
-            amount_band=settlement.amount_band,
-        )
-    return SettlementRefused(
-        card_id=card_id,
-        card_kind=kind,
-        channel=settlement.channel,
-        facility_id=settlement.facility_id,
-        amount_band=settlement.amount_band,
-        reason=refused.code,
-    )
+        return SettlementAuthorized.model_validate(where)
+    return SettlementRefused.model_validate({**where, "reason": refused.code})
 
 
 async def one_at_a_time(conn: Connection, kind: CardKind, key: str) -> None:

@@ -159,31 +159,30 @@ class FinancialFunctionActivated(EventPayload):
 AmountBand = Literal["under_100", "100_to_500", "500_to_2000", "2000_and_over", "unknown"]
 
 
-class SettlementAuthorized(EventPayload):
+class _Settlement(EventPayload):
+    """What every settlement record says: which card, how, where, how much."""
+
+    card_id: str = Field(description="The physical card, or the card the e-card is bound to.")
+    card_kind: CardKind = Field(description="Paid with the physical card or the e-card.")
+    channel: str = Field(description="Who asked: hospital or pharmacy (the caller's role).")
+    facility_id: str | None = Field(description="The hospital's or pharmacy's own id, if given.")
+    amount_band: AmountBand = Field(description="The settlement's amount, as a band.")
+
+
+class SettlementAuthorized(_Settlement):
     """A medical settlement with the card, or a payment with the e-card, was authorised:
     the card may pay and the password was right."""
 
     event_type: ClassVar[str] = "SettlementAuthorized"
     producer: ClassVar[Producer] = "activation"
 
-    card_id: str = Field(description="The physical card, or the card the e-card is bound to.")
-    card_kind: CardKind = Field(description="Paid with the physical card or the e-card.")
-    channel: str = Field(description="Who asked: hospital or pharmacy (the caller's role).")
-    facility_id: str | None = Field(description="The hospital's or pharmacy's own id, if given.")
-    amount_band: AmountBand = Field(description="The settlement's amount, as a band.")
 
-
-class SettlementRefused(EventPayload):
+class SettlementRefused(_Settlement):
     """A settlement or e-card payment was refused; the reason is the code the terminal got."""
 
     event_type: ClassVar[str] = "SettlementRefused"
     producer: ClassVar[Producer] = "activation"
 
-    card_id: str = Field(description="The physical card, or the card the e-card is bound to.")
-    card_kind: CardKind = Field(description="Paid with the physical card or the e-card.")
-    channel: str = Field(description="Who asked: hospital or pharmacy (the caller's role).")
-    facility_id: str | None = Field(description="The hospital's or pharmacy's own id, if given.")
-    amount_band: AmountBand = Field(description="The settlement's amount, as a band.")
     reason: str = Field(
         description="Stable code: why the card may not pay (CARD_REPORTED_LOST, CARD_REPLACED, "
         "E_CARD_SUSPENDED, ...) or the password check (PASSWORD_WRONG, PASSWORD_LOCKED, "
