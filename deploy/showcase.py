@@ -265,12 +265,73 @@ async def activation_scene(
     return scene
 
 
+async def _until_code(
+    client: httpx.AsyncClient, url: str, key: str, body: dict[str, Any], code: str
+) -> dict[str, Any]:
+    """Post until the answer's code is ``code`` (the activation service learns of a card
+    event a moment later), at most 10 s."""
+    answer: dict[str, Any] = {}
+    for _ in range(200):
+        answer = (await _post(client, url, key, body)).json()
+        if answer.get("code") == code:
+            break
+        await asyncio.sleep(0.05)
+    return answer
+
+
+async def payment_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Random) -> Showcase:
+    """The e-card shows a one-minute QR code that a pharmacy redeems once; after a loss
+    report the card and the e-card stop paying."""
+    scene = Showcase()
+    citizen, person_id, card_id = await _delivered_card(client, urls, rng)
+    activate = {"card_id": card_id, "person_id": person_id, "id_checked": True}
+    await _activation(client, urls, "/v1/activations", "dev-window", activate)
+    change = {"current_password": "123456", "new_password": "135792"}
+    await _post(client, f"{urls.activation}/v1/cards/{card_id}/password", "dev-window", change)
+    ecard = {"person_id": person_id, "region": citizen.region}
+    await _card(client, urls, "/v1/ecards", "dev-citizen-app", ecard)
+    ecard_url = f"{urls.activation}/v1/ecards/{person_id}"
+    for _ in range(200):  # until the activation service learned of the claim
+        set_pin = await _post(
+            client, f"{ecard_url}/activation", "dev-citizen-app", {"password": "135792"}
+        )
+        if set_pin.status_code != 404:
+            break
+        await asyncio.sleep(0.05)
+    shown = (await _post(client, f"{ecard_url}/payment-codes", "dev-citizen-app", {})).json()
+    redeem = f"{urls.activation}/v1/payment-codes/redeem"
+    pay = {"code": shown.get("payload", ""), "password": "135792", "amount_fen": 4200}
+    paid = (await _post(client, redeem, "dev-pharmacy", pay)).json()
+    again = (await _post(client, redeem, "dev-pharmacy", pay)).json()
+    scene.lines.append(
+        f"e-card QR code ({len(shown.get('qr_svg', ''))} bytes of SVG, until "
+        f"{shown.get('expires_at')}): at a pharmacy {paid.get('outcome', paid.get('code'))}; "
+        f"the same code again {again.get('code')}"
+    )
+    await _card(client, urls, f"/v1/cards/{card_id}/loss", "dev-window", {"kind": "temporary"})
+    settle = {"card_id": card_id, "password": "135792"}
+    url = f"{urls.activation}/v1/settlements/authorize"
+    refused = await _until_code(client, url, "dev-hospital", settle, "CARD_REPORTED_LOST")
+    no_code = (await _post(client, f"{ecard_url}/payment-codes", "dev-citizen-app", {})).json()
+    scene.lines.append(
+        f"after a loss report: settlement {refused.get('code')}; e-card code {no_code.get('code')}"
+    )
+    scene.outcomes["qr_payment"] = (
+        paid.get("outcome") == "authorized" and again.get("code") == "PAYMENT_CODE_USED"
+    )
+    scene.outcomes["refused_after_loss"] = (
+        refused.get("code") == no_code.get("code") == "CARD_REPORTED_LOST"
+    )
+    return scene
+
+
 async def run_showcase(urls: Endpoints, seed: int | None = None) -> Showcase:
     """Every scene, one after the other."""
     rng = random.Random(seed)  # noqa: S311 - made-up citizens, not secrets
     result = Showcase()
     async with httpx.AsyncClient(timeout=30) as client:
-        for scene in (face_lock_scene, family_scene, card_scene, activation_scene):
+        scenes = (face_lock_scene, family_scene, card_scene, activation_scene, payment_scene)
+        for scene in scenes:
             part = await scene(client, urls, rng)
             result.lines.extend(part.lines)
             result.outcomes.update(part.outcomes)

@@ -16,6 +16,8 @@ from services.activation.errors import (
     PasswordLockedError,
     PasswordWeakError,
     PasswordWrongError,
+    PaymentCodeExpiredError,
+    PaymentCodeInvalidError,
     RecoveryProofRequiredError,
 )
 from services.activation.handlers import Activated, ActivationHandlers
@@ -108,6 +110,8 @@ STATUS: dict[type[DomainError], int] = {
     FamilyLinkRequiredError: 403,
     CardNotHeldError: 403,
     PasswordWeakError: 422,
+    PaymentCodeInvalidError: 422,
+    PaymentCodeExpiredError: 410,
     PasswordWrongError: 422,
     PasswordLockedError: 423,
     RecoveryProofRequiredError: 403,

@@ -15,6 +15,8 @@ from services.activation.consumers import feed
 from services.activation.handlers import ActivationHandlers
 from services.activation.password_api import router as password_router
 from services.activation.password_handlers import PasswordHandlers
+from services.activation.payment_code_api import PaymentCodes
+from services.activation.payment_code_api import router as payment_code_router
 from services.activation.settings import ActivationSettings
 from shared import verified
 from shared.app import service_app
@@ -29,6 +31,7 @@ class Activation:
 
     activator: ActivationHandlers
     passwords: PasswordHandlers
+    codes: PaymentCodes
 
 
 def create_app(settings: ActivationSettings) -> FastAPI:
@@ -49,13 +52,16 @@ def create_app(settings: ActivationSettings) -> FastAPI:
                 max_verification_age=max_age,
                 clock=utc_now,
             ),
+            codes=PaymentCodes(
+                settings.code_keys(), timedelta(seconds=settings.payment_code_ttl_s)
+            ),
         )
 
     return service_app(
         service="activation",
         settings=settings,
         description="Activation (启用) of social security cards by every channel.",
-        routers=[router, password_router],
+        routers=[router, password_router, payment_code_router],
         status_of=status_of,
         migrations=[verified.MIGRATIONS, Path(__file__).parent / "migrations"],
         make_handlers=handlers,

@@ -155,6 +155,21 @@ class ECardNotActiveError(ActivationError):
     default_message = "The electronic card is not active yet: set its password first."
 
 
+class PaymentCodeInvalidError(ActivationError):
+    code = "PAYMENT_CODE_INVALID"
+    default_message = "This payment code was not issued by the platform, or was altered."
+
+
+class PaymentCodeExpiredError(ActivationError):
+    code = "PAYMENT_CODE_EXPIRED"
+    default_message = "This payment code has expired; ask the holder to show a new one."
+
+
+class PaymentCodeUsedError(ActivationError):
+    code = "PAYMENT_CODE_USED"
+    default_message = "This payment code was already used; each code pays once."
+
+
 #: The refusal a paying channel gets for each reason a card may not pay now.
 PAYMENT_ERRORS: dict[str, type[ActivationError]] = {
     "CARD_REPORTED_LOST": CardReportedLostError,
@@ -165,4 +180,10 @@ PAYMENT_ERRORS: dict[str, type[ActivationError]] = {
     "CARD_NOT_ACTIVE": CardNotActiveError,
     "E_CARD_SUSPENDED": ECardSuspendedError,
     "E_CARD_NOT_ACTIVE": ECardNotActiveError,
+}
+
+#: The refusal of a payment code that cannot be redeemed.
+CODE_ERRORS: dict[str, type[ActivationError]] = {
+    "PAYMENT_CODE_INVALID": PaymentCodeInvalidError,
+    "PAYMENT_CODE_EXPIRED": PaymentCodeExpiredError,
 }

@@ -85,6 +85,14 @@ class PasswordHandlers:
             person_id, "electronic", password, settlement.channel, causation, settlement
         )
 
+    async def paying_ecard(self, person_id: str) -> str:
+        """The card the person's e-card is bound to, if the e-card may pay now."""
+        async with self.pool.acquire() as conn:
+            subject = await self._subject(conn, person_id, "electronic")
+        if subject.refusal is not None:
+            raise PAYMENT_ERRORS[subject.refusal]()
+        return subject.card_id
+
     async def change(
         self,
         *,
@@ -180,6 +188,8 @@ class PasswordHandlers:
                     if new_hash is not None and command.right:
                         await store.store_password_hash(conn, subject.key, kind, new_hash)
                     refused = _refusal_of(events)
+                    if refused is None and settlement is not None:
+                        refused = await settlements.use_code(conn, settlement, subject.card_id)
                 except ActivationError as exc:
                     if not paying:
                         raise

@@ -90,3 +90,6 @@ class Settlement:
     channel: str
     facility_id: str | None = None
     amount_band: AmountBand = "unknown"
+    #: Paid by showing a code (展码): its id (used once) and the card it was issued for.
+    payment_code_id: str | None = None
+    code_card_id: str | None = None

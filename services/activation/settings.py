@@ -1,11 +1,14 @@
 """The activation service's settings (env prefix ACTIVATION_)."""
 
+import base64
+import binascii
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.activation.passwords import LockRule
+from services.activation.payment_codes import DEV_KEY_ID, DEV_SEED, CodeKeys
 from shared.settings import ServiceSettings
 
 
@@ -30,6 +33,33 @@ class ActivationSettings(ServiceSettings):
     max_verification_age_s: int = Field(
         300, ge=30, description="Online activation needs a face verification this recent."
     )
+    payment_code_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Ed25519 seeds (32 bytes, base64) that sign e-card payment codes, by key "
+        "id, newest first: the first signs, all are published. Empty: a development key.",
+    )
+    payment_code_ttl_s: int = Field(60, ge=10, le=300, description="A payment code's life.")
+
+    @model_validator(mode="after")
+    def _payment_code_keys_are_real(self) -> "ActivationSettings":
+        for kid, seed in self.payment_code_keys.items():
+            try:
+                raw = base64.b64decode(seed, validate=True)
+            except binascii.Error:
+                raise ValueError(f"payment code key {kid} is not base64") from None
+            if len(raw) != 32 or raw == DEV_SEED:
+                raise ValueError(f"payment code key {kid} must be 32 random bytes")
+        if self.environment == "production" and not self.payment_code_keys:
+            raise ValueError("production needs ACTIVATION_PAYMENT_CODE_KEYS")
+        return self
+
+    def code_keys(self) -> CodeKeys:
+        """The keys that sign and verify payment codes."""
+        if not self.payment_code_keys:
+            return CodeKeys.from_seeds({DEV_KEY_ID: DEV_SEED})
+        return CodeKeys.from_seeds(
+            {kid: base64.b64decode(seed) for kid, seed in self.payment_code_keys.items()}
+        )
 
     def initial_password_for(self, region: str) -> str:
         """The initial service password of a region's cards."""

@@ -4,7 +4,11 @@ holder's history shows each one (Social Insurance Law art. 4: the right to inqui
 
 from __future__ import annotations
 
-from services.activation.errors import ActivationError
+from services.activation.errors import (
+    ActivationError,
+    PaymentCodeInvalidError,
+    PaymentCodeUsedError,
+)
 from services.activation.payment import Settlement
 from shared.contracts import EventPayload, SettlementAuthorized, SettlementRefused
 from shared.contracts.activation import CardKind
@@ -23,6 +27,7 @@ def outcome(
         "channel": settlement.channel,
         "facility_id": settlement.facility_id,
         "amount_band": settlement.amount_band,
+        "payment_code_id": settlement.payment_code_id,
     }
     if refused is None:
         return SettlementAuthorized.model_validate(where)
@@ -52,3 +57,19 @@ async def record(
     envelopes = events.envelopes(stream_id, version, person_id, [event], causation)
     await events.append(conn, envelopes, causation)
     return envelopes
+
+
+async def use_code(
+    conn: Connection, settlement: Settlement, card_id: str
+) -> ActivationError | None:
+    """Redeem the settlement's payment code once, for the card it was issued for; why not."""
+    if settlement.payment_code_id is None:
+        return None
+    if settlement.code_card_id != card_id:
+        return PaymentCodeInvalidError()  # the e-card moved to another card since
+    redeemed = await conn.fetchval(
+        "INSERT INTO redeemed_payment_codes (code_id) VALUES ($1)"
+        " ON CONFLICT DO NOTHING RETURNING code_id",
+        settlement.payment_code_id,
+    )
+    return None if redeemed is not None else PaymentCodeUsedError()

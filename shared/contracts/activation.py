@@ -167,6 +167,9 @@ class _Settlement(EventPayload):
     channel: str = Field(description="Who asked: hospital or pharmacy (the caller's role).")
     facility_id: str | None = Field(description="The hospital's or pharmacy's own id, if given.")
     amount_band: AmountBand = Field(description="The settlement's amount, as a band.")
+    payment_code_id: str | None = Field(
+        None, description="The e-card payment code (展码) it was paid with, if one."
+    )
 
 
 class SettlementAuthorized(_Settlement):

@@ -12,6 +12,7 @@ import pytest
 
 from deploy.citizens import face_check_for, fake_citizen
 from deploy.demo import Journey, run_demo, run_journey
+from deploy.showcase import run_showcase
 from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.envelope import Envelope
@@ -243,3 +244,9 @@ async def test_an_unverified_person_cannot_apply(services: dict[str, ServiceProc
         {"person_id": "nobody-we-know", "region": "410105", "photo_ref": "photo-1"},
     )
     assert (response.status_code, response.json()["code"]) == (409, "IDENTITY_NOT_VERIFIED")
+
+
+async def test_the_demo_showcase_goes_by_the_rules(services: dict[str, ServiceProcess]) -> None:
+    showcase = await run_showcase(endpoints(services), seed=20261204)
+    assert {"qr_payment", "refused_after_loss"} <= set(showcase.outcomes)
+    assert [name for name, ok in showcase.outcomes.items() if not ok] == [], showcase.lines

@@ -5,15 +5,20 @@ still in the mail is not activated."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import jwt
 
 from deploy.stack import ServiceProcess
+from services.activation.payment_codes import AUDIENCE, DEV_KEY_ID, DEV_SEED, CodeKeys
+from shared.envelope import utc_now
 from tests.e2e.test_activation import activation
 from tests.e2e.test_cards import Api
 
 PASSWORD = "135792"
+MINUTE = timedelta(minutes=1)
 
 
 class Paying:
@@ -262,3 +267,90 @@ async def test_settlements_during_a_loss_report_are_each_answered_and_recorded_o
         # Once the loss is known, nothing more is authorised.
         await until(citizen.settle, "CARD_REPORTED_LOST")
         assert [(await citizen.settle())["code"] for _ in range(3)] == ["CARD_REPORTED_LOST"] * 3
+
+
+async def test_the_payment_code_pays_once_within_its_minute(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = await Paying(client, services).ready(77)
+        claim = {"person_id": citizen.person_id, "region": citizen.region}
+        assert (await citizen.api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
+
+        async def show() -> dict[str, Any]:
+            response = await client.post(
+                f"{citizen.url}/v1/ecards/{citizen.person_id}/payment-codes",
+                headers={"X-Api-Key": "dev-citizen-app"},
+            )
+            body: dict[str, Any] = response.json()
+            return {**body, "outcome": "shown"} if response.status_code == 201 else body
+
+        async def set_password() -> dict[str, Any]:
+            response = await client.post(
+                f"{citizen.url}/v1/ecards/{citizen.person_id}/activation",
+                headers={"X-Api-Key": "dev-citizen-app"},
+                json={"password": PASSWORD},
+            )
+            return {"outcome": "set"} if response.status_code == 201 else response.json()
+
+        assert (await show())["code"] in ("E_CARD_NOT_CLAIMED", "E_CARD_NOT_ACTIVE")
+        await until(set_password, "set")
+        shown = await until(show, "shown")
+        assert "<svg" in shown["qr_svg"]
+
+        # The pharmacy checks the code offline with the published keys...
+        jwks = await client.get(
+            f"{citizen.url}/v1/payment-codes/keys", headers={"X-Api-Key": "dev-pharmacy"}
+        )
+        [published] = jwks.json()["keys"]
+        claims = jwt.decode(
+            shown["payload"],
+            jwt.PyJWK(published).key,
+            algorithms=["EdDSA"],
+            audience=AUDIENCE,
+        )
+        assert (claims["sub"], claims["card"]) == (citizen.person_id, citizen.card_id)
+
+        # ...then redeems it online with the e-card password: once.
+        async def redeem(code: str, password: str = PASSWORD) -> httpx.Response:
+            return await client.post(
+                f"{citizen.url}/v1/payment-codes/redeem",
+                headers={"X-Api-Key": "dev-pharmacy"},
+                json={"code": code, "password": password, "amount_fen": 4_200},
+            )
+
+        wrong = await redeem(shown["payload"], "000000")
+        assert wrong.json()["code"] == "PASSWORD_WRONG", "a wrong password does not use the code"
+        assert (await redeem(shown["payload"])).json()["outcome"] == "authorized"
+        again = await redeem(shown["payload"])
+        assert (again.status_code, again.json()["code"]) == (409, "PAYMENT_CODE_USED")
+        # The same code twice at the same moment: one payment.
+        fresh = (await show())["payload"]
+        both = await asyncio.gather(redeem(fresh), redeem(fresh))
+        assert sorted(r.status_code for r in both) == [200, 409], [r.text for r in both]
+
+        # Expired, forged and foreign codes are refused, each with its code.
+        dev = CodeKeys.from_seeds({DEV_KEY_ID: DEV_SEED})
+        expired, _ = dev.issue(
+            citizen.person_id, citizen.card_id, "citizen_app", utc_now() - MINUTE * 2, MINUTE
+        )
+        assert (await redeem(expired)).json()["code"] == "PAYMENT_CODE_EXPIRED"
+        stranger = CodeKeys.from_seeds({DEV_KEY_ID: bytes(32)})
+        forged, _ = stranger.issue(
+            citizen.person_id, citizen.card_id, "citizen_app", utc_now(), MINUTE
+        )
+        refused = await redeem(forged)
+        assert (refused.status_code, refused.json()["code"]) == (422, "PAYMENT_CODE_INVALID")
+
+        # A code shown before a loss report does not pay after it; none is shown after it.
+        before_loss = (await show())["payload"]
+        await citizen.card("loss", {"kind": "temporary"})
+        await until(show, "CARD_REPORTED_LOST")
+        lost = await redeem(before_loss)
+        assert lost.json()["code"] == "CARD_REPORTED_LOST"
+
+        paid = [e for e in await citizen.history() if e["event_type"] == "SettlementAuthorized"]
+        assert sum(e["payload"]["payment_code_id"] is not None for e in paid) == 2
+        assert {e["payload"]["card_kind"] for e in paid if e["payload"]["payment_code_id"]} == {
+            "electronic"
+        }

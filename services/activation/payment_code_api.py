@@ -1,0 +1,117 @@
+"""Routes of the e-card's payment code (展码): shown in the holder's app, checked offline by
+a hospital or pharmacy against the published keys, redeemed online once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from services.activation.errors import CODE_ERRORS
+from services.activation.password_api import FACILITY_ID, Done
+from services.activation.password_handlers import PasswordHandlers
+from services.activation.payment import Settlement, amount_band
+from services.activation.payment_codes import CodeKeys, CodeRefusedError, qr_png_base64, qr_svg
+from shared.envelope import utc_now
+from shared.http import ERROR_RESPONSES, request_causation, require_roles
+from shared.settings import ApiClient
+
+router = APIRouter(prefix="/v1", tags=["payment codes"], responses=ERROR_RESPONSES)
+#: The holder's own apps show the code.
+Showing = Annotated[ApiClient, Depends(require_roles("citizen_app", "online_hall", "bank"))]
+Settling = Annotated[ApiClient, Depends(require_roles("hospital", "pharmacy"))]
+Anyone = Annotated[
+    ApiClient,
+    Depends(
+        require_roles(
+            "hospital", "pharmacy", "citizen_app", "online_hall", "bank", "window", "operator"
+        )
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PaymentCodes:
+    """The keys that sign codes, and how long a code lives."""
+
+    keys: CodeKeys
+    ttl: timedelta
+
+
+class CodeShown(BaseModel):
+    """A payment code to show on the holder's screen."""
+
+    code_id: str = Field(description="The code's id (used once).")
+    payload: str = Field(description="The signed code (a compact JWS, EdDSA) the QR carries.")
+    expires_at: datetime = Field(description="When it stops working (UTC).")
+    qr_svg: str = Field(description="The QR code, SVG.")
+    qr_png_base64: str = Field(description="The QR code, PNG, base64.")
+
+
+class Redemption(BaseModel):
+    """A scanned code, the e-card password the holder entered, and the settlement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="The payload of the scanned QR code.", max_length=2000)
+    password: SecretStr = Field(description="The e-card's 6-digit password.")
+    amount_fen: int | None = Field(
+        None, ge=0, le=10**10, description="The payment's amount in fen (recorded as a band)."
+    )
+    facility_id: str | None = Field(
+        None, description="The hospital's or pharmacy's own id.", pattern=FACILITY_ID
+    )
+
+
+def _codes(request: Request) -> PaymentCodes:
+    codes: PaymentCodes = request.app.state.handlers.codes
+    return codes
+
+
+def _passwords(request: Request) -> PasswordHandlers:
+    handlers: PasswordHandlers = request.app.state.handlers.passwords
+    return handlers
+
+
+@router.post("/ecards/{person_id}/payment-codes", status_code=201, response_model=CodeShown)
+async def show(person_id: str, request: Request, caller: Showing) -> CodeShown:
+    """A new code for the holder's e-card, if it may pay now; valid one minute, used once."""
+    card_id = await _passwords(request).paying_ecard(person_id)
+    codes = _codes(request)
+    payload, code = codes.keys.issue(person_id, card_id, caller.role, utc_now(), codes.ttl)
+    return CodeShown(
+        code_id=code.code_id,
+        payload=payload,
+        expires_at=code.expires_at,
+        qr_svg=qr_svg(payload),
+        qr_png_base64=qr_png_base64(payload),
+    )
+
+
+@router.post("/payment-codes/redeem", response_model=Done)
+async def redeem(body: Redemption, request: Request, caller: Settling) -> Done:
+    """Pay with a shown code and the e-card password: one settlement per code, recorded."""
+    try:
+        code = _codes(request).keys.verify(body.code, utc_now())
+    except CodeRefusedError as exc:
+        raise CODE_ERRORS[exc.code]() from None
+    settlement = Settlement(
+        caller.role, body.facility_id, amount_band(body.amount_fen), code.code_id, code.card_id
+    )
+    await _passwords(request).authorize_ecard(
+        person_id=code.person_id,
+        password=body.password.get_secret_value(),
+        settlement=settlement,
+        causation=request_causation(request),
+    )
+    return Done(card_id=code.card_id, outcome="authorized")
+
+
+@router.get("/payment-codes/keys")
+async def keys(request: Request, caller: Anyone) -> dict[str, Any]:
+    """The public keys that verify payment codes offline (a JWK set; cache it, refresh it
+    when a code names an unknown ``kid``)."""
+    return _codes(request).keys.jwks()
