@@ -25,19 +25,30 @@ Recovering = Annotated[ApiClient, Depends(require_roles("window", "online_hall",
 FACILITY_ID = r"^[A-Za-z0-9\-]{1,40}$"
 
 
-class SettlementCheck(BaseModel):
+class SettlementDetails(BaseModel):
+    """Where and for how much a settlement is asked (both optional, recorded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: int | None = Field(
+        None, ge=0, le=10**10, description="The amount in fen (recorded as a band)."
+    )
+    facility_id: str | None = Field(
+        None, description="The hospital's or pharmacy's own id.", pattern=FACILITY_ID
+    )
+
+    def settlement(self, channel: str) -> Settlement:
+        """The settlement as recorded, asked by ``channel``."""
+        return Settlement(channel, self.facility_id, amount_band(self.amount_fen))
+
+
+class SettlementCheck(SettlementDetails):
     """The password the holder entered on the terminal."""
 
     model_config = ConfigDict(extra="forbid")
 
     card_id: str = Field(description="The card inserted.", max_length=64)
     password: SecretStr = Field(description="The 6-digit service password.")
-    amount_fen: int | None = Field(
-        None, ge=0, le=10**10, description="The settlement's amount in fen (recorded as a band)."
-    )
-    facility_id: str | None = Field(
-        None, description="The hospital's or pharmacy's own id.", pattern=FACILITY_ID
-    )
 
 
 class PasswordChange(BaseModel):
@@ -90,7 +101,7 @@ async def authorize(body: SettlementCheck, request: Request, caller: Settling) -
     await _passwords(request).authorize(
         card_id=body.card_id,
         password=body.password.get_secret_value(),
-        settlement=Settlement(caller.role, body.facility_id, amount_band(body.amount_fen)),
+        settlement=body.settlement(caller.role),
         causation=request_causation(request),
     )
     return Done(card_id=body.card_id, outcome="authorized")
@@ -129,18 +140,12 @@ async def recover(
     return Done(card_id=card_id, outcome="reset" if body.new_password else "unlocked")
 
 
-class ECardPayment(BaseModel):
+class ECardPayment(SettlementDetails):
     """The e-card password entered to pay with the e-card's code."""
 
     model_config = ConfigDict(extra="forbid")
 
     password: SecretStr = Field(description="The e-card's 6-digit password.")
-    amount_fen: int | None = Field(
-        None, ge=0, le=10**10, description="The payment's amount in fen (recorded as a band)."
-    )
-    facility_id: str | None = Field(
-        None, description="The hospital's or pharmacy's own id.", pattern=FACILITY_ID
-    )
 
 
 @router.post("/ecards/{person_id}/payments/authorize", response_model=Done)
@@ -151,7 +156,7 @@ async def authorize_ecard(
     await _passwords(request).authorize_ecard(
         person_id=person_id,
         password=body.password.get_secret_value(),
-        settlement=Settlement(caller.role, body.facility_id, amount_band(body.amount_fen)),
+        settlement=body.settlement(caller.role),
         causation=request_causation(request),
     )
     return Done(card_id=person_id, outcome="authorized")

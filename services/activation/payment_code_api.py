@@ -3,7 +3,7 @@ a hospital or pharmacy against the published keys, redeemed online once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -11,9 +11,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from services.activation.errors import CODE_ERRORS
-from services.activation.password_api import FACILITY_ID, Done
+from services.activation.password_api import Done, SettlementDetails
 from services.activation.password_handlers import PasswordHandlers
-from services.activation.payment import Settlement, amount_band
 from services.activation.payment_codes import CodeKeys, CodeRefusedError, qr_png_base64, qr_svg
 from shared.envelope import utc_now
 from shared.http import ERROR_RESPONSES, request_causation, require_roles
@@ -51,19 +50,13 @@ class CodeShown(BaseModel):
     qr_png_base64: str = Field(description="The QR code, PNG, base64.")
 
 
-class Redemption(BaseModel):
+class Redemption(SettlementDetails):
     """A scanned code, the e-card password the holder entered, and the settlement."""
 
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(description="The payload of the scanned QR code.", max_length=2000)
     password: SecretStr = Field(description="The e-card's 6-digit password.")
-    amount_fen: int | None = Field(
-        None, ge=0, le=10**10, description="The payment's amount in fen (recorded as a band)."
-    )
-    facility_id: str | None = Field(
-        None, description="The hospital's or pharmacy's own id.", pattern=FACILITY_ID
-    )
 
 
 def _codes(request: Request) -> PaymentCodes:
@@ -98,8 +91,8 @@ async def redeem(body: Redemption, request: Request, caller: Settling) -> Done:
         code = _codes(request).keys.verify(body.code, utc_now())
     except CodeRefusedError as exc:
         raise CODE_ERRORS[exc.code]() from None
-    settlement = Settlement(
-        caller.role, body.facility_id, amount_band(body.amount_fen), code.code_id, code.card_id
+    settlement = replace(
+        body.settlement(caller.role), payment_code_id=code.code_id, code_card_id=code.card_id
     )
     await _passwords(request).authorize_ecard(
         person_id=code.person_id,

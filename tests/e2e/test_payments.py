@@ -76,6 +76,20 @@ class Paying:
         body: dict[str, Any] = response.json()
         return body
 
+    async def claim_ecard(self) -> None:
+        claim = {"person_id": self.person_id, "region": self.region}
+        assert (await self.api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
+
+    async def set_ecard_password(self) -> dict[str, Any]:
+        """Set the e-card's password (once the activation service learned of the claim)."""
+        response = await self.client.post(
+            f"{self.url}/v1/ecards/{self.person_id}/activation",
+            headers={"X-Api-Key": "dev-citizen-app"},
+            json={"password": PASSWORD},
+        )
+        body: dict[str, Any] = response.json()
+        return {"outcome": "set"} if response.status_code == 201 else body
+
     async def history(self) -> list[dict[str, Any]]:
         """The holder's history in the activation service, in order."""
         response = await self.client.get(
@@ -153,19 +167,8 @@ async def test_the_ecard_stops_while_its_card_is_lost_or_its_password_locked(
 ) -> None:
     async with httpx.AsyncClient(timeout=60) as client:
         citizen = await Paying(client, services).ready(72)
-        claim = {"person_id": citizen.person_id, "region": citizen.region}
-        assert (await citizen.api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
-
-        async def set_ecard_password() -> dict[str, Any]:
-            response = await client.post(
-                f"{citizen.url}/v1/ecards/{citizen.person_id}/activation",
-                headers={"X-Api-Key": "dev-citizen-app"},
-                json={"password": PASSWORD},
-            )
-            body: dict[str, Any] = response.json()
-            return {"outcome": "set"} if response.status_code == 201 else body
-
-        await until(set_ecard_password, "set")
+        await citizen.claim_ecard()
+        await until(citizen.set_ecard_password, "set")
         assert (await citizen.pay_with_ecard())["outcome"] == "authorized"
 
         await citizen.card("loss", {"kind": "temporary"})
@@ -274,8 +277,7 @@ async def test_the_payment_code_pays_once_within_its_minute(
 ) -> None:
     async with httpx.AsyncClient(timeout=60) as client:
         citizen = await Paying(client, services).ready(77)
-        claim = {"person_id": citizen.person_id, "region": citizen.region}
-        assert (await citizen.api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
+        await citizen.claim_ecard()
 
         async def show() -> dict[str, Any]:
             response = await client.post(
@@ -285,16 +287,8 @@ async def test_the_payment_code_pays_once_within_its_minute(
             body: dict[str, Any] = response.json()
             return {**body, "outcome": "shown"} if response.status_code == 201 else body
 
-        async def set_password() -> dict[str, Any]:
-            response = await client.post(
-                f"{citizen.url}/v1/ecards/{citizen.person_id}/activation",
-                headers={"X-Api-Key": "dev-citizen-app"},
-                json={"password": PASSWORD},
-            )
-            return {"outcome": "set"} if response.status_code == 201 else response.json()
-
         assert (await show())["code"] in ("E_CARD_NOT_CLAIMED", "E_CARD_NOT_ACTIVE")
-        await until(set_password, "set")
+        await until(citizen.set_ecard_password, "set")
         shown = await until(show, "shown")
         assert "<svg" in shown["qr_svg"]
 
@@ -328,6 +322,18 @@ async def test_the_payment_code_pays_once_within_its_minute(
         fresh = (await show())["payload"]
         both = await asyncio.gather(redeem(fresh), redeem(fresh))
         assert sorted(r.status_code for r in both) == [200, 409], [r.text for r in both]
+
+        # Only a hospital or pharmacy redeems; a careless body is told what is wrong.
+        url = f"{citizen.url}/v1/payment-codes/redeem"
+        as_app = await client.post(
+            url, headers={"X-Api-Key": "dev-citizen-app"}, json={"code": fresh, "password": "1"}
+        )
+        assert (as_app.status_code, as_app.json()["code"]) == (403, "ROLE_FORBIDDEN")
+        for bad in ({"code": fresh}, {"code": 7, "password": PASSWORD}, {"code": "x" * 3000}):
+            answer = await client.post(url, headers={"X-Api-Key": "dev-pharmacy"}, json=bad)
+            assert answer.status_code == 422, answer.text
+        nul = await redeem("\u0000" + fresh)
+        assert (nul.status_code, nul.json()["code"]) == (422, "PAYMENT_CODE_INVALID")
 
         # Expired, forged and foreign codes are refused, each with its code.
         dev = CodeKeys.from_seeds({DEV_KEY_ID: DEV_SEED})
