@@ -158,9 +158,8 @@ class PasswordHandlers:
                 subject = await self._subject(conn, card_id, kind)
                 stored = await store.password_hash(conn, subject.key, kind)
             paying = settlement is not None
-            right = (paying and subject.refusal is not None) or await self._right(
-                stored, password, subject.region
-            )
+            unchecked = paying and subject.refusal is not None
+            right = not unchecked and await self._right(stored, password, subject.region)
             async with self.pool.acquire() as conn, conn.transaction():
                 if paying:  # settlements of one card take turns: none lost to a conflict
                     await settlements.one_at_a_time(conn, kind, card_id)
@@ -169,6 +168,8 @@ class PasswordHandlers:
                 try:
                     if paying and subject.refusal is not None:
                         raise PAYMENT_ERRORS[subject.refusal]()
+                    if unchecked:  # it may pay since the first look: check the password now
+                        raise ConcurrencyError(subject.key)
                     if await store.password_hash(conn, subject.key, kind) != stored:
                         raise ConcurrencyError(subject.key)  # changed meanwhile: check again
                     command = passwords.Enter(

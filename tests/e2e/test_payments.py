@@ -360,3 +360,38 @@ async def test_the_payment_code_pays_once_within_its_minute(
         assert {e["payload"]["card_kind"] for e in paid if e["payload"]["payment_code_id"]} == {
             "electronic"
         }
+
+
+async def test_a_wrong_password_never_pays_while_a_loss_report_is_lifted(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = await Paying(client, services).ready(78)
+
+        async def wrong() -> str:
+            response = await client.post(
+                f"{citizen.url}/v1/settlements/authorize",
+                headers={"X-Api-Key": "dev-hospital"},
+                json={"card_id": citizen.card_id, "password": "975310"},
+            )
+            body: dict[str, Any] = response.json()
+            return str(body.get("outcome") or body.get("code"))
+
+        told: list[str] = []
+        for _ in range(3):  # terminals keep trying while the holder lifts the loss report
+            await citizen.card("loss", {"kind": "temporary"})
+            await until(citizen.settle, "CARD_REPORTED_LOST")
+            unblock = asyncio.create_task(citizen.card("unblock", {}))
+            for _ in range(40):
+                told += await asyncio.gather(*(wrong() for _ in range(6)))
+                if unblock.done() and "PASSWORD_WRONG" in told[-6:]:
+                    break
+            await unblock
+            # Unlock what the wrong entries locked, for the next round.
+            await client.post(
+                f"{citizen.url}/v1/cards/{citizen.card_id}/password/recovery",
+                headers={"X-Api-Key": "dev-window"},
+                json={"person_id": citizen.person_id, "id_checked": True},
+            )
+        assert "authorized" not in told, told
+        assert set(told) <= {"CARD_REPORTED_LOST", "PASSWORD_WRONG", "PASSWORD_LOCKED"}, told
