@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from services.activation.errors import (
     CardNotFoundError,
     CardNotHeldError,
+    ChannelNotBoundError,
     ECardNotClaimedError,
     FamilyLinkRequiredError,
     PasswordLockedError,
@@ -112,6 +113,7 @@ STATUS: dict[type[DomainError], int] = {
     PasswordWeakError: 422,
     PaymentCodeInvalidError: 422,
     PaymentCodeExpiredError: 410,
+    ChannelNotBoundError: 403,
     PasswordWrongError: 422,
     PasswordLockedError: 423,
     RecoveryProofRequiredError: 403,

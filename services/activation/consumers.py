@@ -9,6 +9,8 @@ from shared.contracts import (
     CardReplaced,
     CardReportedLost,
     CardUnblocked,
+    ChannelBound,
+    ChannelUnlinked,
     ECardClaimed,
     ECardResumed,
     ECardSuspended,
@@ -31,6 +33,8 @@ OTHER_CARD_EVENTS = {
     "ECardClaimed",
     "ECardResumed",
     "ECardSuspended",
+    "ChannelBound",
+    "ChannelUnlinked",
 }
 FAMILY_EVENTS = {"FamilyMemberLinked", "FamilyMemberUnlinked"}
 
@@ -54,6 +58,9 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
             await store.record_ecard(conn, envelope.person_id, payload.card_id, payload.region)
         case ECardResumed():
             await store.record_ecard(conn, envelope.person_id, payload.card_id, None)
+        case ChannelBound() | ChannelUnlinked():
+            bound = isinstance(payload, ChannelBound)
+            await store.bind_channel(conn, envelope.person_id, payload.channel, bound)
         case ECardSuspended():
             await store.suspend_ecard(conn, envelope.person_id, payload.reason)
         case CardReplaced():

@@ -165,6 +165,14 @@ class PaymentCodeExpiredError(ActivationError):
     default_message = "This payment code has expired; ask the holder to show a new one."
 
 
+class ChannelNotBoundError(ActivationError):
+    code = "CHANNEL_NOT_BOUND"
+    default_message = (
+        "This channel is not bound to the holder's electronic card (or was unlinked): the "
+        "holder binds it first."
+    )
+
+
 class PaymentCodeUsedError(ActivationError):
     code = "PAYMENT_CODE_USED"
     default_message = "This payment code was already used; each code pays once."
@@ -185,5 +193,4 @@ PAYMENT_ERRORS: dict[str, type[ActivationError]] = {
 #: The refusal of a payment code that cannot be redeemed.
 CODE_ERRORS: dict[str, type[ActivationError]] = {
     "PAYMENT_CODE_INVALID": PaymentCodeInvalidError,
-    "PAYMENT_CODE_EXPIRED": PaymentCodeExpiredError,
 }

@@ -19,6 +19,7 @@ from services.activation.errors import (
     ActivationError,
     CardNotFoundError,
     CardNotHeldError,
+    ChannelNotBoundError,
     ECardNotClaimedError,
     ECardProcessingError,
     PasswordLockedError,
@@ -85,10 +86,13 @@ class PasswordHandlers:
             person_id, "electronic", password, settlement.channel, causation, settlement
         )
 
-    async def paying_ecard(self, person_id: str) -> str:
-        """The card the person's e-card is bound to, if the e-card may pay now."""
+    async def paying_ecard(self, person_id: str, channel: str) -> str:
+        """The card the person's e-card is bound to, if the e-card may pay now through
+        ``channel`` (one the holder bound it to)."""
         async with self.pool.acquire() as conn:
             subject = await self._subject(conn, person_id, "electronic")
+            if not await store.channel_bound(conn, person_id, channel):
+                raise ChannelNotBoundError()
         if subject.refusal is not None:
             raise PAYMENT_ERRORS[subject.refusal]()
         return subject.card_id
@@ -170,6 +174,12 @@ class PasswordHandlers:
                         raise PAYMENT_ERRORS[subject.refusal]()
                     if unchecked:  # it may pay since the first look: check the password now
                         raise ConcurrencyError(subject.key)
+                    if settlement is not None and (
+                        bad_code := await settlements.code_refusal(
+                            conn, settlement, subject.person_id, subject.card_id
+                        )
+                    ):
+                        raise bad_code
                     if await store.password_hash(conn, subject.key, kind) != stored:
                         raise ConcurrencyError(subject.key)  # changed meanwhile: check again
                     command = passwords.Enter(
@@ -190,7 +200,7 @@ class PasswordHandlers:
                         await store.store_password_hash(conn, subject.key, kind, new_hash)
                     refused = _refusal_of(events)
                     if refused is None and settlement is not None:
-                        refused = await settlements.use_code(conn, settlement, subject.card_id)
+                        refused = await settlements.use_code(conn, settlement)
                 except ActivationError as exc:
                     if not paying:
                         raise

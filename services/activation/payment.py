@@ -93,3 +93,5 @@ class Settlement:
     #: Paid by showing a code (展码): its id (used once) and the card it was issued for.
     payment_code_id: str | None = None
     code_card_id: str | None = None
+    code_channel: str | None = None
+    code_expired: bool = False

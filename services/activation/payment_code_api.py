@@ -71,10 +71,11 @@ def _passwords(request: Request) -> PasswordHandlers:
 
 @router.post("/ecards/{person_id}/payment-codes", status_code=201, response_model=CodeShown)
 async def show(person_id: str, request: Request, caller: Showing) -> CodeShown:
-    """A new code for the holder's e-card, if it may pay now; valid one minute, used once."""
-    card_id = await _passwords(request).paying_ecard(person_id)
+    """A new code for the holder's e-card, if it may pay now, shown by a channel the holder
+    bound it to; valid one minute, used once."""
+    card_id = await _passwords(request).paying_ecard(person_id, caller.name)
     codes = _codes(request)
-    payload, code = codes.keys.issue(person_id, card_id, caller.role, utc_now(), codes.ttl)
+    payload, code = codes.keys.issue(person_id, card_id, caller.name, utc_now(), codes.ttl)
     return CodeShown(
         code_id=code.code_id,
         payload=payload,
@@ -92,7 +93,11 @@ async def redeem(body: Redemption, request: Request, caller: Settling) -> Done:
     except CodeRefusedError as exc:
         raise CODE_ERRORS[exc.code]() from None
     settlement = replace(
-        body.settlement(caller.role), payment_code_id=code.code_id, code_card_id=code.card_id
+        body.settlement(caller.role),
+        payment_code_id=code.code_id,
+        code_card_id=code.card_id,
+        code_channel=code.channel,
+        code_expired=code.expired,
     )
     await _passwords(request).authorize_ecard(
         person_id=code.person_id,

@@ -45,6 +45,8 @@ class PaymentCode:
     card_id: str
     channel: str
     expires_at: datetime
+    #: Past its minute when it was read.
+    expired: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class CodeKeys:
         return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid}), code
 
     def verify(self, token: str, now: datetime) -> PaymentCode:
-        """What the code says, if this platform signed it and it has not expired."""
+        """What the code says, if this platform signed it (``expired`` tells whether it is
+        past its minute: the refusal of a genuine code is recorded, so it is not raised)."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
@@ -104,14 +107,13 @@ class CodeKeys:
             )
         except jwt.PyJWTError:
             raise CodeRefusedError("PAYMENT_CODE_INVALID") from None
-        if int(claims["exp"]) <= now.timestamp():
-            raise CodeRefusedError("PAYMENT_CODE_EXPIRED")
         return PaymentCode(
             str(claims["jti"]),
             str(claims["sub"]),
             str(claims["card"]),
             str(claims["chn"]),
             datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo),
+            expired=int(claims["exp"]) <= now.timestamp(),
         )
 
 

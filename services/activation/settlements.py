@@ -4,8 +4,11 @@ holder's history shows each one (Social Insurance Law art. 4: the right to inqui
 
 from __future__ import annotations
 
+from services.activation import store
 from services.activation.errors import (
     ActivationError,
+    ChannelNotBoundError,
+    PaymentCodeExpiredError,
     PaymentCodeInvalidError,
     PaymentCodeUsedError,
 )
@@ -59,14 +62,27 @@ async def record(
     return envelopes
 
 
-async def use_code(
-    conn: Connection, settlement: Settlement, card_id: str
+async def code_refusal(
+    conn: Connection, settlement: Settlement, person_id: str, card_id: str
 ) -> ActivationError | None:
-    """Redeem the settlement's payment code once, for the card it was issued for; why not."""
+    """Why the settlement's payment code may not pay, before its password is checked: past
+    its minute, issued for another card than the e-card's now, or shown by a channel the
+    holder has unlinked since."""
     if settlement.payment_code_id is None:
         return None
+    if settlement.code_expired:
+        return PaymentCodeExpiredError()
     if settlement.code_card_id != card_id:
         return PaymentCodeInvalidError()  # the e-card moved to another card since
+    if not await store.channel_bound(conn, person_id, settlement.code_channel or ""):
+        return ChannelNotBoundError()
+    return None
+
+
+async def use_code(conn: Connection, settlement: Settlement) -> ActivationError | None:
+    """Redeem the settlement's payment code: once."""
+    if settlement.payment_code_id is None:
+        return None
     redeemed = await conn.fetchval(
         "INSERT INTO redeemed_payment_codes (code_id) VALUES ($1)"
         " ON CONFLICT DO NOTHING RETURNING code_id",

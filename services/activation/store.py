@@ -58,6 +58,7 @@ def projection(feed: ForeignFeed) -> Projection:
             "replacements": ("new_card_id", "old_card_id"),
             "family_links": ("holder_person_id", "member_person_id"),
             "claimed_ecards": ("person_id", "card_id", "region", "suspended"),
+            "ecard_channels": ("person_id", "channel"),
         },
         foreign=feed,
     )
@@ -154,3 +155,23 @@ async def ecard_of(conn: Connection, person_id: str) -> str | None:
         "SELECT card_id FROM claimed_ecards WHERE person_id = $1", person_id
     )
     return card_id
+
+
+async def bind_channel(conn: Connection, person_id: str, channel: str, bound: bool) -> None:
+    """Remember that the person's e-card is bound to ``channel`` (or no longer)."""
+    if bound:
+        await conn.execute(
+            "INSERT INTO ecard_channels VALUES ($1, $2) ON CONFLICT DO NOTHING", person_id, channel
+        )
+    else:
+        await conn.execute(
+            "DELETE FROM ecard_channels WHERE person_id = $1 AND channel = $2", person_id, channel
+        )
+
+
+async def channel_bound(conn: Connection, person_id: str, channel: str) -> bool:
+    """Whether the person's e-card is bound to ``channel`` now."""
+    bound = await conn.fetchval(
+        "SELECT true FROM ecard_channels WHERE person_id = $1 AND channel = $2", person_id, channel
+    )
+    return bool(bound)

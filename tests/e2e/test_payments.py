@@ -348,6 +348,25 @@ async def test_the_payment_code_pays_once_within_its_minute(
         refused = await redeem(forged)
         assert (refused.status_code, refused.json()["code"]) == (422, "PAYMENT_CODE_INVALID")
 
+        # A code is shown only by a channel the holder bound the e-card to, and pays only
+        # while that channel stays bound.
+        async def show_as(key: str) -> dict[str, Any]:
+            response = await client.post(
+                f"{citizen.url}/v1/ecards/{citizen.person_id}/payment-codes",
+                headers={"X-Api-Key": key},
+            )
+            body: dict[str, Any] = response.json()
+            return {**body, "outcome": "shown"} if response.status_code == 201 else body
+
+        assert (await show_as("dev-online-hall"))["code"] == "CHANNEL_NOT_BOUND"
+        bind = f"/v1/ecards/{citizen.person_id}/channels"
+        assert (await citizen.api.post(bind, "dev-online-hall", {})).status_code == 201
+        hall_code = (await until(lambda: show_as("dev-online-hall"), "shown"))["payload"]
+        unlink = f"/v1/ecards/{citizen.person_id}/channels/dev-online-hall/unlink"
+        assert (await citizen.api.post(unlink, "dev-citizen-app", {})).status_code == 200
+        await until(lambda: show_as("dev-online-hall"), "CHANNEL_NOT_BOUND")
+        assert (await redeem(hall_code)).json()["code"] == "CHANNEL_NOT_BOUND"
+
         # A code shown before a loss report does not pay after it; none is shown after it.
         before_loss = (await show())["payload"]
         await citizen.card("loss", {"kind": "temporary"})
@@ -360,6 +379,13 @@ async def test_the_payment_code_pays_once_within_its_minute(
         assert {e["payload"]["card_kind"] for e in paid if e["payload"]["payment_code_id"]} == {
             "electronic"
         }
+        # Refusals of genuine codes are recorded too (a forged one names nobody).
+        refused_codes = {
+            e["payload"]["reason"]
+            for e in await citizen.history()
+            if e["event_type"] == "SettlementRefused" and e["payload"]["payment_code_id"]
+        }
+        assert {"PAYMENT_CODE_USED", "PAYMENT_CODE_EXPIRED", "CHANNEL_NOT_BOUND"} <= refused_codes
 
 
 async def test_a_wrong_password_never_pays_while_a_loss_report_is_lifted(
