@@ -112,6 +112,15 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
             422, "INVALID_REQUEST", "The request is malformed; see details.", details=details
         )
 
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL stores no NUL character in text: the transaction is rolled back whole.
+        log.info("text_refused", error=type(exc).__name__)
+        return error_response(
+            422, "TEXT_INVALID", "A text in the request holds a character that cannot be stored."
+        )
+
     @app.exception_handler(ConcurrencyError)
     async def _conflict(_: Request, exc: ConcurrencyError) -> JSONResponse:
         return error_response(

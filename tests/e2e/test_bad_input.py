@@ -58,3 +58,34 @@ async def test_every_route_answers_bad_input_with_a_reason(
                         failures.append((method, path, response.status_code))
     assert sent > 1000
     assert failures == []
+
+
+async def test_a_nul_character_anywhere_is_refused_with_a_reason(
+    services: dict[str, ServiceProcess],
+) -> None:
+    # PostgreSQL stores no NUL in text: every route, as every role, with one in each id of
+    # the path and in every text field a body may carry.
+    nul = "ab\x00cd"
+    body = {field: nul for field in (*IDS, "region", "name", "id_number", "password", "code")}
+    keys = [f"dev-{role}" for role in ("operator", "window", "online-hall", "citizen-app")]
+    keys += ["dev-bank", "dev-hospital", "dev-pharmacy", "dev-printing-agency", "dev-courier"]
+    failures: list[tuple[str, str, str, int]] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for service in (services[name] for name in SERVICES):
+            spec = (await client.get(f"{service.url}/openapi.json")).json()
+            for path, operations in spec["paths"].items():
+                concrete = path
+                for name in IDS:
+                    concrete = concrete.replace("{" + name + "}", "ab%00cd")
+                for method, key in itertools.product(operations, keys):
+                    response = await client.request(
+                        method.upper(),
+                        f"{service.url}{concrete}",
+                        headers={"X-Api-Key": key},
+                        json=None if method == "get" else body,
+                    )
+                    if response.status_code >= 500 or (
+                        response.status_code >= 400 and "code" not in response.json()
+                    ):
+                        failures.append((method, path, key, response.status_code))
+    assert failures == []
