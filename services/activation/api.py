@@ -64,7 +64,9 @@ class ECardActivation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    password: SecretStr = Field(description="6 digits; not a run, not one repeated digit.")
+    password: SecretStr = Field(
+        max_length=64, description="6 digits; not a run, not one repeated digit."
+    )
 
 
 class BankActivation(BaseModel):

@@ -16,7 +16,10 @@ class CardNotFoundError(ActivationError):
 
 class CardNotDeliveredError(ActivationError):
     code = "CARD_NOT_DELIVERED"
-    default_message = "The card has not been mailed or handed over yet, so it cannot be activated."
+    default_message = (
+        "The card is not in its holder's hands yet (delivered or collected): it can be neither "
+        "activated nor used to pay."
+    )
 
 
 class CardNotHeldError(ActivationError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 
 from services.activation.password_handlers import PasswordHandlers, Proof
 from services.activation.payment import Settlement, amount_band
@@ -30,7 +30,7 @@ class SettlementDetails(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: int | None = Field(
+    amount_fen: StrictInt | None = Field(
         None, ge=0, le=10**10, description="The amount in fen (recorded as a band)."
     )
     facility_id: str | None = Field(
@@ -48,7 +48,7 @@ class SettlementCheck(SettlementDetails):
     model_config = ConfigDict(extra="forbid")
 
     card_id: str = Field(description="The card inserted.", max_length=64)
-    password: SecretStr = Field(description="The 6-digit service password.")
+    password: SecretStr = Field(max_length=64, description="The 6-digit service password.")
 
 
 class PasswordChange(BaseModel):
@@ -56,8 +56,12 @@ class PasswordChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    current_password: SecretStr = Field(description="The current (or initial) password.")
-    new_password: SecretStr = Field(description="6 digits; not a run, not one repeated digit.")
+    current_password: SecretStr = Field(
+        max_length=64, description="The current (or initial) password."
+    )
+    new_password: SecretStr = Field(
+        max_length=64, description="6 digits; not a run, not one repeated digit."
+    )
     id_number: SecretStr | None = Field(
         None, description="The holder's ID number, only to refuse a password taken from it."
     )
@@ -145,7 +149,7 @@ class ECardPayment(SettlementDetails):
 
     model_config = ConfigDict(extra="forbid")
 
-    password: SecretStr = Field(description="The e-card's 6-digit password.")
+    password: SecretStr = Field(max_length=64, description="The e-card's 6-digit password.")
 
 
 @router.post("/ecards/{person_id}/payments/authorize", response_model=Done)

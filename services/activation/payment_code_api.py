@@ -56,7 +56,7 @@ class Redemption(SettlementDetails):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(description="The payload of the scanned QR code.", max_length=2000)
-    password: SecretStr = Field(description="The e-card's 6-digit password.")
+    password: SecretStr = Field(max_length=64, description="The e-card's 6-digit password.")
 
 
 def _codes(request: Request) -> PaymentCodes:
