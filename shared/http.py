@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import Counter, Histogram, make_asgi_app
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.envelope import new_event_id
 from shared.errors import DomainError
@@ -93,8 +94,9 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         return error_response(status_of(exc), exc.code, exc.message)
 
-    @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's own (FastAPI raises it for a body it cannot parse), FastAPI's included.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, tuple):
             code, message = exc.detail
         else:

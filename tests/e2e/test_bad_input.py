@@ -17,6 +17,7 @@ BODIES: list[Any] = [
     {"x": 1},
     {"person_id": "x" * 5000, "card_id": None, "password": 123456},
     {"id_number": "1" * 40, "name": "\U00020000" * 99, "region": "99", "kind": "nonsense"},
+    '{"password": ' + "[" * 5000 + "]" * 5000 + "}",  # nested past the parser's depth
 ]
 KEYS = ["dev-operator", "dev-window", "dev-printing-agency", "dev-hospital", "stolen-key"]
 IDS = (
