@@ -1,0 +1,135 @@
+"""The e-card's dynamic payment code (展码) through the real services: shown by a bound
+channel, checked offline against the published keys, redeemed once; every genuine refusal
+recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import jwt
+
+from deploy.stack import ServiceProcess
+from services.activation.payment_codes import AUDIENCE, DEV_KEY_ID, DEV_SEED, CodeKeys
+from shared.envelope import utc_now
+from tests.e2e.test_payments import PASSWORD, Paying, until
+
+MINUTE = timedelta(minutes=1)
+
+
+async def test_the_payment_code_pays_once_within_its_minute(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = await Paying(client, services).ready(77)
+        await citizen.claim_ecard()
+
+        async def show() -> dict[str, Any]:
+            response = await client.post(
+                f"{citizen.url}/v1/ecards/{citizen.person_id}/payment-codes",
+                headers={"X-Api-Key": "dev-citizen-app"},
+            )
+            body: dict[str, Any] = response.json()
+            return {**body, "outcome": "shown"} if response.status_code == 201 else body
+
+        assert (await show())["code"] in ("E_CARD_NOT_CLAIMED", "E_CARD_NOT_ACTIVE")
+        await until(citizen.set_ecard_password, "set")
+        shown = await until(show, "shown")
+        assert "<svg" in shown["qr_svg"]
+
+        # The pharmacy checks the code offline with the published keys...
+        jwks = await client.get(
+            f"{citizen.url}/v1/payment-codes/keys", headers={"X-Api-Key": "dev-pharmacy"}
+        )
+        [published] = jwks.json()["keys"]
+        claims = jwt.decode(
+            shown["payload"],
+            jwt.PyJWK(published).key,
+            algorithms=["EdDSA"],
+            audience=AUDIENCE,
+        )
+        assert (claims["sub"], claims["card"]) == (citizen.person_id, citizen.card_id)
+
+        # ...then redeems it online with the e-card password: once.
+        async def redeem(code: str, password: str = PASSWORD) -> httpx.Response:
+            return await client.post(
+                f"{citizen.url}/v1/payment-codes/redeem",
+                headers={"X-Api-Key": "dev-pharmacy"},
+                json={"code": code, "password": password, "amount_fen": 4_200},
+            )
+
+        wrong = await redeem(shown["payload"], "000000")
+        assert wrong.json()["code"] == "PASSWORD_WRONG", "a wrong password does not use the code"
+        assert (await redeem(shown["payload"])).json()["outcome"] == "authorized"
+        again = await redeem(shown["payload"])
+        assert (again.status_code, again.json()["code"]) == (409, "PAYMENT_CODE_USED")
+        # The same code twice at the same moment: one payment.
+        fresh = (await show())["payload"]
+        both = await asyncio.gather(redeem(fresh), redeem(fresh))
+        assert sorted(r.status_code for r in both) == [200, 409], [r.text for r in both]
+
+        # Only a hospital or pharmacy redeems; a careless body is told what is wrong.
+        url = f"{citizen.url}/v1/payment-codes/redeem"
+        as_app = await client.post(
+            url, headers={"X-Api-Key": "dev-citizen-app"}, json={"code": fresh, "password": "1"}
+        )
+        assert (as_app.status_code, as_app.json()["code"]) == (403, "ROLE_FORBIDDEN")
+        for bad in ({"code": fresh}, {"code": 7, "password": PASSWORD}, {"code": "x" * 3000}):
+            answer = await client.post(url, headers={"X-Api-Key": "dev-pharmacy"}, json=bad)
+            assert answer.status_code == 422, answer.text
+        nul = await redeem("\u0000" + fresh)
+        assert (nul.status_code, nul.json()["code"]) == (422, "PAYMENT_CODE_INVALID")
+
+        # Expired, forged and foreign codes are refused, each with its code.
+        dev = CodeKeys.from_seeds({DEV_KEY_ID: DEV_SEED})
+        expired, _ = dev.issue(
+            citizen.person_id, citizen.card_id, "citizen_app", utc_now() - MINUTE * 2, MINUTE
+        )
+        assert (await redeem(expired)).json()["code"] == "PAYMENT_CODE_EXPIRED"
+        stranger = CodeKeys.from_seeds({DEV_KEY_ID: bytes(32)})
+        forged, _ = stranger.issue(
+            citizen.person_id, citizen.card_id, "citizen_app", utc_now(), MINUTE
+        )
+        refused = await redeem(forged)
+        assert (refused.status_code, refused.json()["code"]) == (422, "PAYMENT_CODE_INVALID")
+
+        # A code is shown only by a channel the holder bound the e-card to, and pays only
+        # while that channel stays bound.
+        async def show_as(key: str) -> dict[str, Any]:
+            response = await client.post(
+                f"{citizen.url}/v1/ecards/{citizen.person_id}/payment-codes",
+                headers={"X-Api-Key": key},
+            )
+            body: dict[str, Any] = response.json()
+            return {**body, "outcome": "shown"} if response.status_code == 201 else body
+
+        assert (await show_as("dev-online-hall"))["code"] == "CHANNEL_NOT_BOUND"
+        bind = f"/v1/ecards/{citizen.person_id}/channels"
+        assert (await citizen.api.post(bind, "dev-online-hall", {})).status_code == 201
+        hall_code = (await until(lambda: show_as("dev-online-hall"), "shown"))["payload"]
+        unlink = f"/v1/ecards/{citizen.person_id}/channels/dev-online-hall/unlink"
+        assert (await citizen.api.post(unlink, "dev-citizen-app", {})).status_code == 200
+        await until(lambda: show_as("dev-online-hall"), "CHANNEL_NOT_BOUND")
+        assert (await redeem(hall_code)).json()["code"] == "CHANNEL_NOT_BOUND"
+
+        # A code shown before a loss report does not pay after it; none is shown after it.
+        before_loss = (await show())["payload"]
+        await citizen.card("loss", {"kind": "temporary"})
+        await until(show, "CARD_REPORTED_LOST")
+        lost = await redeem(before_loss)
+        assert lost.json()["code"] == "CARD_REPORTED_LOST"
+
+        paid = [e for e in await citizen.history() if e["event_type"] == "SettlementAuthorized"]
+        assert sum(e["payload"]["payment_code_id"] is not None for e in paid) == 2
+        assert {e["payload"]["card_kind"] for e in paid if e["payload"]["payment_code_id"]} == {
+            "electronic"
+        }
+        # Refusals of genuine codes are recorded too (a forged one names nobody).
+        refused_codes = {
+            e["payload"]["reason"]
+            for e in await citizen.history()
+            if e["event_type"] == "SettlementRefused" and e["payload"]["payment_code_id"]
+        }
+        assert {"PAYMENT_CODE_USED", "PAYMENT_CODE_EXPIRED", "CHANNEL_NOT_BOUND"} <= refused_codes
