@@ -5,7 +5,6 @@ still in the mail is not activated."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +14,6 @@ from tests.e2e.test_activation import activation
 from tests.e2e.test_cards import Api
 
 PASSWORD = "135792"
-MINUTE = timedelta(minutes=1)
 
 
 class Paying:
