@@ -4,6 +4,7 @@ credentials and unknown ids, answers with a 4xx and a reason code."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -30,33 +31,44 @@ IDS = (
 )
 
 
+async def routes(
+    client: httpx.AsyncClient, services: dict[str, ServiceProcess], ids: Callable[[str], str]
+) -> list[tuple[str, str, str, str]]:
+    """(base URL, path template, path with each id replaced by ``ids(name)``, method) of every
+    route of every service, from its OpenAPI document."""
+    found = []
+    for service in (services[name] for name in SERVICES):
+        spec = (await client.get(f"{service.url}/openapi.json")).json()
+        for path, operations in spec["paths"].items():
+            concrete = path
+            for name in IDS:
+                concrete = concrete.replace("{" + name + "}", ids(name))
+            found += [(service.url, path, concrete, method) for method in operations]
+    return found
+
+
 async def test_every_route_answers_bad_input_with_a_reason(
     services: dict[str, ServiceProcess],
 ) -> None:
     failures: list[tuple[str, str, int]] = []
     sent = 0
     async with httpx.AsyncClient(timeout=30) as client:
-        for service in (services[name] for name in SERVICES):
-            spec = (await client.get(f"{service.url}/openapi.json")).json()
-            for path, operations in spec["paths"].items():
-                concrete = path
-                for name in IDS:
-                    concrete = concrete.replace("{" + name + "}", f"no-such-{name}")
-                for method, body, key in itertools.product(operations, BODIES, KEYS):
-                    headers = {"X-Api-Key": key, "content-type": "application/json"}
-                    content = body if isinstance(body, str) else None
-                    response = await client.request(
-                        method.upper(),
-                        f"{service.url}{concrete}",
-                        headers=headers,
-                        content=content,
-                        json=None if isinstance(body, str) or body is None else body,
-                    )
-                    sent += 1
-                    if response.status_code >= 500 or (
-                        response.status_code >= 400 and "code" not in response.json()
-                    ):
-                        failures.append((method, path, response.status_code))
+        every = await routes(client, services, lambda name: f"no-such-{name}")
+        for (base, path, concrete, method), body, key in itertools.product(every, BODIES, KEYS):
+            headers = {"X-Api-Key": key, "content-type": "application/json"}
+            content = body if isinstance(body, str) else None
+            response = await client.request(
+                method.upper(),
+                f"{base}{concrete}",
+                headers=headers,
+                content=content,
+                json=None if isinstance(body, str) or body is None else body,
+            )
+            sent += 1
+            if response.status_code >= 500 or (
+                response.status_code >= 400 and "code" not in response.json()
+            ):
+                failures.append((method, path, response.status_code))
     assert sent > 1000
     assert failures == []
 
@@ -72,21 +84,16 @@ async def test_a_nul_character_anywhere_is_refused_with_a_reason(
     keys += ["dev-bank", "dev-hospital", "dev-pharmacy", "dev-printing-agency", "dev-courier"]
     failures: list[tuple[str, str, str, int]] = []
     async with httpx.AsyncClient(timeout=30) as client:
-        for service in (services[name] for name in SERVICES):
-            spec = (await client.get(f"{service.url}/openapi.json")).json()
-            for path, operations in spec["paths"].items():
-                concrete = path
-                for name in IDS:
-                    concrete = concrete.replace("{" + name + "}", "ab%00cd")
-                for method, key in itertools.product(operations, keys):
-                    response = await client.request(
-                        method.upper(),
-                        f"{service.url}{concrete}",
-                        headers={"X-Api-Key": key},
-                        json=None if method == "get" else body,
-                    )
-                    if response.status_code >= 500 or (
-                        response.status_code >= 400 and "code" not in response.json()
-                    ):
-                        failures.append((method, path, key, response.status_code))
+        every = await routes(client, services, lambda _: "ab%00cd")
+        for (base, path, concrete, method), key in itertools.product(every, keys):
+            response = await client.request(
+                method.upper(),
+                f"{base}{concrete}",
+                headers={"X-Api-Key": key},
+                json=None if method == "get" else body,
+            )
+            if response.status_code >= 500 or (
+                response.status_code >= 400 and "code" not in response.json()
+            ):
+                failures.append((method, path, key, response.status_code))
     assert failures == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import jwt
@@ -26,14 +25,7 @@ async def test_the_payment_code_pays_once_within_its_minute(
         citizen = await Paying(client, services).ready(77)
         await citizen.claim_ecard()
 
-        async def show() -> dict[str, Any]:
-            response = await client.post(
-                f"{citizen.url}/v1/ecards/{citizen.person_id}/payment-codes",
-                headers={"X-Api-Key": "dev-citizen-app"},
-            )
-            body: dict[str, Any] = response.json()
-            return {**body, "outcome": "shown"} if response.status_code == 201 else body
-
+        show = citizen.show_code
         assert (await show())["code"] in ("E_CARD_NOT_CLAIMED", "E_CARD_NOT_ACTIVE")
         await until(citizen.set_ecard_password, "set")
         shown = await until(show, "shown")
@@ -97,21 +89,13 @@ async def test_the_payment_code_pays_once_within_its_minute(
 
         # A code is shown only by a channel the holder bound the e-card to, and pays only
         # while that channel stays bound.
-        async def show_as(key: str) -> dict[str, Any]:
-            response = await client.post(
-                f"{citizen.url}/v1/ecards/{citizen.person_id}/payment-codes",
-                headers={"X-Api-Key": key},
-            )
-            body: dict[str, Any] = response.json()
-            return {**body, "outcome": "shown"} if response.status_code == 201 else body
-
-        assert (await show_as("dev-online-hall"))["code"] == "CHANNEL_NOT_BOUND"
+        assert (await citizen.show_code("dev-online-hall"))["code"] == "CHANNEL_NOT_BOUND"
         bind = f"/v1/ecards/{citizen.person_id}/channels"
         assert (await citizen.api.post(bind, "dev-online-hall", {})).status_code == 201
-        hall_code = (await until(lambda: show_as("dev-online-hall"), "shown"))["payload"]
+        hall_code = (await until(lambda: citizen.show_code("dev-online-hall"), "shown"))["payload"]
         unlink = f"/v1/ecards/{citizen.person_id}/channels/dev-online-hall/unlink"
         assert (await citizen.api.post(unlink, "dev-citizen-app", {})).status_code == 200
-        await until(lambda: show_as("dev-online-hall"), "CHANNEL_NOT_BOUND")
+        await until(lambda: citizen.show_code("dev-online-hall"), "CHANNEL_NOT_BOUND")
         assert (await redeem(hall_code)).json()["code"] == "CHANNEL_NOT_BOUND"
 
         # A code shown before a loss report does not pay after it; none is shown after it.
@@ -133,3 +117,39 @@ async def test_the_payment_code_pays_once_within_its_minute(
             if e["event_type"] == "SettlementRefused" and e["payload"]["payment_code_id"]
         }
         assert {"PAYMENT_CODE_USED", "PAYMENT_CODE_EXPIRED", "CHANNEL_NOT_BOUND"} <= refused_codes
+
+
+async def test_payment_code_routes_refuse_strangers(services: dict[str, ServiceProcess]) -> None:
+    url = services["activation"].url
+    routes = [
+        ("post", "/v1/ecards/someone/payment-codes", None),
+        ("post", "/v1/payment-codes/redeem", {"code": "x", "password": PASSWORD}),
+        ("get", "/v1/payment-codes/keys", None),
+    ]
+    async with httpx.AsyncClient(timeout=30) as client:
+        for method, path, body in routes:
+            for key, status, code in (
+                (None, 401, "AUTH_REQUIRED"),
+                ("stolen-key", 401, "AUTH_INVALID"),
+                ("dev-courier", 403, "ROLE_FORBIDDEN"),
+            ):
+                headers = {"X-Api-Key": key} if key else {}
+                answer = await client.request(method, f"{url}{path}", headers=headers, json=body)
+                assert (answer.status_code, answer.json()["code"]) == (status, code), path
+        # A hospital shows no code for a holder; a citizen app none for a person who has no
+        # e-card; a pharmacy redeems only what the platform signed.
+        as_hospital = await client.post(
+            f"{url}/v1/ecards/someone/payment-codes", headers={"X-Api-Key": "dev-hospital"}
+        )
+        assert (as_hospital.status_code, as_hospital.json()["code"]) == (403, "ROLE_FORBIDDEN")
+        nobody = await client.post(
+            f"{url}/v1/ecards/no-such-person/payment-codes",
+            headers={"X-Api-Key": "dev-citizen-app"},
+        )
+        assert (nobody.status_code, nobody.json()["code"]) == (404, "E_CARD_NOT_CLAIMED")
+        made_up = await client.post(
+            f"{url}/v1/payment-codes/redeem",
+            headers={"X-Api-Key": "dev-pharmacy"},
+            json={"code": "eyJhbGciOiJub25lIn0.e30.", "password": PASSWORD},
+        )
+        assert (made_up.status_code, made_up.json()["code"]) == (422, "PAYMENT_CODE_INVALID")

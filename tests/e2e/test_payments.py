@@ -85,6 +85,14 @@ class Paying:
         body: dict[str, Any] = response.json()
         return {"outcome": "set"} if response.status_code == 201 else body
 
+    async def show_code(self, key: str = "dev-citizen-app") -> dict[str, Any]:
+        """Ask for an e-card payment code through the channel of ``key``."""
+        response = await self.client.post(
+            f"{self.url}/v1/ecards/{self.person_id}/payment-codes", headers={"X-Api-Key": key}
+        )
+        body: dict[str, Any] = response.json()
+        return {**body, "outcome": "shown"} if response.status_code == 201 else body
+
     async def history(self) -> list[dict[str, Any]]:
         """The holder's history in the activation service, in order."""
         response = await self.client.get(
