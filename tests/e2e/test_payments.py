@@ -215,7 +215,10 @@ async def test_a_card_in_the_mail_is_activated_only_once_delivered(
             answer: dict[str, Any] = response.json()
             return {"outcome": "activated"} if response.status_code == 201 else answer
 
-        for _ in range(10):  # whether or not the mailing was learned yet: not delivered
+        # The activation service learns of the card a moment after it is applied for; from then
+        # on, whether or not the mailing was learned yet, the answer is: not delivered.
+        await until(online, "CARD_NOT_DELIVERED")
+        for _ in range(10):
             assert (await online())["code"] == "CARD_NOT_DELIVERED"
             await asyncio.sleep(0.1)
         delivered = await citizen.api.post(f"/v1/cards/{card_id}/delivery", "dev-courier")
