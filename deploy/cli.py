@@ -30,6 +30,7 @@ app.add_typer(notifications.app, name="notifications")
 app.command()(operations.demo)
 app.command()(operations.timeline)
 app.command()(operations.rebuild)
+app.command("issue-facts")(operations.issue_facts)
 import_app.command("persons")(operations.import_persons)
 
 

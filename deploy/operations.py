@@ -189,6 +189,43 @@ async def _import_persons(rows: list[Row], source: str, partial: bool) -> Import
         await pool.close()
 
 
+def issue_facts() -> None:
+    """Issue identity's person facts (PersonFactsIssued) under the newest SHEBAO_FACTS_KEYS key
+    for every registered person who has none under it: once after an upgrade, and after a key
+    rotation. Running it again issues nothing new."""
+    issued, seen = asyncio.run(_issue_facts())
+    console.print(
+        f"{seen} registered persons: facts issued for {issued}, {seen - issued} had them."
+    )
+
+
+async def _issue_facts(page: int = 500) -> tuple[int, int]:
+    from services.identity import store
+    from services.identity.app import MIGRATIONS, build_identity
+    from services.identity.settings import IdentitySettings
+
+    settings = IdentitySettings()
+    database_url, _ = infrastructure_urls()
+    pool = await create_pool(database_url, settings.db_schema or "identity", max_size=4)
+    issued = seen = 0
+    try:
+        await migrate(pool, SHARED_MIGRATIONS, *MIGRATIONS)
+        handlers = build_identity(settings, pool, EventStore("identity")).verifier
+        causation = Causation("issue-facts", "issue-facts")
+        after = ""
+        while True:
+            async with pool.acquire() as conn:
+                people = await store.registered_person_ids(conn, after, page)
+            if not people:
+                return issued, seen
+            done = await asyncio.gather(*(handlers.issue_facts(p, causation) for p in people))
+            issued += sum(done)
+            seen += len(people)
+            after = people[-1]
+    finally:
+        await pool.close()
+
+
 def rebuild(
     service: Annotated[str, typer.Argument(help="identity, card, activation or notification")],
     dry_run: Annotated[bool, typer.Option(help="Replay and compare, then roll back.")] = False,

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.facts import FactsKeys
+
 Role = Literal[
     "window",
     "online_hall",
@@ -60,6 +62,12 @@ class ServiceSettings(BaseSettings):
     api_keys: dict[str, ApiClient] = Field(
         default_factory=lambda: dict(DEV_API_KEYS), validation_alias="SHEBAO_API_KEYS"
     )
+    facts_keys: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias="SHEBAO_FACTS_KEYS",
+        description="Keys (32 bytes, base64) identity issues person facts under for card and "
+        "activation, by key id, newest first. Empty: a development key.",
+    )
     log_level: str = Field("INFO", validation_alias="SHEBAO_LOG_LEVEL")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -68,6 +76,7 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> ServiceSettings:
+        self.facts()  # refuses a malformed key, and in production a missing or development one
         if self.environment == "production":
             weak = [k for k in self.api_keys if k.startswith("dev-") or len(k) < 24]
             if weak or not self.api_keys:
@@ -77,3 +86,7 @@ class ServiceSettings(BaseSettings):
             if self.fault_crash_after_commit:
                 raise ValueError("fault injection is for tests only")
         return self
+
+    def facts(self) -> FactsKeys:
+        """The shared keys of person facts (a ValueError if the setting is not usable)."""
+        return FactsKeys.from_settings(self.facts_keys, production=self.environment == "production")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,7 +21,7 @@ from services.activation.errors import (
     RecoveryProofRequiredError,
 )
 from services.activation.handlers import Activated, ActivationHandlers
-from services.activation.passwords import check_policy
+from services.activation.password_handlers import PasswordHandlers
 from shared.contracts.activation import ActivationChannel
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation, require_roles
@@ -179,10 +178,8 @@ async def activate_ecard(
     person_id: str, body: ECardActivation, request: Request, response: Response, caller: Online
 ) -> ActivationResponse:
     """The holder sets the e-card password, after a recent face verification: it is active."""
-    password = body.password.get_secret_value()
-    check_policy(password)
-    hasher = request.app.state.handlers.passwords.hasher
-    hashed = await asyncio.to_thread(hasher.hash, password)
+    passwords: PasswordHandlers = request.app.state.handlers.passwords
+    hashed = await passwords.allowed_hash(body.password.get_secret_value(), person_id, "electronic")
     result = await _handlers(request).activate_ecard(
         person_id=person_id,
         hashed_password=hashed,

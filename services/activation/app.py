@@ -51,6 +51,7 @@ def create_app(settings: ActivationSettings) -> FastAPI:
                 lock_rule=settings.lock_rule_for,
                 max_verification_age=max_age,
                 clock=utc_now,
+                facts=settings.facts(),
             ),
             codes=PaymentCodes(
                 settings.code_keys(), timedelta(seconds=settings.payment_code_ttl_s)

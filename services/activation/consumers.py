@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.activation import store
-from shared import verified
+from shared import facts, verified
 from shared.consumer import ForeignFeed
 from shared.contracts import (
     CardReplaced,
@@ -18,6 +18,8 @@ from shared.contracts import (
     FamilyMemberLinked,
     FamilyMemberUnlinked,
     IdentityVerified,
+    PersonalDataErased,
+    PersonFactsIssued,
 )
 from shared.contracts.card import STATUS_AFTER
 from shared.db import Connection
@@ -37,6 +39,7 @@ OTHER_CARD_EVENTS = {
     "ChannelUnlinked",
 }
 FAMILY_EVENTS = {"FamilyMemberLinked", "FamilyMemberUnlinked"}
+FACTS_EVENTS = {PersonFactsIssued.event_type, PersonalDataErased.event_type}
 
 
 async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
@@ -46,6 +49,10 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
             await verified.record_verification(
                 conn, envelope.person_id, payload.level, payload.verified_at
             )
+        case PersonFactsIssued():
+            await facts.record_facts(conn, envelope.person_id, payload)
+        case PersonalDataErased():
+            await facts.forget_facts(conn, envelope.person_id)
         case _ if payload.event_type in CARD_STATUS:
             status = CARD_STATUS[payload.event_type]
             card_id = envelope.payload["card_id"]
@@ -77,6 +84,12 @@ def feed() -> ForeignFeed:
     return ForeignFeed(
         group="activation",
         topics=CONSUMED_TOPICS["activation"],
-        handles={IdentityVerified.event_type, *CARD_STATUS, *OTHER_CARD_EVENTS, *FAMILY_EVENTS},
+        handles={
+            IdentityVerified.event_type,
+            *CARD_STATUS,
+            *OTHER_CARD_EVENTS,
+            *FAMILY_EVENTS,
+            *FACTS_EVENTS,
+        },
         apply=apply_foreign_event,
     )

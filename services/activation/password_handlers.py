@@ -23,17 +23,19 @@ from services.activation.errors import (
     ECardNotClaimedError,
     ECardProcessingError,
     PasswordLockedError,
+    PasswordWeakError,
     PasswordWrongError,
     RecoveryProofRequiredError,
 )
 from services.activation.payment import PayingCard, PaymentRefusal, Settlement
-from shared import verified
+from shared import facts, verified
 from shared.aggregate import decide_and_append, load_state, retry_on_conflict
 from shared.contracts import PasswordAttemptFailed, PasswordLocked
 from shared.contracts.activation import CardKind
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore
+from shared.facts import FactsKeys
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class PasswordHandlers:
     lock_rule: Callable[[str], passwords.LockRule]
     max_verification_age: timedelta
     clock: Callable[[], datetime]
+    facts: FactsKeys
 
     async def authorize(
         self, *, card_id: str, password: str, settlement: Settlement, causation: Causation
@@ -108,8 +111,7 @@ class PasswordHandlers:
         causation: Causation,
     ) -> None:
         """Change the password after entering the current one (the initial one at first)."""
-        passwords.check_policy(new, id_number)
-        hashed = await asyncio.to_thread(self.hasher.hash, new)
+        hashed = await self.allowed_hash(new, card_id, "physical", id_number)
         await self._enter(card_id, "physical", current, channel, causation, new_hash=hashed)
 
     async def recover(
@@ -127,9 +129,7 @@ class PasswordHandlers:
 
         ``card_id`` names a physical card, or for the e-card (``kind`` electronic) its holder.
         """
-        if new is not None:
-            passwords.check_policy(new, id_number)
-        hashed = await asyncio.to_thread(self.hasher.hash, new) if new else None
+        hashed = await self.allowed_hash(new, card_id, kind, id_number) if new else None
 
         async def attempt() -> None:
             async with self.pool.acquire() as conn, conn.transaction():
@@ -215,6 +215,20 @@ class PasswordHandlers:
         _, refused = await retry_on_conflict(attempt)
         if refused is not None:
             raise refused
+
+    async def allowed_hash(
+        self, new: str, key: str, kind: CardKind, id_number: str | None = None
+    ) -> str:
+        """The Argon2id hash of a new password the policy allows for the holder of ``key`` (a
+        card id, or for the e-card its holder): 6 digits, no repeat or run, and none of the
+        ID number's 6-digit runs, as identity's facts say (``id_number`` if the caller gave
+        it too). Raises PasswordWeakError with the reason otherwise."""
+        passwords.check_policy(new, id_number)
+        async with self.pool.acquire() as conn:
+            holder = key if kind == "electronic" else await store.holder_of(conn, key)
+            if holder and await facts.taken_from_id_number(conn, self.facts, holder, new):
+                raise PasswordWeakError(passwords.FROM_ID_NUMBER)
+        return await asyncio.to_thread(self.hasher.hash, new)
 
     async def _subject(self, conn: Connection, key: str, kind: CardKind) -> Subject:
         """Whose password: a physical card (by card id) or a person's e-card (by person id)."""

@@ -29,6 +29,7 @@ from shared.contracts import (
 from shared.contracts.activation import CardKind
 
 DIGITS = "0123456789"
+FROM_ID_NUMBER = "A password cannot be taken from the ID number."
 
 
 def check_policy(password: str, id_number: str | None = None) -> None:
@@ -40,7 +41,7 @@ def check_policy(password: str, id_number: str | None = None) -> None:
     if password in DIGITS or password in DIGITS[::-1]:
         raise PasswordWeakError("A password cannot be an ascending or descending run.")
     if id_number and password in id_number:
-        raise PasswordWeakError("A password cannot be taken from the ID number.")
+        raise PasswordWeakError(FROM_ID_NUMBER)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.activation.domain import CardFacts
-from shared import verified
+from shared import facts, verified
 from shared.consumer import ForeignFeed
 from shared.db import Connection
 from shared.rebuild import Projection
@@ -30,6 +30,14 @@ async def record_loss(conn: Connection, card_id: str, kind: str | None) -> None:
     await conn.execute("UPDATE known_cards SET lost = $2 WHERE card_id = $1", card_id, kind)
 
 
+async def holder_of(conn: Connection, card_id: str) -> str | None:
+    """The person holding a card, if known."""
+    person_id: str | None = await conn.fetchval(
+        "SELECT person_id FROM known_cards WHERE card_id = $1", card_id
+    )
+    return person_id
+
+
 async def card_facts(conn: Connection, card_id: str) -> CardFacts | None:
     """What we know of a card, or None."""
     row = await conn.fetchrow(
@@ -54,6 +62,7 @@ def projection(feed: ForeignFeed) -> Projection:
     return Projection(
         tables={
             "verified_persons": verified.COLUMNS,
+            "person_facts": facts.COLUMNS,
             "known_cards": ("card_id", "person_id", "status", "lost", "region"),
             "replacements": ("new_card_id", "old_card_id"),
             "family_links": ("holder_person_id", "member_person_id"),

@@ -49,7 +49,12 @@ class ApplicationRequest(BaseModel):
         description="Reference of the bareheaded photo in the photo store.",
         pattern=r"^[A-Za-z0-9_\-]{4,80}$",
     )
-    under_7: bool = Field(False, description="The child is under 7: no photo is needed.")
+    under_7: bool = Field(
+        False,
+        deprecated=True,
+        description="Ignored: whether a child is under 7 (no photo needed) is known from "
+        "identity, not taken from the caller.",
+    )
     id_checked: bool = Field(
         False, description="Window only: the clerk checked the original ID card."
     )
@@ -201,7 +206,6 @@ async def apply(body: ApplicationRequest, request: Request, caller: Applicant) -
         delivery=body.delivery,
         causation=request_causation(request),
         photo_ref=body.photo_ref,
-        under_7=body.under_7,
         id_checked=body.id_checked,
     )
     return _accepted([event])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.card import commands, domain, rules, store
-from shared import verified
+from shared import facts, verified
 from shared.aggregate import decide_and_append
 from shared.consumer import ForeignFeed
 from shared.contracts import (
@@ -19,6 +19,8 @@ from shared.contracts import (
     PasswordLocked,
     PasswordReset,
     PasswordUnlocked,
+    PersonalDataErased,
+    PersonFactsIssued,
 )
 from shared.db import Connection
 from shared.envelope import Envelope
@@ -27,6 +29,8 @@ from shared.topics import CONSUMED_TOPICS
 
 HANDLED = {
     IdentityVerified.event_type,
+    PersonFactsIssued.event_type,
+    PersonalDataErased.event_type,
     FamilyMemberLinked.event_type,
     FamilyMemberUnlinked.event_type,
     CardActivated.event_type,
@@ -55,6 +59,10 @@ async def apply_foreign_event(
             await verified.record_verification(
                 conn, envelope.person_id, payload.level, payload.verified_at
             )
+        case PersonFactsIssued():
+            await facts.record_facts(conn, envelope.person_id, payload)
+        case PersonalDataErased():
+            await facts.forget_facts(conn, envelope.person_id)
         case FamilyMemberLinked():
             await conn.execute(
                 "INSERT INTO family_links VALUES ($1, $2) ON CONFLICT DO NOTHING",

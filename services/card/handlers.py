@@ -19,12 +19,13 @@ from services.card.errors import (
     RegionInvalidError,
 )
 from services.card.settings import CardSettings
-from shared import verified
+from shared import facts, verified
 from shared.aggregate import decide_and_append, retry_on_conflict
 from shared.contracts.card import ApplicationKind, DeliveryMethod, ReplacementReason
 from shared.db import Connection, take_turn
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
+from shared.facts import FactsKeys
 from shared.regions import is_region, province_of
 
 
@@ -46,6 +47,11 @@ class CardHandlers:
     settings: CardSettings
     clock: Callable[[], datetime]
 
+    @functools.cached_property
+    def facts(self) -> FactsKeys:
+        """The keys identity's person facts are issued under."""
+        return self.settings.facts()
+
     async def apply(
         self,
         *,
@@ -55,10 +61,10 @@ class CardHandlers:
         delivery: DeliveryMethod,
         causation: Causation,
         photo_ref: str | None = None,
-        under_7: bool = False,
         id_checked: bool = False,
     ) -> Envelope:
-        """A person applies for a card in a region."""
+        """A person applies for a card in a region (a photo is needed from the age of 7, as
+        identity's facts say; see ``shared.facts``)."""
         if not is_region(region):
             raise RegionInvalidError()
         card_id = str(new_event_id())
@@ -72,7 +78,7 @@ class CardHandlers:
                 delivery=delivery,
                 holder_level=await verified.verification_level(conn, person_id),
                 photo_ref=photo_ref,
-                under_7=under_7,
+                under_7=await facts.photo_exempt(conn, self.facts, person_id, self.clock().date()),
                 id_checked=id_checked,
             )
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from shared import verified
+from shared import facts, verified
 from shared.consumer import ForeignFeed
 from shared.contracts.card import STATUS_AFTER
 from shared.db import Connection
@@ -144,6 +144,7 @@ def projection(feed: ForeignFeed, seal_after: timedelta) -> Projection:
     return Projection(
         tables={
             "verified_persons": verified.COLUMNS,
+            "person_facts": facts.COLUMNS,
             "cards": CARD_COLUMNS,
             "card_timers": ("card_id", "kind", "due_at", "since"),
             "ecards": ("person_id", "stream_id", "card_id"),

@@ -50,6 +50,7 @@ def build_identity(settings: IdentitySettings, pool: asyncpg.Pool, events: Event
         face_min_score=settings.face_min_score,
         lock_policy=settings.lock_policy,
         clock=utc_now,
+        facts=settings.facts(),
     )
     registrar = Registrar(pool, events, vault, settings.hash_key, utc_now)
     family = FamilyHandlers(

@@ -30,6 +30,7 @@ from shared.contracts import (
     IdentityVerificationFailed,
     IdentityVerified,
     PersonalDataErased,
+    PersonFactsIssued,
     PersonRegistered,
 )
 from shared.contracts.identity import FailureReason, Relation, VerificationLevel
@@ -97,6 +98,15 @@ class VerifyIdentity:
     #: For a person under 16: the registered guardian, and who acted (already verified).
     registered_guardian: str | None = None
     acting_guardian: str | None = None
+    #: The facts card and activation need, issued before the first verification under a key.
+    facts: PersonFactsIssued | None = None
+
+
+@dataclass(frozen=True)
+class IssueFacts:
+    """Issue a person's facts under the current key, if not yet (a backfill or a rotation)."""
+
+    event: PersonFactsIssued
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,12 @@ class UnlinkFamilyMember:
 
 
 Command = (
-    RegisterPerson | VerifyIdentity | ErasePersonalData | LinkFamilyMember | UnlinkFamilyMember
+    RegisterPerson
+    | VerifyIdentity
+    | IssueFacts
+    | ErasePersonalData
+    | LinkFamilyMember
+    | UnlinkFamilyMember
 )
 
 
@@ -146,6 +161,7 @@ class Person:
     erased: bool = False
     family: tuple[str, ...] = ()
     guardian_consent: str | None = None
+    facts_key: str | None = None
 
     def locked_at(self, moment: datetime) -> bool:
         """Whether face verification is locked at ``moment``."""
@@ -161,6 +177,10 @@ def decide(state: Person, command: Command) -> list[EventPayload]:
             return [command.event]
         case VerifyIdentity():
             return _verify(state, command)
+        case IssueFacts():
+            if not state.registered or state.erased or state.facts_key == command.event.key_id:
+                return []
+            return [command.event]
         case LinkFamilyMember():
             return _link(state, command)
         case UnlinkFamilyMember():
@@ -228,7 +248,10 @@ def _verify(state: Person, command: VerifyIdentity) -> list[EventPayload]:
                 guardian_person_id=command.acting_guardian, recorded_at=command.at
             )
         )
+    facts = command.facts
+    issued = [facts] if facts is not None and facts.key_id != state.facts_key else []
     return [
+        *issued,
         *consent,
         IdentityVerified(
             level="real_person" if command.face else "real_name",
@@ -286,6 +309,8 @@ def evolve(state: Person, event: EventPayload) -> Person:
             return replace(state, erased=True)
         case GuardianConsentRecorded():
             return replace(state, guardian_consent=event.guardian_person_id)
+        case PersonFactsIssued():
+            return replace(state, facts_key=event.key_id)
         case FamilyMemberLinked():
             return replace(state, family=(*state.family, event.member_person_id))
         case FamilyMemberUnlinked():

@@ -18,12 +18,13 @@ from services.identity.errors import (
     PersonNotRegisteredError,
 )
 from services.identity.facecheck import FaceCheckResult, authenticate_face_check, face_failure
-from services.identity.idnumber import parse_id_number
+from services.identity.idnumber import IdNumber, parse_id_number
 from services.identity.vault import Vault, decrypt_field
 from shared.aggregate import decide_and_append, retry_on_conflict
-from shared.contracts import FaceVerificationLocked, IdentityVerificationFailed
+from shared.contracts import FaceVerificationLocked, IdentityVerificationFailed, PersonFactsIssued
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
+from shared.facts import PHOTO_AGE, FactsKeys, turns
 from shared.privacy import keyed_hash
 
 
@@ -62,6 +63,7 @@ class IdentityHandlers:
     face_min_score: float
     lock_policy: Callable[[str], domain.LockPolicy]
     clock: Callable[[], datetime]
+    facts: FactsKeys
 
     async def verify(
         self,
@@ -128,6 +130,7 @@ class IdentityHandlers:
                     age=age,
                     registered_guardian=person.guardian_person_id,
                     acting_guardian=acting_guardian,
+                    facts=self.person_facts(person.person_id, parsed, now),
                 )
                 events = await decide_and_append(
                     conn,
@@ -170,6 +173,45 @@ class IdentityHandlers:
                 return bool(events)
 
         return await retry_on_conflict(attempt)
+
+    async def issue_facts(self, person_id: str, causation: Causation) -> bool:
+        """Issue a registered person's facts under the current key unless they were (persons
+        verified before facts existed, or after a key rotation); True when issued now."""
+
+        async def attempt() -> bool:
+            async with self.pool.acquire() as conn, conn.transaction():
+                stored = await store.sealed_id_number(conn, person_id)
+                if stored is None:
+                    return False  # not registered, or erased
+                wrapped_key, ciphertext = stored
+                key = self.vault.unwrap(person_id, wrapped_key)
+                number = decrypt_field(key, person_id, "id_number", ciphertext)
+                now = self.clock()
+                facts = self.person_facts(person_id, parse_id_number(number, now.date()), now)
+                events = await decide_and_append(
+                    conn,
+                    self.events,
+                    stream_id=f"person-{person_id}",
+                    person_id=person_id,
+                    initial=domain.Person(),
+                    evolve=domain.evolve,
+                    decide=lambda state: domain.decide(state, domain.IssueFacts(facts)),
+                    causation=causation,
+                )
+                return bool(events)
+
+        return await retry_on_conflict(attempt)
+
+    def person_facts(self, person_id: str, parsed: IdNumber, now: datetime) -> PersonFactsIssued:
+        """The facts card and activation need of a person, under the current facts key."""
+        return PersonFactsIssued(
+            key_id=self.facts.current,
+            password_windows=self.facts.password_windows(person_id, parsed.value),
+            photo_exempt_until=self.facts.seal_photo_exempt_until(
+                person_id, turns(parsed.birth_date, PHOTO_AGE)
+            ),
+            issued_at=now,
+        )
 
     def registered_name(self, person: store.StoredPerson) -> str:
         if person.erased or person.wrapped_key is None or person.name_ciphertext is None:

@@ -63,6 +63,28 @@ async def find_people(conn: Connection, hashes: Sequence[str]) -> dict[str, Stor
     }
 
 
+async def sealed_id_number(conn: Connection, person_id: str) -> tuple[bytes, str] | None:
+    """A registered person's wrapped key and ID number ciphertext; None if erased or unknown."""
+    row = await conn.fetchrow(
+        "SELECT k.wrapped_key, p.id_number_ciphertext FROM persons p"
+        " JOIN person_keys k USING (person_id)"
+        " WHERE p.person_id = $1 AND NOT p.erased AND p.id_number_ciphertext IS NOT NULL",
+        person_id,
+    )
+    return (row["wrapped_key"], row["id_number_ciphertext"]) if row else None
+
+
+async def registered_person_ids(conn: Connection, after: str, limit: int) -> list[str]:
+    """Person ids of registered persons not erased, in order, after ``after`` (paging)."""
+    rows = await conn.fetch(
+        "SELECT person_id FROM persons WHERE NOT erased AND person_id > $1"
+        " ORDER BY person_id LIMIT $2",
+        after,
+        limit,
+    )
+    return [r["person_id"] for r in rows]
+
+
 async def holds_card(conn: Connection, person_id: str) -> bool:
     """Whether the person holds, or is being issued, a card (from card events)."""
     held = await conn.fetchval("SELECT count(*) FROM held_cards WHERE person_id = $1", person_id)

@@ -47,6 +47,7 @@ from shared.contracts.identity import (
     IdentityVerificationFailed,
     IdentityVerified,
     PersonalDataErased,
+    PersonFactsIssued,
     PersonRegistered,
 )
 from shared.contracts.notification import (
@@ -61,6 +62,7 @@ from shared.envelope import Envelope
 
 ALL_EVENTS: tuple[type[EventPayload], ...] = (
     PersonRegistered,
+    PersonFactsIssued,
     IdentityVerified,
     IdentityVerificationFailed,
     FaceVerificationLocked,
@@ -176,6 +178,7 @@ __all__ = [
     "PasswordReset",
     "PasswordSet",
     "PasswordUnlocked",
+    "PersonFactsIssued",
     "PersonRegistered",
     "PersonalDataErased",
     "SettlementAuthorized",

@@ -58,6 +58,26 @@ class PersonRegistered(EventPayload):
 FailureReason = Literal["NAME_MISMATCH", "FACE_LIVENESS_FAILED", "FACE_SCORE_TOO_LOW"]
 
 
+class PersonFactsIssued(EventPayload):
+    """Facts the card and activation services need, without the personal data behind them:
+    keyed hashes of the ID number's 6-digit runs (a password may be none of them) and the day
+    the person turns 7 (no card photo before it), sealed. Issued under the shared facts key
+    ``key_id`` before the person's first verification under that key."""
+
+    event_type: ClassVar[str] = "PersonFactsIssued"
+    producer: ClassVar[Producer] = "identity"
+
+    key_id: str = Field(description="Id of the shared facts key the facts are issued under.")
+    password_windows: list[str] = Field(
+        description="HMAC-SHA256 (hex, 128 bits, sorted) of each 6-digit run of the ID number, "
+        "bound to the person: a password matching one is refused."
+    )
+    photo_exempt_until: str = Field(
+        description="The day the person turns 7, sealed (AES-256-GCM, base64) for the card service."
+    )
+    issued_at: datetime = Field(description="When the facts were issued (UTC).")
+
+
 class IdentityVerificationFailed(EventPayload):
     """A verification attempt for a registered person failed."""
 

@@ -292,11 +292,12 @@ async def test_a_guardian_verifies_and_links_their_child(
         infra.bootstrap_servers,
         [IDENTITY_EVENTS],
         keep=lambda r: r.key == child_id.encode(),
-        done=lambda kept: len(kept) >= 3,
+        done=lambda kept: len(kept) >= 4,
     )
     assert [envelope_of(r).event_type for r in records] == [
         "PersonRegistered",
+        "PersonFactsIssued",
         "GuardianConsentRecorded",
         "IdentityVerified",
     ]
-    assert envelope_of(records[1]).payload["guardian_person_id"] == guardian_id
+    assert envelope_of(records[2]).payload["guardian_person_id"] == guardian_id

@@ -21,6 +21,7 @@ from tests.e2e.harness import Record, endpoints, envelope_of, read_records, regi
 
 JOURNEY = [
     ("identity", "PersonRegistered"),
+    ("identity", "PersonFactsIssued"),
     ("identity", "IdentityVerified"),
     ("card", "CardApplied"),
     ("card", "CardProduced"),

@@ -95,9 +95,15 @@ def test_signing_keys_are_real_and_required_in_production() -> None:
         with pytest.raises(ValidationError):
             ActivationSettings(payment_code_keys={"k1": bad})
     clients = {"k" * 32: {"name": "hospital-1", "role": "hospital"}}
+    facts = {"f1": base64.b64encode(os.urandom(32)).decode()}
     with pytest.raises(ValidationError, match="PAYMENT_CODE_KEYS"):
-        ActivationSettings(SHEBAO_ENV="production", SHEBAO_API_KEYS=clients)
+        ActivationSettings(
+            SHEBAO_ENV="production", SHEBAO_API_KEYS=clients, SHEBAO_FACTS_KEYS=facts
+        )
     production = ActivationSettings(
-        SHEBAO_ENV="production", SHEBAO_API_KEYS=clients, payment_code_keys={"k1": seed}
+        SHEBAO_ENV="production",
+        SHEBAO_API_KEYS=clients,
+        SHEBAO_FACTS_KEYS=facts,
+        payment_code_keys={"k1": seed},
     )
     assert list(production.code_keys().keys) == ["k1"]
