@@ -231,9 +231,10 @@ async def activation_scene(
         ("hospital", "dev-hospital", "/v1/hospital/registrations", {"kind": "outpatient"}),
     ]
     ok = True
-    card_id = person_id = ""
+    card_id = person_id = id_number = ""
     for name, key, path, extra in ways:
-        _, person_id, card_id = await _delivered_card(client, urls, rng)
+        holder, person_id, card_id = await _delivered_card(client, urls, rng)
+        id_number = holder.id_number
         body = {"card_id": card_id, "person_id": person_id, **extra}
         answer = await _activation(client, urls, path, key, body)
         scene.lines.append(f"activated at the {name}: {answer.get('events', answer.get('code'))}")
@@ -245,6 +246,9 @@ async def activation_scene(
         return await _post(client, settle, "dev-hospital", {"card_id": card_id, "password": pin})
 
     first = await settlement("123456")
+    # The birth date's year and month, never sent by the caller: the platform knows it.
+    from_id = {"current_password": "123456", "new_password": id_number[6:12]}
+    weak = (await _post(client, password, "dev-citizen-app", from_id)).json().get("code")
     change = {"current_password": "123456", "new_password": "135792"}
     changed = await _post(client, password, "dev-citizen-app", change)
     codes = [(await settlement(f"{n:06d}")).json()["code"] for n in range(100000, 100006)]
@@ -254,7 +258,8 @@ async def activation_scene(
     reset = await _post(client, f"{password}/recovery", "dev-citizen-app", online)
     after = await settlement("246810")
     scene.lines.append(
-        f"password: settlement with the initial one {first.json().get('code')}; changed "
+        f"password: settlement with the initial one {first.json().get('code')}; one taken "
+        f"from the ID number {weak}; changed "
         f"{changed.status_code}; six wrong entries {codes[-2]}..{codes[-1]}; unlocked at a "
         f"window {unlocked.status_code}; reset online with SMS code and face check "
         f"{reset.json().get('outcome')}; settlement {after.json().get('outcome')}"
@@ -262,6 +267,7 @@ async def activation_scene(
     ok &= await _pharmacy(client, urls, rng, scene)
     scene.outcomes["activation_channels"] = ok
     scene.outcomes["password_lock"] = codes[-1] == "PASSWORD_LOCKED" and after.status_code == 200
+    scene.outcomes["password_from_id_number"] = weak == "PASSWORD_WEAK"
     return scene
 
 

@@ -249,5 +249,5 @@ async def test_an_unverified_person_cannot_apply(services: dict[str, ServiceProc
 
 async def test_the_demo_showcase_goes_by_the_rules(services: dict[str, ServiceProcess]) -> None:
     showcase = await run_showcase(endpoints(services), seed=20261204)
-    assert {"qr_payment", "refused_after_loss"} <= set(showcase.outcomes)
+    assert {"qr_payment", "refused_after_loss", "password_from_id_number"} <= set(showcase.outcomes)
     assert [name for name, ok in showcase.outcomes.items() if not ok] == [], showcase.lines
