@@ -88,9 +88,14 @@ async def run_journey(
     started = time.monotonic()
     deadline = started + timeout_s
     headers = {"X-Correlation-Id": f"demo-{secrets.token_hex(8)}"}
+    #: The citizen signs in on the online hall by verifying: its token goes with its calls.
+    signed_in: dict[str, str] = {}
 
     def post(url: str, key: str, body: dict[str, Any]) -> Callable[[], Awaitable[httpx.Response]]:
-        return lambda: client.post(url, json=body, headers={**headers, "X-Api-Key": KEYS[key]})
+        citizen_headers = signed_in if key == "channel" else {}
+        return lambda: client.post(
+            url, json=body, headers={**headers, **citizen_headers, "X-Api-Key": KEYS[key]}
+        )
 
     try:
         await _call(
@@ -110,12 +115,13 @@ async def run_journey(
             deadline=deadline,
         )
         person_id = journey.person_id = verified["person_id"]
+        signed_in["Authorization"] = f"Bearer {verified['citizen_token']}"
         # The citizen asks to be told by SMS as well as in the app.
         await _call(
             lambda: client.put(
                 f"{urls.notification}/v1/persons/{person_id}/preferences",
                 json={"channels": ["app_push", "sms"], "phone": citizen.phone},
-                headers={**headers, "X-Api-Key": KEYS["channel"]},
+                headers={**headers, **signed_in, "X-Api-Key": KEYS["channel"]},
             ),
             deadline=deadline,
         )

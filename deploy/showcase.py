@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
 
-from deploy.citizens import Citizen, face_check_for, fake_citizen
+from deploy.citizens import Citizen, face_check_for, fake_citizen, make_id_number
 from deploy.demo import KEYS, Endpoints
 from services.identity.idnumber import mask_id_number
 
@@ -23,10 +24,18 @@ class Showcase:
     outcomes: dict[str, bool] = field(default_factory=dict)
 
 
+def _headers(key: str, token: str | None = None) -> dict[str, str]:
+    """A channel's credential, and on a self-service channel the signed-in citizen's token."""
+    headers = {"X-Api-Key": KEYS.get(key, key)}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
 async def _post(
-    client: httpx.AsyncClient, url: str, key: str, body: dict[str, Any]
+    client: httpx.AsyncClient, url: str, key: str, body: dict[str, Any], token: str | None = None
 ) -> httpx.Response:
-    return await client.post(url, json=body, headers={"X-Api-Key": KEYS.get(key, key)})
+    return await client.post(url, json=body, headers=_headers(key, token))
 
 
 async def _register(client: httpx.AsyncClient, urls: Endpoints, citizen: Citizen) -> str:
@@ -39,14 +48,28 @@ async def _register(client: httpx.AsyncClient, urls: Endpoints, citizen: Citizen
 
 
 async def _face(
-    client: httpx.AsyncClient, urls: Endpoints, citizen: Citizen, score: float
+    client: httpx.AsyncClient,
+    urls: Endpoints,
+    citizen: Citizen,
+    score: float,
+    key: str = "channel",
 ) -> httpx.Response:
     body = {
         "name": citizen.name,
         "id_number": citizen.id_number,
         "face_check": face_check_for(citizen, score=score).model_dump(mode="json"),
     }
-    return await _post(client, f"{urls.identity}/v1/verifications", "channel", body)
+    return await _post(client, f"{urls.identity}/v1/verifications", key, body)
+
+
+async def _sign_in(
+    client: httpx.AsyncClient, urls: Endpoints, citizen: Citizen, key: str = "channel"
+) -> str:
+    """The citizen signs in on a self-service channel (name, ID number, face): its token."""
+    response = await _face(client, urls, citizen, score=96.0, key=key)
+    response.raise_for_status()
+    token: str = response.json()["citizen_token"]
+    return token
 
 
 async def face_lock_scene(
@@ -77,7 +100,9 @@ async def family_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.R
     holder, member = fake_citizen(rng), fake_citizen(rng)
     holder_id = await _register(client, urls, holder)
     await _register(client, urls, member)
-    await _face(client, urls, holder, score=96.0)
+    holder_token = await _sign_in(client, urls, holder, "dev-citizen-app")
+    # The member consents on the holder's phone: signed in themselves, with a fresh face check.
+    member_token = await _sign_in(client, urls, member, "dev-citizen-app")
     response = await _post(
         client,
         f"{urls.identity}/v1/persons/{holder_id}/family",
@@ -87,7 +112,9 @@ async def family_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.R
             "id_number": member.id_number,
             "relation": "parent",
             "face_check": face_check_for(member).model_dump(mode="json"),
+            "member_token": member_token,
         },
+        holder_token,
     )
     scene.lines.append(
         f"family link: holder {mask_id_number(holder.id_number)} adds parent "
@@ -97,11 +124,87 @@ async def family_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.R
     return scene
 
 
+async def authority_scene(
+    client: httpx.AsyncClient, urls: Endpoints, rng: random.Random
+) -> Showcase:
+    """A citizen signs in; as the guardian who linked their child they apply for the child's
+    card; a stranger signed in on the same app is refused the child's card."""
+    scene = Showcase()
+    guardian, stranger = fake_citizen(rng), fake_citizen(rng)
+    guardian_id = await _register(client, urls, guardian)
+    await _register(client, urls, stranger)
+    signed = await _face(client, urls, guardian, score=96.0, key="dev-citizen-app")
+    token = signed.json().get("citizen_token", "")
+    scene.lines.append(
+        f"signed in on the citizen app: {mask_id_number(guardian.id_number)}, token until "
+        f"{signed.json().get('token_expires_at')}"
+    )
+    today = date.today()
+    born = today.replace(year=today.year - 5)
+    child = Citizen("王小宝", make_id_number(rng, guardian.region, born), guardian.region, "")
+    registration = {
+        "name": child.name,
+        "id_number": child.id_number,
+        "region": child.region,
+        "guardian_id_number": guardian.id_number,
+    }
+    registered = await _post(client, f"{urls.identity}/v1/persons", "dev-window", registration)
+    child_id = registered.json().get("person_id", "")
+    through_guardian = {
+        "name": child.name,
+        "id_number": child.id_number,
+        "guardian": {
+            "name": guardian.name,
+            "id_number": guardian.id_number,
+            "face_check": face_check_for(guardian).model_dump(mode="json"),
+        },
+    }
+    await _post(client, f"{urls.identity}/v1/verifications", "dev-citizen-app", through_guardian)
+    link = {"name": child.name, "id_number": child.id_number, "relation": "child"}
+    linked = await _post(
+        client, f"{urls.identity}/v1/persons/{guardian_id}/family", "dev-citizen-app", link, token
+    )
+    application = {"person_id": child_id, "region": child.region}  # under 7: no photo
+    applied: dict[str, Any] = {}
+    for _ in range(200):  # until the card service learned of the link and the verification
+        applied = await _card(
+            client, urls, "/v1/applications", "dev-citizen-app", application, token
+        )
+        if applied["status"] not in (403, 409):
+            break
+        await asyncio.sleep(0.05)
+    scene.lines.append(
+        f"the guardian links their child ({linked.status_code}) and applies for the child's "
+        f"card, without a photo under 7: {applied.get('events', applied.get('code'))}"
+    )
+    card_url = f"{urls.card}/v1/cards/{applied.get('card_id')}"
+    stranger_token = await _sign_in(client, urls, stranger, "dev-citizen-app")
+    as_stranger = await client.get(card_url, headers=_headers("dev-citizen-app", stranger_token))
+    no_token = await client.get(card_url, headers=_headers("dev-citizen-app"))
+    scene.lines.append(
+        f"a stranger signed in on the same app asks for the child's card: "
+        f"{as_stranger.status_code} {as_stranger.json().get('code')}; the app without a "
+        f"citizen token: {no_token.status_code} {no_token.json().get('code')}"
+    )
+    scene.outcomes["citizen_sign_in"] = bool(token)
+    scene.outcomes["family_acts_for_child"] = applied.get("status") == 201
+    scene.outcomes["stranger_refused"] = (
+        as_stranger.json().get("code") == "PERSON_FORBIDDEN"
+        and no_token.json().get("code") == "TOKEN_REQUIRED"
+    )
+    return scene
+
+
 async def _card(
-    client: httpx.AsyncClient, urls: Endpoints, path: str, key: str, body: dict[str, Any]
+    client: httpx.AsyncClient,
+    urls: Endpoints,
+    path: str,
+    key: str,
+    body: dict[str, Any],
+    token: str | None = None,
 ) -> dict[str, Any]:
     for _ in range(200):  # the card service learns of verifications from identity's events
-        response = await _post(client, f"{urls.card}{path}", key, body)
+        response = await _post(client, f"{urls.card}{path}", key, body, token)
         if response.json().get("code") != "IDENTITY_NOT_VERIFIED":
             break
         await asyncio.sleep(0.05)
@@ -124,9 +227,9 @@ async def card_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Ran
     scene = Showcase()
     citizen = fake_citizen(rng)
     person_id = await _register(client, urls, citizen)
-    await _face(client, urls, citizen, score=96.0)
+    hall = await _sign_in(client, urls, citizen)
     application = {"person_id": person_id, "region": citizen.region, "photo_ref": "photo-1234"}
-    first = await _card(client, urls, "/v1/applications", "channel", application)
+    first = await _card(client, urls, "/v1/applications", "channel", application, hall)
     failed = await _card(
         client,
         urls,
@@ -134,19 +237,20 @@ async def card_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Ran
         "agency",
         {"reason": "PHOTO_UNUSABLE"},
     )
-    second = await _card(client, urls, "/v1/applications", "channel", application)
+    second = await _card(client, urls, "/v1/applications", "channel", application, hall)
     scene.lines.append(
         f"card for {mask_id_number(citizen.id_number)}: production {failed['events']}, "
         f"applied again: {second['status']}"
     )
     await _produce_and_deliver(client, urls, second["card_id"])
     claim_body = {"person_id": person_id, "region": citizen.region}
-    claim = await _card(client, urls, "/v1/ecards", "dev-citizen-app", claim_body)
+    app = await _sign_in(client, urls, citizen, "dev-citizen-app")
+    claim = await _card(client, urls, "/v1/ecards", "dev-citizen-app", claim_body, app)
     scene.lines.append(f"e-card claimed in region {citizen.region}: {claim.get('events')}")
     ecard = f"/v1/ecards/{person_id}/activation"
     for _ in range(200):  # until the activation service learned of the claim
         activated = await _post(
-            client, f"{urls.activation}{ecard}", "dev-citizen-app", {"password": "258036"}
+            client, f"{urls.activation}{ecard}", "dev-citizen-app", {"password": "258036"}, app
         )
         if activated.json().get("code") != "E_CARD_NOT_CLAIMED":
             break
@@ -176,23 +280,28 @@ async def _delivered_card(
 ) -> tuple[Citizen, str, str]:
     citizen = fake_citizen(rng)
     person_id = await _register(client, urls, citizen)
-    await _face(client, urls, citizen, score=96.0)
+    hall = await _sign_in(client, urls, citizen)
     body = {
         "person_id": person_id,
         "region": citizen.region,
         "photo_ref": "photo-demo",
         "delivery": delivery,
     }
-    card_id = (await _card(client, urls, "/v1/applications", "channel", body))["card_id"]
+    card_id = (await _card(client, urls, "/v1/applications", "channel", body, hall))["card_id"]
     await _produce_and_deliver(client, urls, card_id)
     return citizen, person_id, card_id
 
 
 async def _activation(
-    client: httpx.AsyncClient, urls: Endpoints, path: str, key: str, body: dict[str, Any]
+    client: httpx.AsyncClient,
+    urls: Endpoints,
+    path: str,
+    key: str,
+    body: dict[str, Any],
+    token: str | None = None,
 ) -> dict[str, Any]:
     for _ in range(200):  # until the activation service learned of the card's last event
-        response = await _post(client, f"{urls.activation}{path}", key, body)
+        response = await _post(client, f"{urls.activation}{path}", key, body, token)
         if response.json().get("code") not in ("CARD_NOT_FOUND", "CARD_NOT_DELIVERED"):
             break
         await asyncio.sleep(0.05)
@@ -232,11 +341,13 @@ async def activation_scene(
     ]
     ok = True
     card_id = person_id = id_number = ""
+    holder = None
     for name, key, path, extra in ways:
         holder, person_id, card_id = await _delivered_card(client, urls, rng)
         id_number = holder.id_number
         body = {"card_id": card_id, "person_id": person_id, **extra}
-        answer = await _activation(client, urls, path, key, body)
+        token = await _sign_in(client, urls, holder) if key == "channel" else None
+        answer = await _activation(client, urls, path, key, body, token)
         scene.lines.append(f"activated at the {name}: {answer.get('events', answer.get('code'))}")
         ok &= answer["status"] == 201
     password = f"{urls.activation}/v1/cards/{card_id}/password"
@@ -246,16 +357,18 @@ async def activation_scene(
         return await _post(client, settle, "dev-hospital", {"card_id": card_id, "password": pin})
 
     first = await settlement("123456")
+    assert holder is not None
+    app = await _sign_in(client, urls, holder, "dev-citizen-app")
     # The birth date's year and month, never sent by the caller: the platform knows it.
     from_id = {"current_password": "123456", "new_password": id_number[6:12]}
-    weak = (await _post(client, password, "dev-citizen-app", from_id)).json().get("code")
+    weak = (await _post(client, password, "dev-citizen-app", from_id, app)).json().get("code")
     change = {"current_password": "123456", "new_password": "135792"}
-    changed = await _post(client, password, "dev-citizen-app", change)
+    changed = await _post(client, password, "dev-citizen-app", change, app)
     codes = [(await settlement(f"{n:06d}")).json()["code"] for n in range(100000, 100006)]
     proof = {"person_id": person_id, "id_checked": True}
     unlocked = await _post(client, f"{password}/recovery", "dev-window", proof)
     online = {"person_id": person_id, "sms_code_verified": True, "new_password": "246810"}
-    reset = await _post(client, f"{password}/recovery", "dev-citizen-app", online)
+    reset = await _post(client, f"{password}/recovery", "dev-citizen-app", online, app)
     after = await settlement("246810")
     scene.lines.append(
         f"password: settlement with the initial one {first.json().get('code')}; one taken "
@@ -295,16 +408,17 @@ async def payment_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.
     change = {"current_password": "123456", "new_password": "135792"}
     await _post(client, f"{urls.activation}/v1/cards/{card_id}/password", "dev-window", change)
     ecard = {"person_id": person_id, "region": citizen.region}
-    await _card(client, urls, "/v1/ecards", "dev-citizen-app", ecard)
+    app = await _sign_in(client, urls, citizen, "dev-citizen-app")
+    await _card(client, urls, "/v1/ecards", "dev-citizen-app", ecard, app)
     ecard_url = f"{urls.activation}/v1/ecards/{person_id}"
     for _ in range(200):  # until the activation service learned of the claim
         set_pin = await _post(
-            client, f"{ecard_url}/activation", "dev-citizen-app", {"password": "135792"}
+            client, f"{ecard_url}/activation", "dev-citizen-app", {"password": "135792"}, app
         )
         if set_pin.status_code != 404:
             break
         await asyncio.sleep(0.05)
-    shown = (await _post(client, f"{ecard_url}/payment-codes", "dev-citizen-app", {})).json()
+    shown = (await _post(client, f"{ecard_url}/payment-codes", "dev-citizen-app", {}, app)).json()
     redeem = f"{urls.activation}/v1/payment-codes/redeem"
     pay = {"code": shown.get("payload", ""), "password": "135792", "amount_fen": 4200}
     paid = (await _post(client, redeem, "dev-pharmacy", pay)).json()
@@ -318,7 +432,7 @@ async def payment_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.
     settle = {"card_id": card_id, "password": "135792"}
     url = f"{urls.activation}/v1/settlements/authorize"
     refused = await _until_code(client, url, "dev-hospital", settle, "CARD_REPORTED_LOST")
-    no_code = (await _post(client, f"{ecard_url}/payment-codes", "dev-citizen-app", {})).json()
+    no_code = (await _post(client, f"{ecard_url}/payment-codes", "dev-citizen-app", {}, app)).json()
     scene.lines.append(
         f"after a loss report: settlement {refused.get('code')}; e-card code {no_code.get('code')}"
     )
@@ -336,7 +450,14 @@ async def run_showcase(urls: Endpoints, seed: int | None = None) -> Showcase:
     rng = random.Random(seed)  # noqa: S311 - made-up citizens, not secrets
     result = Showcase()
     async with httpx.AsyncClient(timeout=30) as client:
-        scenes = (face_lock_scene, family_scene, card_scene, activation_scene, payment_scene)
+        scenes = (
+            face_lock_scene,
+            family_scene,
+            authority_scene,
+            card_scene,
+            activation_scene,
+            payment_scene,
+        )
         for scene in scenes:
             part = await scene(client, urls, rng)
             result.lines.extend(part.lines)

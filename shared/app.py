@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from shared.authority import Authority, CardHolder, FamilyLink, check_routes
 from shared.consumer import ForeignFeed
 from shared.errors import DomainError
 from shared.http import install_edges
@@ -32,6 +33,8 @@ def service_app(
     make_handlers: Callable[[ServiceRuntime], Any] | None = None,
     feed: ForeignFeed | None = None,
     background: Callable[[Any], Coroutine[Any, Any, None]] | None = None,
+    card_holder: CardHolder | None = None,
+    family_link: FamilyLink | None = None,
 ) -> FastAPI:
     """The service's ASGI app; its lifespan starts and stops the runtime."""
 
@@ -56,10 +59,12 @@ def service_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.authority = Authority(service, card_holder, family_link, settings.citizen_keys())
     install_edges(app, service, status_of)
     for router in routers:
         app.include_router(router)
     app.include_router(timeline_router())
+    check_routes(app, service)
     return app
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader
 from prometheus_client import Counter, Histogram, make_asgi_app
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,12 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.envelope import new_event_id
 from shared.errors import DomainError
 from shared.eventstore import Causation, ConcurrencyError
-from shared.settings import ApiClient, Role
+from shared.settings import ApiClient
 
 log = structlog.get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
-_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="Channel credential")
 
 REQUESTS = Counter(
     "shebao_http_requests_total", "HTTP requests", ["service", "route", "method", "status"]
@@ -49,30 +47,6 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 422, 503)
 }
-
-
-def require_roles(*roles: Role) -> Callable[..., Awaitable[ApiClient]]:
-    """A dependency that authenticates the caller and checks it acts in one of ``roles``."""
-
-    async def dependency(
-        request: Request, key: Annotated[str | None, Depends(_api_key)]
-    ) -> ApiClient:
-        if not key:
-            raise HTTPException(401, detail=("AUTH_REQUIRED", "Send your channel credential."))
-        clients: Mapping[str, ApiClient] = request.app.state.settings.api_keys
-        client = clients.get(key)
-        if client is None:
-            raise HTTPException(401, detail=("AUTH_INVALID", "Unknown channel credential."))
-        if client.role not in roles:
-            raise HTTPException(
-                403,
-                detail=("ROLE_FORBIDDEN", f"Role {client.role} may not do this; needs {roles}."),
-            )
-        structlog.contextvars.bind_contextvars(caller=client.name)
-        request.state.caller = client
-        return client
-
-    return dependency
 
 
 def request_causation(request: Request) -> Causation:

@@ -7,12 +7,15 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared import citizen
 from shared.facts import FactsKeys
+from shared.signing import PublicKeys
 
 Role = Literal[
     "window",
     "online_hall",
     "bank",
+    "bank_app",
     "hospital",
     "pharmacy",
     "citizen_app",
@@ -21,6 +24,8 @@ Role = Literal[
     "operator",
 ]
 Environment = Literal["development", "test", "production"]
+#: Channels a citizen uses by themselves: each acts only for the citizen signed in on it.
+SELF_SERVICE: tuple[Role, ...] = ("citizen_app", "online_hall", "bank_app")
 
 
 class ApiClient(BaseModel):
@@ -35,6 +40,7 @@ DEV_API_KEYS: dict[str, ApiClient] = {
     "dev-online-hall": ApiClient(name="dev-online-hall", role="online_hall"),
     "dev-citizen-app": ApiClient(name="dev-citizen-app", role="citizen_app"),
     "dev-bank": ApiClient(name="dev-bank-outlet", role="bank"),
+    "dev-bank-app": ApiClient(name="dev-bank-app", role="bank_app"),
     "dev-hospital": ApiClient(name="dev-hospital", role="hospital"),
     "dev-pharmacy": ApiClient(name="dev-pharmacy", role="pharmacy"),
     "dev-printing-agency": ApiClient(name="dev-printing-agency", role="printing_agency"),
@@ -68,6 +74,12 @@ class ServiceSettings(BaseSettings):
         description="Keys (32 bytes, base64) identity issues person facts under for card and "
         "activation, by key id, newest first. Empty: a development key.",
     )
+    citizen_token_keys: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias="SHEBAO_CITIZEN_TOKEN_KEYS",
+        description="Identity's public keys of citizen tokens (raw 32-byte Ed25519, base64) "
+        "by key id, as identity publishes them. Empty: the development key.",
+    )
     log_level: str = Field("INFO", validation_alias="SHEBAO_LOG_LEVEL")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -77,6 +89,7 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> ServiceSettings:
         self.facts()  # refuses a malformed key, and in production a missing or development one
+        self.citizen_keys()  # likewise
         if self.environment == "production":
             weak = [k for k in self.api_keys if k.startswith("dev-") or len(k) < 24]
             if weak or not self.api_keys:
@@ -86,6 +99,12 @@ class ServiceSettings(BaseSettings):
             if self.fault_crash_after_commit:
                 raise ValueError("fault injection is for tests only")
         return self
+
+    def citizen_keys(self) -> PublicKeys:
+        """The keys that verify citizen tokens (a ValueError if the setting is not usable)."""
+        return citizen.public_keys(
+            self.citizen_token_keys, production=self.environment == "production"
+        )
 
     def facts(self) -> FactsKeys:
         """The shared keys of person facts (a ValueError if the setting is not usable)."""

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from shared.http import ERROR_RESPONSES, require_roles
-from shared.settings import ApiClient
-
-Inquirer = Annotated[
-    ApiClient, Depends(require_roles("operator", "window", "online_hall", "citizen_app"))
-]
+from shared.authority import Caller
+from shared.http import ERROR_RESPONSES
 
 
 class TimelineEntry(BaseModel):
@@ -36,7 +32,7 @@ def timeline_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["right to inquire"], responses=ERROR_RESPONSES)
 
     @router.get("/persons/{person_id}/events", response_model=list[TimelineEntry])
-    async def person_events(person_id: str, request: Request, _: Inquirer) -> list[TimelineEntry]:
+    async def person_events(person_id: str, request: Request, _: Caller) -> list[TimelineEntry]:
         """Every event this service recorded about the person, in order."""
         runtime = request.app.state.runtime
         async with runtime.pool.acquire() as conn:

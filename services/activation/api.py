@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from services.activation.errors import (
@@ -22,19 +22,13 @@ from services.activation.errors import (
 )
 from services.activation.handlers import Activated, ActivationHandlers
 from services.activation.password_handlers import PasswordHandlers
+from shared.authority import Caller, acting_for
 from shared.contracts.activation import ActivationChannel
 from shared.errors import DomainError
-from shared.http import ERROR_RESPONSES, request_causation, require_roles
-from shared.settings import ApiClient, Role
+from shared.http import ERROR_RESPONSES, request_causation
+from shared.settings import Role
 
 router = APIRouter(prefix="/v1", tags=["activation"], responses=ERROR_RESPONSES)
-Activator = Annotated[
-    ApiClient, Depends(require_roles("window", "online_hall", "citizen_app", "bank"))
-]
-Hospital = Annotated[ApiClient, Depends(require_roles("hospital"))]
-Bank = Annotated[ApiClient, Depends(require_roles("bank"))]
-Online = Annotated[ApiClient, Depends(require_roles("citizen_app", "online_hall"))]
-Pharmacy = Annotated[ApiClient, Depends(require_roles("pharmacy"))]
 CHANNEL_OF_ROLE: dict[Role, ActivationChannel] = {
     "window": "window",
     "online_hall": "online_hall",
@@ -52,9 +46,6 @@ class ActivationRequest(BaseModel):
     person_id: str = Field(description="Opaque id of the holder.", max_length=64)
     id_checked: bool = Field(
         False, description="Window and bank: staff checked the holder's original ID card."
-    )
-    acting_person_id: str | None = Field(
-        None, description="A family member the holder linked, helping them.", max_length=64
     )
 
 
@@ -151,7 +142,7 @@ def _handlers(request: Request) -> ActivationHandlers:
     responses={200: {"model": ActivationResponse}},
 )
 async def activate(
-    body: ActivationRequest, request: Request, response: Response, caller: Activator
+    body: ActivationRequest, request: Request, response: Response, caller: Caller
 ) -> ActivationResponse:
     """Activate a card: at the window or a bank outlet (ID checked), or online (after a
     recent face verification)."""
@@ -163,7 +154,7 @@ async def activate(
         operator=caller.name,
         causation=request_causation(request),
         id_checked=body.id_checked,
-        acting_person_id=body.acting_person_id,
+        acting_person_id=acting_for(request),
     )
     return _answer(result, channel, response)
 
@@ -175,7 +166,7 @@ async def activate(
     responses={200: {"model": ActivationResponse}},
 )
 async def activate_ecard(
-    person_id: str, body: ECardActivation, request: Request, response: Response, caller: Online
+    person_id: str, body: ECardActivation, request: Request, response: Response, caller: Caller
 ) -> ActivationResponse:
     """The holder sets the e-card password, after a recent face verification: it is active."""
     passwords: PasswordHandlers = request.app.state.handlers.passwords
@@ -196,7 +187,7 @@ async def activate_ecard(
     responses={200: {"model": ActivationResponse}},
 )
 async def hospital_registration(
-    body: HospitalRegistration, request: Request, response: Response, caller: Hospital
+    body: HospitalRegistration, request: Request, response: Response, caller: Caller
 ) -> ActivationResponse:
     """A designated hospital registers a patient with the card: the first time activates it."""
     result = await _handlers(request).activate(
@@ -216,7 +207,7 @@ async def hospital_registration(
     responses={200: {"model": ActivationResponse}},
 )
 async def pharmacy_switch(
-    body: PharmacySwitch, request: Request, response: Response, caller: Pharmacy
+    body: PharmacySwitch, request: Request, response: Response, caller: Caller
 ) -> ActivationResponse:
     """Old card, then new card at a designated pharmacy: the new card is activated and the
     account moves to it."""
@@ -238,7 +229,7 @@ async def pharmacy_switch(
     responses={200: {"model": ActivationResponse}},
 )
 async def financial_function(
-    card_id: str, body: BankActivation, request: Request, response: Response, caller: Bank
+    card_id: str, body: BankActivation, request: Request, response: Response, caller: Caller
 ) -> ActivationResponse:
     """At the bank on the card face: turn on the card's financial function (once)."""
     result = await _handlers(request).activate_financial(

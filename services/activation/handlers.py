@@ -56,14 +56,14 @@ class ActivationHandlers:
     ) -> Activated:
         """Activate a card by a channel's rule; a refusal is recorded, then answered.
 
-        A family member the holder linked may act for them: then the member's own
-        verification is what the channel's rule looks at.
+        A family holder who linked the person may act for them (``acting_person_id``): then
+        the holder's own verification is what the channel's rule looks at.
         """
         actor = acting_person_id or person_id
 
         async def attempt() -> list[Envelope]:
             async with self.pool.acquire() as conn, conn.transaction():
-                if actor != person_id and not await store.may_act_for(conn, person_id, actor):
+                if actor != person_id and not await store.may_act_for(conn, actor, person_id):
                     raise FamilyLinkRequiredError()
                 holder = await _holder(conn, actor)
                 command = domain.ActivateCard(

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 
 from services.activation.password_handlers import PasswordHandlers, Proof
 from services.activation.payment import Settlement, amount_band
-from shared.http import ERROR_RESPONSES, request_causation, require_roles
-from shared.settings import ApiClient
+from shared.authority import Caller
+from shared.http import ERROR_RESPONSES, request_causation
 
 router = APIRouter(prefix="/v1", tags=["passwords"], responses=ERROR_RESPONSES)
-Settling = Annotated[ApiClient, Depends(require_roles("hospital", "pharmacy"))]
-Changing = Annotated[
-    ApiClient,
-    Depends(require_roles("citizen_app", "online_hall", "window", "hospital", "pharmacy")),
-]
-Recovering = Annotated[ApiClient, Depends(require_roles("window", "online_hall", "citizen_app"))]
 
 
 #: A hospital's or pharmacy's own id: letters, digits, dashes (no personal data).
@@ -100,7 +92,7 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 @router.post("/settlements/authorize", response_model=Done)
-async def authorize(body: SettlementCheck, request: Request, caller: Settling) -> Done:
+async def authorize(body: SettlementCheck, request: Request, caller: Caller) -> Done:
     """Check the service password before a medical settlement."""
     await _passwords(request).authorize(
         card_id=body.card_id,
@@ -112,7 +104,7 @@ async def authorize(body: SettlementCheck, request: Request, caller: Settling) -
 
 
 @router.post("/cards/{card_id}/password", status_code=201, response_model=Done)
-async def change(card_id: str, body: PasswordChange, request: Request, caller: Changing) -> Done:
+async def change(card_id: str, body: PasswordChange, request: Request, caller: Caller) -> Done:
     """Change the password (the initial one must be changed before the first settlement)."""
     await _passwords(request).change(
         card_id=card_id,
@@ -126,9 +118,7 @@ async def change(card_id: str, body: PasswordChange, request: Request, caller: C
 
 
 @router.post("/cards/{card_id}/password/recovery", status_code=201, response_model=Done)
-async def recover(
-    card_id: str, body: PasswordRecovery, request: Request, caller: Recovering
-) -> Done:
+async def recover(card_id: str, body: PasswordRecovery, request: Request, caller: Caller) -> Done:
     """Unlock at a window with the ID card; or reset (window, or online with an SMS code and a
     recent face verification)."""
     await _passwords(request).recover(
@@ -154,7 +144,7 @@ class ECardPayment(SettlementDetails):
 
 @router.post("/ecards/{person_id}/payments/authorize", response_model=Done)
 async def authorize_ecard(
-    person_id: str, body: ECardPayment, request: Request, caller: Settling
+    person_id: str, body: ECardPayment, request: Request, caller: Caller
 ) -> Done:
     """Check the e-card password for a payment; its lock never touches the physical card."""
     await _passwords(request).authorize_ecard(
@@ -168,7 +158,7 @@ async def authorize_ecard(
 
 @router.post("/ecards/{person_id}/password/recovery", status_code=201, response_model=Done)
 async def recover_ecard(
-    person_id: str, body: PasswordRecovery, request: Request, caller: Recovering
+    person_id: str, body: PasswordRecovery, request: Request, caller: Caller
 ) -> Done:
     """Unlock or reset the e-card password (window with ID, or SMS code + face check)."""
     await _passwords(request).recover(

@@ -5,31 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from services.activation.errors import CODE_ERRORS
 from services.activation.password_api import Done, SettlementDetails
 from services.activation.password_handlers import PasswordHandlers
 from services.activation.payment_codes import CodeKeys, CodeRefusedError, qr_png_base64, qr_svg
+from shared.authority import Caller
 from shared.envelope import utc_now
-from shared.http import ERROR_RESPONSES, request_causation, require_roles
-from shared.settings import ApiClient
+from shared.http import ERROR_RESPONSES, request_causation
 
 router = APIRouter(prefix="/v1", tags=["payment codes"], responses=ERROR_RESPONSES)
-#: The holder's own apps show the code.
-Showing = Annotated[ApiClient, Depends(require_roles("citizen_app", "online_hall", "bank"))]
-Settling = Annotated[ApiClient, Depends(require_roles("hospital", "pharmacy"))]
-Anyone = Annotated[
-    ApiClient,
-    Depends(
-        require_roles(
-            "hospital", "pharmacy", "citizen_app", "online_hall", "bank", "window", "operator"
-        )
-    ),
-]
 
 
 @dataclass(frozen=True)
@@ -70,7 +59,7 @@ def _passwords(request: Request) -> PasswordHandlers:
 
 
 @router.post("/ecards/{person_id}/payment-codes", status_code=201, response_model=CodeShown)
-async def show(person_id: str, request: Request, caller: Showing) -> CodeShown:
+async def show(person_id: str, request: Request, caller: Caller) -> CodeShown:
     """A new code for the holder's e-card, if it may pay now, shown by a channel the holder
     bound it to; valid one minute, used once."""
     card_id = await _passwords(request).paying_ecard(person_id, caller.name)
@@ -86,7 +75,7 @@ async def show(person_id: str, request: Request, caller: Showing) -> CodeShown:
 
 
 @router.post("/payment-codes/redeem", response_model=Done)
-async def redeem(body: Redemption, request: Request, caller: Settling) -> Done:
+async def redeem(body: Redemption, request: Request, caller: Caller) -> Done:
     """Pay with a shown code and the e-card password: one settlement per code, recorded."""
     try:
         code = _codes(request).keys.verify(body.code, utc_now())
@@ -109,7 +98,7 @@ async def redeem(body: Redemption, request: Request, caller: Settling) -> Done:
 
 
 @router.get("/payment-codes/keys")
-async def keys(request: Request, caller: Anyone) -> dict[str, Any]:
+async def keys(request: Request, caller: Caller) -> dict[str, Any]:
     """The public keys that verify payment codes offline (a JWK set; cache it, refresh it
     when a code names an unknown ``kid``)."""
     return _codes(request).keys.jwks()

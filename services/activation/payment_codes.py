@@ -12,6 +12,7 @@ import base64
 import hashlib
 import io
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import jwt
 import segno
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jwt.algorithms import OKPAlgorithm
+
+from shared.signing import SigningKeys
 
 ISSUER = "shebao-activation"
 AUDIENCE = "shebao-payment-code"
@@ -53,26 +55,26 @@ class PaymentCode:
 class CodeKeys:
     """The signing keys, newest first (it signs; all verify)."""
 
-    keys: dict[str, Ed25519PrivateKey]
+    signing: SigningKeys
 
     @classmethod
     def from_seeds(cls, seeds: dict[str, bytes]) -> CodeKeys:
         """Keys from 32-byte Ed25519 seeds, by key id (the first signs)."""
-        return cls({kid: Ed25519PrivateKey.from_private_bytes(s) for kid, s in seeds.items()})
+        return cls(SigningKeys.from_seeds(seeds))
+
+    @property
+    def keys(self) -> Mapping[str, Ed25519PrivateKey]:
+        """The signing keys by id."""
+        return self.signing.keys
 
     def jwks(self) -> dict[str, Any]:
         """The public keys, as a JWK set a terminal can cache."""
-        keys = []
-        for kid, key in self.keys.items():
-            jwk = OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
-            keys.append({**jwk, "kid": kid, "alg": "EdDSA", "use": "sig"})
-        return {"keys": keys}
+        return self.signing.public.jwks()
 
     def issue(
         self, person_id: str, card_id: str, channel: str, now: datetime, ttl: timedelta
     ) -> tuple[str, PaymentCode]:
         """A new signed code and what it says."""
-        kid, key = next(iter(self.keys.items()))
         code = PaymentCode(str(uuid.uuid4()), person_id, card_id, channel, now + ttl)
         claims = {
             "iss": ISSUER,
@@ -84,26 +86,18 @@ class CodeKeys:
             "iat": int(now.timestamp()),
             "exp": int(code.expires_at.timestamp()),
         }
-        return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid}), code
+        return self.signing.sign(claims), code
 
     def verify(self, token: str, now: datetime) -> PaymentCode:
         """What the code says, if this platform signed it (``expired`` tells whether it is
         past its minute: the refusal of a genuine code is recorded, so it is not raised)."""
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.PyJWTError:
-            raise CodeRefusedError("PAYMENT_CODE_INVALID") from None
-        key = self.keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise CodeRefusedError("PAYMENT_CODE_INVALID")
-        try:
-            claims = jwt.decode(
+            claims = self.signing.public.decode(
                 token,
-                key.public_key(),
-                algorithms=["EdDSA"],
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                options={"require": ["exp", "jti", "sub", "card", "chn"], "verify_exp": False},
+                require=["exp", "jti", "sub", "card", "chn"],
+                verify_exp=False,
             )
         except jwt.PyJWTError:
             raise CodeRefusedError("PAYMENT_CODE_INVALID") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.card import commands, store
@@ -16,24 +16,14 @@ from services.card.errors import (
     RegionInvalidError,
 )
 from services.card.handlers import CardHandlers
+from shared.authority import Caller, acting_for
 from shared.contracts.card import DeliveryMethod, LossKind, ReplacementReason
 from shared.envelope import Envelope
 from shared.errors import DomainError
-from shared.http import ERROR_RESPONSES, request_causation, require_roles
+from shared.http import ERROR_RESPONSES, request_causation
 from shared.regions import REGION_PATTERN
-from shared.settings import ApiClient
 
 router = APIRouter(prefix="/v1", tags=["cards"], responses=ERROR_RESPONSES)
-Applicant = Annotated[ApiClient, Depends(require_roles("window", "online_hall", "citizen_app"))]
-PrintingAgency = Annotated[ApiClient, Depends(require_roles("printing_agency"))]
-Shipper = Annotated[ApiClient, Depends(require_roles("printing_agency", "courier"))]
-Courier = Annotated[ApiClient, Depends(require_roles("courier"))]
-Clerk = Annotated[ApiClient, Depends(require_roles("window"))]
-Officer = Annotated[ApiClient, Depends(require_roles("window", "operator"))]
-Reader = Annotated[
-    ApiClient,
-    Depends(require_roles("operator", "window", "online_hall", "citizen_app", "printing_agency")),
-]
 
 
 class ApplicationRequest(BaseModel):
@@ -141,9 +131,6 @@ class ECardClaim(BaseModel):
 
     person_id: str = Field(description="The holder.", max_length=64)
     region: str = Field(description="Insured region chosen (6-digit code).", pattern=REGION_PATTERN)
-    acting_person_id: str | None = Field(
-        None, description="A linked family member claiming for the holder.", max_length=64
-    )
 
 
 class CardView(BaseModel):
@@ -197,7 +184,7 @@ def _handlers(request: Request) -> CardHandlers:
 
 
 @router.post("/applications", status_code=201, response_model=Accepted)
-async def apply(body: ApplicationRequest, request: Request, caller: Applicant) -> Accepted:
+async def apply(body: ApplicationRequest, request: Request, caller: Caller) -> Accepted:
     """Apply for a card: online (needs face verification) or at a service window."""
     event = await _handlers(request).apply(
         person_id=body.person_id,
@@ -212,7 +199,7 @@ async def apply(body: ApplicationRequest, request: Request, caller: Applicant) -
 
 
 @router.post("/production/batches", status_code=201, response_model=Batch)
-async def batch(body: BatchRequest, request: Request, caller: PrintingAgency) -> Batch:
+async def batch(body: BatchRequest, request: Request, caller: Caller) -> Batch:
     """Take pending applications into a production batch (制卡中), oldest first."""
     batch_id, taken = await _handlers(request).batch(
         size=body.size, agency=caller.name, causation=request_causation(request)
@@ -227,7 +214,7 @@ async def _on_card(request: Request, card_id: str, command: Any) -> Accepted:
 
 @router.post("/cards/{card_id}/production", status_code=201, response_model=Accepted)
 async def produced(
-    card_id: str, body: ProductionReport, request: Request, caller: PrintingAgency
+    card_id: str, body: ProductionReport, request: Request, caller: Caller
 ) -> Accepted:
     """The printing agency reports the card produced."""
     command = commands.ReportProduced(card_id, body.card_number, body.chip_serial, caller.name)
@@ -236,7 +223,7 @@ async def produced(
 
 @router.post("/cards/{card_id}/production-failure", status_code=201, response_model=Accepted)
 async def production_failed(
-    card_id: str, body: ProductionFailure, request: Request, caller: PrintingAgency
+    card_id: str, body: ProductionFailure, request: Request, caller: Caller
 ) -> Accepted:
     """The printing agency could not produce the card (制卡失败)."""
     command = commands.ReportProductionFailed(card_id, body.reason, caller.name)
@@ -244,22 +231,20 @@ async def production_failed(
 
 
 @router.post("/cards/{card_id}/mailing", status_code=201, response_model=Accepted)
-async def mailed(card_id: str, body: MailingReport, request: Request, _: Shipper) -> Accepted:
+async def mailed(card_id: str, body: MailingReport, request: Request, _: Caller) -> Accepted:
     """The card was handed to a courier, with its tracking number."""
     command = commands.ReportMailed(card_id, body.courier, body.tracking_number)
     return await _on_card(request, card_id, lambda _: command)
 
 
 @router.post("/cards/{card_id}/branch", status_code=201, response_model=Accepted)
-async def to_branch(
-    card_id: str, body: BranchDispatch, request: Request, _: PrintingAgency
-) -> Accepted:
+async def to_branch(card_id: str, body: BranchDispatch, request: Request, _: Caller) -> Accepted:
     """The card was sent to a branch, ready for pick-up."""
     return await _on_card(request, card_id, lambda _: commands.SendToBranch(card_id, body.branch))
 
 
 @router.post("/cards/{card_id}/delivery", status_code=201, response_model=Accepted)
-async def delivered(card_id: str, request: Request, caller: Courier) -> Accepted:
+async def delivered(card_id: str, request: Request, caller: Caller) -> Accepted:
     """The courier delivered the card."""
     return await _on_card(
         request, card_id, lambda _: commands.ReportDelivered(card_id, caller.name)
@@ -267,13 +252,13 @@ async def delivered(card_id: str, request: Request, caller: Courier) -> Accepted
 
 
 @router.post("/cards/{card_id}/collection", status_code=201, response_model=Accepted)
-async def collected(card_id: str, request: Request, caller: Clerk) -> Accepted:
+async def collected(card_id: str, request: Request, caller: Caller) -> Accepted:
     """The holder collected the card at the window."""
     return await _on_card(request, card_id, lambda _: commands.CollectCard(card_id, caller.name))
 
 
 @router.post("/cards/{card_id}/loss", status_code=201, response_model=Accepted)
-async def lost(card_id: str, body: LossReport, request: Request, caller: Applicant) -> Accepted:
+async def lost(card_id: str, body: LossReport, request: Request, caller: Caller) -> Accepted:
     """Report the card lost: temporarily (lapses by itself) or formally (final)."""
     handlers = _handlers(request)
     return await _on_card(
@@ -290,14 +275,14 @@ async def lost(card_id: str, body: LossReport, request: Request, caller: Applica
 
 
 @router.post("/cards/{card_id}/unblock", status_code=201, response_model=Accepted)
-async def unblock(card_id: str, request: Request, _: Applicant) -> Accepted:
+async def unblock(card_id: str, request: Request, _: Caller) -> Accepted:
     """End a temporary loss report (解挂)."""
     return await _on_card(request, card_id, lambda _: commands.Unblock(card_id))
 
 
 @router.post("/cards/{card_id}/replacement", status_code=201, response_model=Accepted)
 async def replace(
-    card_id: str, body: ReplacementRequest, request: Request, caller: Applicant
+    card_id: str, body: ReplacementRequest, request: Request, caller: Caller
 ) -> Accepted:
     """Replace a formally lost card, or exchange a valid one; the region's fee applies."""
     events = await _handlers(request).replace(
@@ -312,18 +297,18 @@ async def replace(
 
 
 @router.post("/cards/{card_id}/cancellation", status_code=201, response_model=Accepted)
-async def cancel(card_id: str, body: Cancellation, request: Request, _: Officer) -> Accepted:
+async def cancel(card_id: str, body: Cancellation, request: Request, _: Caller) -> Accepted:
     """Cancel the card (注销)."""
     return await _on_card(request, card_id, lambda _: commands.CancelCard(card_id, body.reason))
 
 
 @router.post("/ecards", status_code=201, response_model=Accepted, tags=["e-card"])
-async def claim(body: ECardClaim, request: Request, _: Applicant) -> Accepted:
+async def claim(body: ECardClaim, request: Request, _: Caller) -> Accepted:
     """Claim the e-card (立即领取) in a chosen region; the calling channel is bound."""
     events = await _handlers(request).claim_ecard(
         person_id=body.person_id,
         region=body.region,
-        acting_person_id=body.acting_person_id,
+        acting_person_id=acting_for(request),
         causation=request_causation(request),
     )
     return _accepted(events)
@@ -332,7 +317,7 @@ async def claim(body: ECardClaim, request: Request, _: Applicant) -> Accepted:
 @router.post(
     "/ecards/{person_id}/channels", status_code=201, response_model=Accepted, tags=["e-card"]
 )
-async def bind(person_id: str, request: Request, caller: Applicant) -> Accepted:
+async def bind(person_id: str, request: Request, caller: Caller) -> Accepted:
     """Bind the calling channel to the person's e-card."""
     command = commands.BindChannel(caller.name)
     return _accepted(
@@ -343,7 +328,7 @@ async def bind(person_id: str, request: Request, caller: Applicant) -> Accepted:
 @router.post(
     "/ecards/{person_id}/channels/{channel}/unlink", response_model=Accepted, tags=["e-card"]
 )
-async def unlink(person_id: str, channel: str, request: Request, _: Applicant) -> Accepted:
+async def unlink(person_id: str, channel: str, request: Request, _: Caller) -> Accepted:
     """Unlink one channel (解除关联); the others stay bound."""
     command = commands.UnlinkChannel(channel)
     return _accepted(
@@ -352,7 +337,7 @@ async def unlink(person_id: str, channel: str, request: Request, _: Applicant) -
 
 
 @router.get("/cards/{card_id}", response_model=CardView)
-async def card(card_id: str, request: Request, _: Reader) -> CardView:
+async def card(card_id: str, request: Request, _: Caller) -> CardView:
     """A card's holder, region and status, with the events that explain it."""
     runtime = request.app.state.runtime
     async with runtime.pool.acquire() as conn:
@@ -368,7 +353,7 @@ async def card(card_id: str, request: Request, _: Reader) -> CardView:
 
 @router.get("/production/pending", response_model=list[CardView])
 async def pending(
-    request: Request, _: PrintingAgency, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, _: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[CardView]:
     """Applications waiting for production, oldest first (a production batch)."""
     async with request.app.state.runtime.pool.acquire() as conn:

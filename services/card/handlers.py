@@ -157,7 +157,7 @@ class CardHandlers:
 
         async def attempt(conn: Connection) -> commands.Command:
             on_behalf = acting_person_id not in (None, person_id)
-            if on_behalf and not await store.may_act_for(conn, person_id, str(acting_person_id)):
+            if on_behalf and not await store.may_act_for(conn, str(acting_person_id), person_id):
                 raise FamilyLinkRequiredError()
             # The national e-card is one per person: claims in two provinces (two streams) at
             # once take turns, and the second sees the first.

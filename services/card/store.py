@@ -102,6 +102,14 @@ async def ecard_stream(conn: Connection, person_id: str) -> str | None:
     return stream
 
 
+async def holder_of(conn: Connection, card_id: str) -> str | None:
+    """The person holding a card, if known."""
+    person_id: str | None = await conn.fetchval(
+        "SELECT person_id FROM cards WHERE card_id = $1", card_id
+    )
+    return person_id
+
+
 async def may_act_for(conn: Connection, holder: str, member: str) -> bool:
     """Whether identity's events say ``member`` is a linked family member of ``holder``."""
     linked = await conn.fetchval(

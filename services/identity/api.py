@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.errors import (
@@ -20,17 +21,14 @@ from services.identity.errors import (
 from services.identity.facecheck import FaceCheckResult
 from services.identity.handlers import GuardianProof, IdentityHandlers
 from services.identity.importer import Registrar
+from services.identity.sessions import Sessions
+from shared.authority import Caller
 from shared.contracts.identity import VerificationLevel
 from shared.errors import DomainError
-from shared.http import ERROR_RESPONSES, request_causation, require_roles
-from shared.settings import ApiClient
+from shared.http import ERROR_RESPONSES, request_causation
+from shared.settings import SELF_SERVICE
 
 router = APIRouter(prefix="/v1", tags=["verification"], responses=ERROR_RESPONSES)
-Operator = Annotated[ApiClient, Depends(require_roles("operator"))]
-Registering = Annotated[ApiClient, Depends(require_roles("operator", "window"))]
-VerifyingChannel = Annotated[
-    ApiClient, Depends(require_roles("window", "online_hall", "citizen_app", "bank"))
-]
 
 
 class GuardianRequest(BaseModel):
@@ -67,6 +65,12 @@ class VerificationResponse(BaseModel):
     level: VerificationLevel = Field(description="real_name or real_person.")
     masked_id_number: str = Field(description="The ID number masked for display.")
     event_id: str = Field(description="Id of the IdentityVerified event.")
+    citizen_token: str | None = Field(
+        None,
+        description="On a self-service channel, after the person's own face check: a signed "
+        "token (Authorization: Bearer) with which this channel acts for them.",
+    )
+    token_expires_at: datetime | None = Field(None, description="When the token expires.")
 
 
 class RegistrationRequest(BaseModel):
@@ -117,7 +121,7 @@ def status_of(error: DomainError) -> int:
     tags=["registry"],
 )
 async def register(
-    body: RegistrationRequest, request: Request, response: Response, _: Registering
+    body: RegistrationRequest, request: Request, response: Response, _: Caller
 ) -> RegistrationResponse:
     """Register an insured person (again with the same details: nothing changes, 200)."""
     registrar: Registrar = request.app.state.handlers.registrar
@@ -139,7 +143,7 @@ class ErasureResponse(BaseModel):
 
 
 @router.post("/persons/{person_id}/erasure", response_model=ErasureResponse, tags=["registry"])
-async def erase(person_id: str, request: Request, caller: Operator) -> ErasureResponse:
+async def erase(person_id: str, request: Request, caller: Caller) -> ErasureResponse:
     """Erase a person's personal data (crypto-shredding); refused while they hold a card."""
     handlers: IdentityHandlers = request.app.state.handlers.verifier
     erased = await handlers.erase(
@@ -150,7 +154,7 @@ async def erase(person_id: str, request: Request, caller: Operator) -> ErasureRe
 
 @router.post("/verifications", status_code=201, response_model=VerificationResponse)
 async def verify(
-    body: VerificationRequest, request: Request, caller: VerifyingChannel
+    body: VerificationRequest, request: Request, caller: Caller
 ) -> VerificationResponse:
     """Verify a citizen: real-name, plus real-person when a face check is attached."""
     handlers: IdentityHandlers = request.app.state.handlers.verifier
@@ -166,9 +170,23 @@ async def verify(
             else None
         ),
     )
-    return VerificationResponse(
+    answer = VerificationResponse(
         person_id=result.person_id,
         level=result.event.payload["level"],
         masked_id_number=result.event.payload["masked_id_number"],
         event_id=str(result.event.event_id),
     )
+    own_face = body.face_check is not None and body.guardian is None
+    if own_face and answer.level == "real_person" and caller.role in SELF_SERVICE:
+        sessions: Sessions = request.app.state.handlers.sessions
+        answer.citizen_token, token = sessions.sign_in(result.person_id, caller.name)
+        answer.token_expires_at = token.expires_at
+    return answer
+
+
+@router.get("/citizen-tokens/keys", tags=["citizen tokens"])
+async def token_keys(request: Request, _: Caller) -> dict[str, Any]:
+    """Identity's public keys of citizen tokens (a JWK set): every service verifies tokens
+    offline with them (SHEBAO_CITIZEN_TOKEN_KEYS)."""
+    sessions: Sessions = request.app.state.handlers.sessions
+    return sessions.keys.public.jwks()

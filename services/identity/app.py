@@ -17,6 +17,7 @@ from services.identity.family import FamilyHandlers
 from services.identity.family_api import router as family_router
 from services.identity.handlers import IdentityHandlers
 from services.identity.importer import Registrar
+from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
 from services.identity.vault import Vault
 from shared.app import service_app
@@ -35,6 +36,7 @@ class Identity:
     verifier: IdentityHandlers
     registrar: Registrar
     family: FamilyHandlers
+    sessions: Sessions
 
 
 def build_identity(settings: IdentitySettings, pool: asyncpg.Pool, events: EventStore) -> Identity:
@@ -56,7 +58,10 @@ def build_identity(settings: IdentitySettings, pool: asyncpg.Pool, events: Event
     family = FamilyHandlers(
         pool, events, verifier, settings.hash_key, settings.family_limit_for, utc_now
     )
-    return Identity(verifier, registrar, family)
+    sessions = Sessions(
+        settings.token_keys(), timedelta(seconds=settings.citizen_token_ttl_s), utc_now
+    )
+    return Identity(verifier, registrar, family, sessions)
 
 
 def create_app(settings: IdentitySettings) -> FastAPI:

@@ -48,8 +48,11 @@ class FamilyHandlers:
         relation: Relation,
         channel: str,
         causation: Causation,
+        member_signed_in: str | None = None,
+        self_service: bool = False,
     ) -> tuple[str, bool]:
-        """Link a member (adult: their own face check; under 16: by their guardian).
+        """Link a member (adult: their own face check, and on a self-service channel their
+        own citizen token, ``member_signed_in``; under 16: by their guardian).
 
         Returns the member's person id and whether a new link was made.
         """
@@ -69,6 +72,8 @@ class FamilyHandlers:
             consent = "guardian"
         elif member_face_check is None:
             raise FamilyConsentRequiredError()
+        elif self_service and member_signed_in != member.person_id:
+            raise FamilyConsentRequiredError("An adult member consents signed in themselves.")
         else:
             consent = "member_face_check"
         if consent == "member_face_check":

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.facecheck import FaceCheckResult
 from services.identity.family import FamilyHandlers
+from shared.authority import Caller, RefusedError, acting, signed_in
 from shared.contracts.identity import Relation
-from shared.http import ERROR_RESPONSES, request_causation, require_roles
-from shared.settings import ApiClient
+from shared.http import ERROR_RESPONSES, request_causation
+from shared.settings import SELF_SERVICE
 
 router = APIRouter(prefix="/v1", tags=["family"], responses=ERROR_RESPONSES)
-CitizenChannel = Annotated[
-    ApiClient, Depends(require_roles("citizen_app", "online_hall", "window"))
-]
 
 
 class FamilyMemberRequest(BaseModel):
@@ -30,6 +28,12 @@ class FamilyMemberRequest(BaseModel):
     relation: Relation = Field(description="What the member is to the holder.")
     face_check: FaceCheckResult | None = Field(
         None, description="The member's own signed face check (adults)."
+    )
+    member_token: str | None = Field(
+        None,
+        description="Self-service: the adult member's own citizen token, issued to this "
+        "channel (they consent signed in themselves).",
+        max_length=4096,
     )
 
 
@@ -45,7 +49,11 @@ class UnlinkRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    by: Literal["holder", "member"] = Field(description="The holder or the member.")
+    by: Literal["holder", "member"] | None = Field(
+        None,
+        description="At a window: the holder or the member. Self-service: whoever is signed "
+        "in (not needed).",
+    )
 
 
 def _family(request: Request) -> FamilyHandlers:
@@ -64,9 +72,16 @@ async def link(
     body: FamilyMemberRequest,
     request: Request,
     response: Response,
-    caller: CitizenChannel,
+    caller: Caller,
 ) -> FamilyLink:
-    """Link a family member (200 when they were linked already)."""
+    """Link a family member (200 when they were linked already). On a self-service channel
+    the holder is signed in, and an adult member consents signed in too (``member_token``)."""
+    self_service = caller.role in SELF_SERVICE
+    member_token = (
+        signed_in(request.app.state.authority, caller, body.member_token)
+        if self_service and body.member_token
+        else None
+    )
     member, created = await _family(request).link(
         holder_person_id=holder_person_id,
         member_name=body.name,
@@ -75,6 +90,8 @@ async def link(
         relation=body.relation,
         channel=caller.role,
         causation=request_causation(request),
+        member_signed_in=member_token.person_id if member_token else None,
+        self_service=self_service,
     )
     if not created:
         response.status_code = 200
@@ -89,20 +106,29 @@ async def unlink(
     member_person_id: str,
     body: UnlinkRequest,
     request: Request,
-    _: CitizenChannel,
+    _: Caller,
 ) -> FamilyLink:
     """Remove a link, at the holder's or the member's request; other links stay."""
+    who = acting(request)
+    if who is not None:  # self-service: whoever is signed in
+        by: Literal["holder", "member"] = (
+            "holder" if who.token.person_id == holder_person_id else "member"
+        )
+    elif body.by is None:
+        raise RefusedError(422, "INVALID_REQUEST", "Say who asks: the holder or the member.")
+    else:
+        by = body.by
     await _family(request).unlink(
         holder_person_id=holder_person_id,
         member_person_id=member_person_id,
-        by=body.by,
+        by=by,
         causation=request_causation(request),
     )
     return FamilyLink(holder_person_id=holder_person_id, member_person_id=member_person_id)
 
 
 @router.get("/persons/{holder_person_id}/family", response_model=list[FamilyLink])
-async def members(holder_person_id: str, request: Request, _: CitizenChannel) -> list[FamilyLink]:
+async def members(holder_person_id: str, request: Request, _: Caller) -> list[FamilyLink]:
     """The holder's family members."""
     linked = await _family(request).members(holder_person_id)
     return [FamilyLink(holder_person_id=holder_person_id, member_person_id=m) for m in linked]

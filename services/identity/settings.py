@@ -11,8 +11,10 @@ from pydantic_settings import SettingsConfigDict
 from services.identity.domain import LockPolicy
 from services.identity.facecheck import dev_provider_key, public_key_b64
 from services.identity.vault import dev_master_key
+from shared import citizen
 from shared.privacy import check_key_32
 from shared.settings import ServiceSettings
+from shared.signing import SigningKeys, decode_key
 
 DEV_HASH_KEY = "dev-identity-hash-key-not-secret"
 DEV_MASTER_KEY = base64.b64encode(dev_master_key()).decode()
@@ -55,6 +57,16 @@ class IdentitySettings(ServiceSettings):
         description="Face-lock rule per region code or 2-digit province; default 5/24h/24h.",
     )
 
+    citizen_token_seeds: dict[str, str] = Field(
+        default_factory=dict,
+        description="Ed25519 seeds (32 bytes, base64) that sign citizen tokens, by key id, "
+        "newest first (it signs); each one's public key must be in SHEBAO_CITIZEN_TOKEN_KEYS. "
+        "Empty: the development key.",
+    )
+    citizen_token_ttl_s: int = Field(
+        900, ge=60, le=1800, description="How long a citizen token lives (at most 30 min)."
+    )
+
     family_limit: dict[str, int] = Field(
         default_factory=dict,
         description="Most family members a holder may link, per region or province; default 8.",
@@ -69,6 +81,17 @@ class IdentitySettings(ServiceSettings):
         setting = self.face_lock.get(region) or self.face_lock.get(region[:2])
         return (setting or LockPolicySetting()).policy()
 
+    def token_keys(self) -> SigningKeys:
+        """The keys that sign citizen tokens."""
+        if not self.citizen_token_seeds:
+            return SigningKeys.from_seeds({citizen.DEV_KEY_ID: citizen.DEV_SEED})
+        return SigningKeys.from_seeds(
+            {
+                kid: decode_key(seed, f"citizen token seed {kid}")
+                for kid, seed in self.citizen_token_seeds.items()
+            }
+        )
+
     def master_key_bytes(self) -> bytes:
         """The master key as bytes."""
         return base64.b64decode(self.master_key)
@@ -79,12 +102,25 @@ class IdentitySettings(ServiceSettings):
         return check_key_32(value, "IDENTITY_MASTER_KEY")
 
     @model_validator(mode="after")
+    def _tokens_verifiable(self) -> IdentitySettings:
+        signing = self.token_keys()
+        published = self.citizen_keys().jwks()["keys"]
+        mine = signing.public.jwks()["keys"][0]
+        if not any(k["kid"] == mine["kid"] and k["x"] == mine["x"] for k in published):
+            raise ValueError(
+                "the citizen token signing key must be listed in SHEBAO_CITIZEN_TOKEN_KEYS"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _no_dev_secrets(self) -> IdentitySettings:
         if self.environment == "production":
             if self.hash_key == DEV_HASH_KEY or len(self.hash_key) < 32:
                 raise ValueError("production needs IDENTITY_HASH_KEY of 32+ characters")
             if self.master_key == DEV_MASTER_KEY:
                 raise ValueError("production needs its own IDENTITY_MASTER_KEY")
+            if citizen.DEV_SEED in [s.private_bytes_raw() for s in self.token_keys().keys.values()]:
+                raise ValueError("the development citizen token key is refused in production")
             if "dev-face" in self.face_providers:
                 raise ValueError("the dev-face provider is refused in production")
         return self

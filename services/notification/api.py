@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from services.notification import store
 from services.notification.errors import NotFailedError, NotificationNotFoundError
 from services.notification.handlers import choose_preferences, retry_failed
 from services.notification.settings import NotificationSettings
+from shared.authority import Caller
 from shared.contracts.notification import Language, NotificationChannel
 from shared.errors import DomainError
-from shared.http import ERROR_RESPONSES, request_causation, require_roles
-from shared.settings import ApiClient
+from shared.http import ERROR_RESPONSES, request_causation
 
 router = APIRouter(prefix="/v1", tags=["notifications"], responses=ERROR_RESPONSES)
-Reader = Annotated[ApiClient, Depends(require_roles("operator", "citizen_app"))]
-Chooser = Annotated[
-    ApiClient, Depends(require_roles("citizen_app", "online_hall", "window", "operator"))
-]
-Operator = Annotated[ApiClient, Depends(require_roles("operator"))]
 
 PHONE = r"^1[3-9]\d{9}$"
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
@@ -100,7 +95,7 @@ def status_of(error: DomainError) -> int:
 
 @router.put("/persons/{person_id}/preferences", response_model=PreferencesView)
 async def choose(
-    person_id: str, body: PreferencesIn, request: Request, _: Chooser
+    person_id: str, body: PreferencesIn, request: Request, _: Caller
 ) -> PreferencesView:
     """Choose channels, language and optional messages; give the phone or address they need."""
     runtime = request.app.state.runtime
@@ -121,7 +116,7 @@ async def choose(
 
 
 @router.get("/persons/{person_id}/preferences", response_model=PreferencesView)
-async def preferences(person_id: str, request: Request, _: Chooser) -> PreferencesView:
+async def preferences(person_id: str, request: Request, _: Caller) -> PreferencesView:
     """A person's choices (app push in the default language when they chose nothing)."""
     settings: NotificationSettings = request.app.state.settings
     async with request.app.state.runtime.pool.acquire() as conn:
@@ -138,7 +133,7 @@ async def preferences(person_id: str, request: Request, _: Chooser) -> Preferenc
 
 
 @router.get("/persons/{person_id}/messages", response_model=list[MessageView])
-async def messages(person_id: str, request: Request, _: Reader) -> list[MessageView]:
+async def messages(person_id: str, request: Request, _: Caller) -> list[MessageView]:
     """Every message to a person with its outcome, oldest first."""
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await store.messages_of(conn, person_id)
@@ -146,7 +141,7 @@ async def messages(person_id: str, request: Request, _: Reader) -> list[MessageV
 
 
 @router.get("/notifications/{notification_id}", response_model=MessageDetail)
-async def message(notification_id: str, request: Request, _: Operator) -> MessageDetail:
+async def message(notification_id: str, request: Request, _: Caller) -> MessageDetail:
     """One message and every attempt to deliver it."""
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await store.message(conn, notification_id)
@@ -157,7 +152,7 @@ async def message(notification_id: str, request: Request, _: Operator) -> Messag
 
 
 @router.post("/notifications/{notification_id}/retry", response_model=MessageView)
-async def retry(notification_id: str, request: Request, caller: Operator) -> MessageView:
+async def retry(notification_id: str, request: Request, caller: Caller) -> MessageView:
     """Send a failed message again (from its dead letter): NotificationRetried, then delivery
     from the first attempt. A message that is not failed is refused with 409."""
     runtime = request.app.state.runtime

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import os
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.contracts import CardApplied, CardMailed, CardProduced, EventPayload
+from shared.signing import public_b64
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
@@ -20,3 +24,13 @@ APPLIED = CardApplied(
 )
 PRODUCED = CardProduced(card_id="c1", card_number="S1", chip_serial="AB", agency="agency")
 MAILED = CardMailed(card_id="c1", courier="EMS", tracking_number="EMS1")
+
+
+def production_secrets() -> dict[str, Any]:
+    """Every shared setting production needs, with fresh keys (a service adds its own)."""
+    return {
+        "SHEBAO_ENV": "production",
+        "SHEBAO_API_KEYS": {"k" * 32: {"name": "hospital-1", "role": "hospital"}},
+        "SHEBAO_FACTS_KEYS": {"f1": base64.b64encode(os.urandom(32)).decode()},
+        "SHEBAO_CITIZEN_TOKEN_KEYS": {"t1": public_b64(os.urandom(32))},
+    }

@@ -15,7 +15,7 @@ from services.identity import domain as identity
 from shared.contracts import IdentityVerified, PersonFactsIssued
 from shared.facts import DEV_KEY_ID, FactsKeys, parse_keys, turns
 from shared.privacy import UnreadableError
-from tests.unit.samples import NOW
+from tests.unit.samples import NOW, production_secrets
 from tests.unit.test_identity_decider import registered, verify
 
 ID_NUMBER = "11010520100307002X"
@@ -85,10 +85,9 @@ def test_facts_keys_are_real_and_required_in_production() -> None:
         parse_keys({"k1": base64.b64encode(bytes(32)).decode()}, production=False)
     with pytest.raises(ValueError, match="SHEBAO_FACTS_KEYS"):
         parse_keys({}, production=True)
-    clients = {"k" * 24: {"name": "ops", "role": "operator"}}
     key = base64.b64encode(bytes(range(32))).decode()
     with pytest.raises(ValueError, match="SHEBAO_FACTS_KEYS"):
-        ActivationSettings(SHEBAO_ENV="production", SHEBAO_API_KEYS=clients)
+        ActivationSettings(**{**production_secrets(), "SHEBAO_FACTS_KEYS": {}})
     older = base64.b64encode(bytes(range(1, 33))).decode()
     newest_first = ActivationSettings(SHEBAO_FACTS_KEYS={"k2": key, "k1": older})
     assert newest_first.facts().current == "k2"

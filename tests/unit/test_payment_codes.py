@@ -20,7 +20,8 @@ from services.activation.payment_codes import (
     qr_svg,
 )
 from services.activation.settings import ActivationSettings
-from tests.unit.samples import NOW
+from shared.signing import SigningKeys
+from tests.unit.samples import NOW, production_secrets
 
 MINUTE = timedelta(seconds=60)
 
@@ -75,7 +76,7 @@ def test_forged_altered_or_foreign_codes_are_refused() -> None:
 def test_codes_signed_before_a_key_rotation_still_verify() -> None:
     old = keys("k1")
     token, _ = old.issue("p1", "c1", "citizen_app", NOW, MINUTE)
-    rotated = CodeKeys({"k2": keys("k2").keys["k2"], "k1": old.keys["k1"]})
+    rotated = CodeKeys(SigningKeys({"k2": keys("k2").keys["k2"], "k1": old.keys["k1"]}))
     assert rotated.verify(token, NOW).person_id == "p1"
     new_token, _ = rotated.issue("p1", "c1", "citizen_app", NOW, MINUTE)
     assert jwt.get_unverified_header(new_token)["kid"] == "k2"
@@ -94,16 +95,7 @@ def test_signing_keys_are_real_and_required_in_production() -> None:
     for bad in ("not base64!", base64.b64encode(b"short").decode(), base64.b64encode(DEV_SEED)):
         with pytest.raises(ValidationError):
             ActivationSettings(payment_code_keys={"k1": bad})
-    clients = {"k" * 32: {"name": "hospital-1", "role": "hospital"}}
-    facts = {"f1": base64.b64encode(os.urandom(32)).decode()}
     with pytest.raises(ValidationError, match="PAYMENT_CODE_KEYS"):
-        ActivationSettings(
-            SHEBAO_ENV="production", SHEBAO_API_KEYS=clients, SHEBAO_FACTS_KEYS=facts
-        )
-    production = ActivationSettings(
-        SHEBAO_ENV="production",
-        SHEBAO_API_KEYS=clients,
-        SHEBAO_FACTS_KEYS=facts,
-        payment_code_keys={"k1": seed},
-    )
+        ActivationSettings(**production_secrets())
+    production = ActivationSettings(**production_secrets(), payment_code_keys={"k1": seed})
     assert list(production.code_keys().keys) == ["k1"]

@@ -1,0 +1,205 @@
+"""Enforcing ``shared.policy`` at every edge: one dependency, ``Caller``, on every route.
+
+It authenticates the channel credential (``X-Api-Key``), finds the route's rule, and for a
+self-service role verifies the citizen token (``Authorization: Bearer``) offline and checks
+that its subject is the person the request names, or a family holder who linked that person.
+Refusals: 401 ``AUTH_REQUIRED`` / ``AUTH_INVALID`` (credential), 401 ``TOKEN_REQUIRED`` /
+``TOKEN_EXPIRED`` / ``TOKEN_INVALID`` / ``TOKEN_OTHER_CHANNEL`` (citizen token), 403
+``ROLE_FORBIDDEN`` (the role may not call the route), 403 ``PERSON_FORBIDDEN`` (the token's
+citizen may not act for the person named). No refusal repeats what the request carried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from shared import citizen
+from shared.db import Connection
+from shared.policy import POLICY, Rule, Service, Subject
+from shared.settings import ApiClient
+from shared.signing import PublicKeys
+
+_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="Channel credential")
+_bearer = HTTPBearer(
+    auto_error=False, description="Citizen token (self-service channels), from identity."
+)
+
+#: card id -> its holder's person id, if the service knows the card.
+CardHolder = Callable[[Connection, str], Awaitable[str | None]]
+#: (holder, member) -> whether the holder linked the member (identity's family events).
+FamilyLink = Callable[[Connection, str, str], Awaitable[bool]]
+
+
+class RefusedError(HTTPException):
+    """An authorisation refusal with its reason code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, detail=(code, message))
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A service's part of the policy: its rules, and how it learns whose a card is and who
+    linked whom (from the events it consumes)."""
+
+    service: Service
+    card_holder: CardHolder | None = None
+    family_link: FamilyLink | None = None
+    keys: PublicKeys | None = None
+
+    def rule(self, method: str, path: str) -> Rule:
+        """The rule of a route (every route has one: see ``check_routes``)."""
+        return POLICY[self.service][(method, path)]
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who a self-service request acts as: the signed-in citizen, and for whom."""
+
+    token: citizen.CitizenToken
+    person_id: str
+
+    @property
+    def on_behalf(self) -> bool:
+        """The citizen acts for a family member, not for themselves."""
+        return self.token.person_id != self.person_id
+
+
+def check_routes(app: FastAPI, service: Service) -> None:
+    """Refuse to build a service one of whose routes has no rule in the policy."""
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in paths.items()
+        if path.startswith("/v1/")
+        for method in operations
+        if (method.upper(), path) not in POLICY[service]
+    ]
+    if missing:
+        raise RuntimeError(f"routes of {service} without a policy: {', '.join(missing)}")
+
+
+def authenticate(request: Request, key: str | None) -> ApiClient:
+    """The caller a channel credential belongs to."""
+    if not key:
+        raise RefusedError(401, "AUTH_REQUIRED", "Send your channel credential.")
+    clients: Mapping[str, ApiClient] = request.app.state.settings.api_keys
+    client = clients.get(key)
+    if client is None:
+        raise RefusedError(401, "AUTH_INVALID", "Unknown channel credential.")
+    structlog.contextvars.bind_contextvars(caller=client.name)
+    request.state.caller = client
+    return client
+
+
+async def authorize(
+    request: Request,
+    key: Annotated[str | None, Depends(_api_key)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiClient:
+    """Authenticate the caller and apply the route's rule (see the module's docstring)."""
+    client = authenticate(request, key)
+    authority: Authority = request.app.state.authority
+    route = request.scope.get("route")
+    rule = authority.rule(request.method, getattr(route, "path", ""))
+    if client.role in rule.staff:
+        return client
+    if client.role not in rule.citizen:
+        raise RefusedError(403, "ROLE_FORBIDDEN", f"Role {client.role} may not do this.")
+    token = _token(authority, client, bearer)
+    assert rule.subject is not None  # a self-service rule names its person (policy._rule)
+    request.state.acting = await _acting(request, authority, rule, token)
+    return client
+
+
+def _token(
+    authority: Authority, client: ApiClient, bearer: HTTPAuthorizationCredentials | None
+) -> citizen.CitizenToken:
+    if bearer is None or not bearer.credentials:
+        raise RefusedError(
+            401, "TOKEN_REQUIRED", "A self-service channel acts only with the citizen's token."
+        )
+    return signed_in(authority, client, bearer.credentials)
+
+
+def signed_in(authority: Authority, client: ApiClient, raw: str) -> citizen.CitizenToken:
+    """Who a citizen token says is signed in on the calling channel (401 with the reason when
+    it says nothing)."""
+    assert authority.keys is not None
+    try:
+        token = citizen.verify(authority.keys, raw)
+    except citizen.TokenRefusedError as refused:
+        raise RefusedError(401, refused.code, refused.message) from None
+    if token.channel != client.name:
+        raise RefusedError(
+            401, "TOKEN_OTHER_CHANNEL", "The citizen token was issued to another channel."
+        )
+    return token
+
+
+async def _acting(
+    request: Request, authority: Authority, rule: Rule, token: citizen.CitizenToken
+) -> Acting:
+    assert rule.subject is not None
+    named = await _named(request, rule.subject)
+    pool = request.app.state.runtime.pool
+    async with pool.acquire() as conn:
+        persons = [await _person(conn, authority, rule.subject, value) for value in named]
+        if token.person_id in persons:
+            return Acting(token, token.person_id)
+        if rule.family and authority.family_link is not None:
+            for person in persons:
+                if await authority.family_link(conn, token.person_id, person):
+                    return Acting(token, person)
+    raise RefusedError(
+        403, "PERSON_FORBIDDEN", "The signed-in citizen may not act for this person."
+    )
+
+
+async def _named(request: Request, subject: Subject) -> list[str]:
+    """The values of the subject's fields in the request."""
+    if subject.where == "path":
+        source: Any = request.path_params
+    else:
+        try:
+            source = json.loads(await request.body())
+        except ValueError:
+            raise RefusedError(422, "INVALID_REQUEST", "The body is not JSON.") from None
+    values = [source.get(f) for f in subject.fields] if isinstance(source, dict) else []
+    named = [v for v in values if isinstance(v, str) and v]
+    if not named:
+        raise RefusedError(422, "INVALID_REQUEST", "The request names no person.")
+    return named
+
+
+async def _person(conn: Connection, authority: Authority, subject: Subject, value: str) -> str:
+    if subject.kind == "person":
+        return value
+    holder = await authority.card_holder(conn, value) if authority.card_holder else None
+    if holder is None:
+        raise RefusedError(404, "CARD_NOT_FOUND", "No such card.")
+    return holder
+
+
+#: The dependency every route takes: the authorised caller.
+Caller = Annotated[ApiClient, Depends(authorize)]
+
+
+def acting(request: Request) -> Acting | None:
+    """Who a self-service request acts as (None for staff)."""
+    value: Acting | None = getattr(request.state, "acting", None)
+    return value
+
+
+def acting_for(request: Request) -> str | None:
+    """The family holder acting for the person the request names, if one is (None when the
+    citizen acts for themselves, and for staff)."""
+    who = acting(request)
+    return who.token.person_id if who is not None and who.on_behalf else None

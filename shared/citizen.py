@@ -1,0 +1,101 @@
+"""Citizen tokens: the proof that a citizen signed in on a self-service channel.
+
+Identity issues one when a citizen passes a real-person verification (name + ID number + a
+signed face check) through a self-service channel: a JWS (EdDSA) whose subject is the person
+id, bound to the channel credential it was issued to, with an audience, a token id and an
+expiry of at most 30 minutes. Every service verifies it offline with identity's public keys
+(``SHEBAO_CITIZEN_TOKEN_KEYS``, also published at ``GET /v1/citizen-tokens/keys``): no call
+to identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from shared.signing import PublicKeys, SigningKeys, decode_key, public_b64
+
+ISSUER = "shebao-identity"
+AUDIENCE = "shebao-citizen"
+#: The longest a token lives.
+MAX_TTL = timedelta(minutes=30)
+#: A development key, derived from a public phrase: refused in production.
+DEV_KEY_ID = "dev-citizen-1"
+DEV_SEED = hashlib.sha256(b"shebao development citizen token key").digest()
+DEV_PUBLIC = public_b64(DEV_SEED)
+
+
+class TokenRefusedError(Exception):
+    """A token that proves nothing; ``code`` says why (HTTP 401)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CitizenToken:
+    """What a valid token says."""
+
+    person_id: str
+    channel: str
+    token_id: str
+    expires_at: datetime
+
+
+def issue(
+    keys: SigningKeys, person_id: str, channel: str, now: datetime, ttl: timedelta
+) -> tuple[str, CitizenToken]:
+    """A new token for a person signed in through the channel credential ``channel``."""
+    expires = now + min(ttl, MAX_TTL)
+    token = CitizenToken(person_id, channel, str(uuid.uuid4()), expires)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": person_id,
+        "azp": channel,
+        "jti": token.token_id,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    return keys.sign(claims), token
+
+
+def verify(keys: PublicKeys, token: str) -> CitizenToken:
+    """What a token says, if identity signed it for this audience and it has not expired."""
+    try:
+        claims = keys.decode(
+            token, audience=AUDIENCE, issuer=ISSUER, require=["exp", "iat", "sub", "azp", "jti"]
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenRefusedError("TOKEN_EXPIRED", "The citizen token has expired.") from None
+    except jwt.PyJWTError:
+        raise TokenRefusedError("TOKEN_INVALID", "The citizen token is not valid.") from None
+    if int(claims["exp"]) - int(claims["iat"]) > MAX_TTL.total_seconds():
+        raise TokenRefusedError("TOKEN_INVALID", "The citizen token lives too long.")
+    return CitizenToken(
+        str(claims["sub"]),
+        str(claims["azp"]),
+        str(claims["jti"]),
+        datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+    )
+
+
+def public_keys(configured: Mapping[str, str], *, production: bool) -> PublicKeys:
+    """Identity's public keys from ``SHEBAO_CITIZEN_TOKEN_KEYS`` (key id -> base64 of the raw
+    32-byte Ed25519 public key); empty outside production: the development key."""
+    if not configured:
+        if production:
+            raise ValueError("production needs SHEBAO_CITIZEN_TOKEN_KEYS")
+        configured = {DEV_KEY_ID: DEV_PUBLIC}
+    elif production and DEV_PUBLIC in configured.values():
+        raise ValueError("the development citizen token key is refused in production")
+    return PublicKeys.from_raw(
+        {kid: decode_key(v, f"citizen token key {kid}") for kid, v in configured.items()}
+    )
