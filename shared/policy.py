@@ -232,7 +232,10 @@ POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
         ("POST", "/v1/payment-codes/redeem"): _rule(
             "redeem a payment code", staff=("hospital", "pharmacy")
         ),
-        ("GET", "/v1/payment-codes/keys"): _rule("payment code public keys", staff=EVERY_ROLE),
+        ("GET", "/v1/payment-codes/keys"): _rule(
+            "payment code public keys",
+            staff=("hospital", "pharmacy", "window", "bank", "operator", *PAY_APPS),
+        ),
         ("GET", "/v1/persons/{person_id}/events"): _timeline(),
     },
     "notification": {

@@ -52,11 +52,12 @@ async def _mail_a_card(services: dict[str, ServiceProcess]) -> tuple[str, str]:
             },
         )
         person_id = verified.json()["person_id"]
+        signed_in = f"Bearer {verified.json()['citizen_token']}"
 
         async def apply() -> httpx.Response:
             return await client.post(
                 f"{urls.card}/v1/applications",
-                headers={"X-Api-Key": "dev-online-hall"},
+                headers={"X-Api-Key": "dev-online-hall", "Authorization": signed_in},
                 json={"person_id": person_id, "region": citizen.region, "photo_ref": "photo-1"},
             )
 

@@ -84,3 +84,36 @@ async def register(identity_url: str, citizen: Citizen) -> str:
     assert response.status_code in (200, 201), response.text
     person_id: str = response.json()["person_id"]
     return person_id
+
+
+#: The development credentials of the self-service channels: each acts only with a token.
+SELF_SERVICE_KEYS = ("dev-online-hall", "dev-citizen-app", "dev-bank-app")
+
+
+def as_citizen(key: str, token: str | None) -> dict[str, str]:
+    """Headers of a channel acting for the citizen signed in on it (no token: none sent)."""
+    headers = {"X-Api-Key": key}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+async def sign_in(
+    client: httpx.AsyncClient, identity_url: str, citizen: Citizen, key: str
+) -> tuple[str, str]:
+    """The citizen signs in on a self-service channel (name, ID number and their face): their
+    person id and the channel's citizen token."""
+    from deploy.citizens import face_check_for
+
+    response = await client.post(
+        f"{identity_url}/v1/verifications",
+        headers={"X-Api-Key": key},
+        json={
+            "name": citizen.name,
+            "id_number": citizen.id_number,
+            "face_check": face_check_for(citizen).model_dump(mode="json"),
+        },
+    )
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    return str(answer["person_id"]), str(answer["citizen_token"])

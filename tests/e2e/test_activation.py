@@ -12,16 +12,21 @@ import httpx
 from deploy.citizens import face_check_for
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import ACTIVATION_EVENTS
-from tests.e2e.harness import envelope_of, read_records
+from tests.e2e.harness import as_citizen, envelope_of, read_records
 from tests.e2e.test_cards import Api
 
 
 async def activation(
-    client: httpx.AsyncClient, url: str, path: str, key: str, body: dict[str, Any]
+    client: httpx.AsyncClient,
+    url: str,
+    path: str,
+    key: str,
+    body: dict[str, Any],
+    token: str | None = None,
 ) -> httpx.Response:
     """Retry while the activation service has not yet learned of the card's last event."""
     for _ in range(200):
-        response = await client.post(f"{url}{path}", json=body, headers={"X-Api-Key": key})
+        response = await client.post(f"{url}{path}", json=body, headers=as_citizen(key, token))
         if response.json().get("code") not in ("CARD_NOT_FOUND", "CARD_NOT_DELIVERED"):
             return response
         await asyncio.sleep(0.05)
@@ -106,8 +111,9 @@ async def test_passwords_change_settle_lock_and_unlock(services: dict[str, Servi
         card_id = await api.apply(person_id, citizen.region)
         await api.deliver(card_id)
         body = {"card_id": card_id, "person_id": person_id}
+        hall = api.tokens[(person_id, "dev-online-hall")]
         assert (
-            await activation(client, url, "/v1/activations", "dev-online-hall", body)
+            await activation(client, url, "/v1/activations", "dev-online-hall", body, hall)
         ).status_code == 201
 
         async def settle(password: str) -> httpx.Response:
@@ -121,14 +127,14 @@ async def test_passwords_change_settle_lock_and_unlock(services: dict[str, Servi
         change = {"current_password": "123456", "new_password": "135792"}
         weak = await client.post(
             f"{url}/v1/cards/{card_id}/password",
-            headers={"X-Api-Key": "dev-citizen-app"},
+            headers=api.headers("dev-citizen-app", person_id),
             json={**change, "new_password": "654321"},
         )
         assert (weak.status_code, weak.json()["code"]) == (422, "PASSWORD_WEAK")
         assert "654321" not in weak.text
         changed = await client.post(
             f"{url}/v1/cards/{card_id}/password",
-            headers={"X-Api-Key": "dev-citizen-app"},
+            headers=api.headers("dev-citizen-app", person_id),
             json=change,
         )
         assert changed.status_code == 201, changed.text
@@ -160,29 +166,24 @@ async def test_the_ecard_is_activated_with_its_own_password(
         await api.deliver(card_id)
         # The e-card pays only while the card it is bound to may pay: activated.
         body = {"card_id": card_id, "person_id": person_id}
-        activated = await activation(client, url, "/v1/activations", "dev-online-hall", body)
+        hall = api.tokens[(person_id, "dev-online-hall")]
+        activated = await activation(client, url, "/v1/activations", "dev-online-hall", body, hall)
         assert activated.status_code == 201, activated.text
         claim = {"person_id": person_id, "region": citizen.region}
-        assert (await api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
+        claimed = await api.post("/v1/ecards", "dev-citizen-app", claim, person_id)
+        assert claimed.status_code == 201
         path = f"/v1/ecards/{person_id}/activation"
-        weak = await client.post(
-            f"{url}{path}", headers={"X-Api-Key": "dev-citizen-app"}, json={"password": "111111"}
-        )
+        app = api.headers("dev-citizen-app", person_id)
+        weak = await client.post(f"{url}{path}", headers=app, json={"password": "111111"})
         assert weak.json()["code"] == "PASSWORD_WEAK"
         for _ in range(200):  # until the activation service learned of the claim
-            first = await client.post(
-                f"{url}{path}",
-                headers={"X-Api-Key": "dev-citizen-app"},
-                json={"password": "258036"},
-            )
+            first = await client.post(f"{url}{path}", headers=app, json={"password": "258036"})
             if first.json().get("code") != "E_CARD_NOT_CLAIMED":
                 break
             await asyncio.sleep(0.05)
         assert first.status_code == 201, first.text
         assert first.json()["events"] == ["PasswordSet", "CardActivated"]
-        again = await client.post(
-            f"{url}{path}", headers={"X-Api-Key": "dev-citizen-app"}, json={"password": "258036"}
-        )
+        again = await client.post(f"{url}{path}", headers=app, json={"password": "258036"})
         assert again.json()["already_active"] is True
 
         async def pay(password: str) -> httpx.Response:
@@ -203,39 +204,59 @@ async def test_the_ecard_is_activated_with_its_own_password(
         assert physical.json()["code"] != "PASSWORD_LOCKED", "the physical card is untouched"
         reset = await client.post(
             f"{url}/v1/ecards/{person_id}/password/recovery",
-            headers={"X-Api-Key": "dev-citizen-app"},
+            headers=app,
             json={"person_id": person_id, "sms_code_verified": True, "new_password": "369147"},
         )
         assert reset.json()["outcome"] == "reset", reset.text
         assert (await pay("369147")).json()["outcome"] == "authorized"
 
 
-async def test_a_linked_family_member_helps_activate(services: dict[str, ServiceProcess]) -> None:
+async def test_a_holder_helps_a_member_they_linked_activate_never_the_other_way_round(
+    services: dict[str, ServiceProcess],
+) -> None:
     url = services["activation"].url
     async with httpx.AsyncClient(timeout=60) as client:
         api = Api(client, services)
         holder, holder_id = await api.verified_citizen(57)
         member, member_id = await api.verified_citizen(58)
-        card_id = await api.apply(holder_id, holder.region)
+        card_id = await api.apply(member_id, member.region)
         await api.deliver(card_id)
-        body = {"card_id": card_id, "person_id": holder_id, "acting_person_id": member_id}
-        refused = await activation(client, url, "/v1/activations", "dev-citizen-app", body)
-        assert (refused.status_code, refused.json()["code"]) == (403, "FAMILY_LINK_REQUIRED")
+        holder_card = await api.apply(holder_id, holder.region)
+        await api.deliver(holder_card)
+        body = {"card_id": card_id, "person_id": member_id}
+        as_holder = api.tokens[(holder_id, "dev-citizen-app")]
+        refused = await activation(
+            client, url, "/v1/activations", "dev-citizen-app", body, as_holder
+        )
+        assert (refused.status_code, refused.json()["code"]) == (403, "PERSON_FORBIDDEN")
         linked = await client.post(
             f"{api.identity}/v1/persons/{holder_id}/family",
-            headers={"X-Api-Key": "dev-citizen-app"},
+            headers=api.headers("dev-citizen-app", holder_id),
             json={
                 "name": member.name,
                 "id_number": member.id_number,
-                "relation": "child",
+                "relation": "parent",
                 "face_check": face_check_for(member).model_dump(mode="json"),
+                "member_token": api.tokens[(member_id, "dev-citizen-app")],
             },
         )
         assert linked.status_code == 201, linked.text
         for _ in range(200):  # until the activation service learned of the link
-            helped = await activation(client, url, "/v1/activations", "dev-citizen-app", body)
+            helped = await activation(
+                client, url, "/v1/activations", "dev-citizen-app", body, as_holder
+            )
             if helped.status_code != 403:
                 break
             await asyncio.sleep(0.05)
-    assert helped.status_code == 201, helped.text
-    assert helped.json()["events"][0] == "CardActivated"
+        assert helped.status_code == 201, helped.text
+        assert helped.json()["events"][0] == "CardActivated"
+        # The member may not activate the holder's card: delegation runs one way.
+        backwards = await activation(
+            client,
+            url,
+            "/v1/activations",
+            "dev-citizen-app",
+            {"card_id": holder_card, "person_id": holder_id},
+            api.tokens[(member_id, "dev-citizen-app")],
+        )
+    assert (backwards.status_code, backwards.json()["code"]) == (403, "PERSON_FORBIDDEN")

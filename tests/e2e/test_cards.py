@@ -11,7 +11,7 @@ import httpx
 
 from deploy.citizens import Citizen, face_check_for, fake_citizen
 from deploy.stack import ServiceProcess
-from tests.e2e.harness import register
+from tests.e2e.harness import SELF_SERVICE_KEYS, as_citizen, register, sign_in
 
 
 class Api:
@@ -21,26 +21,38 @@ class Api:
         self.client = client
         self.card = services["card"].url
         self.identity = services["identity"].url
+        #: (person id, channel credential) -> the citizen token of that person on that channel
+        self.tokens: dict[tuple[str, str], str] = {}
 
-    async def post(self, path: str, key: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def headers(self, key: str, as_person: str | None = None) -> dict[str, str]:
+        """A channel's headers; a self-service channel acts as the citizen ``as_person``."""
+        return as_citizen(key, self.tokens.get((as_person, key)) if as_person else None)
+
+    async def post(
+        self,
+        path: str,
+        key: str,
+        body: dict[str, Any] | None = None,
+        as_person: str | None = None,
+    ) -> httpx.Response:
         return await self.client.post(
-            f"{self.card}{path}", json=body or {}, headers={"X-Api-Key": key}
+            f"{self.card}{path}", json=body or {}, headers=self.headers(key, as_person)
         )
 
     async def verified_citizen(self, seed: int) -> tuple[Citizen, str]:
+        """A registered citizen, signed in (face verified) on every self-service channel."""
         citizen = fake_citizen(random.Random(seed))
         person_id = await register(self.identity, citizen)
-        response = await self.client.post(
-            f"{self.identity}/v1/verifications",
-            headers={"X-Api-Key": "dev-online-hall"},
-            json={
-                "name": citizen.name,
-                "id_number": citizen.id_number,
-                "face_check": face_check_for(citizen).model_dump(mode="json"),
-            },
-        )
-        assert response.status_code == 201, response.text
+        await self.sign_in(citizen)
         return citizen, person_id
+
+    async def sign_in(self, citizen: Citizen) -> str:
+        """The citizen signs in on every self-service channel; their person id."""
+        person_id = ""
+        for key in SELF_SERVICE_KEYS:
+            person_id, token = await sign_in(self.client, self.identity, citizen, key)
+            self.tokens[(person_id, key)] = token
+        return person_id
 
     async def apply(self, person_id: str, region: str, delivery: str = "mail") -> str:
         body = {
@@ -50,7 +62,7 @@ class Api:
             "photo_ref": "photo-e2e",
         }
         for _ in range(200):  # the card service learns of the verification from its event
-            response = await self.post("/v1/applications", "dev-online-hall", body)
+            response = await self.post("/v1/applications", "dev-online-hall", body, person_id)
             if response.json().get("code") != "IDENTITY_NOT_VERIFIED":
                 break
             await asyncio.sleep(0.05)
@@ -96,6 +108,7 @@ async def test_a_failed_production_lets_the_citizen_apply_again(
             "/v1/applications",
             "dev-online-hall",
             {"person_id": person_id, "region": citizen.region, "photo_ref": "photo-1"},
+            person_id,
         )
         assert (again.status_code, again.json()["code"]) == (409, "CARD_ALREADY_HELD")
         failed = await api.post(
@@ -117,11 +130,14 @@ async def test_a_lost_card_is_replaced_and_the_ecard_follows_without_a_new_claim
         card_id = await api.apply(person_id, citizen.region)
         await api.deliver(card_id)
         claim = await api.post(
-            "/v1/ecards", "dev-citizen-app", {"person_id": person_id, "region": citizen.region}
+            "/v1/ecards",
+            "dev-citizen-app",
+            {"person_id": person_id, "region": citizen.region},
+            person_id,
         )
         assert claim.json()["events"] == ["ECardClaimed", "ChannelBound"], claim.text
         temporary = await api.post(
-            f"/v1/cards/{card_id}/loss", "dev-citizen-app", {"kind": "temporary"}
+            f"/v1/cards/{card_id}/loss", "dev-citizen-app", {"kind": "temporary"}, person_id
         )
         assert temporary.json()["events"] == ["CardReportedLost", "ECardSuspended"]
         too_soon = await api.post(
@@ -155,20 +171,25 @@ async def test_channels_are_unlinked_one_at_a_time(services: dict[str, ServicePr
         card_id = await api.apply(person_id, citizen.region)
         await api.deliver(card_id)
         await api.post(
-            "/v1/ecards", "dev-citizen-app", {"person_id": person_id, "region": citizen.region}
+            "/v1/ecards",
+            "dev-citizen-app",
+            {"person_id": person_id, "region": citizen.region},
+            person_id,
         )
-        bound = await api.post(f"/v1/ecards/{person_id}/channels", "dev-online-hall")
+        bound = await api.post(
+            f"/v1/ecards/{person_id}/channels", "dev-online-hall", None, person_id
+        )
         assert bound.json()["events"] == ["ChannelBound"]
-        unlinked = await api.post(
-            f"/v1/ecards/{person_id}/channels/dev-online-hall/unlink", "dev-citizen-app"
-        )
+        unlink = f"/v1/ecards/{person_id}/channels/dev-online-hall/unlink"
+        unlinked = await api.post(unlink, "dev-citizen-app", None, person_id)
         assert unlinked.json()["events"] == ["ChannelUnlinked"]
-        again = await api.post(
-            f"/v1/ecards/{person_id}/channels/dev-online-hall/unlink", "dev-citizen-app"
-        )
+        again = await api.post(unlink, "dev-citizen-app", None, person_id)
         assert (again.status_code, again.json()["code"]) == (404, "CHANNEL_NOT_BOUND")
         still = await api.post(
-            f"/v1/ecards/{person_id}/channels/dev-citizen-app/unlink", "dev-citizen-app"
+            f"/v1/ecards/{person_id}/channels/dev-citizen-app/unlink",
+            "dev-citizen-app",
+            None,
+            person_id,
         )
         assert still.status_code == 200, "the other channel was still bound"
 
@@ -195,36 +216,41 @@ async def test_two_clerks_on_one_card_one_wins_the_other_is_told(
     assert final["status"] == "collected"
 
 
-async def test_only_a_linked_family_member_claims_for_the_holder(
+async def test_a_holder_claims_for_a_member_they_linked_never_the_other_way_round(
     services: dict[str, ServiceProcess],
 ) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         api = Api(client, services)
         holder, holder_id = await api.verified_citizen(45)
         member, member_id = await api.verified_citizen(46)
-        card_id = await api.apply(holder_id, holder.region)
+        card_id = await api.apply(member_id, member.region)
         await api.deliver(card_id)
-        body = {"person_id": holder_id, "region": holder.region, "acting_person_id": member_id}
-        refused = await api.post("/v1/ecards", "dev-citizen-app", body)
-        assert (refused.status_code, refused.json()["code"]) == (403, "FAMILY_LINK_REQUIRED")
+        for_member = {"person_id": member_id, "region": member.region}
+        for_holder = {"person_id": holder_id, "region": holder.region}
+        refused = await api.post("/v1/ecards", "dev-citizen-app", for_member, holder_id)
+        assert (refused.status_code, refused.json()["code"]) == (403, "PERSON_FORBIDDEN")
         linked = await client.post(
             f"{api.identity}/v1/persons/{holder_id}/family",
-            headers={"X-Api-Key": "dev-citizen-app"},
+            headers=api.headers("dev-citizen-app", holder_id),
             json={
                 "name": member.name,
                 "id_number": member.id_number,
                 "relation": "child",
                 "face_check": face_check_for(member).model_dump(mode="json"),
+                "member_token": api.tokens[(member_id, "dev-citizen-app")],
             },
         )
         assert linked.status_code == 201, linked.text
         for _ in range(200):  # the card service learns of the link from identity's event
-            claimed = await api.post("/v1/ecards", "dev-citizen-app", body)
+            claimed = await api.post("/v1/ecards", "dev-citizen-app", for_member, holder_id)
             if claimed.status_code != 403:
                 break
             await asyncio.sleep(0.05)
-    assert claimed.status_code == 201, claimed.text
-    assert claimed.json()["events"][0] == "ECardClaimed"
+        assert claimed.status_code == 201, claimed.text
+        assert claimed.json()["events"][0] == "ECardClaimed"
+        # The member never acts for the holder: the link runs one way.
+        backwards = await api.post("/v1/ecards", "dev-citizen-app", for_holder, member_id)
+    assert (backwards.status_code, backwards.json()["code"]) == (403, "PERSON_FORBIDDEN")
 
 
 async def test_the_printing_agency_takes_applications_in_batches(

@@ -14,7 +14,14 @@ from deploy.citizens import Citizen, face_check_for, fake_citizen, make_id_numbe
 from deploy.demo import run_journey
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import IDENTITY_EVENTS
-from tests.e2e.harness import endpoints, envelope_of, read_records, register
+from tests.e2e.harness import (
+    as_citizen,
+    endpoints,
+    envelope_of,
+    read_records,
+    register,
+    sign_in,
+)
 
 
 async def verify(
@@ -24,10 +31,11 @@ async def verify(
     *,
     name: str | None = None,
     score: float = 96,
+    key: str = "dev-online-hall",
 ) -> httpx.Response:
     return await client.post(
         f"{url}/v1/verifications",
-        headers={"X-Api-Key": "dev-online-hall"},
+        headers={"X-Api-Key": key},
         json={
             "name": name or citizen.name,
             "id_number": citizen.id_number,
@@ -173,7 +181,12 @@ async def link(
     *,
     face: bool = True,
     relation: str = "sibling",
+    holder_token: str | None = None,
+    member_token: str | None = None,
+    key: str = "dev-citizen-app",
 ) -> httpx.Response:
+    """The holder (signed in on ``key`` with ``holder_token``) links a member, who consents
+    with their own face check and, signed in themselves, ``member_token``."""
     body: dict[str, object] = {
         "name": member.name,
         "id_number": member.id_number,
@@ -181,8 +194,10 @@ async def link(
     }
     if face:
         body["face_check"] = face_check_for(member).model_dump(mode="json")
+    if member_token:
+        body["member_token"] = member_token
     return await client.post(
-        f"{url}/v1/persons/{holder_id}/family", headers={"X-Api-Key": "dev-citizen-app"}, json=body
+        f"{url}/v1/persons/{holder_id}/family", headers=as_citizen(key, holder_token), json=body
     )
 
 
@@ -197,34 +212,44 @@ async def test_family_links_hold_the_limit_under_concurrent_requests(
     for member in members:
         await register(url, member)
     async with httpx.AsyncClient(timeout=60) as client:
-        no_face_yet = await link(client, url, holder_id, members[0])
+        # At a window (no citizen token), a holder who never passed a face check links nobody.
+        no_face_yet = await link(client, url, holder_id, members[0], key="dev-window")
         assert no_face_yet.json()["code"] == "HOLDER_NOT_VERIFIED"
-        assert (await verify(client, url, holder)).status_code == 201
-        without_consent = await link(client, url, holder_id, members[0], face=False)
-        assert without_consent.json()["code"] == "FAMILY_CONSENT_REQUIRED"
-        answers = await asyncio.gather(*(link(client, url, holder_id, m) for m in members[1:]))
+        _, token = await sign_in(client, url, holder, "dev-citizen-app")
+        tokens = {m.id_number: (await sign_in(client, url, m, "dev-citizen-app")) for m in members}
+        without_consent = await link(client, url, holder_id, members[0], holder_token=token)
+        assert without_consent.json()["code"] == "FAMILY_CONSENT_REQUIRED", "no member token"
+
+        async def link_member(member: Citizen) -> httpx.Response:
+            _, member_token = tokens[member.id_number]
+            return await link(
+                client, url, holder_id, member, holder_token=token, member_token=member_token
+            )
+
+        answers = await asyncio.gather(*(link_member(m) for m in members[1:]))
         codes = Counter(r.json().get("code", r.status_code) for r in answers)
         assert codes[201] <= 8, codes
         assert set(codes) <= {201, "FAMILY_LIMIT_REACHED", "CONCURRENT_UPDATE"}, codes
         # A channel retries a request that lost a race; the limit still holds exactly.
         for member, answer in zip(members[1:], answers, strict=True):
             if answer.json().get("code") == "CONCURRENT_UPDATE":
-                retried = await link(client, url, holder_id, member)
+                retried = await link_member(member)
                 assert retried.status_code in (201, 409), retried.text
-        linked = await client.get(
-            f"{url}/v1/persons/{holder_id}/family", headers={"X-Api-Key": "dev-citizen-app"}
-        )
+        family = f"{url}/v1/persons/{holder_id}/family"
+        linked = await client.get(family, headers=as_citizen("dev-citizen-app", token))
         assert len(linked.json()) == 8
         first = linked.json()[0]["member_person_id"]
+        first_token = next(t for p, t in tokens.values() if p == first)
+        # The member unlinks themselves, signed in; a stranger's token reads no one's family.
         unlinked = await client.post(
-            f"{url}/v1/persons/{holder_id}/family/{first}/unlink",
-            headers={"X-Api-Key": "dev-citizen-app"},
-            json={"by": "member"},
+            f"{family}/{first}/unlink",
+            headers=as_citizen("dev-citizen-app", first_token),
+            json={},
         )
-        assert unlinked.status_code == 200
-        remaining = await client.get(
-            f"{url}/v1/persons/{holder_id}/family", headers={"X-Api-Key": "dev-citizen-app"}
-        )
+        assert unlinked.status_code == 200, unlinked.text
+        as_member = await client.get(family, headers=as_citizen("dev-citizen-app", first_token))
+        assert (as_member.status_code, as_member.json()["code"]) == (403, "PERSON_FORBIDDEN")
+        remaining = await client.get(family, headers=as_citizen("dev-citizen-app", token))
     assert len(remaining.json()) == 7
     assert first not in {m["member_person_id"] for m in remaining.json()}
     records = await read_records(
@@ -281,12 +306,29 @@ async def test_a_guardian_verifies_and_links_their_child(
         assert through_guardian.status_code == 201, through_guardian.text
         assert through_guardian.json()["person_id"] == child_id
         assert through_guardian.json()["level"] == "real_person"
-        linked = await link(client, url, guardian_id, child, face=False, relation="child")
+        _, guardian_token = await sign_in(client, url, guardian, "dev-citizen-app")
+        linked = await link(
+            client,
+            url,
+            guardian_id,
+            child,
+            face=False,
+            relation="child",
+            holder_token=guardian_token,
+        )
         assert linked.status_code == 201, linked.text
         stranger = fake_citizen(rng)
         stranger_id = await register(url, stranger)
-        assert (await verify(client, url, stranger)).status_code == 201
-        refused = await link(client, url, stranger_id, child, face=False, relation="child")
+        _, stranger_token = await sign_in(client, url, stranger, "dev-citizen-app")
+        refused = await link(
+            client,
+            url,
+            stranger_id,
+            child,
+            face=False,
+            relation="child",
+            holder_token=stranger_token,
+        )
     assert refused.json()["code"] == "FAMILY_CONSENT_REQUIRED"
     records = await read_records(
         infra.bootstrap_servers,

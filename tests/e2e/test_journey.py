@@ -17,7 +17,7 @@ from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.envelope import Envelope
 from shared.topics import EVENTS_TOPIC
-from tests.e2e.harness import Record, endpoints, envelope_of, read_records, register
+from tests.e2e.harness import Record, as_citizen, endpoints, envelope_of, read_records, register
 
 JOURNEY = [
     ("identity", "PersonRegistered"),
@@ -138,8 +138,10 @@ async def test_no_clear_personal_data_on_any_topic(
         assert citizen.id_number[:14] not in text
 
 
-async def _post(url: str, key: str | None, body: object) -> httpx.Response:
-    headers = {"X-Api-Key": key} if key else {}
+async def _post(
+    url: str, key: str | None, body: object, token: str | None = None
+) -> httpx.Response:
+    headers = as_citizen(key, token) if key else {}
     async with httpx.AsyncClient(timeout=30) as client:
         return await client.post(url, json=body, headers=headers)
 
@@ -213,10 +215,11 @@ async def test_activation_is_refused_for_a_card_never_mailed(
         },
     )
     person_id = verified.json()["person_id"]
+    token = verified.json()["citizen_token"]
     application = {"person_id": person_id, "region": citizen.region, "photo_ref": "photo-1"}
     applied = None
     for _ in range(100):
-        applied = await _post(f"{urls.card}/v1/applications", "dev-online-hall", application)
+        applied = await _post(f"{urls.card}/v1/applications", "dev-online-hall", application, token)
         if applied.status_code == 201:
             break
         await asyncio.sleep(0.1)
@@ -226,7 +229,9 @@ async def test_activation_is_refused_for_a_card_never_mailed(
     activation = {"card_id": card_id, "person_id": person_id}
     codes = set()
     for _ in range(100):
-        response = await _post(f"{urls.activation}/v1/activations", "dev-online-hall", activation)
+        response = await _post(
+            f"{urls.activation}/v1/activations", "dev-online-hall", activation, token
+        )
         codes.add(response.json()["code"])
         if response.json()["code"] == "CARD_NOT_DELIVERED":
             break
@@ -234,20 +239,26 @@ async def test_activation_is_refused_for_a_card_never_mailed(
     assert response.status_code == 409
     assert response.json()["code"] == "CARD_NOT_DELIVERED"
     assert codes <= {"CARD_NOT_FOUND", "CARD_NOT_DELIVERED"}
-    second = await _post(f"{urls.card}/v1/applications", "dev-online-hall", application)
+    second = await _post(f"{urls.card}/v1/applications", "dev-online-hall", application, token)
     assert (second.status_code, second.json()["code"]) == (409, "CARD_ALREADY_HELD")
 
 
 async def test_an_unverified_person_cannot_apply(services: dict[str, ServiceProcess]) -> None:
     response = await _post(
         f"{services['card'].url}/v1/applications",
-        "dev-online-hall",
-        {"person_id": "nobody-we-know", "region": "410105", "photo_ref": "photo-1"},
+        "dev-window",
+        {
+            "person_id": "nobody-we-know",
+            "region": "410105",
+            "photo_ref": "photo-1",
+            "id_checked": True,
+        },
     )
     assert (response.status_code, response.json()["code"]) == (409, "IDENTITY_NOT_VERIFIED")
 
 
 async def test_the_demo_showcase_goes_by_the_rules(services: dict[str, ServiceProcess]) -> None:
     showcase = await run_showcase(endpoints(services), seed=20261204)
-    assert {"qr_payment", "refused_after_loss", "password_from_id_number"} <= set(showcase.outcomes)
+    expected = {"qr_payment", "refused_after_loss", "password_from_id_number", "stranger_refused"}
+    assert expected <= set(showcase.outcomes)
     assert [name for name, ok in showcase.outcomes.items() if not ok] == [], showcase.lines

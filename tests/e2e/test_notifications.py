@@ -14,14 +14,18 @@ from deploy.notifications import retry_dead_letters
 from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import NOTIFICATION_EVENTS
-from tests.e2e.harness import envelope_of, read_records, register, wait_for
+from tests.e2e.harness import as_citizen, envelope_of, read_records, register, sign_in, wait_for
 from tests.e2e.test_identity import verify
 
 
-async def _choose(url: str, person_id: str, body: dict[str, object], key: str) -> httpx.Response:
+async def _choose(
+    url: str, person_id: str, body: dict[str, object], key: str, token: str | None = None
+) -> httpx.Response:
     async with httpx.AsyncClient(timeout=30) as client:
         return await client.put(
-            f"{url}/v1/persons/{person_id}/preferences", json=body, headers={"X-Api-Key": key}
+            f"{url}/v1/persons/{person_id}/preferences",
+            json=body,
+            headers=as_citizen(key, token),
         )
 
 
@@ -37,17 +41,24 @@ def _sms_to(sink: ServiceProcess, phone: str) -> list[dict[str, Any]]:
 
 async def test_choices_are_checked_and_shown_masked(services: dict[str, ServiceProcess]) -> None:
     url = services["notification"].url
-    person = f"p-{secrets.token_hex(4)}"
-    bad_phone = await _choose(
-        url, person, {"channels": ["sms"], "phone": "12345"}, "dev-citizen-app"
-    )
+    citizen = fake_citizen(random.Random(605))
+    await register(services["identity"].url, citizen)
+    async with httpx.AsyncClient(timeout=30) as client:
+        person, token = await sign_in(client, services["identity"].url, citizen, "dev-citizen-app")
+    app = "dev-citizen-app"
+    bad_phone = await _choose(url, person, {"channels": ["sms"], "phone": "12345"}, app, token)
     assert bad_phone.status_code == 422
-    no_phone = await _choose(url, person, {"channels": ["sms"]}, "dev-citizen-app")
+    no_phone = await _choose(url, person, {"channels": ["sms"]}, app, token)
     assert (no_phone.status_code, no_phone.json()["code"]) == (422, "CONTACT_MISSING")
-    none = await _choose(url, person, {"channels": []}, "dev-citizen-app")
+    none = await _choose(url, person, {"channels": []}, app, token)
     assert none.status_code == 422
     bank = await _choose(url, person, {"channels": ["app_push"]}, "dev-bank")
     assert bank.status_code == 403
+    # Nobody else's: the app without the citizen's token, or for another person.
+    unsigned = await _choose(url, person, {"channels": ["app_push"]}, app)
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "TOKEN_REQUIRED")
+    stranger = await _choose(url, f"p-{secrets.token_hex(4)}", {"channels": ["sms"]}, app, token)
+    assert (stranger.status_code, stranger.json()["code"]) == (403, "PERSON_FORBIDDEN")
 
     body = {
         "channels": ["sms", "email"],
@@ -56,7 +67,7 @@ async def test_choices_are_checked_and_shown_masked(services: dict[str, ServiceP
         "language": "en",
         "optional_messages": False,
     }
-    chosen = await _choose(url, person, body, "dev-citizen-app")
+    chosen = await _choose(url, person, body, app, token)
     assert chosen.status_code == 200, chosen.text
     assert chosen.json() == {
         "channels": ["sms", "email"],
@@ -67,7 +78,7 @@ async def test_choices_are_checked_and_shown_masked(services: dict[str, ServiceP
     }
     assert "13912345678" not in chosen.text
     # A later change keeps the contacts given before.
-    again = await _choose(url, person, {"channels": ["sms"]}, "dev-citizen-app")
+    again = await _choose(url, person, {"channels": ["sms"]}, app, token)
     assert again.json()["masked_phone"] == "139****5678"
 
 
@@ -81,7 +92,7 @@ async def test_a_failing_gateway_ends_in_failed_and_the_dead_letter_replay_deliv
         notification.url,
         person_id,
         {"channels": ["sms"], "phone": citizen.phone},
-        "dev-citizen-app",
+        "dev-window",  # chosen at the counter
     )
     assert chosen.status_code == 200, chosen.text
     SinkClient(sink.url).fail_next("sms", 10_000)

@@ -13,6 +13,7 @@ import jwt
 from deploy.stack import ServiceProcess
 from services.activation.payment_codes import AUDIENCE, DEV_KEY_ID, DEV_SEED, CodeKeys
 from shared.envelope import utc_now
+from tests.e2e.test_cards import Api
 from tests.e2e.test_payments import PASSWORD, Paying, until
 
 MINUTE = timedelta(minutes=1)
@@ -91,10 +92,12 @@ async def test_the_payment_code_pays_once_within_its_minute(
         # while that channel stays bound.
         assert (await citizen.show_code("dev-online-hall"))["code"] == "CHANNEL_NOT_BOUND"
         bind = f"/v1/ecards/{citizen.person_id}/channels"
-        assert (await citizen.api.post(bind, "dev-online-hall", {})).status_code == 201
+        bound = await citizen.api.post(bind, "dev-online-hall", {}, citizen.person_id)
+        assert bound.status_code == 201, bound.text
         hall_code = (await until(lambda: citizen.show_code("dev-online-hall"), "shown"))["payload"]
         unlink = f"/v1/ecards/{citizen.person_id}/channels/dev-online-hall/unlink"
-        assert (await citizen.api.post(unlink, "dev-citizen-app", {})).status_code == 200
+        unlinked = await citizen.api.post(unlink, "dev-citizen-app", {}, citizen.person_id)
+        assert unlinked.status_code == 200, unlinked.text
         await until(lambda: citizen.show_code("dev-online-hall"), "CHANNEL_NOT_BOUND")
         assert (await redeem(hall_code)).json()["code"] == "CHANNEL_NOT_BOUND"
 
@@ -142,11 +145,23 @@ async def test_payment_code_routes_refuse_strangers(services: dict[str, ServiceP
             f"{url}/v1/ecards/someone/payment-codes", headers={"X-Api-Key": "dev-hospital"}
         )
         assert (as_hospital.status_code, as_hospital.json()["code"]) == (403, "ROLE_FORBIDDEN")
-        nobody = await client.post(
+        unsigned = await client.post(
             f"{url}/v1/ecards/no-such-person/payment-codes",
             headers={"X-Api-Key": "dev-citizen-app"},
         )
-        assert (nobody.status_code, nobody.json()["code"]) == (404, "E_CARD_NOT_CLAIMED")
+        assert (unsigned.status_code, unsigned.json()["code"]) == (401, "TOKEN_REQUIRED")
+        api = Api(client, services)
+        _, someone = await api.verified_citizen(177)
+        nobody = await client.post(
+            f"{url}/v1/ecards/no-such-person/payment-codes",
+            headers=api.headers("dev-citizen-app", someone),
+        )
+        assert (nobody.status_code, nobody.json()["code"]) == (403, "PERSON_FORBIDDEN")
+        unclaimed = await client.post(
+            f"{url}/v1/ecards/{someone}/payment-codes",
+            headers=api.headers("dev-citizen-app", someone),
+        )
+        assert (unclaimed.status_code, unclaimed.json()["code"]) == (404, "E_CARD_NOT_CLAIMED")
         made_up = await client.post(
             f"{url}/v1/payment-codes/redeem",
             headers={"X-Api-Key": "dev-pharmacy"},

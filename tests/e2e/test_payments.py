@@ -73,13 +73,14 @@ class Paying:
 
     async def claim_ecard(self) -> None:
         claim = {"person_id": self.person_id, "region": self.region}
-        assert (await self.api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
+        claimed = await self.api.post("/v1/ecards", "dev-citizen-app", claim, self.person_id)
+        assert claimed.status_code == 201, claimed.text
 
     async def set_ecard_password(self) -> dict[str, Any]:
         """Set the e-card's password (once the activation service learned of the claim)."""
         response = await self.client.post(
             f"{self.url}/v1/ecards/{self.person_id}/activation",
-            headers={"X-Api-Key": "dev-citizen-app"},
+            headers=self.api.headers("dev-citizen-app", self.person_id),
             json={"password": PASSWORD},
         )
         body: dict[str, Any] = response.json()
@@ -88,7 +89,8 @@ class Paying:
     async def show_code(self, key: str = "dev-citizen-app") -> dict[str, Any]:
         """Ask for an e-card payment code through the channel of ``key``."""
         response = await self.client.post(
-            f"{self.url}/v1/ecards/{self.person_id}/payment-codes", headers={"X-Api-Key": key}
+            f"{self.url}/v1/ecards/{self.person_id}/payment-codes",
+            headers=self.api.headers(key, self.person_id),
         )
         body: dict[str, Any] = response.json()
         return {**body, "outcome": "shown"} if response.status_code == 201 else body
@@ -209,7 +211,7 @@ async def test_a_card_in_the_mail_is_activated_only_once_delivered(
         async def online() -> dict[str, Any]:
             response = await client.post(
                 f"{citizen.url}/v1/activations",
-                headers={"X-Api-Key": "dev-online-hall"},
+                headers=citizen.api.headers("dev-online-hall", citizen.person_id),
                 json=body,
             )
             answer: dict[str, Any] = response.json()
@@ -237,7 +239,7 @@ async def test_the_ecard_is_one_per_person_nationally(services: dict[str, Servic
 
             async def claim(region: str, person_id: str = person_id) -> httpx.Response:
                 body = {"person_id": person_id, "region": region}
-                return await api.post("/v1/ecards", "dev-citizen-app", body)
+                return await api.post("/v1/ecards", "dev-citizen-app", body, person_id)
 
             if at_once:
                 answers = await asyncio.gather(claim(citizen.region), claim(elsewhere))

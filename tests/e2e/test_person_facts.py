@@ -67,14 +67,14 @@ async def test_no_password_is_taken_from_the_id_number(
 
         # The e-card's password: set at claim, and reset online, by the same rule.
         claim = {"person_id": person_id, "region": citizen.region}
-        assert (await api.post("/v1/ecards", "dev-citizen-app", claim)).status_code == 201
+        claimed = await api.post("/v1/ecards", "dev-citizen-app", claim, person_id)
+        assert claimed.status_code == 201, claimed.text
         ecard = f"{url}/v1/ecards/{person_id}"
+        app = api.headers("dev-citizen-app", person_id)
 
         async def set_ecard(password: str) -> dict[str, str]:
             response = await client.post(
-                f"{ecard}/activation",
-                headers={"X-Api-Key": "dev-citizen-app"},
-                json={"password": password},
+                f"{ecard}/activation", headers=app, json={"password": password}
             )
             answer: dict[str, str] = response.json()
             return {"outcome": "set"} if response.status_code == 201 else answer
@@ -94,7 +94,7 @@ async def test_no_password_is_taken_from_the_id_number(
         assert verified.status_code == 201, verified.text
         reset = await client.post(
             f"{ecard}/password/recovery",
-            headers={"X-Api-Key": "dev-citizen-app"},
+            headers=app,
             json={"person_id": person_id, "sms_code_verified": True, "new_password": runs[0]},
         )
         assert reset.json()["code"] == "PASSWORD_WEAK", reset.text
@@ -160,8 +160,9 @@ async def test_the_photo_rule_follows_the_birth_date_not_the_caller(
         api = Api(client, services)
 
         async def apply(person_id: str, **extra: object) -> dict[str, str]:
-            body = {"person_id": person_id, "region": "110105", **extra}
-            response = await api.post("/v1/applications", "dev-online-hall", body)
+            # At a window, the clerk checked the ID card (the guardian's, for a child).
+            body = {"person_id": person_id, "region": "110105", "id_checked": True, **extra}
+            response = await api.post("/v1/applications", "dev-window", body)
             answer: dict[str, str] = response.json()
             return {"outcome": "applied"} if response.status_code == 201 else answer
 
