@@ -59,12 +59,13 @@ def service_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.authority = Authority(service, card_holder, family_link, settings.citizen_keys())
+    authority = Authority(service, card_holder, family_link, settings.citizen_keys())
+    app.state.authority = authority
     install_edges(app, service, status_of)
     for router in routers:
         app.include_router(router)
     app.include_router(timeline_router())
-    check_routes(app, service)
+    check_routes(app, authority)
     return app
 
 

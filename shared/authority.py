@@ -72,8 +72,12 @@ class Acting:
         return self.token.person_id != self.person_id
 
 
-def check_routes(app: FastAPI, service: Service) -> None:
-    """Refuse to build a service one of whose routes has no rule in the policy."""
+def check_routes(app: FastAPI, authority: Authority) -> None:
+    """Refuse to build a service one of whose routes has no rule in the policy, or whose rules
+    let a family holder act where the service cannot tell who linked whom."""
+    service = authority.service
+    if authority.family_link is None and any(r.family for r in POLICY[service].values()):
+        raise RuntimeError(f"{service} has family rules but learns no family links")
     paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
     missing = [
         f"{method.upper()} {path}"

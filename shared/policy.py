@@ -83,13 +83,15 @@ HOLDER = Subject(("holder_person_id",))
 CARD = Subject(("card_id",), kind="card")
 
 
-def _timeline() -> Rule:
+def _timeline(*, family: bool) -> Rule:
+    """A service's ``GET /v1/persons/{person_id}/events``; a family holder reads a member's
+    where the service learns family links."""
     return _rule(
         "a person's history (right to inquire)",
         staff=("window", "operator"),
         citizen=PAY_APPS,
         subject=PERSON,
-        family=True,
+        family=family,
     )
 
 
@@ -116,7 +118,7 @@ POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
         ("GET", "/v1/persons/{holder_person_id}/family"): _rule(
             "a holder's family", staff=("window", "operator"), citizen=APPS, subject=HOLDER
         ),
-        ("GET", "/v1/persons/{person_id}/events"): _timeline(),
+        ("GET", "/v1/persons/{person_id}/events"): _timeline(family=False),
     },
     "card": {
         ("POST", "/v1/applications"): _rule(
@@ -183,7 +185,7 @@ POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
             subject=CARD,
             family=True,
         ),
-        ("GET", "/v1/persons/{person_id}/events"): _timeline(),
+        ("GET", "/v1/persons/{person_id}/events"): _timeline(family=True),
     },
     "activation": {
         ("POST", "/v1/activations"): _rule(
@@ -236,7 +238,7 @@ POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
             "payment code public keys",
             staff=("hospital", "pharmacy", "window", "bank", "operator", *PAY_APPS),
         ),
-        ("GET", "/v1/persons/{person_id}/events"): _timeline(),
+        ("GET", "/v1/persons/{person_id}/events"): _timeline(family=True),
     },
     "notification": {
         ("PUT", "/v1/persons/{person_id}/preferences"): _rule(
@@ -260,7 +262,7 @@ POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
         ("POST", "/v1/notifications/{notification_id}/retry"): _rule(
             "retry a failed message", staff=("operator",)
         ),
-        ("GET", "/v1/persons/{person_id}/events"): _timeline(),
+        ("GET", "/v1/persons/{person_id}/events"): _timeline(family=False),
     },
 }
 
