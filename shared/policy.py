@@ -283,3 +283,7 @@ def markdown_table() -> str:
                 citizen = "-"
             lines.append(f"| {service} | `{method} {path}` | {staff} | {citizen} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
