@@ -179,9 +179,10 @@ async def photo_exempt(conn: Connection, keys: FactsKeys, person_id: str, today:
 
 async def taken_from_id_number(
     conn: Connection, keys: FactsKeys, person_id: str, password: str
-) -> bool:
-    """Whether identity's facts say ``password`` is a 6-digit run of the person's ID number."""
+) -> bool | None:
+    """Whether identity's facts say ``password`` is a 6-digit run of the person's ID number;
+    None when they cannot say (no facts issued, erased, or under a key not held here)."""
     facts = await load_facts(conn, person_id)
     if facts is None or not keys.knows(facts.key_id):
-        return False
+        return None
     return keys.digest(facts.key_id, person_id, password) in facts.password_windows

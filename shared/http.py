@@ -97,6 +97,15 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
             422, "TEXT_INVALID", "A text in the request holds a character that cannot be stored."
         )
 
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unencodable(_: Request, exc: Exception) -> JSONResponse:
+        # A lone surrogate (JSON "\ud800") parses but is no character: it cannot be hashed,
+        # stored or compared. Nothing was changed.
+        log.info("text_refused", error=type(exc).__name__)
+        return error_response(
+            422, "TEXT_INVALID", "A text in the request holds a character that is not valid."
+        )
+
     @app.exception_handler(ConcurrencyError)
     async def _conflict(_: Request, exc: ConcurrencyError) -> JSONResponse:
         return error_response(

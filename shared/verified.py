@@ -49,3 +49,9 @@ async def verification_level(conn: Connection, person_id: str) -> VerificationLe
         "SELECT level FROM verified_persons WHERE person_id = $1", person_id
     )
     return cast(VerificationLevel | None, level)
+
+
+async def forget(conn: Connection, person_id: str) -> None:
+    """The person's data was erased: they are verified no more (nothing new is done for them
+    on the strength of an old verification)."""
+    await conn.execute("DELETE FROM verified_persons WHERE person_id = $1", person_id)

@@ -53,6 +53,7 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
             await facts.record_facts(conn, envelope.person_id, payload)
         case PersonalDataErased():
             await facts.forget_facts(conn, envelope.person_id)
+            await verified.forget(conn, envelope.person_id)
         case _ if payload.event_type in CARD_STATUS:
             status = CARD_STATUS[payload.event_type]
             card_id = envelope.payload["card_id"]

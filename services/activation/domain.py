@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from services.activation.errors import (
+    REFUSAL_ERRORS,
     CardNoLongerValidError,
     CardNotDeliveredError,
     CardNotFoundError,
@@ -83,6 +84,8 @@ class Activation:
 
     active: bool = False
     effective_at: datetime | None = None
+    #: The (channel, reason) of the last event, when it was a refusal.
+    refused: tuple[str, str] | None = None
 
     def usable_at(self, moment: datetime) -> bool:
         """Active, and past any processing delay."""
@@ -99,6 +102,12 @@ def decide(state: Activation, command: ActivateCard) -> list[EventPayload]:
     if state.active and usable(card) is None:
         return []  # already active: answered, not repeated
     reason = refusal(command, card)
+    if reason == "CARD_NOT_DELIVERED" or (
+        reason is not None and state.refused == (command.channel, reason)
+    ):
+        # Not in the holder's hands (as far as the platform knows yet), or refused just so
+        # already: answered, not recorded again, so retries do not grow the history.
+        raise REFUSAL_ERRORS[reason]()
     if reason is not None:
         return [ActivationRefused(card_id=command.card_id, channel=command.channel, reason=reason)]
     events: list[EventPayload] = [
@@ -228,6 +237,8 @@ def evolve(state: Activation, event: EventPayload) -> Activation:
     """Apply one of the card's activation events."""
     match event:
         case CardActivated():
-            return replace(state, active=True, effective_at=event.effective_at)
+            return replace(state, active=True, effective_at=event.effective_at, refused=None)
+        case ActivationRefused():
+            return replace(state, refused=(event.channel, event.reason))
         case _:
-            return state
+            return replace(state, refused=None)

@@ -77,6 +77,14 @@ class CardNotActiveError(ActivationError):
     default_message = "The card is not activated yet."
 
 
+class PasswordCheckUnavailableError(ActivationError):
+    code = "PASSWORD_CHECK_UNAVAILABLE"
+    default_message = (
+        "The platform cannot yet check the new password against the holder's ID number; "
+        "try again shortly (after a verification, or once the operator issued the facts)."
+    )
+
+
 class PasswordWeakError(ActivationError):
     code = "PASSWORD_WEAK"
     default_message = "The password is too easy to guess."

@@ -22,6 +22,7 @@ from services.activation.errors import (
     ChannelNotBoundError,
     ECardNotClaimedError,
     ECardProcessingError,
+    PasswordCheckUnavailableError,
     PasswordLockedError,
     PasswordWeakError,
     PasswordWrongError,
@@ -226,8 +227,13 @@ class PasswordHandlers:
         passwords.check_policy(new, id_number)
         async with self.pool.acquire() as conn:
             holder = key if kind == "electronic" else await store.holder_of(conn, key)
-            if holder and await facts.taken_from_id_number(conn, self.facts, holder, new):
-                raise PasswordWeakError(passwords.FROM_ID_NUMBER)
+            if holder is None:
+                raise CardNotFoundError() if kind == "physical" else ECardNotClaimedError()
+            taken = await facts.taken_from_id_number(conn, self.facts, holder, new)
+        if taken is None:  # fail closed: the check cannot be made (yet)
+            raise PasswordCheckUnavailableError()
+        if taken:
+            raise PasswordWeakError(passwords.FROM_ID_NUMBER)
         return await asyncio.to_thread(self.hasher.hash, new)
 
     async def _subject(self, conn: Connection, key: str, kind: CardKind) -> Subject:

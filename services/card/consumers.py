@@ -63,6 +63,7 @@ async def apply_foreign_event(
             await facts.record_facts(conn, envelope.person_id, payload)
         case PersonalDataErased():
             await facts.forget_facts(conn, envelope.person_id)
+            await verified.forget(conn, envelope.person_id)
         case FamilyMemberLinked():
             await conn.execute(
                 "INSERT INTO family_links VALUES ($1, $2) ON CONFLICT DO NOTHING",

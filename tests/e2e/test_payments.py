@@ -313,3 +313,46 @@ async def test_a_wrong_password_never_pays_while_a_loss_report_is_lifted(
             )
         assert "authorized" not in told, told
         assert set(told) <= {"CARD_REPORTED_LOST", "PASSWORD_WRONG", "PASSWORD_LOCKED"}, told
+
+
+async def test_a_password_that_is_no_text_is_refused_not_a_500(
+    services: dict[str, ServiceProcess],
+) -> None:
+    """A lone UTF-16 surrogate parses as JSON but is no character: every route that checks a
+    password answers 422 and the card pays as before."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = await Paying(client, services).ready(79)
+        await citizen.claim_ecard()
+        await until(citizen.set_ecard_password, "set")
+        code = (await citizen.show_code())["payload"]
+        bad = "12345\\udc00"  # escaped in the JSON text, as a careless client would send it
+        for path, key, body in (
+            (
+                "/v1/settlements/authorize",
+                "dev-hospital",
+                f'{{"card_id": "{citizen.card_id}", "password": "{bad}"}}',
+            ),
+            (
+                f"/v1/cards/{citizen.card_id}/password",
+                "dev-window",
+                f'{{"current_password": "{bad}", "new_password": "246813"}}',
+            ),
+            (
+                f"/v1/ecards/{citizen.person_id}/payments/authorize",
+                "dev-pharmacy",
+                f'{{"password": "{bad}"}}',
+            ),
+            (
+                "/v1/payment-codes/redeem",
+                "dev-pharmacy",
+                f'{{"code": "{code}", "password": "{bad}"}}',
+            ),
+        ):
+            answer = await client.post(
+                f"{citizen.url}{path}",
+                content=body.encode(),
+                headers={"X-Api-Key": key, "content-type": "application/json"},
+            )
+            assert (answer.status_code, answer.json()["code"]) == (422, "TEXT_INVALID"), path
+        assert (await citizen.settle())["outcome"] == "authorized"
+        assert (await citizen.pay_with_ecard())["outcome"] == "authorized"

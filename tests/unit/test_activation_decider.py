@@ -8,7 +8,12 @@ from datetime import timedelta
 import pytest
 
 from services.activation import domain as activation
-from services.activation.errors import CardNotFoundError, CardNotHeldError
+from services.activation.errors import (
+    REFUSAL_ERRORS,
+    CardNotDeliveredError,
+    CardNotFoundError,
+    CardNotHeldError,
+)
 from shared.contracts import (
     ActivationRefused,
     CardActivated,
@@ -70,9 +75,6 @@ def test_unknown_or_foreign_cards_are_refused(
 @pytest.mark.parametrize(
     ("command", "reason"),
     [
-        (activate(status="produced"), "CARD_NOT_DELIVERED"),
-        (activate(status="mailed"), "CARD_NOT_DELIVERED"),
-        (activate(status="mailed", channel="hospital"), "CARD_NOT_DELIVERED"),
         (activate(status="sealed"), "CARD_NO_LONGER_VALID"),
         (activate(lost="temporary"), "CARD_REPORTED_LOST"),
         (activate(level=None), "IDENTITY_NOT_VERIFIED"),
@@ -87,6 +89,25 @@ def test_each_channel_refuses_by_its_rule(command: activation.ActivateCard, reas
     [refused] = activation.decide(activation.Activation(), command)
     assert isinstance(refused, ActivationRefused)
     assert refused.reason == reason
+    # Asked again just so: answered with the same reason, not recorded again.
+    state = given(activation.evolve, activation.Activation(), refused)
+    with pytest.raises(REFUSAL_ERRORS[reason]):
+        activation.decide(state, command)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        activate(status="produced"),
+        activate(status="mailed"),
+        activate(status="mailed", channel="hospital"),
+    ],
+)
+def test_a_card_not_in_hand_is_refused_and_nothing_is_recorded(
+    command: activation.ActivateCard,
+) -> None:
+    with pytest.raises(CardNotDeliveredError):
+        activation.decide(activation.Activation(), command)
 
 
 @pytest.mark.parametrize(
