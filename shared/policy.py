@@ -16,9 +16,9 @@ routes is missing here, and README's table is generated from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
-from shared.settings import Role
+from shared.settings import SELF_SERVICE, Role
 
 Service = Literal["identity", "card", "activation", "notification"]
 
@@ -64,19 +64,8 @@ def _rule(
 
 
 APPS: tuple[Role, ...] = ("citizen_app", "online_hall")
-PAY_APPS: tuple[Role, ...] = ("citizen_app", "online_hall", "bank_app")
-EVERY_ROLE: tuple[Role, ...] = (
-    "window",
-    "online_hall",
-    "bank",
-    "bank_app",
-    "hospital",
-    "pharmacy",
-    "citizen_app",
-    "printing_agency",
-    "courier",
-    "operator",
-)
+PAY_APPS: tuple[Role, ...] = SELF_SERVICE
+EVERY_ROLE: tuple[Role, ...] = get_args(Role)
 PERSON = Subject(("person_id",))
 BODY_PERSON = Subject(("person_id",), where="body")
 HOLDER = Subject(("holder_person_id",))
