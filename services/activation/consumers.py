@@ -12,6 +12,7 @@ from shared.contracts import (
     ChannelBound,
     ChannelUnlinked,
     ECardClaimed,
+    ECardMoved,
     ECardResumed,
     ECardSuspended,
     EventPayload,
@@ -33,6 +34,7 @@ OTHER_CARD_EVENTS = {
     "CardUnblocked",
     "CardReplaced",
     "ECardClaimed",
+    "ECardMoved",
     "ECardResumed",
     "ECardSuspended",
     "ChannelBound",
@@ -69,6 +71,9 @@ async def apply_foreign_event(conn: Connection, envelope: Envelope, payload: Eve
         case ChannelBound() | ChannelUnlinked():
             bound = isinstance(payload, ChannelBound)
             await store.bind_channel(conn, envelope.person_id, payload.channel, bound)
+        case ECardMoved():
+            # Its channel bindings stayed with the card it left; the claim that follows binds.
+            await store.unbind_channels(conn, envelope.person_id)
         case ECardSuspended():
             await store.suspend_ecard(conn, envelope.person_id, payload.reason)
         case CardReplaced():

@@ -128,7 +128,8 @@ async def record_ecard(conn: Connection, person_id: str, card_id: str, region: s
     """Remember the person's e-card and the physical card it is bound to."""
     await conn.execute(
         "INSERT INTO claimed_ecards (person_id, card_id, region) VALUES ($1, $2, coalesce($3, ''))"
-        " ON CONFLICT (person_id) DO UPDATE SET card_id = EXCLUDED.card_id, suspended = NULL",
+        " ON CONFLICT (person_id) DO UPDATE SET card_id = EXCLUDED.card_id, suspended = NULL,"
+        " region = CASE WHEN $3::text IS NULL THEN claimed_ecards.region ELSE $3 END",
         person_id,
         card_id,
         region,
@@ -176,6 +177,11 @@ async def bind_channel(conn: Connection, person_id: str, channel: str, bound: bo
         await conn.execute(
             "DELETE FROM ecard_channels WHERE person_id = $1 AND channel = $2", person_id, channel
         )
+
+
+async def unbind_channels(conn: Connection, person_id: str) -> None:
+    """Forget every channel bound to the person's e-card."""
+    await conn.execute("DELETE FROM ecard_channels WHERE person_id = $1", person_id)
 
 
 async def channel_bound(conn: Connection, person_id: str, channel: str) -> bool:

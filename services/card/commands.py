@@ -128,6 +128,14 @@ class ClaimECard:
 
 
 @dataclass(frozen=True)
+class MoveECard:
+    """The holder claims the e-card in another province: it leaves this one, if the card it
+    is bound to here is no longer valid."""
+
+    to_region: str
+
+
+@dataclass(frozen=True)
 class PasswordLockChanged:
     """The activation service locked or unlocked the card's password."""
 
@@ -147,6 +155,7 @@ class UnlinkChannel:
 
 Command = (
     ApplyForCard
+    | MoveECard
     | StartProduction
     | ReportProduced
     | ReportProductionFailed

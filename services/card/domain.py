@@ -29,6 +29,7 @@ from shared.contracts import (
     ChannelBound,
     ChannelUnlinked,
     ECardClaimed,
+    ECardMoved,
     ECardResumed,
     ECardSuspended,
     EventPayload,
@@ -157,6 +158,8 @@ def _evolve_ecard(state: Holder, event: EventPayload) -> Holder:
     match event:
         case ECardClaimed():
             return replace(state, ecard=ECard(card_id=event.card_id, region=event.region))
+        case ECardMoved():
+            return replace(state, ecard=None, channels=frozenset())
         case ECardSuspended() if state.ecard is not None:
             return replace(state, ecard=replace(state.ecard, suspended=True))
         case ECardResumed() if state.ecard is not None:

@@ -13,7 +13,6 @@ from services.card import commands, domain, rules, store
 from services.card.errors import (
     CardError,
     CardNotFoundError,
-    ECardAlreadyClaimedError,
     ECardNotClaimedError,
     FamilyLinkRequiredError,
     RegionInvalidError,
@@ -162,8 +161,11 @@ class CardHandlers:
             # The national e-card is one per person: claims in two provinces (two streams) at
             # once take turns, and the second sees the first.
             await take_turn(conn, f"ecard:{person_id}")
-            if await store.ecard_stream(conn, person_id) not in (None, stream):
-                raise ECardAlreadyClaimedError()
+            elsewhere = await store.ecard_stream(conn, person_id)
+            if elsewhere not in (None, stream):
+                # It leaves the other province only if its card there is no longer valid.
+                move = commands.MoveECard(region)
+                await self.run(conn, person_id, str(elsewhere), move, causation)
             return commands.ClaimECard(
                 region=region,
                 channel=causation.actor or "",

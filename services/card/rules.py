@@ -13,6 +13,7 @@ from services.card.commands import (
     CollectCard,
     Command,
     LapseLossReport,
+    MoveECard,
     PasswordLockChanged,
     ReplaceCard,
     ReportDelivered,
@@ -59,6 +60,7 @@ from shared.contracts import (
     ChannelBound,
     ChannelUnlinked,
     ECardClaimed,
+    ECardMoved,
     ECardResumed,
     ECardSuspended,
     EventPayload,
@@ -129,7 +131,7 @@ def decide(state: Holder, command: Command) -> list[EventPayload]:
                 return [noted, *_suspend_ecard(state, card.card_id, "locked")]
             after = replace(card, password_locked=False)
             return [noted, *(_resume(state, after) if after.usable else [])]
-        case ClaimECard() | BindChannel() | UnlinkChannel():
+        case ClaimECard() | BindChannel() | UnlinkChannel() | MoveECard():
             return _ecard(state, command)
 
 
@@ -253,16 +255,18 @@ def _replace(state: Holder, command: ReplaceCard) -> list[EventPayload]:
     return [replaced, *suspended, new]
 
 
-def _ecard(state: Holder, command: ClaimECard | BindChannel | UnlinkChannel) -> list[EventPayload]:
+def _ecard(
+    state: Holder, command: ClaimECard | BindChannel | UnlinkChannel | MoveECard
+) -> list[EventPayload]:
     match command:
         case ClaimECard():
             if command.holder_level != "real_person":
                 raise IdentityNotVerifiedError(
                     "Claiming the electronic card needs face verification."
                 )
-            if state.ecard is not None:
-                raise ECardAlreadyClaimedError()
             usable = [c for c in state.cards.values() if c.usable]
+            # Claimed here already: refused, unless its card is no longer valid (it moves).
+            moved = _move(state, command.region) if state.ecard is not None else []
             if not usable:
                 raise NoUsableCardError()
             claimed = ECardClaimed(
@@ -271,7 +275,9 @@ def _ecard(state: Holder, command: ClaimECard | BindChannel | UnlinkChannel) -> 
                 channel=command.channel,
                 on_behalf=command.on_behalf,
             )
-            return [claimed, ChannelBound(channel=command.channel)]
+            return [*moved, claimed, ChannelBound(channel=command.channel)]
+        case MoveECard():
+            return _move(state, command.to_region)
         case BindChannel():
             if state.ecard is None:
                 raise ECardNotClaimedError()
@@ -282,6 +288,18 @@ def _ecard(state: Holder, command: ClaimECard | BindChannel | UnlinkChannel) -> 
             if command.channel not in state.channels:
                 raise ChannelNotBoundError()
             return [ChannelUnlinked(channel=command.channel)]
+
+
+def _move(state: Holder, to_region: str) -> list[EventPayload]:
+    """The e-card leaves its card for a valid one elsewhere: only when its card is no longer
+    valid and no replacement is on its way (otherwise it stays, and follows the replacement)."""
+    ecard = state.ecard
+    if ecard is None:
+        return []
+    bound = state.cards.get(ecard.card_id)
+    if bound is None or bound.valid or ecard.awaiting is not None:
+        raise ECardAlreadyClaimedError()
+    return [ECardMoved(card_id=ecard.card_id, to_region=to_region)]
 
 
 def _awaiting_replacement(state: Holder) -> bool:

@@ -44,6 +44,12 @@ async def project(conn: Connection, envelopes: Sequence[Envelope], seal_after: t
                 await _timer(conn, p["card_id"], "lapse_loss", expires, e.occurred_at)
         elif e.event_type == "CardUnblocked":
             await conn.execute("UPDATE cards SET lost = NULL WHERE card_id = $1", p["card_id"])
+        elif e.event_type == "ECardMoved":
+            await conn.execute(
+                "DELETE FROM ecards WHERE person_id = $1 AND stream_id = $2",
+                e.person_id,
+                e.stream_id,
+            )
         elif e.event_type in ("ECardClaimed", "ECardResumed"):
             await conn.execute(
                 "INSERT INTO ecards (person_id, stream_id, card_id, region)"

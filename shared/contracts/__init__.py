@@ -36,6 +36,7 @@ from shared.contracts.card import (
     ChannelBound,
     ChannelUnlinked,
     ECardClaimed,
+    ECardMoved,
     ECardResumed,
     ECardSuspended,
 )
@@ -85,6 +86,7 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     CardCancelled,
     CardPasswordLockNoted,
     ECardClaimed,
+    ECardMoved,
     ECardSuspended,
     ECardResumed,
     ChannelBound,
@@ -154,6 +156,7 @@ __all__ = [
     "ChannelBound",
     "ChannelUnlinked",
     "ECardClaimed",
+    "ECardMoved",
     "ECardResumed",
     "ECardSuspended",
     "EventPayload",

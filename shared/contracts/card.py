@@ -194,6 +194,19 @@ class ECardClaimed(EventPayload):
     on_behalf: bool = Field(description="Whether a linked family member claimed for the holder.")
 
 
+class ECardMoved(EventPayload):
+    """The e-card left the card it was bound to, no longer valid (cancelled or sealed, say
+    after a move to another province), for the holder's valid card in ``to_region``: the
+    ``ECardClaimed`` that follows binds it there. The e-card, its password and its history
+    stay the holder's one national e-card."""
+
+    event_type: ClassVar[str] = "ECardMoved"
+    producer: ClassVar[Producer] = "card"
+
+    card_id: str = Field(description="The card it was bound to, no longer valid.")
+    to_region: str = Field(description="The insured region it moves to (6-digit code).")
+
+
 class ECardSuspended(EventPayload):
     """The e-card's personal services stopped because its physical card cannot be used."""
 

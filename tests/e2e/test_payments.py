@@ -356,3 +356,52 @@ async def test_a_password_that_is_no_text_is_refused_not_a_500(
             assert (answer.status_code, answer.json()["code"]) == (422, "TEXT_INVALID"), path
         assert (await citizen.settle())["outcome"] == "authorized"
         assert (await citizen.pay_with_ecard())["outcome"] == "authorized"
+
+
+async def test_the_ecard_moves_with_the_holder_once_its_card_is_cancelled(
+    services: dict[str, ServiceProcess],
+) -> None:
+    """A holder moving province: the e-card leaves the cancelled card for their valid card in
+    the new province by an explicit move (ECardMoved), never while the old card is valid."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        citizen = await Paying(client, services).ready(80)
+        api = citizen.api
+        elsewhere = "310101" if citizen.region[:2] != "31" else "110105"
+        new_card = await api.apply(citizen.person_id, elsewhere)
+        await api.deliver(new_card)
+        await citizen.activate(new_card, expect=201)
+        change = {"current_password": "123456", "new_password": PASSWORD}
+        changed = await client.post(
+            f"{citizen.url}/v1/cards/{new_card}/password",
+            headers={"X-Api-Key": "dev-window"},
+            json=change,
+        )
+        assert changed.status_code == 201, changed.text
+        await citizen.claim_ecard()
+        await until(citizen.set_ecard_password, "set")
+        assert (await citizen.pay_with_ecard())["outcome"] == "authorized"
+        bind = f"/v1/ecards/{citizen.person_id}/channels"
+        assert (await api.post(bind, "dev-online-hall", None, citizen.person_id)).status_code == 201
+
+        async def claim_elsewhere() -> httpx.Response:
+            body = {"person_id": citizen.person_id, "region": elsewhere}
+            return await api.post("/v1/ecards", "dev-citizen-app", body, citizen.person_id)
+
+        stays = await claim_elsewhere()
+        assert (stays.status_code, stays.json()["code"]) == (409, "E_CARD_ALREADY_CLAIMED")
+        await citizen.card("cancellation", {"reason": "MOVED"})
+        await until(citizen.pay_with_ecard, "CARD_CANCELLED")
+        moved = await claim_elsewhere()
+        assert moved.status_code == 201, moved.text
+        assert moved.json()["events"] == ["ECardClaimed", "ChannelBound"]
+        await until(citizen.pay_with_ecard, "authorized")
+        # Channels bound before the move stay behind; the one that claimed is bound.
+        await until(lambda: citizen.show_code("dev-online-hall"), "CHANNEL_NOT_BOUND")
+        assert (await citizen.show_code())["outcome"] == "shown"
+        history = await client.get(
+            f"{api.card}/v1/persons/{citizen.person_id}/events",
+            headers={"X-Api-Key": "dev-operator"},
+        )
+        types = [e["event_type"] for e in history.json()]
+        assert types.count("ECardMoved") == 1
+        assert types.index("ECardMoved") < len(types) - types[::-1].index("ECardClaimed") - 1

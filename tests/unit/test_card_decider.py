@@ -12,6 +12,7 @@ from services.card import rules as card_rules
 from services.card.errors import (
     CardAlreadyHeldError,
     CardStatusError,
+    ECardAlreadyClaimedError,
     IdCheckRequiredError,
     NoUsableCardError,
     PhotoRequiredError,
@@ -21,7 +22,9 @@ from shared.contracts import (
     CardApplied,
     CardDelivered,
     CardPasswordLockNoted,
+    ChannelBound,
     ECardClaimed,
+    ECardMoved,
     ECardResumed,
     ECardSuspended,
 )
@@ -118,3 +121,33 @@ def test_the_ecard_stops_while_the_cards_password_is_locked() -> None:
         CardPasswordLockNoted(card_id="c1", locked=False),
         ECardResumed(card_id="c1"),
     ]
+
+
+def test_the_ecard_moves_only_from_a_card_no_longer_valid() -> None:
+    delivered = CardDelivered(card_id="c1", courier="courier")
+    claimed = ECardClaimed(card_id="c1", region="410105", channel="app", on_behalf=False)
+    state = given(card.evolve, card.Holder(), APPLIED, PRODUCED, MAILED, delivered, claimed)
+    # While its card is valid the e-card stays: claimed again, or elsewhere, it is refused.
+    with pytest.raises(ECardAlreadyClaimedError):
+        card_rules.decide(state, card_commands.MoveECard("310101"))
+    with pytest.raises(ECardAlreadyClaimedError):
+        card_rules.decide(state, card_commands.ClaimECard("410105", "app", "real_person", False))
+    cancelled = card_rules.decide(state, card_commands.CancelCard("c1", "MOVED"))
+    state = given(card.evolve, state, *cancelled)
+    moved = card_rules.decide(state, card_commands.MoveECard("310101"))
+    assert moved == [ECardMoved(card_id="c1", to_region="310101")]
+    after = given(card.evolve, state, *moved)
+    assert (after.ecard, after.channels) == (None, frozenset())
+    # In the same province: a new card in hand, and the claim moves the e-card to it.
+    new = [
+        APPLIED.model_copy(update={"card_id": "c2"}),
+        PRODUCED.model_copy(update={"card_id": "c2"}),
+        MAILED.model_copy(update={"card_id": "c2"}),
+        CardDelivered(card_id="c2", courier="courier"),
+    ]
+    state = given(card.evolve, state, *new)
+    again = card_rules.decide(
+        state, card_commands.ClaimECard("410105", "app", "real_person", False)
+    )
+    assert [type(e) for e in again] == [ECardMoved, ECardClaimed, ChannelBound]
+    assert again[1] == ECardClaimed(card_id="c2", region="410105", channel="app", on_behalf=False)
