@@ -97,8 +97,17 @@ class PasswordHandlers:
             subject = await self._subject(conn, person_id, "electronic")
             if not await store.channel_bound(conn, person_id, channel):
                 raise ChannelNotBoundError()
+            password, _ = await load_state(
+                conn,
+                self.events,
+                f"password-{subject.key}-electronic",
+                passwords.Password(),
+                passwords.evolve,
+            )
         if subject.refusal is not None:
             raise PAYMENT_ERRORS[subject.refusal]()
+        if password.locked_at(self.clock()):
+            raise PasswordLockedError()  # no code to show that could not be paid with
         return subject.card_id
 
     async def change(

@@ -196,6 +196,9 @@ async def test_the_ecard_is_activated_with_its_own_password(
         assert (await pay("258036")).json()["outcome"] == "authorized"
         codes = [(await pay(f"{n:06d}")).json()["code"] for n in range(100000, 100006)]
         assert codes == ["PASSWORD_WRONG"] * 5 + ["PASSWORD_LOCKED"]
+        # No code is shown that could not be paid with.
+        shown = await client.post(f"{url}/v1/ecards/{person_id}/payment-codes", headers=app)
+        assert (shown.status_code, shown.json()["code"]) == (423, "PASSWORD_LOCKED")
         physical = await client.post(
             f"{url}/v1/settlements/authorize",
             headers={"X-Api-Key": "dev-pharmacy"},
