@@ -174,22 +174,31 @@ async def run_journey(
             ),
             deadline=deadline,
         )
-        await _await_messages(client, urls, person_id, deadline)
+        await _await_messages(
+            client, urls, person_id, deadline, {**signed_in, "X-Api-Key": KEYS["channel"]}
+        )
         journey.completed = True
     except (JourneyFailedError, httpx.HTTPError) as exc:
         journey.failure = str(exc) or type(exc).__name__
     journey.seconds = time.monotonic() - started
     if journey.person_id:
-        journey.timeline = await person_timeline(client, urls, journey.person_id)
+        # The citizen reads their own history, signed in (an operator's read would be logged).
+        reader = {**signed_in, "X-Api-Key": KEYS["channel"]} if signed_in else None
+        journey.timeline = await person_timeline(client, urls, journey.person_id, reader)
     return journey
 
 
 async def _await_messages(
-    client: httpx.AsyncClient, urls: Endpoints, person_id: str, deadline: float
+    client: httpx.AsyncClient,
+    urls: Endpoints,
+    person_id: str,
+    deadline: float,
+    headers: dict[str, str],
 ) -> None:
+    """Wait until the citizen (signed in, ``headers``) sees every message of the journey."""
     url = f"{urls.notification}/v1/persons/{person_id}/messages"
     while True:
-        response = await client.get(url, headers={"X-Api-Key": KEYS["operator"]})
+        response = await client.get(url, headers=headers)
         response.raise_for_status()
         messages = response.json()
         templates = {m["template"] for m in messages if m["status"] == "sent"}
@@ -201,14 +210,20 @@ async def _await_messages(
 
 
 async def person_timeline(
-    client: httpx.AsyncClient, urls: Endpoints, person_id: str
+    client: httpx.AsyncClient,
+    urls: Endpoints,
+    person_id: str,
+    headers: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every event the four services recorded about a person, in time order."""
+    """Every event the four services recorded about a person, in time order: read by the
+    citizen (``headers`` with their token), or by an operator at the citizen's request (each
+    such read is logged in the person's history)."""
     entries: list[dict[str, Any]] = []
+    operator = {"X-Api-Key": KEYS["operator"], "X-Access-Reason": "CITIZEN_REQUEST"}
     for base in urls.all().values():
         try:
             response = await client.get(
-                f"{base}/v1/persons/{person_id}/events", headers={"X-Api-Key": KEYS["operator"]}
+                f"{base}/v1/persons/{person_id}/events", headers=headers or operator
             )
         except httpx.HTTPError:
             continue  # a service that does not answer (restarting) shows nothing

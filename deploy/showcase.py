@@ -266,7 +266,8 @@ async def card_scene(client: httpx.AsyncClient, urls: Endpoints, rng: random.Ran
     scene.lines.append(f"reported lost: {lost.get('events')}; replaced: {replaced.get('events')}")
     await _produce_and_deliver(client, urls, replaced["card_id"])
     card = await client.get(
-        f"{urls.card}/v1/cards/{replaced['card_id']}", headers={"X-Api-Key": KEYS["operator"]}
+        f"{urls.card}/v1/cards/{replaced['card_id']}",
+        headers={"X-Api-Key": KEYS["operator"], "X-Access-Reason": "CITIZEN_REQUEST"},
     )
     scene.lines.append(f"the replacement is {card.json()['status']}; the e-card moved to it")
     scene.outcomes["failed_production"] = failed.get("events") == ["CardProductionFailed"]

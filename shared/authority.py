@@ -21,7 +21,12 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from shared import citizen
+from shared.aggregate import retry_on_conflict
+from shared.contracts.access import PersonDataAccessed
 from shared.db import Connection
+from shared.envelope import utc_now
+from shared.eventstore import EventStore
+from shared.http import request_causation
 from shared.policy import POLICY, Rule, Service, Subject
 from shared.settings import ApiClient
 from shared.signing import PublicKeys
@@ -111,9 +116,11 @@ async def authorize(
     """Authenticate the caller and apply the route's rule (see the module's docstring)."""
     client = authenticate(request, key)
     authority: Authority = request.app.state.authority
-    route = request.scope.get("route")
-    rule = authority.rule(request.method, getattr(route, "path", ""))
+    path = getattr(request.scope.get("route"), "path", "")
+    rule = authority.rule(request.method, path)
     if client.role in rule.staff:
+        if request.method == "GET" and rule.subject is not None:
+            await _log_access(request, authority, rule.subject, client, f"GET {path}")
         return client
     if client.role not in rule.citizen:
         raise RefusedError(403, "ROLE_FORBIDDEN", f"Role {client.role} may not do this.")
@@ -190,6 +197,55 @@ async def _person(conn: Connection, authority: Authority, subject: Subject, valu
     if holder is None:
         raise RefusedError(404, "CARD_NOT_FOUND", "No such card.")
     return holder
+
+
+#: Reasons an operator states (``X-Access-Reason``) to read a person's data.
+OPERATOR_REASONS = frozenset(
+    {"CITIZEN_REQUEST", "COMPLAINT", "AUDIT", "FRAUD_INVESTIGATION", "LEGAL_ORDER"}
+)
+#: The reason implied by the work of other staff.
+STAFF_REASONS = {"window": "COUNTER_SERVICE", "printing_agency": "CARD_PRODUCTION"}
+ACCESS_REASON_HEADER = "X-Access-Reason"
+#: Person and card ids are UUIDs: a read of a longer "id" reads nothing and is not logged.
+_ID_LENGTH = 64
+
+
+async def _log_access(
+    request: Request, authority: Authority, subject: Subject, client: ApiClient, route: str
+) -> None:
+    """Record a read of a person's data by staff or an operator, in the person's history in
+    this service (``PersonDataAccessed``), before it is served."""
+    stated = request.headers.get(ACCESS_REASON_HEADER)
+    if client.role == "operator" and stated not in OPERATOR_REASONS:
+        raise RefusedError(
+            422,
+            "ACCESS_REASON_REQUIRED",
+            f"An operator states why ({ACCESS_REASON_HEADER}: one of "
+            f"{', '.join(sorted(OPERATOR_REASONS))}).",
+        )
+    reason = stated if stated in OPERATOR_REASONS else STAFF_REASONS.get(client.role, "AUDIT")
+    named = [v for v in await _named(request, subject) if len(v) <= _ID_LENGTH]
+    runtime = request.app.state.runtime
+    causation = request_causation(request)
+
+    async def attempt() -> None:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            for value in named:
+                person = await _person(conn, authority, subject, value)
+                event = PersonDataAccessed(
+                    accessed_by=client.name,
+                    channel=client.role,
+                    reason=reason,
+                    route=route,
+                    accessed_at=utc_now(),
+                )
+                store: EventStore = runtime.store
+                stream = f"access-{person}"
+                version = await store.version(conn, stream)
+                envelopes = store.envelopes(stream, version, person, [event], causation)
+                await store.append(conn, envelopes, causation)
+
+    await retry_on_conflict(attempt)
 
 
 #: The dependency every route takes: the authorised caller.

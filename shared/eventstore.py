@@ -85,6 +85,13 @@ class EventStore:
         )
         return [Envelope.model_validate_json(r["envelope"]) for r in rows]
 
+    async def version(self, conn: Connection, stream_id: str) -> int:
+        """How many events a stream holds (its last version), without loading them."""
+        version: int = await conn.fetchval(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
+        )
+        return version
+
     async def load_many(
         self, conn: Connection, stream_ids: Sequence[str]
     ) -> dict[str, list[Envelope]]:

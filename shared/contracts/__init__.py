@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from shared.contracts.access import PersonDataAccessed
 from shared.contracts.activation import (
     ActivationRefused,
     CardActivated,
@@ -110,6 +111,7 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     NotificationSent,
     NotificationFailed,
     NotificationRetried,
+    PersonDataAccessed,
 )
 
 REGISTRY: dict[tuple[str, int], type[EventPayload]] = {
@@ -181,6 +183,7 @@ __all__ = [
     "PasswordReset",
     "PasswordSet",
     "PasswordUnlocked",
+    "PersonDataAccessed",
     "PersonFactsIssued",
     "PersonRegistered",
     "PersonalDataErased",

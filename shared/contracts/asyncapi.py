@@ -32,7 +32,7 @@ def specification() -> dict[str, Any]:
     """The AsyncAPI 3.0 document, as JSON-ready data."""
     broker = KafkaBroker("kafka:9092")
     for producer, topic in EVENTS_TOPIC.items():
-        events = [e for e in ALL_EVENTS if e.producer == producer]
+        events = [e for e in ALL_EVENTS if producer in (e.producer, *e.also_produced_by)]
         for event in events:
             broker.publisher(
                 topic,

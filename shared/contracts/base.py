@@ -15,6 +15,8 @@ class EventPayload(BaseModel):
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
     producer: ClassVar[Producer]
+    #: Other services that publish this same event type on their own topic.
+    also_produced_by: ClassVar[tuple[Producer, ...]] = ()
 
     def to_payload(self) -> dict[str, Any]:
         """The payload as JSON-ready data for the envelope."""

@@ -79,7 +79,7 @@ async def register(identity_url: str, citizen: Citizen) -> str:
         response = await client.post(
             f"{identity_url}/v1/persons",
             json=citizen.registration(),
-            headers={"X-Api-Key": "dev-operator"},
+            headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
         )
     assert response.status_code in (200, 201), response.text
     person_id: str = response.json()["person_id"]

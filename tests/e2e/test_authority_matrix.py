@@ -230,7 +230,7 @@ async def test_every_route_every_role_every_token(services: dict[str, ServicePro
                     answer = await client.request(
                         method,
                         f"{services[service].url}{concrete}",
-                        headers=as_citizen(key, token),
+                        headers={**as_citizen(key, token), "X-Access-Reason": "AUDIT"},
                         json=None if method == "GET" else body,
                     )
                     expected = _expected(rule, role, variant, named_both)
@@ -255,3 +255,46 @@ async def test_every_route_every_role_every_token(services: dict[str, ServicePro
     routes = [rule for rules in POLICY.values() for rule in rules.values()]
     per_role = [len(VARIANTS) if role in r.citizen else 1 for r in routes for role in EVERY_ROLE]
     assert len(cells) == sum(per_role) + 2 * len(routes)
+
+
+async def test_who_looked_is_in_the_persons_history(services: dict[str, ServiceProcess]) -> None:
+    """Every read of a person's data by staff or an operator is recorded, with who, through
+    which channel and why, and the person sees it in their own history; their own reads are
+    not logged. An operator states a reason or reads nothing."""
+    card_url = services["card"].url
+    async with httpx.AsyncClient(timeout=60) as client:
+        api = Api(client, services)
+        citizen, person = await api.verified_citizen(304)
+        card_id = await api.apply(person, citizen.region)
+        events = f"{card_url}/v1/persons/{person}/events"
+
+        unexplained = await client.get(events, headers={"X-Api-Key": "dev-operator"})
+        assert (unexplained.status_code, unexplained.json()["code"]) == (
+            422,
+            "ACCESS_REASON_REQUIRED",
+        )
+        made_up = {"X-Api-Key": "dev-operator", "X-Access-Reason": "CURIOSITY"}
+        assert (await client.get(events, headers=made_up)).status_code == 422
+        audit = {"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"}
+        assert (await client.get(events, headers=audit)).status_code == 200
+        window = await client.get(
+            f"{card_url}/v1/cards/{card_id}", headers={"X-Api-Key": "dev-window"}
+        )
+        assert window.status_code == 200, window.text
+        own = api.headers("dev-citizen-app", person)
+        for _ in range(3):  # the citizen's own reads are not logged
+            assert (await client.get(f"{card_url}/v1/cards/{card_id}", headers=own)).is_success
+        mine = (await client.get(events, headers=own)).json()
+    looked = [e for e in mine if e["event_type"] == "PersonDataAccessed"]
+    seen = [
+        (e["payload"]["accessed_by"], e["payload"]["channel"], e["payload"]["reason"])
+        for e in looked
+    ]
+    assert seen == [
+        ("dev-operator", "operator", "AUDIT"),
+        ("dev-window-clerk", "window", "COUNTER_SERVICE"),
+    ]
+    assert [e["payload"]["route"] for e in looked] == [
+        "GET /v1/persons/{person_id}/events",
+        "GET /v1/cards/{card_id}",
+    ]

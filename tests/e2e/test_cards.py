@@ -91,7 +91,8 @@ class Api:
 
     async def status(self, card_id: str) -> dict[str, Any]:
         response = await self.client.get(
-            f"{self.card}/v1/cards/{card_id}", headers={"X-Api-Key": "dev-operator"}
+            f"{self.card}/v1/cards/{card_id}",
+            headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
         )
         body: dict[str, Any] = response.json()
         return body

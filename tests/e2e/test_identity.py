@@ -58,7 +58,7 @@ async def test_registering_twice_changes_nothing(services: dict[str, ServiceProc
     async with httpx.AsyncClient(timeout=30) as client:
         other = await client.post(
             f"{url}/v1/persons",
-            headers={"X-Api-Key": "dev-operator"},
+            headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
             json=citizen.registration() | {"phone": "13700000000"},
         )
     assert (other.status_code, other.json()["code"]) == (409, "PERSON_ALREADY_REGISTERED")
@@ -114,7 +114,8 @@ async def test_concurrent_failed_face_checks_lock_after_exactly_five(
 
 async def erase(client: httpx.AsyncClient, url: str, person_id: str) -> httpx.Response:
     return await client.post(
-        f"{url}/v1/persons/{person_id}/erasure", headers={"X-Api-Key": "dev-operator"}
+        f"{url}/v1/persons/{person_id}/erasure",
+        headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
     )
 
 

@@ -134,10 +134,11 @@ async def test_a_failing_gateway_ends_in_failed_and_the_dead_letter_replay_deliv
     async with httpx.AsyncClient(timeout=30) as client:
         log = await client.get(
             f"{notification.url}/v1/persons/{person_id}/messages",
-            headers={"X-Api-Key": "dev-operator"},
+            headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
         )
         detail = await client.get(
-            f"{notification.url}/v1/notifications/{nid}", headers={"X-Api-Key": "dev-operator"}
+            f"{notification.url}/v1/notifications/{nid}",
+            headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
         )
     [message] = log.json()
     assert (message["status"], message["template"]) == ("sent", "verification_failed")

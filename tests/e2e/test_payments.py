@@ -98,7 +98,8 @@ class Paying:
     async def history(self) -> list[dict[str, Any]]:
         """The holder's history in the activation service, in order."""
         response = await self.client.get(
-            f"{self.url}/v1/persons/{self.person_id}/events", headers={"X-Api-Key": "dev-operator"}
+            f"{self.url}/v1/persons/{self.person_id}/events",
+            headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
         )
         assert response.status_code == 200, response.text
         events: list[dict[str, Any]] = response.json()
@@ -250,7 +251,8 @@ async def test_the_ecard_is_one_per_person_nationally(services: dict[str, Servic
             refused = next(a for a in answers if a.status_code == 409)
             assert refused.json()["code"] == "E_CARD_ALREADY_CLAIMED"
             status = await api.client.get(
-                f"{api.card}/v1/persons/{person_id}/events", headers={"X-Api-Key": "dev-operator"}
+                f"{api.card}/v1/persons/{person_id}/events",
+                headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
             )
             claims = [e for e in status.json() if e["event_type"] == "ECardClaimed"]
             assert len(claims) == 1, claims
@@ -400,7 +402,7 @@ async def test_the_ecard_moves_with_the_holder_once_its_card_is_cancelled(
         assert (await citizen.show_code())["outcome"] == "shown"
         history = await client.get(
             f"{api.card}/v1/persons/{citizen.person_id}/events",
-            headers={"X-Api-Key": "dev-operator"},
+            headers={"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"},
         )
         types = [e["event_type"] for e in history.json()]
         assert types.count("ECardMoved") == 1
