@@ -187,7 +187,18 @@ async def _named(request: Request, subject: Subject) -> list[str]:
     named = [v for v in values if isinstance(v, str) and v]
     if not named:
         raise RefusedError(422, "INVALID_REQUEST", "The request names no person.")
+    if not all(_storable(v) for v in named):
+        raise RefusedError(422, "TEXT_INVALID", "The person or card named is not valid text.")
     return named
+
+
+def _storable(value: str) -> bool:
+    """Text PostgreSQL can hold: no NUL, no lone surrogate."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 async def _person(conn: Connection, authority: Authority, subject: Subject, value: str) -> str:
