@@ -46,21 +46,23 @@ _DIGEST_CHARS = 32
 COLUMNS = ("person_id", "key_id", "password_windows", "photo_exempt_until")
 
 
-def parse_keys(configured: Mapping[str, str], *, production: bool) -> dict[str, bytes]:
-    """The facts keys of a setting (key id -> base64 of 32 random bytes, newest first), or
+def parse_keys(
+    configured: Mapping[str, str], *, production: bool, setting: str = "SHEBAO_FACTS_KEYS"
+) -> dict[str, bytes]:
+    """The shared keys of a setting (key id -> base64 of 32 random bytes, newest first), or
     a ValueError saying what is wrong with it. Empty outside production: the development key."""
     if not configured:
         if production:
-            raise ValueError("production needs SHEBAO_FACTS_KEYS")
+            raise ValueError(f"production needs {setting}")
         return {DEV_KEY_ID: DEV_KEY}
     keys: dict[str, bytes] = {}
     for kid, value in configured.items():
         try:
             raw = base64.b64decode(value, validate=True)
         except binascii.Error:
-            raise ValueError(f"facts key {kid} is not base64") from None
+            raise ValueError(f"{setting} key {kid} is not base64") from None
         if len(raw) != 32 or raw == DEV_KEY:
-            raise ValueError(f"facts key {kid} must be 32 random bytes")
+            raise ValueError(f"{setting} key {kid} must be 32 random bytes")
         keys[kid] = raw
     return keys
 
@@ -72,9 +74,15 @@ class FactsKeys:
     keys: Mapping[str, bytes]
 
     @classmethod
-    def from_settings(cls, configured: Mapping[str, str], *, production: bool) -> FactsKeys:
-        """The keys of ``SHEBAO_FACTS_KEYS`` (see ``parse_keys``)."""
-        return cls(parse_keys(configured, production=production))
+    def from_settings(
+        cls,
+        configured: Mapping[str, str],
+        *,
+        production: bool,
+        setting: str = "SHEBAO_FACTS_KEYS",
+    ) -> FactsKeys:
+        """The keys of a setting such as ``SHEBAO_FACTS_KEYS`` (see ``parse_keys``)."""
+        return cls(parse_keys(configured, production=production, setting=setting))
 
     @property
     def current(self) -> str:
@@ -97,17 +105,31 @@ class FactsKeys:
         runs = {id_number[i : i + 6] for i in range(len(id_number) - 5)}
         return sorted(self.digest(self.current, person_id, run) for run in runs if run.isdigit())
 
+    def seal(self, person_id: str, field: str, value: str) -> str:
+        """``value`` sealed under the current key, bound to the person and the field."""
+        aead = AESGCM(_derived(self.keys[self.current], "sealed"))
+        return base64.b64encode(seal(aead, value.encode(), f"{person_id}:{field}")).decode()
+
+    def open(self, kid: str, person_id: str, field: str, sealed: str) -> str:
+        """Open what ``seal`` sealed (UnreadableError if it cannot be)."""
+        aead = AESGCM(_derived(self.keys[kid], "sealed"))
+        try:
+            raw = base64.b64decode(sealed, validate=True)
+        except ValueError as exc:
+            raise UnreadableError(field) from exc
+        return open_sealed(aead, raw, f"{person_id}:{field}").decode()
+
+    def mac(self, kid: str, purpose: str, value: str) -> str:
+        """A keyed hash (HMAC-SHA256, hex) of ``value`` for one purpose."""
+        return hmac.new(_derived(self.keys[kid], purpose), value.encode(), sha256).hexdigest()
+
     def seal_photo_exempt_until(self, person_id: str, day: date) -> str:
         """The day the person turns 7, sealed under the current key for this person."""
-        aead = AESGCM(_derived(self.keys[self.current], "sealed"))
-        sealed = seal(aead, day.isoformat().encode(), f"{person_id}:photo_exempt_until")
-        return base64.b64encode(sealed).decode()
+        return self.seal(person_id, "photo_exempt_until", day.isoformat())
 
     def photo_exempt_until(self, kid: str, person_id: str, sealed: str) -> date:
         """Open what ``seal_photo_exempt_until`` sealed (UnreadableError if it cannot be)."""
-        aead = AESGCM(_derived(self.keys[kid], "sealed"))
-        raw = open_sealed(aead, base64.b64decode(sealed), f"{person_id}:photo_exempt_until")
-        return date.fromisoformat(raw.decode())
+        return date.fromisoformat(self.open(kid, person_id, "photo_exempt_until", sealed))
 
 
 @lru_cache(maxsize=64)

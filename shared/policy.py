@@ -217,6 +217,9 @@ POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
             citizen=PAY_APPS,
             subject=PERSON,
         ),
+        ("POST", "/v1/persons/{person_id}/sms-codes"): _rule(
+            "send oneself a one-time code by SMS (recovery)", citizen=PAY_APPS, subject=PERSON
+        ),
         ("POST", "/v1/ecards/{person_id}/payment-codes"): _rule(
             "show an e-card payment code", citizen=PAY_APPS, subject=PERSON, family=True
         ),

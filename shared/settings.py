@@ -74,6 +74,12 @@ class ServiceSettings(BaseSettings):
         description="Keys (32 bytes, base64) identity issues person facts under for card and "
         "activation, by key id, newest first. Empty: a development key.",
     )
+    message_keys: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias="SHEBAO_MESSAGE_KEYS",
+        description="Keys (32 bytes, base64) activation seals one-time SMS codes under for the "
+        "notification service, by key id, newest first. Empty: a development key.",
+    )
     citizen_token_keys: dict[str, str] = Field(
         default_factory=dict,
         validation_alias="SHEBAO_CITIZEN_TOKEN_KEYS",
@@ -90,6 +96,7 @@ class ServiceSettings(BaseSettings):
     def _no_default_secrets_outside_development(self) -> ServiceSettings:
         self.facts()  # refuses a malformed key, and in production a missing or development one
         self.citizen_keys()  # likewise
+        self.messages()  # likewise
         if self.environment == "production":
             weak = [k for k in self.api_keys if k.startswith("dev-") or len(k) < 24]
             if weak or not self.api_keys:
@@ -104,6 +111,14 @@ class ServiceSettings(BaseSettings):
         """The keys that verify citizen tokens (a ValueError if the setting is not usable)."""
         return citizen.public_keys(
             self.citizen_token_keys, production=self.environment == "production"
+        )
+
+    def messages(self) -> FactsKeys:
+        """The keys that seal one-time SMS codes between activation and notification."""
+        return FactsKeys.from_settings(
+            self.message_keys,
+            production=self.environment == "production",
+            setting="SHEBAO_MESSAGE_KEYS",
         )
 
     def facts(self) -> FactsKeys:

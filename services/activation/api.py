@@ -19,6 +19,12 @@ from services.activation.errors import (
     PaymentCodeExpiredError,
     PaymentCodeInvalidError,
     RecoveryProofRequiredError,
+    SmsCodeExpiredError,
+    SmsCodeLockedError,
+    SmsCodeRequiredError,
+    SmsCodeTooSoonError,
+    SmsCodeUsedError,
+    SmsCodeWrongError,
 )
 from services.activation.handlers import Activated, ActivationHandlers
 from services.activation.password_handlers import PasswordHandlers
@@ -109,6 +115,12 @@ STATUS: dict[type[DomainError], int] = {
     PasswordWrongError: 422,
     PasswordLockedError: 423,
     RecoveryProofRequiredError: 403,
+    SmsCodeRequiredError: 403,
+    SmsCodeWrongError: 422,
+    SmsCodeExpiredError: 410,
+    SmsCodeUsedError: 409,
+    SmsCodeLockedError: 423,
+    SmsCodeTooSoonError: 429,
 }
 
 

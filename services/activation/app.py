@@ -18,6 +18,7 @@ from services.activation.password_handlers import PasswordHandlers
 from services.activation.payment_code_api import PaymentCodes
 from services.activation.payment_code_api import router as payment_code_router
 from services.activation.settings import ActivationSettings
+from services.activation.sms_codes import SmsCodes
 from shared import verified
 from shared.app import service_app
 from shared.envelope import utc_now
@@ -52,6 +53,7 @@ def create_app(settings: ActivationSettings) -> FastAPI:
                 max_verification_age=max_age,
                 clock=utc_now,
                 facts=settings.facts(),
+                sms=SmsCodes(runtime.pool, runtime.store, settings.messages(), utc_now),
             ),
             codes=PaymentCodes(
                 settings.code_keys(), timedelta(seconds=settings.payment_code_ttl_s)

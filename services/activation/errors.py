@@ -205,3 +205,33 @@ PAYMENT_ERRORS: dict[str, type[ActivationError]] = {
 CODE_ERRORS: dict[str, type[ActivationError]] = {
     "PAYMENT_CODE_INVALID": PaymentCodeInvalidError,
 }
+
+
+class SmsCodeRequiredError(ActivationError):
+    code = "SMS_CODE_REQUIRED"
+    default_message = "Online recovery needs the one-time code sent by SMS to the holder."
+
+
+class SmsCodeWrongError(ActivationError):
+    code = "SMS_CODE_WRONG"
+    default_message = "The SMS code is not right."
+
+
+class SmsCodeExpiredError(ActivationError):
+    code = "SMS_CODE_EXPIRED"
+    default_message = "The SMS code has expired; ask for a new one."
+
+
+class SmsCodeUsedError(ActivationError):
+    code = "SMS_CODE_USED"
+    default_message = "The SMS code was used already; ask for a new one."
+
+
+class SmsCodeLockedError(ActivationError):
+    code = "SMS_CODE_LOCKED"
+    default_message = "Too many wrong tries for this SMS code; ask for a new one."
+
+
+class SmsCodeTooSoonError(ActivationError):
+    code = "SMS_CODE_TOO_SOON"
+    default_message = "A code was sent less than a minute ago; wait before asking again."

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 
@@ -59,6 +62,32 @@ class PasswordChange(BaseModel):
     )
 
 
+class SmsCodeProof(BaseModel):
+    """The one-time code the holder received by SMS."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code_id: str = Field(description="The id answered when the code was asked for.", max_length=64)
+    code: SecretStr = Field(description="The 6 digits received.", max_length=16)
+
+
+class SmsCodeRequest(BaseModel):
+    """Ask for a one-time code by SMS."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Literal["password_recovery"] = Field(
+        "password_recovery", description="What the code is for."
+    )
+
+
+class SmsCodeSent(BaseModel):
+    """A code is on its way (never in this answer): send it back with its id."""
+
+    code_id: str = Field(description="Send it back with the code.")
+    expires_at: datetime = Field(description="When the code stops working (UTC).")
+
+
 class PasswordRecovery(BaseModel):
     """Unlock (no new password) or reset, with the holder's proof."""
 
@@ -67,8 +96,8 @@ class PasswordRecovery(BaseModel):
     person_id: str = Field(description="The holder.", max_length=64)
     new_password: SecretStr | None = Field(None, description="The new password, for a reset.")
     id_checked: bool = Field(False, description="Window: the clerk checked the ID card.")
-    sms_code_verified: bool = Field(
-        False, description="Online: the channel verified an SMS code to the holder's phone."
+    sms_code: SmsCodeProof | None = Field(
+        None, description="Online: the one-time code sent by SMS to the holder, and its id."
     )
     id_number: SecretStr | None = Field(
         None, description="The holder's ID number, only to refuse a password taken from it."
@@ -85,6 +114,25 @@ class Done(BaseModel):
 def _passwords(request: Request) -> PasswordHandlers:
     handlers: PasswordHandlers = request.app.state.handlers.passwords
     return handlers
+
+
+def _proof(body: PasswordRecovery, role: str) -> Proof:
+    code = body.sms_code
+    return Proof(
+        body.person_id,
+        id_checked=body.id_checked and role == "window",
+        sms_code=(code.code_id, code.code.get_secret_value()) if code else None,
+    )
+
+
+@router.post("/persons/{person_id}/sms-codes", status_code=201, response_model=SmsCodeSent)
+async def sms_code(
+    person_id: str, request: Request, _: Caller, body: SmsCodeRequest | None = None
+) -> SmsCodeSent:
+    """Send the holder a one-time code by SMS (6 digits, 5 minutes, single use, 5 tries), to
+    the mobile number they gave for notifications; at most one a minute."""
+    issued = await _passwords(request).sms.issue(person_id, request_causation(request))
+    return SmsCodeSent(code_id=issued.code_id, expires_at=issued.expires_at)
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -123,9 +171,7 @@ async def recover(card_id: str, body: PasswordRecovery, request: Request, caller
     recent face verification)."""
     await _passwords(request).recover(
         card_id=card_id,
-        proof=Proof(
-            body.person_id, body.id_checked and caller.role == "window", body.sms_code_verified
-        ),
+        proof=_proof(body, caller.role),
         new=_secret(body.new_password),
         id_number=_secret(body.id_number),
         channel=caller.role,
@@ -164,9 +210,7 @@ async def recover_ecard(
     await _passwords(request).recover(
         card_id=person_id,
         kind="electronic",
-        proof=Proof(
-            body.person_id, body.id_checked and caller.role == "window", body.sms_code_verified
-        ),
+        proof=_proof(body, caller.role),
         new=_secret(body.new_password),
         id_number=_secret(body.id_number),
         channel=caller.role,

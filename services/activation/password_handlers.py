@@ -27,8 +27,10 @@ from services.activation.errors import (
     PasswordWeakError,
     PasswordWrongError,
     RecoveryProofRequiredError,
+    SmsCodeRequiredError,
 )
 from services.activation.payment import PayingCard, PaymentRefusal, Settlement
+from services.activation.sms_codes import SmsCodes
 from shared import facts, verified
 from shared.aggregate import decide_and_append, load_state, retry_on_conflict
 from shared.contracts import PasswordAttemptFailed, PasswordLocked
@@ -45,7 +47,8 @@ class Proof:
 
     person_id: str
     id_checked: bool = False
-    sms_code_verified: bool = False
+    #: Online: the one-time code sent by SMS (its id, and the 6 digits).
+    sms_code: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class PasswordHandlers:
     max_verification_age: timedelta
     clock: Callable[[], datetime]
     facts: FactsKeys
+    sms: SmsCodes
 
     async def authorize(
         self, *, card_id: str, password: str, settlement: Settlement, causation: Causation
@@ -140,6 +144,11 @@ class PasswordHandlers:
         ``card_id`` names a physical card, or for the e-card (``kind`` electronic) its holder.
         """
         hashed = await self.allowed_hash(new, card_id, kind, id_number) if new else None
+        if not proof.id_checked:  # online: a recent face check, then the SMS code is spent
+            async with self.pool.acquire() as conn:
+                await self._check_proof(conn, await self._subject(conn, card_id, kind), proof)
+            assert proof.sms_code is not None
+            await self.sms.use(proof.person_id, *proof.sms_code)
 
         async def attempt() -> None:
             async with self.pool.acquire() as conn, conn.transaction():
@@ -295,9 +304,11 @@ class PasswordHandlers:
             raise CardNotHeldError()
         if proof.id_checked:
             return
+        if proof.sms_code is None:
+            raise SmsCodeRequiredError()
         face_at = await verified.last_face_verification(conn, proof.person_id)
         recent = face_at is not None and self.clock() - face_at <= self.max_verification_age
-        if not (proof.sms_code_verified and recent):
+        if not recent:
             raise RecoveryProofRequiredError()
 
     async def _append(

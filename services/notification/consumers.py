@@ -21,6 +21,7 @@ from shared.contracts import (
     NotificationScheduled,
     PersonalDataErased,
     PersonRegistered,
+    SmsCodeIssued,
     parse_payload,
 )
 from shared.db import Connection
@@ -53,6 +54,10 @@ class Notifier:
                 )
             elif isinstance(payload, PersonalDataErased):
                 await store.forget_person(conn, envelope.person_id)
+            elif isinstance(payload, SmsCodeIssued):
+                await store.keep_sealed_code(
+                    conn, str(envelope.event_id), envelope.person_id, payload
+                )
         told = [e for e, _ in batch if e.event_type in TEMPLATES]
         if not told:
             return

@@ -30,13 +30,15 @@ from services.notification import deliveries, domain, store
 from services.notification.channels import Channel, DeliveryError, Outgoing
 from services.notification.errors import NotificationNotFoundError
 from services.notification.settings import NotificationSettings
+from services.notification.templates import CODE_PLACEHOLDER
 from shared.aggregate import retry_on_conflict
 from shared.batching import WriteBehind
 from shared.consumer import DEAD_LETTER_REASON_HEADER
 from shared.contracts import parse_payload
 from shared.contracts.notification import NotificationChannel
-from shared.envelope import Envelope, new_event_id
+from shared.envelope import Envelope, new_event_id, utc_now
 from shared.eventstore import Causation, EventStore
+from shared.facts import FactsKeys
 from shared.privacy import UnreadableError, decrypt_field
 from shared.topics import dead_letter_topic
 
@@ -95,6 +97,11 @@ class Dispatcher:
     client: aiohttp.ClientSession | None = None
     _publishing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    @functools.cached_property
+    def messages(self) -> FactsKeys:
+        """The keys one-time codes are sealed under."""
+        return self.settings.messages()
+
     async def run(self) -> None:
         """Dispatch due messages with ``dispatch_workers`` rounds at once, each waking on
         NOTIFY or every ``idle_poll_s``."""
@@ -141,11 +148,15 @@ class Dispatcher:
             contacts = await store.contacts_of(
                 conn, sorted({c.person_id for c in claimed if c.channel != "app_push"})
             )
+            codes = await store.sealed_codes_of(
+                conn, [c.about_event_id for c in claimed if CODE_PLACEHOLDER in c.body]
+            )
         lanes: dict[tuple[str, str], list[deliveries.Claimed]] = {}
         for claim in sorted(claimed, key=lambda c: c.seq):
             lanes.setdefault((claim.person_id, claim.channel), []).append(claim)
         sent = await asyncio.gather(
-            *(self._send_lane(lane, contacts) for lane in lanes.values()), return_exceptions=True
+            *(self._send_lane(lane, contacts, codes) for lane in lanes.values()),
+            return_exceptions=True,
         )
         outcomes: list[Outcome] = []
         for lane, result in zip(lanes.values(), sent, strict=True):
@@ -164,12 +175,18 @@ class Dispatcher:
         return len(claimed)
 
     async def _send_lane(
-        self, lane: list[deliveries.Claimed], contacts: dict[str, asyncpg.Record]
+        self,
+        lane: list[deliveries.Claimed],
+        contacts: dict[str, asyncpg.Record],
+        codes: dict[str, asyncpg.Record],
     ) -> list[Outcome]:
-        return [await self._send(claimed, contacts) for claimed in lane]
+        return [await self._send(claimed, contacts, codes) for claimed in lane]
 
     async def _send(
-        self, claimed: deliveries.Claimed, contacts: dict[str, asyncpg.Record]
+        self,
+        claimed: deliveries.Claimed,
+        contacts: dict[str, asyncpg.Record],
+        codes: dict[str, asyncpg.Record],
     ) -> Outcome:
         """Hand one message to its channel; what came of it (not yet recorded)."""
         channel = self.channels.get(claimed.channel)  # type: ignore[call-overload]
@@ -191,7 +208,7 @@ class Dispatcher:
                     claimed.notification_id,
                     to,
                     SUBJECTS.get(claimed.language, SUBJECTS["zh-Hans"]),
-                    claimed.body,
+                    self._text(claimed, codes.get(claimed.about_event_id)),
                     claimed.language,
                 )
             )
@@ -203,6 +220,23 @@ class Dispatcher:
             log.warning("fault_crash_after_send", notification_id=claimed.notification_id)
             os._exit(70)
         return Outcome(claimed, duplicate_risk, ref=ref)
+
+    def _text(self, claimed: deliveries.Claimed, code: asyncpg.Record | None) -> str:
+        """The text to send: a one-time code is opened and filled in only now."""
+        if CODE_PLACEHOLDER not in claimed.body:
+            return claimed.body
+        if code is None or utc_now() >= code["expires_at"]:
+            raise DeliveryError("CODE_EXPIRED", transient=False)
+        try:
+            clear = self.messages.open(
+                code["key_id"],
+                claimed.person_id,
+                f"sms_code:{code['code_id']}",
+                code["sealed_code"],
+            )
+        except (UnreadableError, KeyError):
+            raise DeliveryError("CODE_UNREADABLE", transient=False) from None
+        return claimed.body.replace(CODE_PLACEHOLDER, clear)
 
     def _address(self, claimed: deliveries.Claimed, contact: asyncpg.Record | None) -> str:
         """Where the message goes: the person's app, or their sealed phone or address."""

@@ -58,6 +58,8 @@ class Message:
     required: bool
     language: Language
     text: str
+    #: Channels it goes by whatever the person chose, or None.
+    channels: tuple[str, ...] | None = None
 
 
 def render(
@@ -71,7 +73,11 @@ def render(
     if template is None:
         return None
     return Message(
-        template.name, template.required, language, template.render(payload, language, id_tail)
+        template.name,
+        template.required,
+        language,
+        template.render(payload, language, id_tail),
+        template.channels,
     )
 
 
@@ -193,7 +199,7 @@ def decide(state: Notification, command: Notify) -> list[EventPayload]:
             language=message.language,
             required=message.required,
         )
-        for channel in command.preferences.channels
+        for channel in (message.channels or command.preferences.channels)
     ]
 
 

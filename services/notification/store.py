@@ -4,6 +4,7 @@ its attempts), preferences, sealed contact details, and whom a message is addres
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -179,6 +180,29 @@ async def save_contact(
         phone,
         email,
     )
+
+
+async def keep_sealed_code(
+    conn: Connection, about_event_id: str, person_id: str, issued: Any
+) -> None:
+    """Keep a one-time code, sealed, until its SMS is sent."""
+    await conn.execute(
+        "INSERT INTO sealed_codes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        about_event_id,
+        person_id,
+        issued.code_id,
+        issued.key_id,
+        issued.sealed_code,
+        issued.expires_at,
+    )
+
+
+async def sealed_codes_of(conn: Connection, about: list[str]) -> dict[str, asyncpg.Record]:
+    """The sealed codes of the events some messages are about."""
+    rows = await conn.fetch(
+        "SELECT * FROM sealed_codes WHERE about_event_id = ANY($1::text[])", about
+    )
+    return {r["about_event_id"]: r for r in rows}
 
 
 async def contacts_of(conn: Connection, people: list[str]) -> dict[str, asyncpg.Record]:

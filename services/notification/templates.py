@@ -35,6 +35,8 @@ class Template:
     required: bool
     zh: Callable[[dict[str, Any]], str]
     en: Callable[[dict[str, Any]], str]
+    #: Channels it always goes by, whatever the person chose (a code by SMS only).
+    channels: tuple[str, ...] | None = None
 
     def render(
         self, payload: dict[str, Any], language: Language, id_tail: str | None = None
@@ -63,7 +65,24 @@ def _reason(p: dict[str, Any], index: int) -> str:
     return REPLACEMENT_REASONS.get(code, (code, code))[index]
 
 
+#: Where a one-time code goes in a text: filled in only when the SMS is sent, so no code is
+#: ever stored (the delivery log shows the placeholder).
+CODE_PLACEHOLDER = "{sms_code}"
+
 TEMPLATES: dict[str, Template] = {
+    "SmsCodeIssued": Template(
+        "sms_code",
+        True,
+        lambda p: (
+            f"您的验证码为{CODE_PLACEHOLDER}，用于找回密码，5分钟内有效。"
+            "请勿告诉他人，工作人员不会向您索要验证码。"
+        ),
+        lambda p: (
+            f"Your code is {CODE_PLACEHOLDER}, to recover your password, valid for 5 minutes. "
+            "Never share it: staff never ask for it."
+        ),
+        channels=("sms",),
+    ),
     "IdentityVerificationFailed": Template(
         "verification_failed",
         True,

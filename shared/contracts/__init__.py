@@ -17,6 +17,7 @@ from shared.contracts.activation import (
     PasswordUnlocked,
     SettlementAuthorized,
     SettlementRefused,
+    SmsCodeIssued,
 )
 from shared.contracts.base import EventPayload
 from shared.contracts.card import (
@@ -105,6 +106,7 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     PasswordUnlocked,
     SettlementAuthorized,
     SettlementRefused,
+    SmsCodeIssued,
     NotificationPreferencesChanged,
     NotificationScheduled,
     NotificationSuppressed,
@@ -189,6 +191,7 @@ __all__ = [
     "PersonalDataErased",
     "SettlementAuthorized",
     "SettlementRefused",
+    "SmsCodeIssued",
     "UnknownEventError",
     "json_schemas",
     "parse_payload",

@@ -191,3 +191,19 @@ class SettlementRefused(_Settlement):
         "E_CARD_SUSPENDED, ...) or the password check (PASSWORD_WRONG, PASSWORD_LOCKED, "
         "PASSWORD_CHANGE_REQUIRED)."
     )
+
+
+class SmsCodeIssued(EventPayload):
+    """A one-time code for the holder's password recovery, to be sent by SMS: 6 digits, valid
+    5 minutes, at most 5 tries, single use. Only the notification service can open it."""
+
+    event_type: ClassVar[str] = "SmsCodeIssued"
+    producer: ClassVar[Producer] = "activation"
+
+    code_id: str = Field(description="Id of the code; the holder sends it back with the code.")
+    purpose: Literal["password_recovery"] = Field(description="What the code is for.")
+    expires_at: datetime = Field(description="When it stops working (UTC).")
+    key_id: str = Field(description="Id of the shared message key it is sealed under.")
+    sealed_code: str = Field(
+        description="The code, sealed (AES-256-GCM, base64) for the notification service."
+    )

@@ -117,3 +117,51 @@ async def sign_in(
     assert response.status_code == 201, response.text
     answer = response.json()
     return str(answer["person_id"]), str(answer["citizen_token"])
+
+
+async def receive_sms_code(
+    client: httpx.AsyncClient,
+    services: dict[str, ServiceProcess],
+    person_id: str,
+    phone: str,
+    headers: dict[str, str],
+) -> dict[str, str]:
+    """The citizen (signed in: ``headers``) asks for a one-time code and reads it from the SMS
+    that reached their phone (the local sink): ``{"code_id", "code"}``."""
+    import re
+
+    from deploy.sink import SinkClient
+
+    sink = SinkClient(services["sink"].url)
+    before = len(sink.messages("sms", to=phone))
+    asked = await client.post(
+        f"{services['activation'].url}/v1/persons/{person_id}/sms-codes",
+        headers=headers,
+        json={"purpose": "password_recovery"},
+    )
+    assert asked.status_code == 201, asked.text
+    for _ in range(300):
+        texts = [str(m["text"]) for m in sink.messages("sms", to=phone)][before:]
+        found = [
+            re.search(r"(?<!\d)(\d{6})(?!\d)", t) for t in texts if "验证码" in t or "code" in t
+        ]
+        if found and found[-1]:
+            return {"code_id": asked.json()["code_id"], "code": found[-1].group(1)}
+        await asyncio.sleep(0.05)
+    raise AssertionError("no SMS with the code arrived")
+
+
+async def choose_sms(
+    client: httpx.AsyncClient,
+    notification_url: str,
+    person_id: str,
+    phone: str,
+    headers: dict[str, str],
+) -> None:
+    """The citizen asks to be told by SMS (and in the app), giving their mobile number."""
+    chosen = await client.put(
+        f"{notification_url}/v1/persons/{person_id}/preferences",
+        headers=headers,
+        json={"channels": ["app_push", "sms"], "phone": phone},
+    )
+    assert chosen.status_code == 200, chosen.text

@@ -12,7 +12,13 @@ import httpx
 from deploy.citizens import face_check_for
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import ACTIVATION_EVENTS
-from tests.e2e.harness import as_citizen, envelope_of, read_records
+from tests.e2e.harness import (
+    as_citizen,
+    choose_sms,
+    envelope_of,
+    read_records,
+    receive_sms_code,
+)
 from tests.e2e.test_cards import Api
 
 
@@ -205,10 +211,12 @@ async def test_the_ecard_is_activated_with_its_own_password(
             json={"card_id": card_id, "password": "123456"},
         )
         assert physical.json()["code"] != "PASSWORD_LOCKED", "the physical card is untouched"
+        await choose_sms(client, services["notification"].url, person_id, citizen.phone, app)
+        code = await receive_sms_code(client, services, person_id, citizen.phone, app)
         reset = await client.post(
             f"{url}/v1/ecards/{person_id}/password/recovery",
             headers=app,
-            json={"person_id": person_id, "sms_code_verified": True, "new_password": "369147"},
+            json={"person_id": person_id, "sms_code": code, "new_password": "369147"},
         )
         assert reset.json()["outcome"] == "reset", reset.text
         assert (await pay("369147")).json()["outcome"] == "authorized"

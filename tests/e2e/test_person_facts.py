@@ -95,7 +95,11 @@ async def test_no_password_is_taken_from_the_id_number(
         reset = await client.post(
             f"{ecard}/password/recovery",
             headers=app,
-            json={"person_id": person_id, "sms_code_verified": True, "new_password": runs[0]},
+            json={
+                "person_id": person_id,
+                "sms_code": {"code_id": "not-asked-for", "code": "000000"},
+                "new_password": runs[0],
+            },
         )
         assert reset.json()["code"] == "PASSWORD_WEAK", reset.text
 

@@ -32,5 +32,6 @@ def production_secrets() -> dict[str, Any]:
         "SHEBAO_ENV": "production",
         "SHEBAO_API_KEYS": {"k" * 32: {"name": "hospital-1", "role": "hospital"}},
         "SHEBAO_FACTS_KEYS": {"f1": base64.b64encode(os.urandom(32)).decode()},
+        "SHEBAO_MESSAGE_KEYS": {"m1": base64.b64encode(os.urandom(32)).decode()},
         "SHEBAO_CITIZEN_TOKEN_KEYS": {"t1": public_b64(os.urandom(32))},
     }

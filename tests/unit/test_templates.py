@@ -11,6 +11,13 @@ from services.notification.templates import TEMPLATES
 from shared.contracts import REGISTRY
 
 SAMPLES: dict[str, dict[str, Any]] = {
+    "SmsCodeIssued": {
+        "code_id": "k1",
+        "purpose": "password_recovery",
+        "expires_at": "2026-11-23T08:05:00Z",
+        "key_id": "m1",
+        "sealed_code": "c2VhbGVk",
+    },
     "IdentityVerificationFailed": {
         "reason": "NAME_MISMATCH",
         "channel": "online_hall",
