@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -368,14 +369,21 @@ async def activation_scene(
     codes = [(await settlement(f"{n:06d}")).json()["code"] for n in range(100000, 100006)]
     proof = {"person_id": person_id, "id_checked": True}
     unlocked = await _post(client, f"{password}/recovery", "dev-window", proof)
-    online = {"person_id": person_id, "sms_code_verified": True, "new_password": "246810"}
+    # Online, the holder asks for a one-time code, reads it in the SMS, and sends it back.
+    await client.put(
+        f"{urls.notification}/v1/persons/{person_id}/preferences",
+        json={"channels": ["app_push", "sms"], "phone": holder.phone},
+        headers=_headers("dev-citizen-app", app),
+    )
+    code = await _sms_code(client, urls, person_id, holder.phone, app)
+    online = {"person_id": person_id, "sms_code": code, "new_password": "246810"}
     reset = await _post(client, f"{password}/recovery", "dev-citizen-app", online, app)
     after = await settlement("246810")
     scene.lines.append(
         f"password: settlement with the initial one {first.json().get('code')}; one taken "
         f"from the ID number {weak}; changed "
         f"{changed.status_code}; six wrong entries {codes[-2]}..{codes[-1]}; unlocked at a "
-        f"window {unlocked.status_code}; reset online with SMS code and face check "
+        f"window {unlocked.status_code}; reset online with the code sent by SMS and a face check "
         f"{reset.json().get('outcome')}; settlement {after.json().get('outcome')}"
     )
     ok &= await _pharmacy(client, urls, rng, scene)
@@ -383,6 +391,26 @@ async def activation_scene(
     scene.outcomes["password_lock"] = codes[-1] == "PASSWORD_LOCKED" and after.status_code == 200
     scene.outcomes["password_from_id_number"] = weak == "PASSWORD_WEAK"
     return scene
+
+
+async def _sms_code(
+    client: httpx.AsyncClient, urls: Endpoints, person_id: str, phone: str, token: str
+) -> dict[str, str] | None:
+    """Ask for a one-time code and read it from the SMS the gateway got (the local sink)."""
+    asked = await _post(
+        client, f"{urls.activation}/v1/persons/{person_id}/sms-codes", "dev-citizen-app", {}, token
+    )
+    if asked.status_code != 201 or urls.sink is None:
+        return None
+    for _ in range(200):
+        sms = await client.get(f"{urls.sink}/messages", params={"kind": "sms", "to": phone})
+        texts = [str(m["text"]) for m in sms.json() if "验证码" in str(m["text"])]
+        found = [re.search(r"验证码为(\d{6})", t) for t in texts]
+        coded = [m for m in found if m]
+        if coded:
+            return {"code_id": asked.json()["code_id"], "code": coded[-1].group(1)}
+        await asyncio.sleep(0.05)
+    return None
 
 
 async def _until_code(

@@ -101,7 +101,9 @@ class Notifier:
         language = preferences.language or self.settings.default_language
         template = TEMPLATES[about.event_type]
         # Deciding needs the template, not the text: the text is rendered once, for the log.
-        message = domain.Message(template.name, template.required, language, text="")
+        message = domain.Message(
+            template.name, template.required, language, text="", channels=template.channels
+        )
         new = domain.decide(
             state,
             domain.Notify(

@@ -142,10 +142,8 @@ async def receive_sms_code(
     assert asked.status_code == 201, asked.text
     for _ in range(300):
         texts = [str(m["text"]) for m in sink.messages("sms", to=phone)][before:]
-        found = [
-            re.search(r"(?<!\d)(\d{6})(?!\d)", t) for t in texts if "验证码" in t or "code" in t
-        ]
-        if found and found[-1]:
+        found = [m for m in (re.search(r"(?:验证码为|code is )(\d{6})", t) for t in texts) if m]
+        if found:
             return {"code_id": asked.json()["code_id"], "code": found[-1].group(1)}
         await asyncio.sleep(0.05)
     raise AssertionError("no SMS with the code arrived")

@@ -26,10 +26,12 @@ class Paying:
         self.person_id = ""
         self.card_id = ""
         self.region = ""
+        self.phone = ""
 
     async def ready(self, seed: int) -> Paying:
         citizen, self.person_id = await self.api.verified_citizen(seed)
         self.region = citizen.region
+        self.phone = citizen.phone
         self.card_id = await self.api.apply(self.person_id, citizen.region)
         await self.api.deliver(self.card_id)
         await self.activate(self.card_id, expect=201)

@@ -11,6 +11,7 @@ from services.notification.errors import (
     NotFailedError,
     NotificationNotFoundError,
 )
+from services.notification.templates import CODE_PLACEHOLDER
 from shared.contracts import (
     CardActivated,
     CardReportedLost,
@@ -20,8 +21,9 @@ from shared.contracts import (
     NotificationScheduled,
     NotificationSent,
     NotificationSuppressed,
+    SmsCodeIssued,
 )
-from tests.unit.samples import MAILED, PRODUCED, given
+from tests.unit.samples import MAILED, NOW, PRODUCED, given
 
 LOST = CardReportedLost(card_id="c1", kind="formal", channel="window", expires_at=None)
 BOTH = notification.Preferences(("app_push", "sms"), "en", optional_messages=True)
@@ -116,3 +118,23 @@ def test_retry_delays_double_with_jitter_and_stay_capped() -> None:
         delays = [backoff_s(attempt, 2.0, 60.0) for _ in range(200)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(set(delays)) > 150, "jittered, so failures together do not retry together"
+
+
+def test_a_one_time_code_goes_by_sms_only_and_is_never_in_the_text() -> None:
+    code = SmsCodeIssued(
+        code_id="k1",
+        purpose="password_recovery",
+        expires_at=NOW,
+        key_id="m1",
+        sealed_code="c2VhbGVk",
+    )
+    app_only = notification.Preferences(("app_push",), "zh-Hans", optional_messages=False)
+    for preferences in (BOTH, QUIET, app_only):
+        decided = notification.decide(
+            notification.Notification(), notify(code, preferences, recent=99, limit=1)
+        )
+        assert [e.channel for e in decided] == ["sms"]  # type: ignore[attr-defined]
+    message = notification.render(code.event_type, code.to_payload(), "zh-Hans")
+    assert message is not None
+    assert CODE_PLACEHOLDER in message.text
+    assert "c2VhbGVk" not in message.text
