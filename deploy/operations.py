@@ -119,6 +119,8 @@ def _summary(payload: dict[str, Any]) -> str:
         "courier",
         "tracking_number",
         "template",
+        "acting_person_id",
+        "accessed_by",
     )
     return " ".join(f"{k}={payload[k]}" for k in keys if k in payload)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.contracts import EventPayload
+from shared.contracts import EventPayload, acted_for
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
 from shared.topics import EVENTS_TOPIC, Producer
@@ -63,6 +63,8 @@ class Causation:
     causation_id: str
     actor: str | None = None
     channel: str | None = None
+    #: A family holder acting for the person: their events name the holder (version 2).
+    acting_person_id: str | None = None
 
     @classmethod
     def of_event(cls, envelope: Envelope) -> Causation:
@@ -129,8 +131,11 @@ class EventStore:
         payloads: Sequence[EventPayload],
         causation: Causation,
     ) -> list[Envelope]:
-        """Wrap new payloads in envelopes numbered after ``expected_version``."""
+        """Wrap new payloads in envelopes numbered after ``expected_version``; what a family
+        holder did for the person names them (the event's version 2)."""
         now = utc_now()
+        if causation.acting_person_id is not None:
+            payloads = [acted_for(p, causation.acting_person_id) for p in payloads]
         return [
             Envelope(
                 event_id=new_event_id(),

@@ -53,11 +53,15 @@ def request_causation(request: Request) -> Causation:
     """Events caused by this request: its correlation id, and the caller and channel."""
     correlation_id: str = request.state.correlation_id
     caller: ApiClient | None = getattr(request.state, "caller", None)
+    # A family holder signed in and acting for a member (shared.authority.Acting).
+    acting = getattr(request.state, "acting", None)
+    holder = acting.token.person_id if acting is not None and acting.on_behalf else None
     return Causation(
         correlation_id,
         correlation_id,
         actor=caller.name if caller else None,
         channel=caller.role if caller else None,
+        acting_person_id=holder,
     )
 
 

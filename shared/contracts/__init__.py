@@ -1,6 +1,8 @@
 """Event contracts: every event type, at every schema version, and how to read them back."""
 
-from typing import Any
+from typing import Any, ClassVar, cast
+
+from pydantic import Field
 
 from shared.contracts.access import PersonDataAccessed
 from shared.contracts.activation import (
@@ -63,6 +65,51 @@ from shared.contracts.notification import (
 )
 from shared.envelope import Envelope
 
+
+def _on_behalf(v1: type[EventPayload]) -> type[EventPayload]:
+    """Version 2 of an event a family holder can cause for a member: version 1's fields, and
+    the holder. Version 1 goes on for what people do themselves (readers of it see those as
+    before); version 2 only when a holder acted, so a reader that knows only version 1 skips
+    just those, by the ``schema_version`` header."""
+    namespace: dict[str, Any] = {
+        "__module__": v1.__module__,
+        "__doc__": f"{v1.__doc__} Version 2: a family holder acted for the person.",
+        "__annotations__": {"schema_version": ClassVar[int], "acting_person_id": str},
+        "schema_version": 2,
+        "acting_person_id": Field(
+            description="Opaque id of the family holder who acted for the person."
+        ),
+    }
+    return cast(type[EventPayload], type(f"{v1.__name__}V2", (v1,), namespace))
+
+
+#: Events a family holder can cause for a member, and their version 2 naming the holder.
+ON_BEHALF: dict[type[EventPayload], type[EventPayload]] = {
+    v1: _on_behalf(v1)
+    for v1 in (
+        CardApplied,
+        CardReportedLost,
+        CardReplaced,
+        ECardSuspended,
+        ECardMoved,
+        ECardClaimed,
+        ChannelBound,
+        CardActivated,
+        MedicalAccountEnabled,
+        MedicalAccountMoved,
+        ActivationRefused,
+    )
+}
+
+
+def acted_for(payload: EventPayload, acting_person_id: str) -> EventPayload:
+    """The payload as a family holder's act for the person (version 2), where it has one."""
+    v2 = ON_BEHALF.get(type(payload))
+    if v2 is None:
+        return payload
+    return v2.model_validate({**payload.model_dump(), "acting_person_id": acting_person_id})
+
+
 ALL_EVENTS: tuple[type[EventPayload], ...] = (
     PersonRegistered,
     PersonFactsIssued,
@@ -114,6 +161,7 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     NotificationFailed,
     NotificationRetried,
     PersonDataAccessed,
+    *ON_BEHALF.values(),
 )
 
 REGISTRY: dict[tuple[str, int], type[EventPayload]] = {
@@ -140,6 +188,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "ALL_EVENTS",
+    "ON_BEHALF",
     "REGISTRY",
     "ActivationRefused",
     "CardActivated",
@@ -193,6 +242,7 @@ __all__ = [
     "SettlementRefused",
     "SmsCodeIssued",
     "UnknownEventError",
+    "acted_for",
     "json_schemas",
     "parse_payload",
 ]

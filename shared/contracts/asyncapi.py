@@ -36,7 +36,8 @@ def specification() -> dict[str, Any]:
         for event in events:
             broker.publisher(
                 topic,
-                title=f"{topic}:{event.event_type}",
+                title=f"{topic}:{event.event_type}"
+                + (f".v{event.schema_version}" if event.schema_version > 1 else ""),
                 description=f"{event.__doc__} Key: person_id. Headers: event_type, schema_version.",
                 schema=envelope_of(event),
             )

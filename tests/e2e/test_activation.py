@@ -261,6 +261,12 @@ async def test_a_holder_helps_a_member_they_linked_activate_never_the_other_way_
             await asyncio.sleep(0.05)
         assert helped.status_code == 201, helped.text
         assert helped.json()["events"][0] == "CardActivated"
+        history = await client.get(
+            f"{url}/v1/persons/{member_id}/events",
+            headers=api.headers("dev-citizen-app", member_id),
+        )
+        acts = [e for e in history.json() if e["event_type"] == "CardActivated"]
+        assert [e["payload"].get("acting_person_id") for e in acts] == [holder_id]
         # The member may not activate the holder's card: delegation runs one way.
         backwards = await activation(
             client,

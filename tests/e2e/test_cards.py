@@ -249,6 +249,16 @@ async def test_a_holder_claims_for_a_member_they_linked_never_the_other_way_roun
             await asyncio.sleep(0.05)
         assert claimed.status_code == 201, claimed.text
         assert claimed.json()["events"][0] == "ECardClaimed"
+        # The member's history names who acted for them (the event's version 2).
+        history = await client.get(
+            f"{api.card}/v1/persons/{member_id}/events",
+            headers=api.headers("dev-citizen-app", member_id),
+        )
+        [claim] = [e for e in history.json() if e["event_type"] == "ECardClaimed"]
+        assert claim["payload"]["acting_person_id"] == holder_id
+        assert claim["payload"]["on_behalf"] is True
+        own = [e for e in history.json() if e["event_type"] == "CardApplied"]
+        assert all("acting_person_id" not in e["payload"] for e in own), "done by themselves"
         # The member never acts for the holder: the link runs one way.
         backwards = await api.post("/v1/ecards", "dev-citizen-app", for_holder, member_id)
     assert (backwards.status_code, backwards.json()["code"]) == (403, "PERSON_FORBIDDEN")

@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from shared.contracts import ALL_EVENTS, CardMailed, UnknownEventError, parse_payload
+from shared.contracts import (
+    ALL_EVENTS,
+    ON_BEHALF,
+    REGISTRY,
+    CardActivated,
+    CardMailed,
+    UnknownEventError,
+    acted_for,
+    parse_payload,
+)
 from shared.contracts.export import SCHEMAS, rendered
 from shared.envelope import Envelope, new_event_id
 
@@ -89,3 +98,29 @@ def test_committed_json_schemas_match_the_code() -> None:
     expected = rendered()
     committed = {p.name: p.read_text() for p in SCHEMAS.glob("*.json")}
     assert committed == expected, "run `python -m shared.contracts.export` and commit"
+
+
+def test_what_a_family_holder_does_for_a_member_names_them_in_version_2() -> None:
+    for v1, v2 in ON_BEHALF.items():
+        assert issubclass(v2, v1), "readers matching version 1 read version 2 too"
+        assert (v2.event_type, v2.schema_version) == (v1.event_type, 2)
+        assert REGISTRY[(v1.event_type, 2)] is v2
+        assert "acting_person_id" in v2.model_json_schema()["required"]
+    own = CardActivated(card_id="c1", channel="online_hall", operator="app")
+    helped = acted_for(own, "holder-1")
+    assert (helped.schema_version, helped.to_payload()["acting_person_id"]) == (2, "holder-1")
+    assert own.schema_version == 1
+    envelope = Envelope(
+        event_id=uuid.uuid4(),
+        event_type="CardActivated",
+        schema_version=2,
+        stream_id="s",
+        stream_version=1,
+        person_id="member-1",
+        occurred_at=datetime.now(UTC),
+        correlation_id="c",
+        causation_id="c",
+        producer="activation",
+        payload=helped.to_payload(),
+    )
+    assert isinstance(parse_payload(envelope), CardActivated)
