@@ -168,10 +168,37 @@ async def _acting(
         if rule.family and authority.family_link is not None:
             for person in persons:
                 if await authority.family_link(conn, token.person_id, person):
+                    _check_grant(request, authority, token, person)
                     return Acting(token, person)
     raise RefusedError(
         403, "PERSON_FORBIDDEN", "The signed-in citizen may not act for this person."
     )
+
+
+FAMILY_GRANT_HEADER = "X-Family-Grant"
+
+
+def _check_grant(
+    request: Request, authority: Authority, token: citizen.CitizenToken, member: str
+) -> None:
+    """A holder acts for a member only with identity's fresh grant (``X-Family-Grant``, a
+    minute): an unlink takes effect everywhere within it, even before this service hears of
+    it (and at once when it does)."""
+    raw = request.headers.get(FAMILY_GRANT_HEADER)
+    if not raw:
+        raise RefusedError(
+            403,
+            "FAMILY_GRANT_REQUIRED",
+            "Acting for a family member needs a fresh grant from identity "
+            "(POST /v1/persons/{holder}/family/{member}/grant).",
+        )
+    assert authority.keys is not None
+    try:
+        grant = citizen.verify_grant(authority.keys, raw)
+    except citizen.TokenRefusedError as refused:
+        raise RefusedError(403, refused.code, refused.message) from None
+    if (grant.holder, grant.member, grant.channel) != (token.person_id, member, token.channel):
+        raise RefusedError(403, "FAMILY_GRANT_INVALID", "The family grant is for someone else.")
 
 
 async def _named(request: Request, subject: Subject) -> list[str]:

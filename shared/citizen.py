@@ -99,3 +99,59 @@ def public_keys(configured: Mapping[str, str], *, production: bool) -> PublicKey
     return PublicKeys.from_raw(
         {kid: decode_key(v, f"citizen token key {kid}") for kid, v in configured.items()}
     )
+
+
+GRANT_AUDIENCE = "shebao-family-grant"
+#: The longest a family grant lives: an unlink takes effect everywhere within it.
+MAX_GRANT_TTL = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class FamilyGrant:
+    """Identity's word, a moment ago, that ``holder`` linked ``member`` (on one channel)."""
+
+    holder: str
+    member: str
+    channel: str
+    expires_at: datetime
+
+
+def grant(
+    keys: SigningKeys, holder: str, member: str, channel: str, now: datetime, ttl: timedelta
+) -> tuple[str, FamilyGrant]:
+    """A short-lived grant for a family holder to act for a member they linked."""
+    expires = now + min(ttl, MAX_GRANT_TTL)
+    claims = {
+        "iss": ISSUER,
+        "aud": GRANT_AUDIENCE,
+        "sub": holder,
+        "act_for": member,
+        "azp": channel,
+        "jti": str(uuid.uuid4()),
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    return keys.sign(claims), FamilyGrant(holder, member, channel, expires)
+
+
+def verify_grant(keys: PublicKeys, raw: str) -> FamilyGrant:
+    """What a family grant says, if identity signed it and it has not expired."""
+    try:
+        claims = keys.decode(
+            raw,
+            audience=GRANT_AUDIENCE,
+            issuer=ISSUER,
+            require=["exp", "iat", "sub", "act_for", "azp"],
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenRefusedError("FAMILY_GRANT_EXPIRED", "The family grant has expired.") from None
+    except jwt.PyJWTError:
+        raise TokenRefusedError("FAMILY_GRANT_INVALID", "The family grant is not valid.") from None
+    if int(claims["exp"]) - int(claims["iat"]) > MAX_GRANT_TTL.total_seconds():
+        raise TokenRefusedError("FAMILY_GRANT_INVALID", "The family grant lives too long.")
+    return FamilyGrant(
+        str(claims["sub"]),
+        str(claims["act_for"]),
+        str(claims["azp"]),
+        datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+    )

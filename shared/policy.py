@@ -104,6 +104,9 @@ POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
             citizen=APPS,
             subject=Subject(("holder_person_id", "member_person_id")),
         ),
+        ("POST", "/v1/persons/{holder_person_id}/family/{member_person_id}/grant"): _rule(
+            "a minute's grant to act for a member", citizen=PAY_APPS, subject=HOLDER
+        ),
         ("GET", "/v1/persons/{holder_person_id}/family"): _rule(
             "a holder's family", staff=("window", "operator"), citizen=APPS, subject=HOLDER
         ),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.identity.errors import FamilyLinkNotFoundError
 from services.identity.facecheck import FaceCheckResult
 from services.identity.family import FamilyHandlers
+from services.identity.sessions import Sessions
 from shared.authority import Caller, RefusedError, acting, signed_in
 from shared.contracts.identity import Relation
 from shared.http import ERROR_RESPONSES, request_causation
@@ -104,9 +107,9 @@ async def link(
 async def unlink(
     holder_person_id: str,
     member_person_id: str,
-    body: UnlinkRequest,
     request: Request,
     _: Caller,
+    body: UnlinkRequest | None = None,
 ) -> FamilyLink:
     """Remove a link, at the holder's or the member's request; other links stay."""
     who = acting(request)
@@ -114,7 +117,7 @@ async def unlink(
         by: Literal["holder", "member"] = (
             "holder" if who.token.person_id == holder_person_id else "member"
         )
-    elif body.by is None:
+    elif body is None or body.by is None:
         raise RefusedError(422, "INVALID_REQUEST", "Say who asks: the holder or the member.")
     else:
         by = body.by
@@ -125,6 +128,30 @@ async def unlink(
         causation=request_causation(request),
     )
     return FamilyLink(holder_person_id=holder_person_id, member_person_id=member_person_id)
+
+
+class GrantResponse(BaseModel):
+    """A family grant: send it as ``X-Family-Grant`` with the holder's citizen token."""
+
+    grant: str = Field(description="The signed grant (JWS, EdDSA).")
+    expires_at: datetime = Field(description="When it stops working (a minute or so).")
+
+
+@router.post(
+    "/persons/{holder_person_id}/family/{member_person_id}/grant",
+    status_code=201,
+    response_model=GrantResponse,
+)
+async def family_grant(
+    holder_person_id: str, member_person_id: str, request: Request, caller: Caller
+) -> GrantResponse:
+    """A family holder, signed in, asks to act for a member they linked: identity checks the
+    link now and grants it for a minute, so an unlink takes effect everywhere within it."""
+    if member_person_id not in await _family(request).members(holder_person_id):
+        raise FamilyLinkNotFoundError()
+    sessions: Sessions = request.app.state.handlers.sessions
+    raw, expires_at = sessions.family_grant(holder_person_id, member_person_id, caller.name)
+    return GrantResponse(grant=raw, expires_at=expires_at)
 
 
 @router.get("/persons/{holder_person_id}/family", response_model=list[FamilyLink])

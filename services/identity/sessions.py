@@ -18,7 +18,15 @@ class Sessions:
     keys: SigningKeys
     ttl: timedelta
     clock: Callable[[], datetime]
+    grant_ttl: timedelta = timedelta(seconds=60)
 
     def sign_in(self, person_id: str, channel: str) -> tuple[str, citizen.CitizenToken]:
         """A token for the person, valid through the channel credential ``channel`` only."""
         return citizen.issue(self.keys, person_id, channel, self.clock(), self.ttl)
+
+    def family_grant(self, holder: str, member: str, channel: str) -> tuple[str, datetime]:
+        """A grant for the holder to act for a member they linked (checked by the caller)."""
+        raw, granted = citizen.grant(
+            self.keys, holder, member, channel, self.clock(), self.grant_ttl
+        )
+        return raw, granted.expires_at

@@ -252,9 +252,12 @@ async def test_a_holder_helps_a_member_they_linked_activate_never_the_other_way_
             },
         )
         assert linked.status_code == 201, linked.text
+        grant = await api.grant(holder_id, member_id)
         for _ in range(200):  # until the activation service learned of the link
-            helped = await activation(
-                client, url, "/v1/activations", "dev-citizen-app", body, as_holder
+            helped = await client.post(
+                f"{url}/v1/activations",
+                json=body,
+                headers=api.headers("dev-citizen-app", holder_id, grant),
             )
             if helped.status_code != 403:
                 break

@@ -30,6 +30,9 @@ from tests.e2e.harness import SELF_SERVICE_KEYS, as_citizen
 from tests.e2e.test_cards import Api
 
 AUTH_CODES = {
+    "FAMILY_GRANT_REQUIRED",
+    "FAMILY_GRANT_INVALID",
+    "FAMILY_GRANT_EXPIRED",
     "AUTH_REQUIRED",
     "AUTH_INVALID",
     "ROLE_FORBIDDEN",
@@ -103,6 +106,10 @@ def _expected(rule: Rule, role: str, variant: str, named_both: bool) -> str:
             return "PERSON_FORBIDDEN"
         case "family":
             return ALLOWED if rule.family or named_both else "PERSON_FORBIDDEN"
+        case "family_no_grant":
+            if named_both:
+                return ALLOWED
+            return "FAMILY_GRANT_REQUIRED" if rule.family else "PERSON_FORBIDDEN"
         case "backwards":
             return ALLOWED if named_both else "PERSON_FORBIDDEN"
         case "none":
@@ -119,6 +126,7 @@ VARIANTS = (
     "own",
     "stranger",
     "family",
+    "family_no_grant",
     "backwards",
     "none",
     "expired",
@@ -133,10 +141,11 @@ def _token(people: People, key: str, variant: str, subject: str) -> str | None:
     channel = DEV_API_KEYS[key].name
     now = utc_now()
     match variant:
-        case "own" | "family" | "backwards":
+        case "own" | "family" | "family_no_grant" | "backwards":
             actor = {
                 "own": subject,
                 "family": people.holder,  # naming the member
+                "family_no_grant": people.holder,
                 "backwards": people.member,  # naming the holder
             }[variant]
             return api.tokens[(actor, key)]
@@ -171,8 +180,8 @@ def _request(
     """The concrete path and body naming the person the variant is about, and whether the
     request names both holder and member."""
     assert people.cards is not None
-    subject = people.member if variant == "family" else people.holder
-    named_both = "{member_person_id}" in path
+    subject = people.member if variant.startswith("family") else people.holder
+    named_both = rule.subject is not None and len(rule.subject.fields) > 1
     values = {
         "person_id": subject,
         "holder_person_id": people.holder if named_both else subject,
@@ -224,13 +233,16 @@ async def test_every_route_every_role_every_token(services: dict[str, ServicePro
                 variants = VARIANTS if role in rule.citizen else ("own",)
                 for variant in variants:
                     concrete, body, named_both = _request(people, rule, path, variant)
-                    subject = people.member if variant == "family" else people.holder
+                    subject = people.member if variant.startswith("family") else people.holder
                     self_service = role in rule.citizen
                     token = _token(people, key, variant, subject) if self_service else None
+                    extra = {"X-Access-Reason": "AUDIT"}
+                    if variant == "family":  # identity's fresh grant to act for the member
+                        extra["X-Family-Grant"] = await api.grant(people.holder, people.member, key)
                     answer = await client.request(
                         method,
                         f"{services[service].url}{concrete}",
-                        headers={**as_citizen(key, token), "X-Access-Reason": "AUDIT"},
+                        headers={**as_citizen(key, token), **extra},
                         json=None if method == "GET" else body,
                     )
                     expected = _expected(rule, role, variant, named_both)

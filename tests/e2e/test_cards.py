@@ -24,9 +24,23 @@ class Api:
         #: (person id, channel credential) -> the citizen token of that person on that channel
         self.tokens: dict[tuple[str, str], str] = {}
 
-    def headers(self, key: str, as_person: str | None = None) -> dict[str, str]:
-        """A channel's headers; a self-service channel acts as the citizen ``as_person``."""
-        return as_citizen(key, self.tokens.get((as_person, key)) if as_person else None)
+    def headers(
+        self, key: str, as_person: str | None = None, grant: str | None = None
+    ) -> dict[str, str]:
+        """A channel's headers; a self-service channel acts as the citizen ``as_person`` (for
+        a family member they linked: with identity's ``grant``)."""
+        headers = as_citizen(key, self.tokens.get((as_person, key)) if as_person else None)
+        return {**headers, "X-Family-Grant": grant} if grant else headers
+
+    async def grant(self, holder: str, member: str, key: str = "dev-citizen-app") -> str:
+        """Identity's fresh grant for the holder (signed in on ``key``) to act for a member."""
+        response = await self.client.post(
+            f"{self.identity}/v1/persons/{holder}/family/{member}/grant",
+            headers=self.headers(key, holder),
+        )
+        assert response.status_code == 201, response.text
+        granted: str = response.json()["grant"]
+        return granted
 
     async def post(
         self,
@@ -34,9 +48,10 @@ class Api:
         key: str,
         body: dict[str, Any] | None = None,
         as_person: str | None = None,
+        grant: str | None = None,
     ) -> httpx.Response:
         return await self.client.post(
-            f"{self.card}{path}", json=body or {}, headers=self.headers(key, as_person)
+            f"{self.card}{path}", json=body or {}, headers=self.headers(key, as_person, grant)
         )
 
     async def verified_citizen(self, seed: int) -> tuple[Citizen, str]:
@@ -242,12 +257,18 @@ async def test_a_holder_claims_for_a_member_they_linked_never_the_other_way_roun
             },
         )
         assert linked.status_code == 201, linked.text
+        grant = await api.grant(holder_id, member_id)
         for _ in range(200):  # the card service learns of the link from identity's event
-            claimed = await api.post("/v1/ecards", "dev-citizen-app", for_member, holder_id)
+            claimed = await api.post("/v1/ecards", "dev-citizen-app", for_member, holder_id, grant)
             if claimed.status_code != 403:
                 break
             await asyncio.sleep(0.05)
         assert claimed.status_code == 201, claimed.text
+        # Without identity's fresh grant the holder does not act for the member.
+        ungranted = await api.client.get(
+            f"{api.card}/v1/cards/{card_id}", headers=api.headers("dev-citizen-app", holder_id)
+        )
+        assert (ungranted.status_code, ungranted.json()["code"]) == (403, "FAMILY_GRANT_REQUIRED")
         assert claimed.json()["events"][0] == "ECardClaimed"
         # The member's history names who acted for them (the event's version 2).
         history = await client.get(
@@ -261,7 +282,27 @@ async def test_a_holder_claims_for_a_member_they_linked_never_the_other_way_roun
         assert all("acting_person_id" not in e["payload"] for e in own), "done by themselves"
         # The member never acts for the holder: the link runs one way.
         backwards = await api.post("/v1/ecards", "dev-citizen-app", for_holder, member_id)
-    assert (backwards.status_code, backwards.json()["code"]) == (403, "PERSON_FORBIDDEN")
+        assert (backwards.status_code, backwards.json()["code"]) == (403, "PERSON_FORBIDDEN")
+        # The member unlinks: identity grants nothing more at once, and the last grant stops
+        # working as soon as the card service hears of it (within its minute at the latest).
+        family = f"{api.identity}/v1/persons/{holder_id}/family"
+        unlinked = await api.client.post(
+            f"{family}/{member_id}/unlink", headers=api.headers("dev-citizen-app", member_id)
+        )
+        assert unlinked.status_code == 200, unlinked.text
+        no_grant = await api.client.post(
+            f"{family}/{member_id}/grant", headers=api.headers("dev-citizen-app", holder_id)
+        )
+        assert (no_grant.status_code, no_grant.json()["code"]) == (404, "FAMILY_LINK_NOT_FOUND")
+        card_url = f"{api.card}/v1/cards/{card_id}"
+        for _ in range(200):
+            stale = await api.client.get(
+                card_url, headers=api.headers("dev-citizen-app", holder_id, grant)
+            )
+            if stale.status_code == 403:
+                break
+            await asyncio.sleep(0.05)
+    assert (stale.status_code, stale.json()["code"]) == (403, "PERSON_FORBIDDEN")
 
 
 async def test_the_printing_agency_takes_applications_in_batches(
