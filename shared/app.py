@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from shared.authority import Authority, CardHolder, FamilyLink, check_routes
+from shared.authority import Authority, FamilyLink, Holder, check_routes
 from shared.consumer import ForeignFeed
 from shared.errors import DomainError
 from shared.http import install_edges
@@ -33,7 +33,7 @@ def service_app(
     make_handlers: Callable[[ServiceRuntime], Any] | None = None,
     feed: ForeignFeed | None = None,
     background: Callable[[Any], Coroutine[Any, Any, None]] | None = None,
-    card_holder: CardHolder | None = None,
+    holders: Mapping[str, Holder] | None = None,
     family_link: FamilyLink | None = None,
 ) -> FastAPI:
     """The service's ASGI app; its lifespan starts and stops the runtime."""
@@ -59,7 +59,12 @@ def service_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    authority = Authority(service, card_holder, family_link, settings.citizen_keys())
+    authority = Authority(
+        service,
+        holders=holders or {},
+        family_link=family_link,
+        keys=settings.citizen_keys(),
+    )
     app.state.authority = authority
     install_edges(app, service, status_of)
     for router in routers:

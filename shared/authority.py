@@ -12,8 +12,9 @@ citizen may not act for the person named). No refusal repeats what the request c
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import structlog
@@ -36,8 +37,8 @@ _bearer = HTTPBearer(
     auto_error=False, description="Citizen token (self-service channels), from identity."
 )
 
-#: card id -> its holder's person id, if the service knows the card.
-CardHolder = Callable[[Connection, str], Awaitable[str | None]]
+#: A record's id (a card, a message) -> the person it belongs to, if the service knows it.
+Holder = Callable[[Connection, str], Awaitable[str | None]]
 #: (holder, member) -> whether the holder linked the member (identity's family events).
 FamilyLink = Callable[[Connection, str, str], Awaitable[bool]]
 
@@ -55,7 +56,7 @@ class Authority:
     linked whom (from the events it consumes)."""
 
     service: Service
-    card_holder: CardHolder | None = None
+    holders: Mapping[str, Holder] = field(default_factory=dict)
     family_link: FamilyLink | None = None
     keys: PublicKeys | None = None
 
@@ -231,10 +232,20 @@ def _storable(value: str) -> bool:
 async def _person(conn: Connection, authority: Authority, subject: Subject, value: str) -> str:
     if subject.kind == "person":
         return value
-    holder = await authority.card_holder(conn, value) if authority.card_holder else None
+    lookup = authority.holders.get(subject.kind)
+    holder = await lookup(conn, value) if lookup is not None else None
     if holder is None:
-        raise RefusedError(404, "CARD_NOT_FOUND", "No such card.")
+        kind = subject.kind.upper()
+        raise RefusedError(404, f"{kind}_NOT_FOUND", f"No such {subject.kind}.")
     return holder
+
+
+def _is_person_id(value: str) -> bool:
+    """Whether ``value`` is a person id as the platform makes them (a canonical UUID)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 #: Reasons an operator states (``X-Access-Reason``) to read a person's data.
@@ -261,15 +272,30 @@ async def _log_access(
             f"An operator states why ({ACCESS_REASON_HEADER}: one of "
             f"{', '.join(sorted(OPERATOR_REASONS))}).",
         )
-    reason = stated if stated in OPERATOR_REASONS else STAFF_REASONS.get(client.role, "AUDIT")
     named = [v for v in await _named(request, subject) if len(v) <= _ID_LENGTH]
+    async with request.app.state.runtime.pool.acquire() as conn:
+        persons = [await _person(conn, authority, subject, value) for value in named]
+    await record_access(request, client, persons, route, stated)
+
+
+async def record_access(
+    request: Request,
+    client: ApiClient,
+    persons: list[str],
+    route: str,
+    stated: str | None = None,
+) -> None:
+    """Record that staff or an operator read these persons' data (``PersonDataAccessed`` in
+    each one's history here). An operator's reason is the one stated; other staff's is their
+    work's. Ids that are no person id read nothing and are not logged."""
+    reason = stated if client.role == "operator" else STAFF_REASONS.get(client.role, "AUDIT")
     runtime = request.app.state.runtime
     causation = request_causation(request)
+    people = sorted({p for p in persons if _is_person_id(p)})
 
     async def attempt() -> None:
         async with runtime.pool.acquire() as conn, conn.transaction():
-            for value in named:
-                person = await _person(conn, authority, subject, value)
+            for person in people:
                 event = PersonDataAccessed(
                     accessed_by=client.name,
                     channel=client.role,

@@ -30,7 +30,7 @@ class Subject:
     subject may be any one of the persons named."""
 
     fields: tuple[str, ...]
-    kind: Literal["person", "card"] = "person"
+    kind: Literal["person", "card", "notification"] = "person"
     where: Literal["path", "body"] = "path"
 
 
@@ -252,7 +252,9 @@ POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
             "one's messages and their delivery", staff=("operator",), citizen=APPS, subject=PERSON
         ),
         ("GET", "/v1/notifications/{notification_id}"): _rule(
-            "one message's delivery log", staff=("operator",)
+            "one message's delivery log",
+            staff=("operator",),
+            subject=Subject(("notification_id",), kind="notification"),
         ),
         ("POST", "/v1/notifications/{notification_id}/retry"): _rule(
             "retry a failed message", staff=("operator",)

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 
+from services.activation.errors import IdCheckRequiredError
 from services.activation.password_handlers import PasswordHandlers, Proof
 from services.activation.payment import Settlement, amount_band
 from shared.authority import Caller
@@ -117,6 +118,8 @@ def _passwords(request: Request) -> PasswordHandlers:
 
 
 def _proof(body: PasswordRecovery, role: str) -> Proof:
+    if role == "window" and not body.id_checked:
+        raise IdCheckRequiredError()  # at a counter the ID card is the proof, not a code
     code = body.sms_code
     return Proof(
         body.person_id,

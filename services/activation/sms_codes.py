@@ -76,6 +76,12 @@ class SmsCodes:
                 )
                 if last is not None and now - last < SPACING:
                     raise SmsCodeTooSoonError()
+                # A new code replaces the one before: only the latest works.
+                await conn.execute(
+                    "UPDATE sms_codes SET used_at = $2 WHERE person_id = $1 AND used_at IS NULL",
+                    person_id,
+                    now,
+                )
                 await conn.execute(
                     "INSERT INTO sms_codes (code_id, person_id, purpose, code_hash, key_id,"
                     " expires_at, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

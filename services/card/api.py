@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.card import commands, store
@@ -16,7 +16,14 @@ from services.card.errors import (
     RegionInvalidError,
 )
 from services.card.handlers import CardHandlers
-from shared.authority import Caller, acting_for
+from shared.authority import (
+    ACCESS_REASON_HEADER,
+    OPERATOR_REASONS,
+    Caller,
+    RefusedError,
+    acting_for,
+    record_access,
+)
 from shared.contracts.card import DeliveryMethod, LossKind, ReplacementReason
 from shared.envelope import Envelope
 from shared.errors import DomainError
@@ -353,9 +360,17 @@ async def card(card_id: str, request: Request, _: Caller) -> CardView:
 
 @router.get("/production/pending", response_model=list[CardView])
 async def pending(
-    request: Request, _: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    reason: Annotated[str | None, Header(alias=ACCESS_REASON_HEADER)] = None,
 ) -> list[CardView]:
-    """Applications waiting for production, oldest first (a production batch)."""
+    """Applications waiting for production, oldest first (a production batch). Each person
+    listed finds the read in their history (an operator states why)."""
+    if caller.role == "operator" and reason not in OPERATOR_REASONS:
+        raise RefusedError(422, "ACCESS_REASON_REQUIRED", "An operator states why.")
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await store.cards_in_status(conn, "applied", limit)
+    persons = [r["person_id"] for r in rows]
+    await record_access(request, caller, persons, "GET /v1/production/pending", reason)
     return [CardView(**dict(r)) for r in rows]

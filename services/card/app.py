@@ -38,7 +38,7 @@ def create_app(settings: CardSettings) -> FastAPI:
         status_of=status_of,
         migrations=[verified.MIGRATIONS, Path(__file__).parent / "migrations"],
         make_handlers=handlers,
-        card_holder=store.holder_of,
+        holders={"card": store.holder_of},
         family_link=store.may_act_for,
         feed=feed(settings.seal_after),
         background=timers,

@@ -42,6 +42,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         migrations=[Path(__file__).parent / "migrations"],
         feed=feed(EventStore("notification"), settings),
         make_handlers=dispatcher,
+        holders={"notification": store.person_of_message},
         background=Dispatcher.run,
     )
 

@@ -182,6 +182,14 @@ async def save_contact(
     )
 
 
+async def person_of_message(conn: Connection, notification_id: str) -> str | None:
+    """Whom a message is for, if it is known."""
+    person_id: str | None = await conn.fetchval(
+        "SELECT person_id FROM messages WHERE notification_id = $1", notification_id
+    )
+    return person_id
+
+
 async def keep_sealed_code(
     conn: Connection, about_event_id: str, person_id: str, issued: Any
 ) -> None:

@@ -289,14 +289,41 @@ async def test_who_looked_is_in_the_persons_history(services: dict[str, ServiceP
         assert (await client.get(events, headers=made_up)).status_code == 422
         audit = {"X-Api-Key": "dev-operator", "X-Access-Reason": "AUDIT"}
         assert (await client.get(events, headers=audit)).status_code == 200
+        # A counter's reason is its work's, whatever it says.
         window = await client.get(
-            f"{card_url}/v1/cards/{card_id}", headers={"X-Api-Key": "dev-window"}
+            f"{card_url}/v1/cards/{card_id}",
+            headers={"X-Api-Key": "dev-window", "X-Access-Reason": "LEGAL_ORDER"},
         )
         assert window.status_code == 200, window.text
+        # Listing the applications to produce is a read of each person listed.
+        agency = {"X-Api-Key": "dev-printing-agency"}
+        pending = await client.get(f"{card_url}/v1/production/pending?limit=1000", headers=agency)
+        assert person in {c["person_id"] for c in pending.json()}
+        # A made-up id reads nothing, and writes nothing either.
+        for made_up in ("someone", person.upper(), f"{{{person}}}"):
+            await client.get(f"{card_url}/v1/persons/{made_up}/events", headers=audit)
         own = api.headers("dev-citizen-app", person)
         for _ in range(3):  # the citizen's own reads are not logged
             assert (await client.get(f"{card_url}/v1/cards/{card_id}", headers=own)).is_success
         mine = (await client.get(events, headers=own)).json()
+        # One message's delivery log, read by an operator, is logged in the notification
+        # service's history of the person.
+        notification = services["notification"].url
+        messages: list[dict[str, str]] = []
+        for _ in range(200):
+            listed = await client.get(f"{notification}/v1/persons/{person}/messages", headers=own)
+            messages = listed.json()
+            if messages:
+                break
+            await asyncio.sleep(0.05)
+        detail = f"{notification}/v1/notifications/{messages[0]['notification_id']}"
+        assert (await client.get(detail, headers={"X-Api-Key": "dev-operator"})).status_code == 422
+        assert (await client.get(detail, headers=audit)).status_code == 200
+        told = await client.get(f"{notification}/v1/persons/{person}/events", headers=own)
+        routes = [
+            e["payload"]["route"] for e in told.json() if e["event_type"] == "PersonDataAccessed"
+        ]
+        assert routes == ["GET /v1/notifications/{notification_id}"]
     looked = [e for e in mine if e["event_type"] == "PersonDataAccessed"]
     seen = [
         (e["payload"]["accessed_by"], e["payload"]["channel"], e["payload"]["reason"])
@@ -305,8 +332,10 @@ async def test_who_looked_is_in_the_persons_history(services: dict[str, ServiceP
     assert seen == [
         ("dev-operator", "operator", "AUDIT"),
         ("dev-window-clerk", "window", "COUNTER_SERVICE"),
+        ("dev-printing-agency", "printing_agency", "CARD_PRODUCTION"),
     ]
     assert [e["payload"]["route"] for e in looked] == [
         "GET /v1/persons/{person_id}/events",
         "GET /v1/cards/{card_id}",
+        "GET /v1/production/pending",
     ]

@@ -29,6 +29,13 @@ async def test_online_recovery_needs_the_code_the_platform_sent(
 
         without = await recover(None)
         assert (without.status_code, without.json()["code"]) == (403, "SMS_CODE_REQUIRED")
+        # At a window the ID card is the proof; a code is no substitute.
+        at_window = await client.post(
+            recovery,
+            headers={"X-Api-Key": "dev-window"},
+            json={"person_id": holder.person_id, "sms_code": {"code_id": "x", "code": "1"}},
+        )
+        assert at_window.json()["code"] == "ID_CHECK_REQUIRED", at_window.text
         sent = await receive_sms_code(client, services, holder.person_id, phone, app)
         # At most one code a minute.
         again = await client.post(

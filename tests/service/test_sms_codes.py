@@ -90,3 +90,15 @@ async def test_a_code_lives_five_minutes_five_tries_once(pool: asyncpg.Pool) -> 
     await codes.use("p1", third.code_id, good)
     with pytest.raises(SmsCodeUsedError):
         await codes.use("p1", third.code_id, good)
+
+
+async def test_a_new_code_replaces_the_one_before(pool: asyncpg.Pool) -> None:
+    clock = Clock(utc_now())
+    codes = SmsCodes(pool, EventStore("activation"), KEYS, clock)
+    older = await codes.issue("p1", CAUSE)
+    older_code = await sent_code(pool, older.code_id, "p1")
+    clock.now += timedelta(minutes=1)
+    newer = await codes.issue("p1", CAUSE)
+    with pytest.raises(SmsCodeUsedError):
+        await codes.use("p1", older.code_id, older_code)
+    await codes.use("p1", newer.code_id, await sent_code(pool, newer.code_id, "p1"))
