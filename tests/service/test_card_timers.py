@@ -4,7 +4,6 @@ once, even with two schedulers at once and after a restart."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,9 +18,9 @@ from services.card.handlers import CardHandlers
 from services.card.scheduler import Scheduler
 from services.card.settings import CardSettings
 from shared import verified
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.envelope import utc_now
 from shared.eventstore import Causation, EventStore
+from tests.service.schemas import schema_pool
 
 CARD_MIGRATIONS = Path(__file__).parents[2] / "services" / "card" / "migrations"
 CAUSE = Causation("test", "test", actor="tester", channel="window")
@@ -37,12 +36,8 @@ class Clock:
 
 @pytest.fixture
 async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"cards_{secrets.token_hex(4)}"
-    pool = await create_pool(infra.database_url, schema)
-    await migrate(pool, SHARED_MIGRATIONS, verified.MIGRATIONS, CARD_MIGRATIONS)
-    yield pool
-    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
-    await pool.close()
+    async with schema_pool(infra, "cards", verified.MIGRATIONS, CARD_MIGRATIONS) as pool:
+        yield pool
 
 
 async def delivered_card(handlers: CardHandlers, person_id: str) -> str:

@@ -6,7 +6,6 @@ decided, also by rounds that claim at the same moment."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from deploy.stack import Infrastructure
 from services.notification import deliveries
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from tests.service.schemas import schema_pool
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "notification" / "migrations"
 BACKLOG = 30_000
@@ -26,12 +25,8 @@ BACKLOG = 30_000
 @pytest.fixture
 async def queue(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
     """An empty delivery queue in a schema of its own."""
-    schema = f"claims_{secrets.token_hex(4)}"
-    pool = await create_pool(infra.database_url, schema)
-    await migrate(pool, SHARED_MIGRATIONS, MIGRATIONS)
-    yield pool
-    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
-    await pool.close()
+    async with schema_pool(infra, "claims", MIGRATIONS) as pool:
+        yield pool
 
 
 @pytest.fixture

@@ -17,22 +17,19 @@ from faststream.kafka import KafkaBroker
 from deploy.stack import Infrastructure
 from shared.consumer import DEAD_LETTER_REASON_HEADER, InboxConsumer, subscribe
 from shared.contracts import CardMailed, EventPayload
-from shared.db import SHARED_MIGRATIONS, Connection, create_pool, migrate
+from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore
 from shared.kafka import idempotent_producer
 from shared.relay import OutboxRelay
 from tests.e2e.harness import read_records
+from tests.service.schemas import schema_pool
 
 
 @pytest.fixture
 async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"spine_{secrets.token_hex(4)}"
-    pool = await create_pool(infra.database_url, schema)
-    await migrate(pool, SHARED_MIGRATIONS)
-    yield pool
-    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
-    await pool.close()
+    async with schema_pool(infra, "spine") as pool:
+        yield pool
 
 
 async def new_topics(bootstrap: str, *names: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -14,21 +13,17 @@ from deploy.stack import Infrastructure
 from services.identity.app import MIGRATIONS
 from services.identity.importer import Registrar, Row
 from services.identity.vault import Vault
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.envelope import utc_now
 from shared.eventstore import Causation, EventStore
+from tests.service.schemas import schema_pool
 
 CAUSE = Causation("test", "test")
 
 
 @pytest.fixture
 async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"registry_{secrets.token_hex(4)}"
-    pool = await create_pool(infra.database_url, schema)
-    await migrate(pool, SHARED_MIGRATIONS, *MIGRATIONS)
-    yield pool
-    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
-    await pool.close()
+    async with schema_pool(infra, "registry", *MIGRATIONS) as pool:
+        yield pool
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ minute; only a keyed hash is stored, and the event carries the code sealed."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +21,10 @@ from services.activation.errors import (
 )
 from services.activation.sms_codes import SmsCodes
 from shared import verified
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.envelope import utc_now
 from shared.eventstore import Causation, EventStore
 from shared.facts import FactsKeys, parse_keys
+from tests.service.schemas import schema_pool
 from tests.service.test_card_timers import Clock
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "activation" / "migrations"
@@ -35,12 +34,8 @@ KEYS = FactsKeys(parse_keys({}, production=False, setting="SHEBAO_MESSAGE_KEYS")
 
 @pytest.fixture
 async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"sms_{secrets.token_hex(4)}"
-    pool = await create_pool(infra.database_url, schema)
-    await migrate(pool, SHARED_MIGRATIONS, verified.MIGRATIONS, MIGRATIONS)
-    yield pool
-    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
-    await pool.close()
+    async with schema_pool(infra, "sms", verified.MIGRATIONS, MIGRATIONS) as pool:
+        yield pool
 
 
 async def sent_code(pool: asyncpg.Pool, code_id: str, person: str) -> str:
