@@ -120,6 +120,8 @@ class InboxConsumer:
     crash_after_commit: bool = False
     max_backoff_s: float = 5.0
     apply_many: ApplyMany | None = None
+    #: A record could not be parked: the consumer holds at it (not ready) until it can.
+    parking_failed: bool = False
 
     @classmethod
     def for_feed(
@@ -227,10 +229,26 @@ class InboxConsumer:
             ("source_partition", str(record.partition).encode()),
             ("source_offset", str(record.offset).encode()),
         ]
+        try:
+            await self.dead_letters.send_and_wait(
+                dead_letter_topic(self.group), value=record.value, key=record.key, headers=headers
+            )
+        except Exception as exc:
+            # Nothing is skipped: the record stays unconsumed, the service says it is not
+            # ready, and it tries again after a pause instead of spinning.
+            if not self.parking_failed:
+                log.error(
+                    "dead_letter_failed",
+                    group=self.group,
+                    topic=record.topic,
+                    offset=record.offset,
+                    error=type(exc).__name__,
+                )
+            self.parking_failed = True
+            await asyncio.sleep(self.max_backoff_s)
+            raise
+        self.parking_failed = False
         DEAD_LETTERS.labels(self.group).inc()
-        await self.dead_letters.send_and_wait(
-            dead_letter_topic(self.group), value=record.value, key=record.key, headers=headers
-        )
         log.warning(
             "dead_lettered",
             group=self.group,

@@ -7,6 +7,7 @@ import contextlib
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.topics import all_topics
@@ -15,6 +16,16 @@ log = structlog.get_logger(__name__)
 
 #: The topics are the log: never delete anything by age or size.
 LOG_TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+#: A dead letter is the source record plus a few headers: its topic and the producer take
+#: records well above the largest an events topic accepts (1 MiB by the broker's default), so
+#: parking a record can never fail on its size.
+DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
+DEAD_LETTER_TOPIC_CONFIG = {**LOG_TOPIC_CONFIG, "max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}
+
+
+def topic_config(topic: str) -> dict[str, str]:
+    """The configuration a platform topic is created with."""
+    return DEAD_LETTER_TOPIC_CONFIG if topic.endswith(".dead-letter") else LOG_TOPIC_CONFIG
 
 
 async def ensure_topics(
@@ -40,12 +51,22 @@ async def create_topics(
         missing = [t for t in topics if t not in existing]
         if missing:
             new = [
-                NewTopic(t, partitions, replication_factor, topic_configs=LOG_TOPIC_CONFIG)
+                NewTopic(t, partitions, replication_factor, topic_configs=topic_config(t))
                 for t in missing
             ]
             with contextlib.suppress(TopicAlreadyExistsError):  # another service was first
                 await admin.create_topics(new)
             log.info("topics_created", topics=missing)
+        # Dead-letter topics made before they took large records get the whole configuration
+        # again (alter_configs replaces a topic's dynamic configuration as one).
+        older = [t for t in topics if t in existing and t.endswith(".dead-letter")]
+        if older:
+            await admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, t, configs=DEAD_LETTER_TOPIC_CONFIG)
+                    for t in older
+                ]
+            )
         return missing
     finally:
         await admin.close()
@@ -60,4 +81,6 @@ def idempotent_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProdu
         acks="all",
         linger_ms=2,
         compression_type=None,
+        # Large enough for a dead letter of the largest record an events topic accepts.
+        max_request_size=DEAD_LETTER_MAX_BYTES + 64 * 1024,
     )

@@ -37,9 +37,11 @@ class ServiceRuntime:
     relay: OutboxRelay
     store: EventStore
     relay_task: asyncio.Task[None] | None = None
+    consumer: InboxConsumer | None = None
 
     async def readiness(self) -> dict[str, bool]:
-        """Whether the database, Kafka and the relay are working."""
+        """Whether the database, Kafka, the relay and the consumer (not held at a record it
+        cannot park) are working."""
         checks = {"database": False, "kafka": False, "relay": False}
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
@@ -47,6 +49,8 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             checks["kafka"] = await self.broker.ping(timeout=2)
         checks["relay"] = self.relay_task is not None and not self.relay_task.done()
+        if self.consumer is not None:
+            checks["consumer"] = not self.consumer.parking_failed
         return checks
 
 
@@ -88,6 +92,7 @@ async def run_service(
                 feed, pool, producer, crash_after_commit=settings.fault_crash_after_commit
             )
             subscribe(broker, feed.topics, consumer)
+            runtime.consumer = consumer
         runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
         stack.push_async_callback(_cancel, runtime.relay_task)
         await broker.start()

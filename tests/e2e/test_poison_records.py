@@ -1,0 +1,62 @@
+"""A record no consumer can read stops nothing: even the largest an events topic accepts is
+parked in each consuming group's dead-letter topic (sized above it), and the platform goes on."""
+
+from __future__ import annotations
+
+import secrets
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
+
+from deploy.stack import Infrastructure, ServiceProcess
+from shared.topics import CARD_EVENTS, dead_letter_topic
+from tests.e2e.harness import read_records
+from tests.e2e.test_payments import Paying
+
+#: The broker takes a batch of 1,048,588 bytes on an events topic by default: the test finds
+#: the largest record it takes, then a dead letter of it (a few headers more) is larger still.
+FROM, STEP = 1_048_588, 8
+
+
+async def test_the_largest_record_a_topic_takes_is_parked_and_the_platform_goes_on(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
+) -> None:
+    marker = secrets.token_hex(8)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infra.bootstrap_servers, max_request_size=2 * 1024 * 1024
+    )
+    await producer.start()
+    size = FROM
+    try:
+        while True:  # the largest record the topic accepts
+            try:
+                await producer.send_and_wait(
+                    CARD_EVENTS,
+                    key=f"poison-{marker}".encode(),
+                    value=b"{" + b"x" * (size - 1),
+                    headers=[("event_type", b"CardMailed"), ("schema_version", b"1")],
+                )
+                break
+            except MessageSizeTooLargeError:
+                size -= STEP
+    finally:
+        await producer.stop()
+    assert size > 1_048_400, size
+    groups = ("identity", "activation", "notification")  # the groups that read card.events
+    parked = await read_records(
+        infra.bootstrap_servers,
+        [dead_letter_topic(g) for g in groups],
+        keep=lambda r: r.key == f"poison-{marker}".encode(),
+        done=lambda kept: {r.topic for r in kept} == {dead_letter_topic(g) for g in groups},
+        timeout_s=60,
+    )
+    assert {r.topic for r in parked} == {dead_letter_topic(g) for g in groups}
+    assert all(len(r.value or b"") == size for r in parked)
+    # Every service still answers ready, and a card still goes from application to paying.
+    async with httpx.AsyncClient(timeout=60) as client:
+        for name in ("identity", "card", "activation", "notification"):
+            ready = await client.get(f"{services[name].url}/ready")
+            assert ready.status_code == 200, ready.text
+        citizen = await Paying(client, services).ready(321)
+        assert (await citizen.settle())["outcome"] == "authorized"
