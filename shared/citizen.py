@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 
@@ -69,22 +70,37 @@ def issue(
 
 def verify(keys: PublicKeys, token: str) -> CitizenToken:
     """What a token says, if identity signed it for this audience and it has not expired."""
-    try:
-        claims = keys.decode(
-            token, audience=AUDIENCE, issuer=ISSUER, require=["exp", "iat", "sub", "azp", "jti"]
-        )
-    except jwt.ExpiredSignatureError:
-        raise TokenRefusedError("TOKEN_EXPIRED", "The citizen token has expired.") from None
-    except jwt.PyJWTError:
-        raise TokenRefusedError("TOKEN_INVALID", "The citizen token is not valid.") from None
-    if int(claims["exp"]) - int(claims["iat"]) > MAX_TTL.total_seconds():
-        raise TokenRefusedError("TOKEN_INVALID", "The citizen token lives too long.")
+    claims = _claims(keys, token, AUDIENCE, "TOKEN", "citizen token", ["jti"], MAX_TTL)
     return CitizenToken(
         str(claims["sub"]),
         str(claims["azp"]),
         str(claims["jti"]),
         datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
     )
+
+
+def _claims(
+    keys: PublicKeys,
+    raw: str,
+    audience: str,
+    code: str,
+    what: str,
+    require: list[str],
+    longest: timedelta,
+) -> dict[str, Any]:
+    """The claims of a JWS identity signed for ``audience``, or TokenRefusedError with
+    ``<code>_EXPIRED`` / ``<code>_INVALID``."""
+    try:
+        claims = keys.decode(
+            raw, audience=audience, issuer=ISSUER, require=["exp", "iat", "sub", "azp", *require]
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenRefusedError(f"{code}_EXPIRED", f"The {what} has expired.") from None
+    except jwt.PyJWTError:
+        raise TokenRefusedError(f"{code}_INVALID", f"The {what} is not valid.") from None
+    if int(claims["exp"]) - int(claims["iat"]) > longest.total_seconds():
+        raise TokenRefusedError(f"{code}_INVALID", f"The {what} lives too long.")
+    return claims
 
 
 def public_keys(configured: Mapping[str, str], *, production: bool) -> PublicKeys:
@@ -136,19 +152,9 @@ def grant(
 
 def verify_grant(keys: PublicKeys, raw: str) -> FamilyGrant:
     """What a family grant says, if identity signed it and it has not expired."""
-    try:
-        claims = keys.decode(
-            raw,
-            audience=GRANT_AUDIENCE,
-            issuer=ISSUER,
-            require=["exp", "iat", "sub", "act_for", "azp"],
-        )
-    except jwt.ExpiredSignatureError:
-        raise TokenRefusedError("FAMILY_GRANT_EXPIRED", "The family grant has expired.") from None
-    except jwt.PyJWTError:
-        raise TokenRefusedError("FAMILY_GRANT_INVALID", "The family grant is not valid.") from None
-    if int(claims["exp"]) - int(claims["iat"]) > MAX_GRANT_TTL.total_seconds():
-        raise TokenRefusedError("FAMILY_GRANT_INVALID", "The family grant lives too long.")
+    claims = _claims(
+        keys, raw, GRANT_AUDIENCE, "FAMILY_GRANT", "family grant", ["act_for"], MAX_GRANT_TTL
+    )
     return FamilyGrant(
         str(claims["sub"]),
         str(claims["act_for"]),

@@ -22,6 +22,7 @@ from services.identity.idnumber import IdNumber, parse_id_number
 from services.identity.vault import Vault, decrypt_field
 from shared.aggregate import decide_and_append, retry_on_conflict
 from shared.contracts import FaceVerificationLocked, IdentityVerificationFailed, PersonFactsIssued
+from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
 from shared.facts import PHOTO_AGE, FactsKeys, turns
@@ -132,16 +133,7 @@ class IdentityHandlers:
                     acting_guardian=acting_guardian,
                     facts=self.person_facts(person.person_id, parsed, now),
                 )
-                events = await decide_and_append(
-                    conn,
-                    self.events,
-                    stream_id=f"person-{person.person_id}",
-                    person_id=person.person_id,
-                    initial=domain.Person(),
-                    evolve=domain.evolve,
-                    decide=lambda state: domain.decide(state, command),
-                    causation=causation,
-                )
+                events = await self._on_person(conn, person.person_id, command, causation)
                 return person.person_id, events
 
         person_id, events = await retry_on_conflict(attempt)
@@ -158,16 +150,7 @@ class IdentityHandlers:
                     requested_by=requested_by,
                     at=self.clock(),
                 )
-                events = await decide_and_append(
-                    conn,
-                    self.events,
-                    stream_id=f"person-{person_id}",
-                    person_id=person_id,
-                    initial=domain.Person(),
-                    evolve=domain.evolve,
-                    decide=lambda state: domain.decide(state, command),
-                    causation=causation,
-                )
+                events = await self._on_person(conn, person_id, command, causation)
                 await store.destroy_key(conn, person_id)
                 await store.project_people(conn, events)
                 return bool(events)
@@ -188,19 +171,25 @@ class IdentityHandlers:
                 number = decrypt_field(key, person_id, "id_number", ciphertext)
                 now = self.clock()
                 facts = self.person_facts(person_id, parse_id_number(number, now.date()), now)
-                events = await decide_and_append(
-                    conn,
-                    self.events,
-                    stream_id=f"person-{person_id}",
-                    person_id=person_id,
-                    initial=domain.Person(),
-                    evolve=domain.evolve,
-                    decide=lambda state: domain.decide(state, domain.IssueFacts(facts)),
-                    causation=causation,
-                )
-                return bool(events)
+                command = domain.IssueFacts(facts)
+                return bool(await self._on_person(conn, person_id, command, causation))
 
         return await retry_on_conflict(attempt)
+
+    async def _on_person(
+        self, conn: Connection, person_id: str, command: domain.Command, causation: Causation
+    ) -> list[Envelope]:
+        """Decide a command on the person's stream and append what it caused."""
+        return await decide_and_append(
+            conn,
+            self.events,
+            stream_id=f"person-{person_id}",
+            person_id=person_id,
+            initial=domain.Person(),
+            evolve=domain.evolve,
+            decide=lambda state: domain.decide(state, command),
+            causation=causation,
+        )
 
     def person_facts(self, person_id: str, parsed: IdNumber, now: datetime) -> PersonFactsIssued:
         """The facts card and activation need of a person, under the current facts key."""

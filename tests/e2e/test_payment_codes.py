@@ -13,8 +13,8 @@ import jwt
 from deploy.stack import ServiceProcess
 from services.activation.payment_codes import AUDIENCE, DEV_KEY_ID, DEV_SEED, CodeKeys
 from shared.envelope import utc_now
+from tests.e2e.paying import PASSWORD, Paying, until
 from tests.e2e.test_cards import Api
-from tests.e2e.test_payments import PASSWORD, Paying, until
 
 MINUTE = timedelta(minutes=1)
 

@@ -16,9 +16,9 @@ from services.activation.errors import PasswordWeakError
 from services.activation.passwords import FROM_ID_NUMBER, check_policy
 from shared.topics import IDENTITY_EVENTS
 from tests.e2e.harness import envelope_of, read_records, register
+from tests.e2e.paying import PASSWORD, until
 from tests.e2e.test_activation import activation
 from tests.e2e.test_cards import Api
-from tests.e2e.test_payments import PASSWORD, until
 
 
 def runs_of(id_number: str) -> list[str]:

@@ -12,7 +12,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import CARD_EVENTS, dead_letter_topic
 from tests.e2e.harness import read_records
-from tests.e2e.test_payments import Paying
+from tests.e2e.paying import Paying
 
 #: The broker takes a batch of 1,048,588 bytes on an events topic by default: the test finds
 #: the largest record it takes, then a dead letter of it (a few headers more) is larger still.

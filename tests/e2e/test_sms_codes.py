@@ -8,7 +8,7 @@ import httpx
 
 from deploy.stack import ServiceProcess
 from tests.e2e.harness import choose_sms, receive_sms_code
-from tests.e2e.test_payments import Paying
+from tests.e2e.paying import Paying
 
 
 async def test_online_recovery_needs_the_code_the_platform_sent(
