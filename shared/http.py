@@ -38,10 +38,24 @@ class ErrorBody(BaseModel):
     details: list[dict[str, Any]] = Field(default_factory=list, description="Fields at fault.")
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     """A JSON error answer."""
     body = ErrorBody(code=code, message=message, details=extra.get("details", []))
-    return JSONResponse(status_code=status, content=body.model_dump())
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
+
+
+#: Seconds a client should wait before retrying when a dependency is away.
+RETRY_AFTER_S = 2
+
+
+def unavailable_response(
+    code: str = "SERVICE_UNAVAILABLE", message: str = "Try again in a moment.", **extra: Any
+) -> JSONResponse:
+    """503 with Retry-After: the platform cannot answer now, the same request may be retried."""
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    return error_response(503, code, message, headers=headers, **extra)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -77,6 +91,10 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, tuple):
             code, message = exc.detail
+        elif exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            code, message = "BODY_NOT_UTF8", "The request body is not UTF-8 text."
+        elif exc.status_code == 400:
+            code, message = "BODY_UNREADABLE", "The request body could not be read as JSON."
         else:
             code, message = f"HTTP_{exc.status_code}", str(exc.detail)
         return error_response(exc.status_code, code, message)
@@ -119,9 +137,21 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
     @app.exception_handler(OSError)
     @app.exception_handler(asyncpg.PostgresConnectionError)
     @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.InternalClientError)
+    @app.exception_handler(asyncpg.OperatorInterventionError)
+    @app.exception_handler(asyncpg.TooManyConnectionsError)
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The database (or Kafka) is away: restarting, shutting down, a connection cut in the
+        # middle of a query (asyncpg then raises InternalClientError). Nothing was changed
+        # that will not be rolled back; the caller may retry.
         log.warning("dependency_unavailable", error=type(exc).__name__)
-        return error_response(503, "SERVICE_UNAVAILABLE", "Try again in a moment.")
+        return unavailable_response()
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A defect. The standard shape still, and no text of the exception (it may hold input).
+        log.error("unexpected_error", error=type(exc).__name__, exc_info=exc)
+        return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
 
     @app.middleware("http")
     async def _correlate(request: Request, call_next: Callable[..., Awaitable[Response]]) -> Any:
@@ -154,9 +184,6 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
         checks = await request.app.state.runtime.readiness()
         if all(checks.values()):
             return {"status": "ready", "service": service, "checks": checks}
-        return JSONResponse(
-            status_code=503,
-            content={"code": "NOT_READY", "message": "Not ready yet.", "details": [checks]},
-        )
+        return unavailable_response("NOT_READY", "Not ready yet.", details=[checks])
 
     app.mount("/metrics", make_asgi_app())

@@ -4,8 +4,46 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from typing import Any
 
 import structlog
+
+#: One line per kind of warning per window; the next after it says how many were held back.
+REPEAT_WINDOW_S = 30.0
+
+
+class RepeatFilter(logging.Filter):
+    """Hold back a warning or error that repeats (a broker away gives thousands of identical
+    "Unable connect" lines): the first passes, the rest of its window are counted, and the
+    first after the window carries ``repeated``, the number held back."""
+
+    def __init__(self, window_s: float = REPEAT_WINDOW_S) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        msg: Any = record.msg
+        template = (
+            str(msg.get("event", "")) + str(msg.get("error", ""))
+            if isinstance(msg, dict)
+            else str(msg)
+        )
+        key = (record.name, record.levelno, template)
+        now = time.monotonic()
+        shown_at, held = self._seen.get(key, (float("-inf"), 0))
+        if now - shown_at < self.window_s:
+            self._seen[key] = (shown_at, held + 1)
+            return False
+        if len(self._seen) > 1000:  # many distinct lines: forget the old windows
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window_s}
+        self._seen[key] = (now, 0)
+        if held:
+            record.repeated = held
+        return True
 
 
 def configure_logging(service: str, *, level: str = "INFO", json: bool | None = None) -> None:
@@ -34,6 +72,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool | None = 
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared_processors,
         processors=[
+            structlog.stdlib.ExtraAdder(allow=["repeated"]),
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             renderer,
@@ -41,9 +80,15 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool | None = 
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     for noisy in ("aiokafka", "faststream", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # FastStream gives its logger a handler of its own (plain text, coloured on a terminal)
+    # and stops it from propagating: its lines come through ours, as JSON, instead.
+    for own in ("faststream", "faststream.access"):
+        logging.getLogger(own).handlers[:] = []
+        logging.getLogger(own).propagate = True
     structlog.contextvars.bind_contextvars(service=service)

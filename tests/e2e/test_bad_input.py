@@ -119,3 +119,26 @@ async def test_text_that_cannot_be_stored_is_refused_with_a_reason(
             ):
                 failures.append((method, path, key, response.status_code))
     assert failures == []
+
+
+async def test_a_body_that_is_not_utf8_gets_the_standard_error(
+    services: dict[str, ServiceProcess],
+) -> None:
+    # Before any key is checked: the same {code, message} shape, with a code that says why.
+    async with httpx.AsyncClient(timeout=30) as client:
+        every = await routes(client, services, lambda name: f"no-such-{name}")
+        answers = set()
+        for base, _, concrete, method in every:
+            if method == "get":
+                continue
+            for key in ("dev-operator", "stolen-key"):
+                response = await client.request(
+                    method.upper(),
+                    f"{base}{concrete}",
+                    headers={"X-Api-Key": key, "content-type": "application/json"},
+                    content=b'{"name": "\xff\xfe"}',
+                )
+                assert response.status_code < 500, (method, concrete)
+                answers.add((response.status_code, response.json()["code"]))
+    assert (400, "BODY_NOT_UTF8") in answers
+    assert all(not code.startswith("HTTP_") for _, code in answers), answers
