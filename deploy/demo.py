@@ -6,6 +6,7 @@ import asyncio
 import random
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,17 +68,37 @@ async def _call(
     retry_codes: frozenset[str] = frozenset(),
     deadline: float,
 ) -> dict[str, Any]:
-    """Send until success; retry while the answer's code says the event has not arrived yet."""
+    """Send until success. A command keeps one Idempotency-Key over all its tries, so a try
+    whose answer was lost (a cut connection, a service restarting, a 503) is retried safely:
+    it gets the first answer instead of running twice. Also retried while the answer's code
+    says an event has not arrived yet."""
     while True:
-        response = await send()
+        try:
+            response = await send()
+        except httpx.TransportError:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.2)
+            continue
         if response.status_code < 300:
             body: dict[str, Any] = response.json()
             return body
         code = response.json().get("code", "") if response.content else ""
-        if code in retry_codes and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        wait = 0.05 if code in retry_codes else _retry_after(response, code)
+        if wait is not None and time.monotonic() < deadline:
+            await asyncio.sleep(wait)
             continue
         raise JourneyFailedError(f"{response.request.url.path}: {response.status_code} {code}")
+
+
+def _retry_after(response: httpx.Response, code: str) -> float | None:
+    """How long to wait before trying again, when the answer says to (None: do not)."""
+    if response.status_code != 503 and code != "IDEMPOTENCY_KEY_IN_USE":
+        return None
+    try:
+        return min(float(response.headers.get("Retry-After", "1")), 2.0)
+    except ValueError:
+        return 1.0
 
 
 async def run_journey(
@@ -93,8 +114,11 @@ async def run_journey(
 
     def post(url: str, key: str, body: dict[str, Any]) -> Callable[[], Awaitable[httpx.Response]]:
         citizen_headers = signed_in if key == "channel" else {}
+        once = {"Idempotency-Key": str(uuid.uuid4())}  # the same on every try of this step
         return lambda: client.post(
-            url, json=body, headers={**headers, **citizen_headers, "X-Api-Key": KEYS[key]}
+            url,
+            json=body,
+            headers={**headers, **citizen_headers, **once, "X-Api-Key": KEYS[key]},
         )
 
     try:
@@ -117,11 +141,12 @@ async def run_journey(
         person_id = journey.person_id = verified["person_id"]
         signed_in["Authorization"] = f"Bearer {verified['citizen_token']}"
         # The citizen asks to be told by SMS as well as in the app.
+        once = {"Idempotency-Key": str(uuid.uuid4())}
         await _call(
             lambda: client.put(
                 f"{urls.notification}/v1/persons/{person_id}/preferences",
                 json={"channels": ["app_push", "sms"], "phone": citizen.phone},
-                headers={**headers, **signed_in, "X-Api-Key": KEYS["channel"]},
+                headers={**headers, **signed_in, **once, "X-Api-Key": KEYS["channel"]},
             ),
             deadline=deadline,
         )
@@ -198,7 +223,15 @@ async def _await_messages(
     """Wait until the citizen (signed in, ``headers``) sees every message of the journey."""
     url = f"{urls.notification}/v1/persons/{person_id}/messages"
     while True:
-        response = await client.get(url, headers=headers)
+        try:
+            response = await client.get(url, headers=headers)
+        except httpx.TransportError:
+            response = None  # restarting: ask again
+        if response is None or response.status_code == 503:
+            if time.monotonic() > deadline:
+                raise JourneyFailedError("notifications: the service did not answer")
+            await asyncio.sleep(0.2)
+            continue
         response.raise_for_status()
         messages = response.json()
         templates = {m["template"] for m in messages if m["status"] == "sent"}

@@ -15,6 +15,7 @@ from shared.authority import Authority, FamilyLink, Holder, check_routes
 from shared.consumer import ForeignFeed
 from shared.errors import DomainError
 from shared.http import install_edges
+from shared.idempotency import document_idempotency
 from shared.logging import configure_logging
 from shared.runtime import ServiceRuntime, run_service
 from shared.settings import ServiceSettings
@@ -71,6 +72,7 @@ def service_app(
         app.include_router(router)
     app.include_router(timeline_router())
     check_routes(app, authority)
+    document_idempotency(app)
     return app
 
 

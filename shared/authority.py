@@ -28,6 +28,7 @@ from shared.db import Connection
 from shared.envelope import utc_now
 from shared.eventstore import EventStore
 from shared.http import request_causation
+from shared.idempotency import outside_command
 from shared.policy import POLICY, Rule, Service, Subject
 from shared.settings import ApiClient
 from shared.signing import PublicKeys
@@ -309,7 +310,8 @@ async def record_access(
                 envelopes = store.envelopes(stream, version, person, [event], causation)
                 await store.append(conn, envelopes, causation)
 
-    await retry_on_conflict(attempt)
+    with outside_command():  # the access log is not the command an Idempotency-Key names
+        await retry_on_conflict(attempt)
 
 
 #: The dependency every route takes: the authorised caller.

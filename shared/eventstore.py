@@ -11,6 +11,7 @@ import asyncpg
 from shared.contracts import EventPayload, acted_for
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
+from shared.idempotency import mark_committed
 from shared.topics import EVENTS_TOPIC, Producer
 
 #: From this many events on, one append uses COPY instead of row inserts (bulk imports).
@@ -196,6 +197,9 @@ class EventStore:
                 )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
+        # A command sent with an Idempotency-Key takes effect once: its key is marked in the
+        # same transaction, or this one fails because another attempt holds the key.
+        await mark_committed(conn)
 
 
 async def record_once(conn: Connection, group: str, event_id: uuid.UUID) -> bool:

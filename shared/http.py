@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.envelope import new_event_id
 from shared.errors import DomainError
 from shared.eventstore import Causation, ConcurrencyError
+from shared.idempotency import IdempotencyKeyInUse, IdempotencyMiddleware
 from shared.settings import ApiClient
 
 log = structlog.get_logger(__name__)
@@ -80,7 +81,9 @@ def request_causation(request: Request) -> Causation:
 
 
 def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError], int]) -> None:
-    """Error handlers, correlation ids, request metrics, /health, /ready and /metrics."""
+    """Error handlers, Idempotency-Key, correlation ids, request metrics, /health, /ready and
+    /metrics."""
+    app.add_middleware(IdempotencyMiddleware)  # inside the correlation middleware below
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -127,6 +130,11 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
         return error_response(
             422, "TEXT_INVALID", "A text in the request holds a character that is not valid."
         )
+
+    @app.exception_handler(IdempotencyKeyInUse)
+    async def _key_in_use(_: Request, exc: IdempotencyKeyInUse) -> JSONResponse:
+        headers = {"Retry-After": "1"}
+        return error_response(409, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(ConcurrencyError)
     async def _conflict(_: Request, exc: ConcurrencyError) -> JSONResponse:

@@ -1,0 +1,349 @@
+"""``Idempotency-Key`` on every command: the first answer is kept and replayed, so a client
+whose answer was lost (a timeout, a crash, a cut connection) retries without doing it twice.
+
+A key is scoped to the caller's credentials (API key, citizen token, family grant) and the
+route: nobody else's retry can read an answer. The same key with another body is refused. The
+transaction that stores the command's events also marks the key as used by this attempt
+(:func:`mark_committed`), so at most one attempt ever takes effect, however retries race.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.db import Connection
+
+log = structlog.get_logger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Printable ASCII, no spaces: a UUID is the recommended key.
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
+#: An attempt that has neither committed nor answered after this long died with its process:
+#: a retry takes the key over (if the old attempt still commits, it fails: see mark_committed).
+STALE_AFTER_S = 10
+#: How long an answer is kept for replay.
+KEPT_FOR_S = 24 * 3600
+PURGE_EVERY_S = 60.0
+#: Answers never kept: they say to try again (401 and 403 are about the credentials, not the
+#: request: a stranger's calls leave nothing behind).
+RETRYABLE_STATUS = frozenset({401, 403, 408, 425, 429})
+_SCOPE_HEADERS = (b"x-api-key", b"authorization", b"x-family-grant")
+
+
+@dataclass
+class Claim:
+    """One attempt's hold on a key."""
+
+    scope: bytes
+    key: str
+    attempt: uuid.UUID
+    #: Whether the attempt stored events (took effect).
+    committed: bool = False
+
+
+_current: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=None)
+
+
+class IdempotencyKeyInUse(Exception):
+    """Another attempt with this key holds it, or committed first."""
+
+    code = "IDEMPOTENCY_KEY_IN_USE"
+    message = "A request with this Idempotency-Key is being carried out; retry in a moment."
+
+
+async def mark_committed(conn: Connection) -> None:
+    """Inside the transaction that stores a command's events: record that this attempt took
+    effect, or raise (rolling it back) if another attempt holds the key."""
+    claim = _current.get()
+    if claim is None:
+        return
+    held = await conn.fetchval(
+        "UPDATE idempotency_keys SET committed_at = coalesce(committed_at, now())"
+        " WHERE scope = $1 AND key = $2 AND attempt = $3 RETURNING true",
+        claim.scope,
+        claim.key,
+        claim.attempt,
+    )
+    if not held:
+        raise IdempotencyKeyInUse
+    claim.committed = True
+
+
+@contextlib.contextmanager
+def outside_command() -> Iterator[None]:
+    """Writes that are not the command's own (the access log) do not mark its key."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def _error(status: int, code: str, message: str, retry_after: int | None = None) -> Message:
+    body = json.dumps({"code": code, "message": message, "details": []}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    return {"status": status, "headers": headers, "body": body}
+
+
+def _scope_of(scope: Scope) -> bytes:
+    headers = dict(scope["headers"])
+    parts = [scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")]
+    parts += [headers.get(name, b"").decode("latin-1") for name in _SCOPE_HEADERS]
+    return hashlib.sha256(json.dumps(parts).encode()).digest()
+
+
+class IdempotencyMiddleware:
+    """ASGI middleware: claims the key, runs the command, keeps its answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._purged_at = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in COMMANDS:
+            await self.app(scope, receive, send)
+            return
+        raw = dict(scope["headers"]).get(HEADER.lower().encode())
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        key = raw.decode("latin-1")
+        if not KEY_PATTERN.fullmatch(key):
+            await _send(send, _error(400, "IDEMPOTENCY_KEY_INVALID", _INVALID))
+            return
+        body, more = await _read_body(receive)
+        pool: asyncpg.Pool = scope["app"].state.runtime.pool
+        claim = Claim(_scope_of(scope), key, uuid.uuid4())
+        try:
+            await self._purge(pool)
+            refusal = await _claim(pool, claim, hashlib.sha256(body).digest())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("dependency_unavailable", error=type(exc).__name__)
+            refusal = _error(503, "SERVICE_UNAVAILABLE", "Try again in a moment.", retry_after=2)
+        if refusal is not None:
+            await _send(send, refusal)
+            return
+        await self._run(scope, _replay_body(body, more), send, pool, claim)
+
+    async def _run(
+        self, scope: Scope, receive: Receive, send: Send, pool: asyncpg.Pool, claim: Claim
+    ) -> None:
+        answer: dict[str, Any] = {"body": b""}
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["start"] = message
+            elif message["type"] == "http.response.body":
+                answer["body"] += message.get("body", b"")
+            else:
+                await send(message)
+
+        token = _current.set(claim)
+        try:
+            await self.app(scope, receive, keep)
+        except BaseException:
+            await _release(pool, claim)
+            raise
+        finally:
+            _current.reset(token)
+        start = answer["start"]
+        await _keep(pool, claim, start, answer["body"])
+        await send(start)
+        await send({"type": "http.response.body", "body": answer["body"]})
+
+    async def _purge(self, pool: asyncpg.Pool) -> None:
+        now = time.monotonic()
+        if now - self._purged_at < PURGE_EVERY_S:
+            return
+        self._purged_at = now
+        await pool.execute(
+            "DELETE FROM idempotency_keys WHERE claimed_at < now() - make_interval(secs => $1)",
+            float(KEPT_FOR_S),
+        )
+
+
+_INVALID = "Idempotency-Key must be 1 to 255 printable ASCII characters (a UUID is best)."
+
+
+async def _claim(pool: asyncpg.Pool, claim: Claim, request_hash: bytes) -> Message | None:
+    """Hold the key for this attempt, or the answer to give instead of running it."""
+    inserted = await pool.fetchval(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING true",
+        claim.scope,
+        claim.key,
+        request_hash,
+        claim.attempt,
+    )
+    if inserted:
+        return None
+    row = await pool.fetchrow(
+        "SELECT request_hash, attempt, committed_at, status, content_type, body,"
+        " claimed_at < now() - make_interval(secs => $3) AS stale"
+        " FROM idempotency_keys WHERE scope = $1 AND key = $2",
+        claim.scope,
+        claim.key,
+        float(STALE_AFTER_S),
+    )
+    if row is None:  # expired and purged in between: claim it afresh
+        return await _claim(pool, claim, request_hash)
+    if row["request_hash"] != request_hash:
+        return _error(422, "IDEMPOTENCY_KEY_REUSED", _REUSED)
+    if row["status"] is not None:
+        return _replay(row["status"], row["content_type"], row["body"])
+    if row["committed_at"] is not None and row["stale"]:
+        return _error(409, "IDEMPOTENCY_ANSWER_LOST", _LOST)
+    if row["stale"] and row["committed_at"] is None:
+        taken = await pool.fetchval(
+            "UPDATE idempotency_keys SET attempt = $3, claimed_at = now()"
+            " WHERE scope = $1 AND key = $2 AND attempt = $4 AND committed_at IS NULL"
+            " RETURNING true",
+            claim.scope,
+            claim.key,
+            claim.attempt,
+            row["attempt"],
+        )
+        if taken:
+            return None
+    return _error(409, IdempotencyKeyInUse.code, IdempotencyKeyInUse.message, retry_after=1)
+
+
+_REUSED = "This Idempotency-Key was used for another request; use a new key for a new request."
+_LOST = (
+    "A request with this Idempotency-Key was carried out, but its answer was lost in a fault;"
+    " read the current state instead of repeating it."
+)
+
+
+def _replay(status: int, content_type: str | None, body: bytes) -> Message:
+    headers = [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
+    if content_type:
+        headers.append((b"content-type", content_type.encode("latin-1")))
+    return {"status": status, "headers": headers, "body": body}
+
+
+def _kept(status: int, committed: bool) -> bool:
+    """Whether an answer is kept for replay. A success is. A refusal is kept only when it was
+    recorded (a failed face check counts towards a lock once, however often it is retried);
+    one that changed nothing is not: running it again is harmless, and a "not yet" (the card
+    is not delivered yet) may be a yes on the next try."""
+    if status < 300:
+        return True
+    if status >= 500 or status in RETRYABLE_STATUS:
+        return False
+    return committed
+
+
+async def _keep(pool: asyncpg.Pool, claim: Claim, start: Message, body: bytes) -> None:
+    """Store the answer before the client sees it; or let the key go if it is not kept."""
+    if not _kept(start["status"], claim.committed):
+        await _release(pool, claim)
+        return
+    content_type = dict(start.get("headers", [])).get(b"content-type", b"").decode("latin-1")
+    try:
+        await pool.execute(
+            "UPDATE idempotency_keys SET status = $4, content_type = $5, body = $6"
+            " WHERE scope = $1 AND key = $2 AND attempt = $3",
+            claim.scope,
+            claim.key,
+            claim.attempt,
+            start["status"],
+            content_type or None,
+            body,
+        )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # The answer still goes out; a retry is told the answer was lost, not run again.
+        log.warning("idempotent_answer_not_kept", error=type(exc).__name__)
+
+
+async def _release(pool: asyncpg.Pool, claim: Claim) -> None:
+    """Let the key go, unless this attempt took effect."""
+    with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        await pool.execute(
+            "DELETE FROM idempotency_keys"
+            " WHERE scope = $1 AND key = $2 AND attempt = $3 AND committed_at IS NULL",
+            claim.scope,
+            claim.key,
+            claim.attempt,
+        )
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The whole request body, and any message that came after it (a disconnect)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), [message]
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), []
+
+
+def _replay_body(body: bytes, after: list[Message]) -> Receive:
+    queue: list[Message] = [{"type": "http.request", "body": body, "more_body": False}, *after]
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _send(send: Send, answer: Message) -> None:
+    await send(
+        {"type": "http.response.start", "status": answer["status"], "headers": answer["headers"]}
+    )
+    await send({"type": "http.response.body", "body": answer["body"]})
+
+
+def document_idempotency(app: FastAPI) -> None:
+    """Every command operation of the OpenAPI document takes the optional header."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method.upper() in COMMANDS:
+                    operation.setdefault("parameters", []).append(_PARAMETER)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_PARAMETER = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key of the client's choosing (a UUID) that makes a retry safe: the first answer to"
+        " this key, caller and route is kept for 24 h and replayed (with"
+        " `Idempotent-Replayed: true`); the same key with another body is refused"
+        " (422 IDEMPOTENCY_KEY_REUSED); while the first is running, 409 IDEMPOTENCY_KEY_IN_USE."
+        " A refusal that changed nothing is not kept: the next try is decided afresh."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
