@@ -19,7 +19,16 @@ from rich.table import Table
 from deploy import kafka, notifications, operations
 from deploy.paths import env_port, port_open, shebao_home
 from deploy.stack import Stack, StackError, start_infrastructure
-from deploy.state import alive, console, endpoints, read_state, run_dir, state_file
+from deploy.state import (
+    alive,
+    console,
+    endpoints,
+    read_state,
+    restart_requests,
+    run_dir,
+    state_file,
+)
+from deploy.supervisor import Supervisor
 
 app = typer.Typer(
     help="shebao: the social security card platform's local stack.", no_args_is_help=True
@@ -97,6 +106,7 @@ def _run_foreground(show_events: bool) -> None:
             stack = Stack(infra)
         with console.status("Starting the services..."):
             stack.start_services(run_dir() / "logs")
+        supervisor = Supervisor(stack, restart_requests())
         state = {
             "pid": os.getpid(),
             "status": "ready",
@@ -105,15 +115,15 @@ def _run_foreground(show_events: bool) -> None:
             "services": {n: p.url for n, p in stack.services.items()},
             "logs": str(run_dir() / "logs"),
         }
-        state_file().write_text(json.dumps(state, indent=2))
+        _write_state(state, supervisor)
         _print_urls(state)
         if show_events:
             console.print("[dim]Events as they flow (Ctrl-C stops everything):[/]")
-            asyncio.run(_tail_events(infra.bootstrap_servers, stack))
+            asyncio.run(_tail_events(infra.bootstrap_servers, supervisor, state))
         else:
-            while all(p.process and p.process.poll() is None for p in stack.services.values()):
-                time.sleep(1)
-            console.print("[red]A service exited; stopping the stack.[/]")
+            while True:
+                _supervise(supervisor, state)
+                time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("Stopping...")
     except StackError as exc:
@@ -124,6 +134,19 @@ def _run_foreground(show_events: bool) -> None:
             stack.stop()
         state_file().unlink(missing_ok=True)
         console.print("Stopped.")
+
+
+def _supervise(supervisor: Supervisor, state: dict[str, Any]) -> None:
+    """Restart what exited or what an operator asked to; keep the state file current."""
+    restarted = supervisor.tick()
+    if restarted:
+        console.print(f"[yellow]Restarted: {', '.join(restarted)}[/]")
+        _write_state(state, supervisor)
+
+
+def _write_state(state: dict[str, Any], supervisor: Supervisor) -> None:
+    state["parts"] = supervisor.status()
+    state_file().write_text(json.dumps(state, indent=2))
 
 
 def _raise_interrupt(*_: Any) -> None:
@@ -151,7 +174,7 @@ def _hide_password(url: str) -> str:
     return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
 
 
-async def _tail_events(bootstrap: str, stack: Stack) -> None:
+async def _tail_events(bootstrap: str, supervisor: Supervisor, state: dict[str, Any]) -> None:
     from aiokafka import AIOKafkaConsumer
 
     from shared.topics import EVENTS_TOPIC
@@ -160,16 +183,11 @@ async def _tail_events(bootstrap: str, stack: Stack) -> None:
     await consumer.start()
     try:
         while True:
-            batches = await consumer.getmany(timeout_ms=1000)
+            batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for r in records:
                     _print_event(r.value)
-            dead = [
-                n for n, p in stack.services.items() if p.process and p.process.poll() is not None
-            ]
-            if dead:
-                console.print(f"[red]{', '.join(dead)} exited; see {run_dir() / 'logs'}[/]")
-                return
+            _supervise(supervisor, state)
     finally:
         await consumer.stop()
 
@@ -202,6 +220,37 @@ def down(timeout_s: float = 60) -> None:
         console.print("[red]The stack did not stop in time.[/]")
         raise typer.Exit(1)
     console.print("Stopped.")
+
+
+@app.command()
+def restart(
+    part: Annotated[
+        str,
+        typer.Argument(help="identity, card, activation, notification, sink, kafka or postgres."),
+    ],
+    timeout_s: Annotated[float, typer.Option(help="How long to wait until it is ready.")] = 120,
+) -> None:
+    """Restart one part of a stack started with ``up`` (data is kept; the others run on)."""
+    state = read_state()
+    if state is None:
+        console.print("The stack is not running.")
+        raise typer.Exit(1)
+    parts = state.get("parts", {})
+    if part not in parts:
+        console.print(f"[red]No part named {part!r}.[/] Parts: {', '.join(parts)}.")
+        raise typer.Exit(2)
+    request = restart_requests() / part
+    request.touch()
+    url = state["services"].get(part)
+    deadline = time.monotonic() + timeout_s
+    with console.status(f"Restarting {part}..."):
+        while request.exists() or (url is not None and not _ready(url)[0]):
+            if time.monotonic() > deadline:
+                console.print(f"[red]{part} not ready after {timeout_s:.0f}s; see {run_dir()}[/]")
+                raise typer.Exit(1)
+            time.sleep(0.3)
+    restarted = (read_state() or state).get("parts", {}).get(part, {})
+    console.print(f"{part} restarted (pid {restarted.get('pid')}).")
 
 
 @app.command()

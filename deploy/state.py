@@ -28,6 +28,11 @@ def state_file() -> Path:
     return run_dir() / "stack.json"
 
 
+def restart_requests() -> Path:
+    """Where ``shebao restart`` leaves a request for the supervisor (a file per part)."""
+    return run_dir() / "restart"
+
+
 def read_state() -> dict[str, Any] | None:
     """The running stack's state, or None when none runs."""
     path = state_file()
