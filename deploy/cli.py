@@ -16,7 +16,7 @@ import httpx
 import typer
 from rich.table import Table
 
-from deploy import kafka, notifications, operations
+from deploy import dead_letters, kafka, notifications, operations
 from deploy.paths import env_port, port_open, shebao_home
 from deploy.stack import Stack, StackError, start_infrastructure
 from deploy.state import (
@@ -36,6 +36,7 @@ app = typer.Typer(
 import_app = typer.Typer(help="Load records the social insurance agency keeps.")
 app.add_typer(import_app, name="import")
 app.add_typer(notifications.app, name="notifications")
+app.add_typer(dead_letters.app, name="dead-letters")
 app.command()(operations.demo)
 app.command()(operations.timeline)
 app.command()(operations.rebuild)

@@ -58,7 +58,7 @@ async def retry_dead_letters(
     await consumer.start()
     report = RetryReport()
     try:
-        partitions = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
+        partitions = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
         consumer.assign(partitions)
         end = await consumer.end_offsets(partitions)
         async with httpx.AsyncClient(timeout=10, headers={"X-Api-Key": api_key}) as client:
@@ -81,7 +81,8 @@ async def retry_dead_letters(
     return report
 
 
-async def _partitions(bootstrap: str, topic: str) -> list[int]:
+async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+    """A topic's partition numbers."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

@@ -49,6 +49,10 @@ TRANSIENT = (
 )
 
 DEAD_LETTER_REASON_HEADER = "dead_letter_reason"
+#: On a dead-letter topic, an operator's decision about a parked record (``shebao
+#: dead-letters``): ``redrive`` (a copy of the record, applied again by its group) or ``skip``.
+DEAD_LETTER_ACTION_HEADER = "dead_letter_action"
+SOURCE_HEADERS = ("source_topic", "source_partition", "source_offset")
 #: Records fetched and applied per transaction (one offset commit each).
 BATCH_RECORDS = 500
 #: How long an idle consumer's poll waits (and then sleeps) before it polls again.
@@ -152,6 +156,8 @@ class InboxConsumer:
         )
         events: list[tuple[ConsumerRecord[bytes, bytes], Envelope, EventPayload]] = []
         for record in records:
+            if record.topic == dead_letter_topic(self.group) and not _redriven(record):
+                continue  # parked records and operators' notes: only a redrive is applied
             try:
                 event = read_record(record.value, record.headers, self.handles)
             except PoisonMessageError as exc:
@@ -222,12 +228,20 @@ class InboxConsumer:
         EVENTS_APPLIED.labels(self.group).inc()
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        # A redriven record that fails again is parked again, under its first source.
+        source = (
+            [(k, v) for k, v in record.headers or () if k in SOURCE_HEADERS]
+            if _redriven(record)
+            else [
+                ("source_topic", record.topic.encode()),
+                ("source_partition", str(record.partition).encode()),
+                ("source_offset", str(record.offset).encode()),
+            ]
+        )
         headers = [
-            *(record.headers or ()),
+            *((k, v) for k, v in record.headers or () if not _ours(k)),
             (DEAD_LETTER_REASON_HEADER, reason.encode()),
-            ("source_topic", record.topic.encode()),
-            ("source_partition", str(record.partition).encode()),
-            ("source_offset", str(record.offset).encode()),
+            *source,
         ]
         try:
             await self.dead_letters.send_and_wait(
@@ -293,10 +307,21 @@ async def apply_new(
     return len(new)
 
 
+def _redriven(record: ConsumerRecord[bytes, bytes]) -> bool:
+    return dict(record.headers or ()).get(DEAD_LETTER_ACTION_HEADER) == b"redrive"
+
+
+def _ours(header: str) -> bool:
+    """A header the dead-letter machinery adds (not the producer's)."""
+    return header.startswith("dead_letter_") or header in SOURCE_HEADERS
+
+
 def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsumer) -> None:
-    """Register the consumer on the broker: from the log's start, offsets after the commit."""
+    """Register the consumer on the broker: from the log's start, offsets after the commit;
+    its dead-letter topic too, where records an operator redrives come back."""
     broker.subscriber(
         *topics,
+        dead_letter_topic(consumer.group),
         group_id=consumer.group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

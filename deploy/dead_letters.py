@@ -1,0 +1,236 @@
+"""``shebao dead-letters``: see what each consumer group parked, and decide about it.
+
+A decision is itself a record on the group's dead-letter topic, so the topic is the audit
+log: who decided what about which record, when and why. ``redrive`` appends a copy of the
+parked record there, which the group's own consumer applies (once: its inbox skips an event
+it already applied; a record that fails again is parked again); ``skip`` records that the
+record is dismissed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from collections.abc import Coroutine
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from rich.table import Table
+
+from deploy.notifications import topic_partitions
+from deploy.state import console, infrastructure_urls
+from shared.consumer import DEAD_LETTER_ACTION_HEADER, DEAD_LETTER_REASON_HEADER, SOURCE_HEADERS
+from shared.kafka import idempotent_producer
+from shared.topics import CONSUMED_TOPICS, dead_letter_topic
+
+app = typer.Typer(help="Records a consumer group parked: list, show, skip or redrive them.")
+
+T = TypeVar("T")
+Action = Literal["redrive", "skip"]
+REF_HEADER = "dead_letter_ref"
+BY_HEADER = "dead_letter_by"
+NOTE_HEADER = "dead_letter_note"
+AT_HEADER = "dead_letter_at"
+
+
+@dataclass
+class DeadLetter:
+    """A parked record, and what was decided about it."""
+
+    group: str
+    ref: str
+    parked_at: str
+    source: str
+    event_type: str
+    reason: str
+    size: int
+    state: str = "parked"
+    decided_by: str | None = None
+    decided_at: str | None = None
+    note: str | None = None
+
+
+class DeadLetterError(Exception):
+    """An operator's request that cannot be carried out; the message says why."""
+
+
+def _text(headers: dict[str, bytes], name: str, default: str = "") -> str:
+    return headers.get(name, default.encode()).decode(errors="replace")
+
+
+async def _read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    partitions = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            batches = await consumer.getmany(timeout_ms=500)
+            records += [r for batch in batches.values() for r in batch]
+    finally:
+        await consumer.stop()
+    return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
+
+
+def _check_group(group: str) -> None:
+    if group not in CONSUMED_TOPICS:
+        raise DeadLetterError(f"no consumer group {group!r}; groups: {', '.join(CONSUMED_TOPICS)}")
+
+
+async def dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
+    """Every record ``group`` parked, oldest first, with the decision taken about it."""
+    _check_group(group)
+    records = await _read_all(bootstrap, dead_letter_topic(group))
+    parked: dict[str, DeadLetter] = {}
+    for record in records:
+        headers = dict(record.headers or ())
+        action = _text(headers, DEAD_LETTER_ACTION_HEADER)
+        if action:
+            decided = parked.get(_text(headers, REF_HEADER))
+            if decided is not None:
+                decided.state = "redriven" if action == "redrive" else "skipped"
+                decided.decided_by = _text(headers, BY_HEADER)
+                decided.decided_at = _text(headers, AT_HEADER)
+                decided.note = _text(headers, NOTE_HEADER)
+            continue
+        ref = f"{record.partition}:{record.offset}"
+        source = ":".join(_text(headers, h, "?") for h in SOURCE_HEADERS)
+        parked[ref] = DeadLetter(
+            group=group,
+            ref=ref,
+            parked_at=datetime.fromtimestamp(record.timestamp / 1000, UTC).isoformat(),
+            source=source,
+            event_type=_text(headers, "event_type", "?"),
+            reason=_text(headers, DEAD_LETTER_REASON_HEADER, "?"),
+            size=len(record.value or b""),
+        )
+    return list(parked.values())
+
+
+async def decide(
+    bootstrap: str, group: str, ref: str, action: Action, *, by: str, note: str
+) -> DeadLetter:
+    """Redrive or skip one parked record; the decision is appended to the group's topic."""
+    _check_group(group)
+    if not note.strip():
+        raise DeadLetterError("say why (--reason): the decision is kept with the record")
+    topic = dead_letter_topic(group)
+    records = await _read_all(bootstrap, topic)
+    found = [r for r in records if f"{r.partition}:{r.offset}" == ref]
+    letters = {d.ref: d for d in await dead_letters(bootstrap, group)}
+    if not found or ref not in letters:
+        raise DeadLetterError(f"no parked record {ref} for group {group}")
+    letter = letters[ref]
+    if letter.state != "parked":
+        raise DeadLetterError(f"{ref} was already {letter.state} by {letter.decided_by}")
+    record = found[0]
+    decided_at = datetime.now(UTC).isoformat()
+    headers = [
+        *(
+            (k, v)
+            for k, v in record.headers or ()
+            if action == "redrive" and k != DEAD_LETTER_REASON_HEADER
+        ),
+        (DEAD_LETTER_ACTION_HEADER, action.encode()),
+        (REF_HEADER, ref.encode()),
+        (BY_HEADER, by.encode()),
+        (NOTE_HEADER, note.encode()),
+        (AT_HEADER, decided_at.encode()),
+    ]
+    producer = idempotent_producer(bootstrap, "shebao-dead-letters")
+    await producer.start()
+    try:
+        value = record.value if action == "redrive" else b""
+        await producer.send_and_wait(
+            topic, value=value, key=record.key, headers=headers, partition=record.partition
+        )
+    finally:
+        await producer.stop()
+    letter.state = "redriven" if action == "redrive" else "skipped"
+    letter.decided_by, letter.decided_at, letter.note = by, decided_at, note
+    return letter
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coroutine)
+    except DeadLetterError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
+Group = Annotated[str, typer.Argument(help="identity, card, activation or notification.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command("list")
+def list_(
+    group: Annotated[str | None, typer.Argument(help="One group; all when left out.")] = None,
+    as_json: AsJson = False,
+    parked_only: Annotated[bool, typer.Option("--parked", help="Only undecided.")] = False,
+) -> None:
+    """What each group parked, and what was decided about it."""
+    _, bootstrap = infrastructure_urls()
+    letters: list[DeadLetter] = []
+    for name in [group] if group else list(CONSUMED_TOPICS):
+        found = _run(dead_letters(bootstrap, name))
+        letters += [d for d in found if d.state == "parked" or not parked_only]
+    if as_json:
+        print(json.dumps([asdict(d) for d in letters]))
+        return
+    table = Table(title=f"{len(letters)} dead letters")
+    for column in ("group", "ref", "parked at", "source", "event", "reason", "state"):
+        table.add_column(column)
+    for d in letters:
+        state = d.state if d.state == "parked" else f"{d.state} by {d.decided_by}: {d.note}"
+        table.add_row(
+            d.group, d.ref, d.parked_at[:19], d.source, d.event_type, d.reason[:60], state
+        )
+    console.print(table)
+
+
+@app.command()
+def show(group: Group, ref: str, as_json: AsJson = False) -> None:
+    """One parked record: where it came from, why it was parked, what was decided."""
+    _, bootstrap = infrastructure_urls()
+    found = _run(dead_letters(bootstrap, group))
+    letter = next((d for d in found if d.ref == ref), None)
+    if letter is None:
+        console.print(f"[red]no parked record {ref} for group {group}[/]")
+        raise typer.Exit(2)
+    if as_json:
+        print(json.dumps(asdict(letter)))
+        return
+    for name, value in asdict(letter).items():
+        console.print(f"[bold]{name:>11}[/] {value}")
+
+
+def _decide(group: str, ref: str, action: Action, by: str | None, reason: str) -> None:
+    _, bootstrap = infrastructure_urls()
+    who = by or getpass.getuser()
+    letter = _run(decide(bootstrap, group, ref, action, by=who, note=reason))
+    console.print(f"{group} {ref}: {letter.state} by {who} ({reason})")
+
+
+Reason = Annotated[str, typer.Option("--reason", help="Why: kept with the decision.")]
+By = Annotated[str | None, typer.Option("--by", help="Who decides (default: your login).")]
+
+
+@app.command()
+def redrive(group: Group, ref: str, reason: Reason, by: By = None) -> None:
+    """Give a parked record back to its group, once its cause is fixed."""
+    _decide(group, ref, "redrive", by, reason)
+
+
+@app.command()
+def skip(group: Group, ref: str, reason: Reason, by: By = None) -> None:
+    """Dismiss a parked record for good (it stays in the topic, marked skipped)."""
+    _decide(group, ref, "skip", by, reason)

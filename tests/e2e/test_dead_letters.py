@@ -1,0 +1,132 @@
+"""An operator sees what a group parked, redrives a record once its cause is fixed (its group
+applies it, once) or skips it; every decision is kept beside the record."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from deploy.dead_letters import DeadLetterError, dead_letters, decide
+from deploy.stack import Infrastructure, ServiceProcess
+from shared.contracts.card import CardMailed
+from shared.eventstore import Causation, EventStore
+from shared.topics import dead_letter_topic
+
+
+async def _park(bootstrap: str, group: str, key: bytes, value: bytes, event_type: str) -> None:
+    """A record as the group's consumer parks it (its handler failed, say)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            dead_letter_topic(group),
+            key=key,
+            value=value,
+            headers=[
+                ("event_type", event_type.encode()),
+                ("schema_version", b"1"),
+                ("dead_letter_reason", b"HANDLER_ERROR RuntimeError"),
+                ("source_topic", b"card.events"),
+                ("source_partition", b"0"),
+                ("source_offset", b"7"),
+            ],
+        )
+    finally:
+        await producer.stop()
+
+
+async def test_a_redriven_record_is_applied_by_its_group_once(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
+) -> None:
+    del services  # running: their consumers read the dead-letter topics
+    person = f"dl-{secrets.token_hex(6)}"
+    event = CardMailed(card_id=f"card-{person}", courier="EMS", tracking_number="EMS1")
+    envelope = EventStore("card").envelopes(
+        f"card-{person}", 0, person, [event], Causation("t", "t")
+    )[0]
+    await _park(
+        infra.bootstrap_servers, "activation", person.encode(), envelope.to_bytes(), "CardMailed"
+    )
+    conn = await asyncpg.connect(infra.database_url)
+
+    async def applied() -> bool:
+        found = await conn.fetchval(
+            "SELECT count(*) FROM activation.inbox WHERE consumer_group = 'activation'"
+            " AND event_id = $1",
+            envelope.event_id,
+        )
+        return bool(found)
+
+    try:
+        parked = [d for d in await dead_letters(infra.bootstrap_servers, "activation")]
+        letter = next(d for d in parked if d.source == "card.events:0:7" and d.state == "parked")
+        await asyncio.sleep(2)
+        assert not await applied()  # parked: nobody applies it
+
+        await decide(
+            infra.bootstrap_servers,
+            "activation",
+            letter.ref,
+            "redrive",
+            by="ops-wang",
+            note="fixed",
+        )
+        for _ in range(150):
+            if await applied():
+                break
+            await asyncio.sleep(0.1)
+        assert await applied()
+        after = {d.ref: d for d in await dead_letters(infra.bootstrap_servers, "activation")}
+        assert (after[letter.ref].state, after[letter.ref].decided_by) == ("redriven", "ops-wang")
+        with pytest.raises(DeadLetterError, match="already redriven"):
+            await decide(
+                infra.bootstrap_servers, "activation", letter.ref, "redrive", by="x", note="again"
+            )
+    finally:
+        await conn.close()
+
+
+async def test_a_record_that_fails_again_is_parked_again_not_looped_on(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
+) -> None:
+    del services
+    key = f"poison-{secrets.token_hex(6)}".encode()
+    await _park(infra.bootstrap_servers, "identity", key, b"{not json", "CardMailed")
+    letters = await dead_letters(infra.bootstrap_servers, "identity")
+    letter = next(d for d in reversed(letters) if d.state == "parked")
+    await decide(infra.bootstrap_servers, "identity", letter.ref, "redrive", by="ops", note="try")
+
+    async def count() -> int:
+        return len(await dead_letters(infra.bootstrap_servers, "identity"))
+
+    before = len(letters)
+    for _ in range(100):
+        if await count() == before + 1:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(2)
+    now = await dead_letters(infra.bootstrap_servers, "identity")
+    assert len(now) == before + 1  # parked again, once
+    again = now[-1]
+    assert (again.state, again.source, again.reason) == (
+        "parked",
+        "card.events:0:7",
+        "UNPARSEABLE not JSON",
+    )
+    skipped = await decide(
+        infra.bootstrap_servers, "identity", again.ref, "skip", by="ops", note="junk"
+    )
+    assert skipped.state == "skipped"
+
+
+async def test_a_decision_needs_a_reason_and_a_real_record(infra: Infrastructure) -> None:
+    with pytest.raises(DeadLetterError, match="no consumer group"):
+        await dead_letters(infra.bootstrap_servers, "billing")
+    with pytest.raises(DeadLetterError, match="say why"):
+        await decide(infra.bootstrap_servers, "card", "0:0", "skip", by="ops", note=" ")
+    with pytest.raises(DeadLetterError, match="no parked record"):
+        await decide(infra.bootstrap_servers, "card", "0:999999", "skip", by="ops", note="x")
