@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,10 +51,42 @@ DEV_API_KEYS: dict[str, ApiClient] = {
 }
 
 
+#: Passwords of development set-ups (compose's default, PostgreSQL's habits): refused in
+#: production, as is a DATABASE_URL without a password (unless libpq gets one elsewhere).
+DEV_DATABASE_PASSWORDS = frozenset({"shebao-dev", "postgres", "password", "shebao", "secret"})
+MIN_DATABASE_PASSWORD = 12
+
+
+def _check_database_password(database_url: str) -> None:
+    password = urlsplit(database_url).password
+    if password is None and (os.environ.get("PGPASSWORD") or os.environ.get("PGPASSFILE")):
+        return
+    if password is None or password in DEV_DATABASE_PASSWORDS:
+        raise ValueError(
+            "production needs DATABASE_URL with a password of its own (not compose's"
+            " development one)"
+        )
+    if len(password) < MIN_DATABASE_PASSWORD:
+        raise ValueError(
+            f"production needs a database password of {MIN_DATABASE_PASSWORD}+ characters"
+        )
+
+
 class ServiceSettings(BaseSettings):
     """What every service needs: where Kafka and PostgreSQL are, who may call, how to log."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # An empty variable is unset (compose passes `${VAR:-}` when the operator set none).
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
+
+    #: The variables production needs set (each refused when missing or a development value).
+    production_needs: ClassVar[tuple[str, ...]] = (
+        "SHEBAO_ENV",
+        "DATABASE_URL",
+        "SHEBAO_API_KEYS",
+        "SHEBAO_FACTS_KEYS",
+        "SHEBAO_MESSAGE_KEYS",
+        "SHEBAO_CITIZEN_TOKEN_KEYS",
+    )
 
     environment: Environment = Field("development", validation_alias="SHEBAO_ENV")
     database_url: str = Field(
@@ -105,6 +139,7 @@ class ServiceSettings(BaseSettings):
                 )
             if self.fault_crash_after_commit:
                 raise ValueError("fault injection is for tests only")
+            _check_database_password(self.database_url)
         return self
 
     def citizen_keys(self) -> PublicKeys:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import importlib
 import importlib.util
+import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from typing import Any
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from deploy.kafka import KAFKA_VERSION, POM
 from deploy.paths import REPO
+from shared.settings import ServiceSettings
 from shared.topics import all_topics
 
 APP_SERVICES = ("identity", "card", "activation", "notification")
@@ -114,3 +121,70 @@ def test_the_image_copies_what_exists() -> None:
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (REPO / source).exists(), source
+
+
+def _production_environment() -> dict[str, str]:
+    """What an operator sets for production: a fresh value of every secret."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.identity.facecheck import public_key_b64
+    from shared.signing import public_b64
+
+    def key() -> str:
+        return base64.b64encode(os.urandom(32)).decode()
+
+    seed = os.urandom(32)
+    return {
+        "SHEBAO_ENV": "production",
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+        "SHEBAO_API_KEYS": json.dumps({"k" * 32: {"name": "hospital-1", "role": "hospital"}}),
+        "SHEBAO_FACTS_KEYS": json.dumps({"f1": key()}),
+        "SHEBAO_MESSAGE_KEYS": json.dumps({"m1": key()}),
+        "SHEBAO_CITIZEN_TOKEN_KEYS": json.dumps({"t1": public_b64(seed)}),
+        "IDENTITY_CITIZEN_TOKEN_SEEDS": json.dumps({"t1": base64.b64encode(seed).decode()}),
+        "IDENTITY_HASH_KEY": secrets.token_urlsafe(40),
+        "IDENTITY_MASTER_KEY": key(),
+        "IDENTITY_FACE_PROVIDERS": json.dumps(
+            {"certified-face": [public_key_b64(Ed25519PrivateKey.generate())]}
+        ),
+        "ACTIVATION_PAYMENT_CODE_KEYS": json.dumps({"p1": key()}),
+        "NOTIFICATION_CONTACT_KEY": key(),
+    }
+
+
+def _settings_class(service: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"services.{service}.settings")
+    found: type[ServiceSettings] = getattr(module, f"{service.capitalize()}Settings")
+    return found
+
+
+def test_production_settings_reach_every_service_through_compose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Set as README says, compose passes each setting to the services that need it, and each
+    # service starts in production; without any one of them, it refuses to.
+    production = _production_environment()
+    for name, value in production.items():
+        monkeypatch.setenv(name, value)
+    services = resolved_compose()["services"]
+    readme = (REPO / "README.md").read_text()
+    for service in APP_SERVICES:
+        settings = _settings_class(service)
+        raw = services[service]["environment"]
+        env = dict(e.split("=", 1) for e in raw) if isinstance(raw, list) else dict(raw)
+        with monkeypatch.context() as m:
+            for name in production:
+                m.delenv(name, raising=False)
+            for name, value in env.items():
+                m.setenv(name, str(value))
+            assert settings().environment == "production", service
+            for needed in settings.production_needs:
+                assert needed in env, f"compose does not pass {needed} to {service}"
+                shown = "POSTGRES_PASSWORD" if needed == "DATABASE_URL" else needed
+                assert f"`{shown}" in readme, f"README's production list lacks {shown}"
+                if needed == "SHEBAO_ENV":
+                    continue  # what turns production on
+                m.delenv(needed)
+                with pytest.raises(ValidationError):
+                    settings()
+                m.setenv(needed, str(env[needed]))

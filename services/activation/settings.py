@@ -3,6 +3,7 @@
 import base64
 import binascii
 from datetime import timedelta
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -16,6 +17,10 @@ class ActivationSettings(ServiceSettings):
     """Settings of the activation service."""
 
     model_config = SettingsConfigDict(env_prefix="ACTIVATION_", extra="ignore")
+    production_needs: ClassVar[tuple[str, ...]] = (
+        *ServiceSettings.production_needs,
+        "ACTIVATION_PAYMENT_CODE_KEYS",
+    )
 
     port: int = Field(8003, ge=1, le=65535)
     initial_password: dict[str, str] = Field(

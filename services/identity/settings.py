@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -40,6 +41,13 @@ class IdentitySettings(ServiceSettings):
     """Settings of the identity service."""
 
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
+    production_needs: ClassVar[tuple[str, ...]] = (
+        *ServiceSettings.production_needs,
+        "IDENTITY_HASH_KEY",
+        "IDENTITY_MASTER_KEY",
+        "IDENTITY_FACE_PROVIDERS",
+        "IDENTITY_CITIZEN_TOKEN_SEEDS",
+    )
 
     port: int = Field(8001, ge=1, le=65535)
     hash_key: str = Field(DEV_HASH_KEY, min_length=16, description="Key of look-up hashes.")
@@ -121,6 +129,10 @@ class IdentitySettings(ServiceSettings):
                 raise ValueError("production needs its own IDENTITY_MASTER_KEY")
             if citizen.DEV_SEED in [s.private_bytes_raw() for s in self.token_keys().keys.values()]:
                 raise ValueError("the development citizen token key is refused in production")
-            if "dev-face" in self.face_providers:
-                raise ValueError("the dev-face provider is refused in production")
+            dev_face = public_key_b64(dev_provider_key())
+            if "dev-face" in self.face_providers or any(
+                dev_face in keys for keys in self.face_providers.values()
+            ):
+                # Its private key derives from a seed in the repository: anyone can sign.
+                raise ValueError("the development face provider's key is refused in production")
         return self

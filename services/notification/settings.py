@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -20,6 +20,10 @@ class NotificationSettings(ServiceSettings):
     """Settings of the notification service."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
+    production_needs: ClassVar[tuple[str, ...]] = (
+        *ServiceSettings.production_needs,
+        "NOTIFICATION_CONTACT_KEY",
+    )
 
     port: int = Field(8004, ge=1, le=65535)
     default_language: Literal["zh-Hans", "en"] = Field(

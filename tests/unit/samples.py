@@ -30,6 +30,7 @@ def production_secrets() -> dict[str, Any]:
     """Every shared setting production needs, with fresh keys (a service adds its own)."""
     return {
         "SHEBAO_ENV": "production",
+        "DATABASE_URL": "postgresql://shebao:Xq7-long-enough-pw@db:5432/shebao",
         "SHEBAO_API_KEYS": {"k" * 32: {"name": "hospital-1", "role": "hospital"}},
         "SHEBAO_FACTS_KEYS": {"f1": base64.b64encode(os.urandom(32)).decode()},
         "SHEBAO_MESSAGE_KEYS": {"m1": base64.b64encode(os.urandom(32)).decode()},
