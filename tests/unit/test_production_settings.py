@@ -60,7 +60,7 @@ def test_a_development_database_password_is_refused(
 ) -> None:
     monkeypatch.delenv("PGPASSWORD", raising=False)
     monkeypatch.delenv("PGPASSFILE", raising=False)
-    with pytest.raises(ValidationError, match="database password|DATABASE_URL"):
+    with pytest.raises(ValidationError, match=r"database password|DATABASE_URL"):
         ServiceSettings(**{**production_secrets(), "DATABASE_URL": url})
 
 
