@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(SHEBAO_HOME)/kafka/$(KAFKA_VERSION)/libs/.complete
 COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
 
-.PHONY: install up test lint unit soak bench load demo down status engine compose-test container-test
+.PHONY: install up test lint unit soak bench load chaos demo down status engine compose-test container-test
 
 ## install: venv + packages, Kafka jars, a compose validator (each only once)
 install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP)
@@ -85,3 +85,7 @@ bench: install
 
 load: install
 	$(BIN)/pytest -m load tests/load
+
+## chaos: every service, Kafka and PostgreSQL killed in turn under journeys; then the promises
+chaos: install
+	$(BIN)/pytest -m chaos -s tests/chaos

@@ -152,7 +152,9 @@ async def relay(database_url: str, bootstrap: str) -> tuple[float, float, int]:
         ours = idempotent_producer(bootstrap, "bench-relay")
         await ours.start()
         try:
-            relay_ = OutboxRelay(pool, ours, EventStore("card").channel)
+            relay_ = OutboxRelay(
+                pool, ours, EventStore("card").channel, bootstrap_servers=bootstrap
+            )
             started = time.perf_counter()
             async with pool.acquire() as conn:
                 while await relay_.publish_batch(conn):

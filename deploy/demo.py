@@ -62,16 +62,24 @@ class JourneyFailedError(Exception):
     """A step of the journey answered something other than success."""
 
 
+#: A keyed command took effect but its answer was lost in a fault: details name its events.
+ANSWER_LOST = "IDEMPOTENCY_ANSWER_LOST"
+Recover = Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]]
+
+
 async def _call(
     send: Callable[[], Awaitable[httpx.Response]],
     *,
     retry_codes: frozenset[str] = frozenset(),
     deadline: float,
+    recover: Recover | None = None,
 ) -> dict[str, Any]:
     """Send until success. A command keeps one Idempotency-Key over all its tries, so a try
     whose answer was lost (a cut connection, a service restarting, a 503) is retried safely:
-    it gets the first answer instead of running twice. Also retried while the answer's code
-    says an event has not arrived yet."""
+    it gets the first answer instead of running twice. When even the kept answer was lost (the
+    service died between its commit and keeping it), the step took effect: ``recover`` reads
+    what the answer would have said (a step that needs nothing of it goes on). Also retried
+    while the answer's code says an event has not arrived yet."""
     while True:
         try:
             response = await send()
@@ -84,6 +92,8 @@ async def _call(
             body: dict[str, Any] = response.json()
             return body
         code = response.json().get("code", "") if response.content else ""
+        if code == ANSWER_LOST:
+            return await recover(response.json()["details"]) if recover else {}
         wait = 0.05 if code in retry_codes else _retry_after(response, code)
         if wait is not None and time.monotonic() < deadline:
             await asyncio.sleep(wait)
@@ -126,18 +136,18 @@ async def run_journey(
             post(f"{urls.identity}/v1/persons", "operator", citizen.registration()),
             deadline=deadline,
         )
-        verified = await _call(
-            post(
-                f"{urls.identity}/v1/verifications",
-                "channel",
-                {
-                    "name": citizen.name,
-                    "id_number": citizen.id_number,
-                    "face_check": face_check_for(citizen).model_dump(mode="json"),
-                },
-            ),
-            deadline=deadline,
-        )
+
+        async def verify(_: object = None) -> dict[str, Any]:
+            # A lost answer held the citizen's token: they sign in again, with a new face check.
+            body = {
+                "name": citizen.name,
+                "id_number": citizen.id_number,
+                "face_check": face_check_for(citizen).model_dump(mode="json"),
+            }
+            send = post(f"{urls.identity}/v1/verifications", "channel", body)
+            return await _call(send, deadline=deadline, recover=verify)
+
+        verified = await verify()
         person_id = journey.person_id = verified["person_id"]
         signed_in["Authorization"] = f"Bearer {verified['citizen_token']}"
         # The citizen asks to be told by SMS as well as in the app.
@@ -163,6 +173,7 @@ async def run_journey(
             ),
             retry_codes=frozenset({"IDENTITY_NOT_VERIFIED"}),
             deadline=deadline,
+            recover=lambda events: _card_applied(client, urls, person_id, events, signed_in),
         )
         card_id = journey.card_id = applied["card_id"]
         await _call(
@@ -211,6 +222,26 @@ async def run_journey(
         reader = {**signed_in, "X-Api-Key": KEYS["channel"]} if signed_in else None
         journey.timeline = await person_timeline(client, urls, journey.person_id, reader)
     return journey
+
+
+async def _card_applied(
+    client: httpx.AsyncClient,
+    urls: Endpoints,
+    person_id: str,
+    events: list[dict[str, Any]],
+    signed_in: dict[str, str],
+) -> dict[str, Any]:
+    """The card an application whose answer was lost created: from the citizen's history."""
+    applied = {e["event_id"] for e in events if e["event_type"] == "CardApplied"}
+    history = await client.get(
+        f"{urls.card}/v1/persons/{person_id}/events",
+        headers={**signed_in, "X-Api-Key": KEYS["channel"]},
+    )
+    history.raise_for_status()
+    found = [e["payload"]["card_id"] for e in history.json() if e["event_id"] in applied]
+    if not found:
+        raise JourneyFailedError("the application's answer was lost and its card not found")
+    return {"card_id": found[0]}
 
 
 async def _await_messages(

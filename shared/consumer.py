@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from shared.batching import apply_each
 from shared.contracts import EventPayload, UnknownEventError, parse_payload
-from shared.db import Connection
+from shared.db import UNAVAILABLE, Connection
 from shared.envelope import EVENT_TYPE_HEADER, Envelope
 from shared.eventstore import ConcurrencyError, record_once
 from shared.metrics import DEAD_LETTERS, DUPLICATES_SKIPPED, EVENTS_APPLIED
@@ -37,12 +37,8 @@ Apply = Callable[[Connection, Envelope, EventPayload], Awaitable[None]]
 ApplyMany = Callable[[Connection, Sequence[tuple[Envelope, EventPayload]]], Awaitable[None]]
 
 #: Faults that pass: the event is retried with backoff, never skipped.
-TRANSIENT = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+TRANSIENT: tuple[type[Exception], ...] = (
+    *UNAVAILABLE,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
     ConcurrencyError,

@@ -19,6 +19,19 @@ else:
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 
+#: The database is away: down, restarting, shutting down, full, or a connection cut in the
+#: middle of a query (asyncpg then raises InternalClientError). Worth a retry; never a defect.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+)
+#: What a background loop (relay, dispatcher, timers) waits out and tries again after.
+DATABASE_FAULTS: tuple[type[Exception], ...] = (*UNAVAILABLE, asyncpg.PostgresError)
+
 
 async def _no_reset(_: asyncpg.Connection[asyncpg.Record]) -> None:
     """Connections go back to the pool as they are: the default reset (UNLISTEN, RESET ALL,

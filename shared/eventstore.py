@@ -199,7 +199,7 @@ class EventStore:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
         # A command sent with an Idempotency-Key takes effect once: its key is marked in the
         # same transaction, or this one fails because another attempt holds the key.
-        await mark_committed(conn)
+        await mark_committed(conn, envelopes)
 
 
 async def record_once(conn: Connection, group: str, event_id: uuid.UUID) -> bool:

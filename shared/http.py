@@ -15,6 +15,7 @@ from prometheus_client import Counter, Histogram, make_asgi_app
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import UNAVAILABLE
 from shared.envelope import new_event_id
 from shared.errors import DomainError
 from shared.eventstore import Causation, ConcurrencyError
@@ -142,18 +143,13 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
             409, exc.code, "Someone else changed this record at the same time; try again."
         )
 
-    @app.exception_handler(OSError)
-    @app.exception_handler(asyncpg.PostgresConnectionError)
-    @app.exception_handler(asyncpg.InterfaceError)
-    @app.exception_handler(asyncpg.InternalClientError)
-    @app.exception_handler(asyncpg.OperatorInterventionError)
-    @app.exception_handler(asyncpg.TooManyConnectionsError)
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-        # The database (or Kafka) is away: restarting, shutting down, a connection cut in the
-        # middle of a query (asyncpg then raises InternalClientError). Nothing was changed
-        # that will not be rolled back; the caller may retry.
+        # Nothing was changed that will not be rolled back; the caller may retry.
         log.warning("dependency_unavailable", error=type(exc).__name__)
         return unavailable_response()
+
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -15,7 +15,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,8 @@ import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import Connection
+from shared.db import UNAVAILABLE, Connection
+from shared.envelope import Envelope
 
 log = structlog.get_logger(__name__)
 
@@ -67,18 +68,25 @@ class IdempotencyKeyInUse(Exception):
     message = "A request with this Idempotency-Key is being carried out; retry in a moment."
 
 
-async def mark_committed(conn: Connection) -> None:
+async def mark_committed(conn: Connection, events: Sequence[Envelope]) -> None:
     """Inside the transaction that stores a command's events: record that this attempt took
-    effect, or raise (rolling it back) if another attempt holds the key."""
+    effect, and which events it stored, or raise (rolling it back) if another attempt holds
+    the key."""
     claim = _current.get()
     if claim is None:
         return
+    named = [
+        {"event_type": e.event_type, "event_id": str(e.event_id), "stream_id": e.stream_id}
+        for e in events
+    ]
     held = await conn.fetchval(
-        "UPDATE idempotency_keys SET committed_at = coalesce(committed_at, now())"
+        "UPDATE idempotency_keys SET committed_at = coalesce(committed_at, now()),"
+        " events = events || $4::jsonb"
         " WHERE scope = $1 AND key = $2 AND attempt = $3 RETURNING true",
         claim.scope,
         claim.key,
         claim.attempt,
+        json.dumps(named),
     )
     if not held:
         raise IdempotencyKeyInUse
@@ -95,8 +103,14 @@ def outside_command() -> Iterator[None]:
         _current.reset(token)
 
 
-def _error(status: int, code: str, message: str, retry_after: int | None = None) -> Message:
-    body = json.dumps({"code": code, "message": message, "details": []}).encode()
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> Message:
+    body = json.dumps({"code": code, "message": message, "details": details or []}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
@@ -135,7 +149,7 @@ class IdempotencyMiddleware:
         try:
             await self._purge(pool)
             refusal = await _claim(pool, claim, hashlib.sha256(body).digest())
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except UNAVAILABLE as exc:
             log.warning("dependency_unavailable", error=type(exc).__name__)
             refusal = _error(503, "SERVICE_UNAVAILABLE", "Try again in a moment.", retry_after=2)
         if refusal is not None:
@@ -196,7 +210,7 @@ async def _claim(pool: asyncpg.Pool, claim: Claim, request_hash: bytes) -> Messa
     if inserted:
         return None
     row = await pool.fetchrow(
-        "SELECT request_hash, attempt, committed_at, status, content_type, body,"
+        "SELECT request_hash, attempt, committed_at, status, content_type, body, events,"
         " claimed_at < now() - make_interval(secs => $3) AS stale"
         " FROM idempotency_keys WHERE scope = $1 AND key = $2",
         claim.scope,
@@ -210,7 +224,7 @@ async def _claim(pool: asyncpg.Pool, claim: Claim, request_hash: bytes) -> Messa
     if row["status"] is not None:
         return _replay(row["status"], row["content_type"], row["body"])
     if row["committed_at"] is not None and row["stale"]:
-        return _error(409, "IDEMPOTENCY_ANSWER_LOST", _LOST)
+        return _error(409, "IDEMPOTENCY_ANSWER_LOST", _LOST, details=json.loads(row["events"]))
     if row["stale"] and row["committed_at"] is None:
         taken = await pool.fetchval(
             "UPDATE idempotency_keys SET attempt = $3, claimed_at = now()"
@@ -229,7 +243,7 @@ async def _claim(pool: asyncpg.Pool, claim: Claim, request_hash: bytes) -> Messa
 _REUSED = "This Idempotency-Key was used for another request; use a new key for a new request."
 _LOST = (
     "A request with this Idempotency-Key was carried out, but its answer was lost in a fault;"
-    " read the current state instead of repeating it."
+    " the events it recorded are in details: read the current state instead of repeating it."
 )
 
 
@@ -269,14 +283,14 @@ async def _keep(pool: asyncpg.Pool, claim: Claim, start: Message, body: bytes) -
             content_type or None,
             body,
         )
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except UNAVAILABLE as exc:
         # The answer still goes out; a retry is told the answer was lost, not run again.
         log.warning("idempotent_answer_not_kept", error=type(exc).__name__)
 
 
 async def _release(pool: asyncpg.Pool, claim: Claim) -> None:
     """Let the key go, unless this attempt took effect."""
-    with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    with contextlib.suppress(*UNAVAILABLE):
         await pool.execute(
             "DELETE FROM idempotency_keys"
             " WHERE scope = $1 AND key = $2 AND attempt = $3 AND committed_at IS NULL",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
 from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
-from shared.db import Connection
+from shared.db import DATABASE_FAULTS, Connection
 from shared.envelope import record_headers
 from shared.metrics import EVENTS_PUBLISHED
 
@@ -23,6 +25,14 @@ _READY = (
     "SELECT id, topic, message_key, event_type, schema_version, value FROM outbox"
     " WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT $1"
 )
+
+
+def _event_id(value: bytes | None) -> str:
+    """The event id an outbox row or record carries ('' when it is no envelope)."""
+    try:
+        return str(json.loads(value or b"").get("event_id", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 #: How soon to look again when committed rows wait for older transactions to end.
@@ -38,12 +48,14 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         channel: str,
         *,
+        bootstrap_servers: str,
         batch_size: int = 500,
         idle_poll_s: float = 0.5,
     ) -> None:
         self.pool = pool
         self.producer = producer
         self.channel = channel
+        self.bootstrap_servers = bootstrap_servers
         self.batch_size = batch_size
         self.idle_poll_s = idle_poll_s
         self._wake = asyncio.Event()
@@ -56,7 +68,8 @@ class OutboxRelay:
                 await self._run_locked()
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (*DATABASE_FAULTS, KafkaError) as exc:
+                # Kafka may hold rows whose deletion did not happen: the next round reconciles.
                 log.warning("relay_retrying", error=type(exc).__name__, backoff_s=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -71,6 +84,7 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             await conn.add_listener(self.channel, self._on_notify)
             try:
+                await self.reconcile(conn)
                 while True:
                     self._wake.clear()  # before looking: a wake-up meanwhile is not lost
                     if await self.publish_batch(conn) == 0:
@@ -84,6 +98,52 @@ class OutboxRelay:
             finally:
                 await conn.remove_listener(self.channel, self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self.channel)
+
+    async def reconcile(self, conn: Connection) -> int:
+        """Forget the rows Kafka already has; how many.
+
+        A fault between Kafka's acknowledgement and the delete (this process killed, the
+        database gone) leaves published rows in the outbox. The relay is its topic's only
+        writer and publishes in order, so what of the next rows was published sits at the
+        tail of their partitions: those rows are deleted instead of being sent twice."""
+        rows = await conn.fetch(_READY, self.batch_size)
+        if not rows:
+            return 0
+        published = await self._tail_event_ids({r["topic"] for r in rows})
+        done = [r["id"] for r in rows if _event_id(r["value"]) in published]
+        if done:
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", done)
+            log.info("relay_reconciled", already_published=len(done))
+        return len(done)
+
+    async def _tail_event_ids(self, topics: set[str]) -> set[str]:
+        """The event ids of the last ``batch_size`` records of each partition of ``topics``."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in sorted(topics)
+                for p in sorted(await self.producer.partitions_for(topic))
+            ]
+            if not partitions:
+                return set()
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            starts = await consumer.beginning_offsets(partitions)
+            for tp in partitions:
+                consumer.seek(tp, max(ends[tp] - self.batch_size, starts[tp]))
+            ids: set[str] = set()
+            behind = {tp for tp in partitions if ends[tp] > starts[tp]}
+            while behind:
+                batches = await consumer.getmany(*behind, timeout_ms=1000)
+                ids |= {_event_id(r.value) for rs in batches.values() for r in rs}
+                behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
+            return ids
+        finally:
+            await consumer.stop()
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()

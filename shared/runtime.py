@@ -77,7 +77,9 @@ async def run_service(
         await producer.start()
         stack.push_async_callback(producer.stop)
         store = EventStore(service)
-        relay = OutboxRelay(pool, producer, store.channel)
+        relay = OutboxRelay(
+            pool, producer, store.channel, bootstrap_servers=settings.kafka_bootstrap_servers
+        )
         broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=f"shebao-{service}",

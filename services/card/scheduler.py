@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
 import structlog
 
 from services.card import commands, store
 from services.card.handlers import CardHandlers
+from shared.db import DATABASE_FAULTS
 from shared.eventstore import Causation
 
 log = structlog.get_logger(__name__)
@@ -36,7 +36,7 @@ class Scheduler:
         while True:
             try:
                 fired = await self.fire_due()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_FAULTS as exc:
                 log.warning("timers_retrying", error=type(exc).__name__)
                 fired = 0
             if fired < self.batch:

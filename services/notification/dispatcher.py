@@ -36,6 +36,7 @@ from shared.batching import WriteBehind
 from shared.consumer import DEAD_LETTER_REASON_HEADER
 from shared.contracts import parse_payload
 from shared.contracts.notification import NotificationChannel
+from shared.db import DATABASE_FAULTS
 from shared.envelope import Envelope, new_event_id, utc_now
 from shared.eventstore import Causation, EventStore
 from shared.facts import FactsKeys
@@ -128,7 +129,7 @@ class Dispatcher:
                 busy = await self.dispatch_due()
                 if n == 0:  # left over after a crash: one worker looks
                     busy += await self.publish_dead_letters()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_FAULTS as exc:
                 log.warning("dispatch_paused", error=type(exc).__name__)
                 busy = 0
             if busy == 0:

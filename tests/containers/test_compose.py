@@ -14,7 +14,6 @@ import secrets
 import signal
 import subprocess
 import time
-from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +21,10 @@ from typing import Any
 
 import docker
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.demo import Endpoints, run_demo
 from deploy.paths import REPO, free_port
-from shared.envelope import Envelope
+from tests.probe import check_public_log
 from tests.test_deploy import APP_SERVICES, compose_command
 
 pytestmark = pytest.mark.containers
@@ -161,58 +158,6 @@ def _keep_logs(deployed: Deployment, path: Path) -> None:
     path.write_text(result.stdout + result.stderr)
 
 
-async def _read_topic(bootstrap: str, topic: str) -> list[Envelope]:
-    """Every record of ``topic`` from offset zero to its end now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        envelopes: list[Envelope] = []
-        behind = set(partitions)
-        while behind:
-            batches = await consumer.getmany(timeout_ms=500)
-            envelopes += [
-                Envelope.from_bytes(r.value or b"") for rs in batches.values() for r in rs
-            ]
-            behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
-        return envelopes
-    finally:
-        await consumer.stop()
-
-
-async def _probe(deployed: Deployment, timeout_s: float = 120) -> dict[str, int]:
-    """The public log of each service: no event twice, no gap in any stream, and every event
-    of its event store published (waits for the relays to catch up). Events per topic."""
-    counts: dict[str, int] = {}
-    for service in APP_SERVICES:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            stored = deployed.stored_events(service)
-            published = await _read_topic(deployed.kafka, f"{service}.events")
-            if len(published) >= stored or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(2)
-        twice = [e for e, n in Counter(str(p.event_id) for p in published).items() if n > 1]
-        assert not twice, f"{service}.events carries {len(twice)} events twice"
-        versions: dict[str, list[int]] = defaultdict(list)
-        for envelope in published:
-            versions[envelope.stream_id].append(envelope.stream_version)
-        gaps = {s: v for s, v in versions.items() if v != list(range(1, len(v) + 1))}
-        assert not gaps, f"{service}.events: streams out of order or with gaps: {gaps}"
-        assert len(published) == stored, f"{service}: {stored} stored, {len(published)} published"
-        counts[service] = stored
-    return counts
-
-
 async def test_compose_runs_the_journey_and_survives_crashes(deployment: Deployment) -> None:
     first = await run_demo(deployment.endpoints, 10, seed=1)
     assert [j.failure for j in first if not j.completed] == []
@@ -228,6 +173,8 @@ async def test_compose_runs_the_journey_and_survives_crashes(deployment: Deploym
 
     after = await run_demo(deployment.endpoints, 10, seed=3)
     assert [j.failure for j in after if not j.completed] == []
-    counts = await _probe(deployment)
+    counts = await check_public_log(
+        deployment.kafka, lambda service: asyncio.to_thread(deployment.stored_events, service)
+    )
     assert all(counts.values()), counts
     print(f"events per topic {counts}; journeys cut by the crashes: {len(cut)} of 20 {cut}")

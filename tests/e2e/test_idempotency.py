@@ -191,6 +191,7 @@ async def test_a_key_whose_attempt_died_is_taken_over_or_says_the_answer_was_los
         await conn.close()
     assert lost.status_code == 409
     assert lost.json()["code"] == "IDEMPOTENCY_ANSWER_LOST"
+    assert "IdentityVerified" in [e["event_type"] for e in lost.json()["details"]]
     assert "idempotent-replayed" not in taken_over.headers  # run anew, not replayed
     assert taken_over.status_code >= 400
     assert running.status_code == 409

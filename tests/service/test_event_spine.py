@@ -99,7 +99,9 @@ async def test_the_relay_publishes_every_event_once_in_stream_order(
 
     producer = idempotent_producer(infra.bootstrap_servers, "spine-test")
     await producer.start()
-    relay = OutboxRelay(pool, producer, store.channel, batch_size=7)
+    relay = OutboxRelay(
+        pool, producer, store.channel, bootstrap_servers=infra.bootstrap_servers, batch_size=7
+    )
     relaying = asyncio.create_task(relay.run())
     try:
         await asyncio.gather(*(writer(f"stream{n}") for n in range(8)))
@@ -119,6 +121,42 @@ async def test_the_relay_publishes_every_event_once_in_stream_order(
     assert {s: v for s, v in versions.items()} == {
         f"stream{n}": list(range(1, 21)) for n in range(8)
     }
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_rows_kafka_got_before_a_crash_are_not_published_again(
+    infra: Infrastructure, pool: asyncpg.Pool
+) -> None:
+    # The process (or the database) dies after Kafka acknowledged a batch and before the rows
+    # were deleted: the relay that takes over publishes each event once all the same.
+    topic = f"spine-{secrets.token_hex(4)}.events"
+    await new_topics(infra.bootstrap_servers, topic)
+    store = store_on(topic)
+    for n in range(5):
+        await append(pool, store, f"stream{n}", 0, mailed(1), mailed(2))
+    producer = idempotent_producer(infra.bootstrap_servers, "spine-test")
+    await producer.start()
+    relay = OutboxRelay(
+        pool, producer, store.channel, bootstrap_servers=infra.bootstrap_servers, batch_size=4
+    )
+    try:
+        async with pool.acquire() as conn:
+            crashed = conn.transaction()
+            await crashed.start()
+            assert await relay.publish_batch(conn) == 4  # in Kafka; the delete is lost
+            await crashed.rollback()
+            assert await pool.fetchval("SELECT count(*) FROM outbox") == 10
+            relaying = asyncio.create_task(relay.run())
+            records = await read_records(
+                infra.bootstrap_servers, [topic], keep=lambda r: True, done=lambda k: len(k) >= 10
+            )
+            relaying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relaying
+    finally:
+        await producer.stop()
+    ids = [Envelope.from_bytes(r.value or b"").event_id for r in records]
+    assert len(ids) == len(set(ids)) == 10
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
