@@ -297,7 +297,12 @@ async def person_timeline(
 
 
 async def run_demo(
-    urls: Endpoints, citizens: int, *, concurrency: int = 8, seed: int | None = None
+    urls: Endpoints,
+    citizens: int,
+    *,
+    concurrency: int = 8,
+    seed: int | None = None,
+    timeout_s: float = 60,
 ) -> list[Journey]:
     """Run ``citizens`` journeys, at most ``concurrency`` at a time."""
     rng = random.Random(seed)  # noqa: S311 - made-up citizens, not secrets
@@ -307,6 +312,6 @@ async def run_demo(
 
         async def one(citizen: Citizen) -> Journey:
             async with gate:
-                return await run_journey(client, urls, citizen)
+                return await run_journey(client, urls, citizen, timeout_s)
 
         return list(await asyncio.gather(*(one(c) for c in people)))

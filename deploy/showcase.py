@@ -224,7 +224,13 @@ async def run_showcase(urls: Endpoints, seed: int | None = None) -> Showcase:
             payment_scene,
         )
         for scene in scenes:
-            part = await scene(client, urls, rng)
+            name = scene.__name__.removesuffix("_scene")
+            try:
+                part = await scene(client, urls, rng)
+            except Exception as exc:  # a service died mid-scene: the report still comes
+                result.lines.append(f"[red]{name}: could not be shown ({type(exc).__name__})[/]")
+                result.outcomes[name] = False
+                continue
             result.lines.extend(part.lines)
             result.outcomes.update(part.outcomes)
     return result

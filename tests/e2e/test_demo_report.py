@@ -1,0 +1,39 @@
+"""The demo's report survives a service that does not answer: one line of JSON all the same,
+naming what failed, and a failing exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from deploy.paths import REPO, free_port
+from deploy.stack import ServiceProcess
+
+
+def test_the_report_comes_when_a_service_is_down(
+    services: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "SHEBAO_HOME": str(tmp_path),  # no stack state: the ports below are used
+        **{f"{name.upper()}_PORT": str(proc.port) for name, proc in services.items()},
+        "CARD_PORT": str(free_port()),  # the card service is down
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "demo", "--citizens", "2", "--json", "--timeout", "5"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (report["citizens"], report["completed"], report["failed"]) == (2, 0, 2)
+    assert report["failures"]
+    assert report["showcase"]["card"] is False
