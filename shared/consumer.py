@@ -27,7 +27,7 @@ from shared.contracts import EventPayload, UnknownEventError, parse_payload
 from shared.db import UNAVAILABLE, Connection
 from shared.envelope import EVENT_TYPE_HEADER, Envelope
 from shared.eventstore import ConcurrencyError, record_once
-from shared.metrics import DEAD_LETTERS, DUPLICATES_SKIPPED, EVENTS_APPLIED
+from shared.metrics import CONSUMER_HELD, DEAD_LETTERS, DUPLICATES_SKIPPED, EVENTS_APPLIED
 from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
@@ -122,6 +122,9 @@ class InboxConsumer:
     apply_many: ApplyMany | None = None
     #: A record could not be parked: the consumer holds at it (not ready) until it can.
     parking_failed: bool = False
+
+    def __post_init__(self) -> None:
+        CONSUMER_HELD.labels(self.group).set(0)  # an alert rule sees the series from the start
 
     @classmethod
     def for_feed(
@@ -255,9 +258,11 @@ class InboxConsumer:
                     error=type(exc).__name__,
                 )
             self.parking_failed = True
+            CONSUMER_HELD.labels(self.group).set(1)
             await asyncio.sleep(self.max_backoff_s)
             raise
         self.parking_failed = False
+        CONSUMER_HELD.labels(self.group).set(0)
         DEAD_LETTERS.labels(self.group).inc()
         log.warning(
             "dead_lettered",

@@ -1,6 +1,6 @@
 """Prometheus metrics of the event spine (served at each service's /metrics)."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 EVENTS_PUBLISHED = Counter(
     "shebao_events_published_total", "Events the outbox relay published", ["topic"]
@@ -13,4 +13,9 @@ DUPLICATES_SKIPPED = Counter(
 )
 DEAD_LETTERS = Counter(
     "shebao_dead_letters_total", "Records sent to a dead-letter topic", ["group"]
+)
+CONSUMER_HELD = Gauge(
+    "shebao_consumer_held",
+    "1 while a consumer group holds at a record it cannot park (alert on it)",
+    ["group"],
 )

@@ -203,3 +203,50 @@ async def test_a_poison_message_is_dead_lettered_and_the_consumer_carries_on(
     ]
     assert [r.value for r in dead] == [b"not json", json.dumps(broken).encode()]
     assert applied == [str(good.event_id)], "applied once, although delivered twice"
+
+
+class _Gateway:
+    """A dead-letter producer that refuses until told otherwise."""
+
+    def __init__(self) -> None:
+        self.failing = True
+        self.sent: list[bytes] = []
+
+    async def send_and_wait(self, topic: str, **record: object) -> None:
+        if self.failing:
+            raise OSError("broker refused the dead letter")
+        self.sent.append(record["value"])  # type: ignore[arg-type]
+
+
+async def test_a_consumer_that_cannot_park_holds_says_so_and_goes_on_once_it_can(
+    pool: asyncpg.Pool,
+) -> None:
+    from aiokafka.structs import ConsumerRecord
+    from prometheus_client import REGISTRY
+
+    group = f"hold{secrets.token_hex(3)}"
+    gateway = _Gateway()
+    consumer = InboxConsumer(
+        pool,
+        group,
+        {"CardMailed"},
+        lambda *_: None,
+        gateway,
+        max_backoff_s=0.01,  # type: ignore[arg-type]
+    )
+    poison = ConsumerRecord(
+        "card.events", 0, 7, 0, 0, b"p1", b"not json", None, 8, 8, [("event_type", b"CardMailed")]
+    )
+    message = type("Message", (), {"raw_message": (poison,)})()
+
+    def held() -> float | None:
+        return REGISTRY.get_sample_value("shebao_consumer_held", {"group": group})
+
+    assert held() == 0
+    with pytest.raises(OSError, match="refused"):  # not acknowledged: delivered again
+        await consumer.handle(message)  # type: ignore[arg-type]
+    assert consumer.parking_failed
+    assert held() == 1
+    gateway.failing = False
+    await consumer.handle(message)  # type: ignore[arg-type]
+    assert (consumer.parking_failed, held(), gateway.sent) == (False, 0, [b"not json"])
