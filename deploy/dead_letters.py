@@ -18,14 +18,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from rich.table import Table
 
-from deploy.notifications import topic_partitions
 from deploy.state import console, infrastructure_urls
 from shared.consumer import DEAD_LETTER_ACTION_HEADER, DEAD_LETTER_REASON_HEADER, SOURCE_HEADERS
-from shared.kafka import idempotent_producer
+from shared.kafka import idempotent_producer, read_topic
 from shared.topics import CONSUMED_TOPICS, dead_letter_topic
 
 app = typer.Typer(help="Records a consumer group parked: list, show, skip or redrive them.")
@@ -64,19 +62,7 @@ def _text(headers: dict[str, bytes], name: str, default: str = "") -> str:
 
 
 async def _read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    partitions = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            batches = await consumer.getmany(timeout_ms=500)
-            records += [r for batch in batches.values() for r in batch]
-    finally:
-        await consumer.stop()
+    records = await read_topic(bootstrap, topic)
     return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
 
 

@@ -11,13 +11,13 @@ from typing import Annotated, Any
 import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.table import Table
 
 from deploy.demo import KEYS
 from deploy.sink import SinkClient
 from deploy.state import console, endpoints, infrastructure_urls
 from services.notification.dispatcher import NOTIFICATION_ID_HEADER
+from shared.kafka import topic_partitions
 from shared.topics import dead_letter_topic
 
 app = typer.Typer(help="Messages to citizens: the delivery log, failures, the local sink.")
@@ -79,17 +79,6 @@ async def retry_dead_letters(
     finally:
         await consumer.stop()
     return report
-
-
-async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
-    """A topic's partition numbers."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for t in described for p in t["partitions"])
 
 
 async def _retry(client: httpx.AsyncClient, url: str, nid: str, report: RetryReport) -> None:

@@ -1,14 +1,15 @@
-"""Kafka plumbing: topic provisioning and the idempotent producer."""
+"""Kafka plumbing: topic provisioning, the idempotent producer, reading a whole topic."""
 
 from __future__ import annotations
 
 import contextlib
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import ConsumerRecord
 
 from shared.topics import all_topics
 
@@ -84,3 +85,36 @@ def idempotent_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProdu
         # Large enough for a dead letter of the largest record an events topic accepts.
         max_request_size=DEAD_LETTER_MAX_BYTES + 64 * 1024,
     )
+
+
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
+    """A topic's partition numbers."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for t in described for p in t["partitions"])
+
+
+async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` from offset zero to its end now (no consumer group)."""
+    partitions = [
+        TopicPartition(topic, p) for p in await topic_partitions(bootstrap_servers, topic)
+    ]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        behind = {tp for tp in partitions if ends[tp] > 0}
+        while behind:
+            batches = await consumer.getmany(*behind, timeout_ms=500)
+            records += [r for batch in batches.values() for r in batch]
+            behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
+        return records
+    finally:
+        await consumer.stop()

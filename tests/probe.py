@@ -8,42 +8,21 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
 from shared.envelope import Envelope
+from shared.kafka import read_topic
 from shared.topics import EVENTS_TOPIC
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[Envelope]:
+async def read_events(bootstrap: str, topic: str) -> list[Envelope]:
     """Every event on ``topic`` from offset zero to its end now (records that are no
     envelope, put there by a test, are left out)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        envelopes: list[Envelope] = []
-        behind = set(partitions)
-        while behind:
-            batches = await consumer.getmany(timeout_ms=500)
-            for record in (r for rs in batches.values() for r in rs):
-                try:
-                    envelopes.append(Envelope.from_bytes(record.value or b""))
-                except ValueError:
-                    continue  # a poison record a test put there: no event of a service
-            behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
-        return envelopes
-    finally:
-        await consumer.stop()
+    events = []
+    for record in await read_topic(bootstrap, topic):
+        try:
+            events.append(Envelope.from_bytes(record.value or b""))
+        except ValueError:
+            continue  # a poison record a test put there: no event of a service
+    return events
 
 
 async def check_public_log(
@@ -56,7 +35,7 @@ async def check_public_log(
         deadline = time.monotonic() + timeout_s
         while True:
             stored = await stored_events(service)
-            published = await read_topic(bootstrap, topic)
+            published = await read_events(bootstrap, topic)
             if len(published) >= stored or time.monotonic() > deadline:
                 break
             await asyncio.sleep(2)

@@ -47,13 +47,21 @@ async def _citizen(services: dict[str, ServiceProcess], seed: int) -> tuple[Citi
     return citizen, await register(services["identity"].url, citizen)
 
 
+async def _keyed_verification(
+    services: dict[str, ServiceProcess], seed: int
+) -> tuple[str, dict[str, Any], str, dict[str, str]]:
+    """A registered citizen's person id, a verification of them, where to send it, and the
+    online hall's headers with a fresh key."""
+    citizen, person_id = await _citizen(services, seed)
+    url = f"{services['identity'].url}{VERIFY}"
+    key = {"X-Api-Key": "dev-online-hall", "Idempotency-Key": str(uuid.uuid4())}
+    return person_id, _verification(citizen), url, key
+
+
 async def test_a_verification_whose_answer_was_lost_is_retried_with_its_key(
     services: dict[str, ServiceProcess], infra: Infrastructure
 ) -> None:
-    citizen, person_id = await _citizen(services, 7101)
-    body = _verification(citizen)
-    url = f"{services['identity'].url}{VERIFY}"
-    key = {"X-Api-Key": "dev-online-hall", "Idempotency-Key": str(uuid.uuid4())}
+    person_id, body, url, key = await _keyed_verification(services, 7101)
     async with httpx.AsyncClient(timeout=30) as client:
         first = await client.post(url, headers=key, json=body)
         again = await client.post(url, headers=key, json=body)
@@ -126,10 +134,7 @@ async def test_nobody_else_gets_the_answer_kept_for_a_key(
 async def test_concurrent_retries_take_effect_once(
     services: dict[str, ServiceProcess], infra: Infrastructure
 ) -> None:
-    citizen, person_id = await _citizen(services, 7105)
-    body = _verification(citizen)
-    url = f"{services['identity'].url}{VERIFY}"
-    key = {"X-Api-Key": "dev-online-hall", "Idempotency-Key": str(uuid.uuid4())}
+    person_id, body, url, key = await _keyed_verification(services, 7105)
     async with httpx.AsyncClient(timeout=30) as client:
         answers = await asyncio.gather(
             *(client.post(url, headers=key, json=body) for _ in range(12))

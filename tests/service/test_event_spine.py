@@ -45,6 +45,13 @@ def mailed(n: int) -> CardMailed:
     return CardMailed(card_id=f"c{n}", courier="EMS", tracking_number=f"EMS{n:08d}")
 
 
+async def private_store(infra: Infrastructure) -> tuple[str, EventStore]:
+    """A new topic of its own, and an event store publishing to it."""
+    topic = f"spine-{secrets.token_hex(4)}.events"
+    await new_topics(infra.bootstrap_servers, topic)
+    return topic, store_on(topic)
+
+
 def store_on(topic: str) -> EventStore:
     store = EventStore("card")
     store.topic = topic  # a private topic, so the running services never see test events
@@ -89,9 +96,7 @@ async def test_events_and_outbox_roll_back_together(pool: asyncpg.Pool) -> None:
 async def test_the_relay_publishes_every_event_once_in_stream_order(
     infra: Infrastructure, pool: asyncpg.Pool
 ) -> None:
-    topic = f"spine-{secrets.token_hex(4)}.events"
-    await new_topics(infra.bootstrap_servers, topic)
-    store = store_on(topic)
+    topic, store = await private_store(infra)
 
     async def writer(stream: str) -> None:
         for version in range(0, 20, 2):
@@ -129,9 +134,7 @@ async def test_rows_kafka_got_before_a_crash_are_not_published_again(
 ) -> None:
     # The process (or the database) dies after Kafka acknowledged a batch and before the rows
     # were deleted: the relay that takes over publishes each event once all the same.
-    topic = f"spine-{secrets.token_hex(4)}.events"
-    await new_topics(infra.bootstrap_servers, topic)
-    store = store_on(topic)
+    topic, store = await private_store(infra)
     for n in range(5):
         await append(pool, store, f"stream{n}", 0, mailed(1), mailed(2))
     producer = idempotent_producer(infra.bootstrap_servers, "spine-test")

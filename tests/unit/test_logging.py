@@ -16,7 +16,8 @@ def _lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def test_a_repeating_warning_is_one_line_then_one_with_the_count() -> None:
+def _logging_to(window_s: float = 0.2) -> io.StringIO:
+    """The services' logging set-up, its lines captured (repeats held back ``window_s``)."""
     import faststream.kafka  # noqa: F401  (FastStream sets its logger up on import)
 
     stream = io.StringIO()
@@ -24,7 +25,12 @@ def test_a_repeating_warning_is_one_line_then_one_with_the_count() -> None:
     handler = logging.getLogger().handlers[0]
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(stream)
-    handler.filters[:] = [RepeatFilter(window_s=0.2)]
+    handler.filters[:] = [RepeatFilter(window_s=window_s)]
+    return stream
+
+
+def test_a_repeating_warning_is_one_line_then_one_with_the_count() -> None:
+    stream = _logging_to(window_s=0.2)
     broker = logging.getLogger("aiokafka.conn")
     for _ in range(1000):
         broker.error("Unable connect to node with id %s: %s", 1, "refused")
@@ -43,11 +49,7 @@ def test_a_repeating_warning_is_one_line_then_one_with_the_count() -> None:
 
 
 def test_information_is_never_held_back() -> None:
-    stream = io.StringIO()
-    configure_logging("test", json=True)
-    handler = logging.getLogger().handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
+    stream = _logging_to()
     for _ in range(5):
         logging.getLogger("shared.runtime").info("service_started")
     assert len(_lines(stream)) == 5
