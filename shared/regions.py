@@ -1,6 +1,10 @@
 """Regions (参保地): 6-digit administrative codes whose first two digits name the province."""
 
 import re
+from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Provinces, autonomous regions and municipalities; Taiwan (71), Hong Kong (81), Macao (82),
 #: and residence permits of Taiwan residents (83).
@@ -30,3 +34,11 @@ def is_region(code: str) -> bool:
 def province_of(region: str) -> str:
     """The province (first two digits) of a region code."""
     return region[:2]
+
+
+def for_region(setting: Mapping[str, T], region: str, default: T) -> T:
+    """A per-region setting's value for ``region``: its own, else its province's, else the
+    default. A configured value counts even when it is 0 or empty."""
+    if region in setting:
+        return setting[region]
+    return setting.get(province_of(region), default)

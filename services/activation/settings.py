@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.activation.passwords import LockRule
 from services.activation.payment_codes import DEV_KEY_ID, DEV_SEED, CodeKeys
+from shared.regions import for_region
 from shared.settings import ServiceSettings
 
 
@@ -68,18 +69,13 @@ class ActivationSettings(ServiceSettings):
 
     def initial_password_for(self, region: str) -> str:
         """The initial service password of a region's cards."""
-        return (
-            self.initial_password.get(region) or self.initial_password.get(region[:2]) or ("123456")
-        )
+        return for_region(self.initial_password, region, "123456")
 
     def lock_rule_for(self, region: str) -> LockRule:
         """The password lock rule of a region."""
-        failures = self.password_lock_failures.get(region) or self.password_lock_failures.get(
-            region[:2]
-        )
-        return LockRule(failures=failures or 6)
+        return LockRule(failures=for_region(self.password_lock_failures, region, 6))
 
     def ecard_processing_delay(self, region: str) -> timedelta:
         """How long a region processes a new e-card before it works."""
-        seconds = self.ecard_processing_s.get(region, self.ecard_processing_s.get(region[:2], 0))
+        seconds = for_region(self.ecard_processing_s, region, 0)
         return timedelta(seconds=seconds)

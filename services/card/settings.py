@@ -5,6 +5,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.regions import for_region
 from shared.settings import ServiceSettings
 
 
@@ -29,13 +30,12 @@ class CardSettings(ServiceSettings):
 
     def loss_lapse(self, region: str) -> timedelta:
         """How long a temporary loss report lasts in a region."""
-        days = self.loss_lapse_days.get(region) or self.loss_lapse_days.get(region[:2]) or 7
+        days = for_region(self.loss_lapse_days, region, 7)
         return timedelta(days=days)
 
     def replacement_fee(self, region: str) -> int:
         """The replacement fee of a region, in fen."""
-        fee = self.replacement_fee_fen.get(region, self.replacement_fee_fen.get(region[:2]))
-        return 2000 if fee is None else fee
+        return for_region(self.replacement_fee_fen, region, 2000)
 
     @property
     def seal_after(self) -> timedelta:

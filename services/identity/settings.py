@@ -14,6 +14,7 @@ from services.identity.facecheck import dev_provider_key, public_key_b64
 from services.identity.vault import dev_master_key
 from shared import citizen
 from shared.privacy import check_key_32
+from shared.regions import for_region
 from shared.settings import ServiceSettings
 from shared.signing import SigningKeys, decode_key
 
@@ -82,12 +83,11 @@ class IdentitySettings(ServiceSettings):
 
     def family_limit_for(self, region: str) -> int:
         """The family limit of a region: its own, its province's, or 8."""
-        return self.family_limit.get(region) or self.family_limit.get(region[:2]) or 8
+        return for_region(self.family_limit, region, 8)
 
     def lock_policy(self, region: str) -> LockPolicy:
         """The face-lock rule of a region: its own, its province's, or the default."""
-        setting = self.face_lock.get(region) or self.face_lock.get(region[:2])
-        return (setting or LockPolicySetting()).policy()
+        return for_region(self.face_lock, region, LockPolicySetting()).policy()
 
     def token_keys(self) -> SigningKeys:
         """The keys that sign citizen tokens."""
