@@ -12,6 +12,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 NONCE_BYTES = 12
 
 
+def mask_phone(phone: str) -> str:
+    """``13812345678`` -> ``138****5678``."""
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+def mask_email(address: str) -> str:
+    """``alice@example.com`` -> ``a***@example.com``."""
+    local, _, domain_part = address.partition("@")
+    return f"{local[:1]}***@{domain_part}"
+
+
 def keyed_hash(key: str, value: str) -> str:
     """HMAC-SHA256 (hex) of a value under a secret key: stable for look-ups, not reversible."""
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()

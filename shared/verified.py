@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
+from shared.contracts.identity import VerificationLevel
 from shared.db import Connection
 
 MIGRATIONS = Path(__file__).parent / "readmodels"
@@ -17,7 +18,6 @@ MIGRATIONS = Path(__file__).parent / "readmodels"
 #: The read model's content (for rebuild digests).
 COLUMNS = ("person_id", "level", "real_person_at")
 
-VerificationLevel = Literal["real_name", "real_person"]
 
 #: A verification level never goes down: real_person stays once reached.
 _UPSERT = (

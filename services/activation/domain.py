@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
 
 from services.activation.errors import (
     REFUSAL_ERRORS,
@@ -34,8 +33,8 @@ from shared.contracts import (
     PasswordSet,
 )
 from shared.contracts.activation import ActivationChannel, ActivationRefusal
+from shared.contracts.identity import VerificationLevel
 
-VerificationLevel = Literal["real_name", "real_person"]
 #: The card is in the holder's hands: delivered by the courier or collected at a branch (a
 #: card still in the mail is not activated, whoever asks).
 DELIVERED = frozenset({"delivered", "collected"})

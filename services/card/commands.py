@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.contracts.card import ApplicationKind, DeliveryMethod, LossKind, ReplacementReason
-from shared.verified import VerificationLevel
+from shared.contracts.identity import VerificationLevel
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ from shared.contracts import (
     ECardSuspended,
     EventPayload,
 )
-from shared.verified import VerificationLevel
+from shared.contracts.identity import VerificationLevel
 
 FIRST_CARD_FEE_FEN = 0
 IN_PRODUCTION = {"applied", "in_production"}

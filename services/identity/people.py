@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.identity.registry import Registration, mask_phone
+from services.identity.registry import Registration
 from services.identity.vault import Vault, decrypt_field, encrypt_field
 from shared.contracts import PersonRegistered
 from shared.envelope import new_event_id
-from shared.privacy import keyed_hash
+from shared.privacy import keyed_hash, mask_phone
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,6 @@ class Registration:
         return self.id_number.age_on(today) < GUARDIAN_AGE
 
 
-def mask_phone(phone: str) -> str:
-    """``13812345678`` -> ``138****5678``."""
-    return phone[:3] + "****" + phone[-4:]
-
-
 def parse_registration(
     *,
     name: str,

@@ -11,18 +11,7 @@ from shared.aggregate import decide_and_append
 from shared.contracts.notification import Language, NotificationChannel
 from shared.db import Connection
 from shared.eventstore import Causation, EventStore
-from shared.privacy import encrypt_field
-
-
-def mask_phone(phone: str) -> str:
-    """138****1234."""
-    return f"{phone[:3]}****{phone[-4:]}"
-
-
-def mask_email(address: str) -> str:
-    """a***@example.com."""
-    local, _, domain_part = address.partition("@")
-    return f"{local[:1]}***@{domain_part}"
+from shared.privacy import encrypt_field, mask_email, mask_phone
 
 
 async def choose_preferences(

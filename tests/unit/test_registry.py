@@ -14,8 +14,9 @@ from services.identity.errors import (
     PhoneInvalidError,
     RegionInvalidError,
 )
-from services.identity.registry import mask_phone, parse_registration
+from services.identity.registry import parse_registration
 from services.identity.vault import UnreadableError, Vault, decrypt_field, encrypt_field
+from shared.privacy import mask_phone
 
 TODAY = date(2026, 11, 22)
 ADULT = "11010519491231002X"
