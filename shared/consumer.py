@@ -155,7 +155,7 @@ class InboxConsumer:
         )
         events: list[tuple[ConsumerRecord[bytes, bytes], Envelope, EventPayload]] = []
         for record in records:
-            if record.topic == dead_letter_topic(self.group) and not _redriven(record):
+            if record.topic == dead_letter_topic(self.group) and not is_redrive(record):
                 continue  # parked records and operators' notes: only a redrive is applied
             try:
                 event = read_record(record.value, record.headers, self.handles)
@@ -230,7 +230,7 @@ class InboxConsumer:
         # A redriven record that fails again is parked again, under its first source.
         source = (
             [(k, v) for k, v in record.headers or () if k in SOURCE_HEADERS]
-            if _redriven(record)
+            if is_redrive(record)
             else [
                 ("source_topic", record.topic.encode()),
                 ("source_partition", str(record.partition).encode()),
@@ -308,7 +308,8 @@ async def apply_new(
     return len(new)
 
 
-def _redriven(record: ConsumerRecord[bytes, bytes]) -> bool:
+def is_redrive(record: ConsumerRecord[bytes, bytes]) -> bool:
+    """A record an operator gave back to its group from the dead letters."""
     return dict(record.headers or ()).get(DEAD_LETTER_ACTION_HEADER) == b"redrive"
 
 

@@ -4,7 +4,7 @@ topics it consumes, from offset zero. The digest before and after must match."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -12,10 +12,11 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from shared.check import check_identifier
-from shared.consumer import ForeignFeed, PoisonMessageError, apply_new, read_record
+from shared.consumer import ForeignFeed, PoisonMessageError, apply_new, is_redrive, read_record
 from shared.contracts import EventPayload
 from shared.db import Connection
 from shared.envelope import Envelope
+from shared.topics import dead_letter_topic
 
 ApplyOwn = Callable[[Connection, Envelope], Awaitable[None]]
 #: Own events read per round trip while replaying them.
@@ -118,9 +119,24 @@ async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_se
     feed = projection.foreign
     if feed is None:
         return 0
+    count = await _replay_topics(conn, feed, bootstrap_servers, feed.topics)
+    # Then what an operator redrove from the group's dead letters: applied after the log
+    # that held the record, as it was live.
+    return count + await _replay_topics(
+        conn, feed, bootstrap_servers, [dead_letter_topic(feed.group)], keep=is_redrive
+    )
+
+
+async def _replay_topics(
+    conn: Connection,
+    feed: ForeignFeed,
+    bootstrap_servers: str,
+    topics: Collection[str],
+    keep: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda _: True,
+) -> int:
     # Without a group, subscribing assigns every partition at start, from the earliest offset.
     consumer = AIOKafkaConsumer(
-        *feed.topics,
+        *topics,
         bootstrap_servers=bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
@@ -140,7 +156,9 @@ async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_se
                 event
                 for tp, records in batches.items()
                 for record in records
-                if record.offset < end[tp] and (event := _event_of(feed, record)) is not None
+                if record.offset < end[tp]
+                and keep(record)
+                and (event := _event_of(feed, record)) is not None
             ]
             if events:
                 count += await apply_new(conn, feed.group, feed.apply, events, feed.apply_many)
