@@ -73,7 +73,8 @@ class ActivationSettings(ServiceSettings):
 
     def lock_rule_for(self, region: str) -> LockRule:
         """The password lock rule of a region."""
-        return LockRule(failures=for_region(self.password_lock_failures, region, 6))
+        default = LockRule()
+        return LockRule(failures=for_region(self.password_lock_failures, region, default.failures))
 
     def ecard_processing_delay(self, region: str) -> timedelta:
         """How long a region processes a new e-card before it works."""
