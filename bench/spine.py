@@ -11,13 +11,19 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import fresh_schema
 from bench.workload import CAUSE
-from shared.aggregate import decide_and_append
+from shared.aggregate import run
 from shared.contracts import CardMailed, CardProduced, EventPayload
 from shared.db import create_pool
+from shared.decider import Decider
 from shared.envelope import Envelope, record_headers
 from shared.eventstore import EventStore
 from shared.kafka import ensure_topics, idempotent_producer
 from shared.relay import OutboxRelay
+
+#: A stream that takes whatever the command brings: the event store's own cost, measured.
+APPEND_ALL: Decider[int, list[EventPayload]] = Decider(
+    "bench", 0, lambda state, _: state + 1, lambda _, payloads: payloads
+)
 
 
 def command_payloads(i: int) -> list[EventPayload]:
@@ -62,14 +68,13 @@ async def appends(database_url: str, commands: int, concurrency: int) -> tuple[f
         async def our_command(i: int) -> None:
             payloads = command_payloads(i)
             async with ours.acquire() as conn, conn.transaction():
-                await decide_and_append(
+                await run(
                     conn,
                     store,
+                    APPEND_ALL,
+                    payloads,
                     stream_id=stream_of(i, concurrency),
                     person_id=f"p{i}",
-                    initial=0,
-                    evolve=lambda state, _: state + 1,
-                    decide=lambda _: payloads,
                     causation=CAUSE,
                 )
 

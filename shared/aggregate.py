@@ -10,10 +10,12 @@ from typing import TypeVar
 
 from shared.contracts import EventPayload, parse_payload
 from shared.db import Connection
+from shared.decider import Decider
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore
 
 S = TypeVar("S")
+C = TypeVar("C")
 T = TypeVar("T")
 
 
@@ -30,20 +32,22 @@ async def load_state(
     return state, len(history)
 
 
-async def decide_and_append(
+async def run(
     conn: Connection,
     store: EventStore,
+    decider: Decider[S, C],
+    command: C,
     *,
     stream_id: str,
     person_id: str,
-    initial: S,
-    evolve: Callable[[S, EventPayload], S],
-    decide: Callable[[S], list[EventPayload]],
     causation: Causation,
 ) -> list[Envelope]:
-    """Run one command against a stream inside the caller's transaction."""
-    state, version = await load_state(conn, store, stream_id, initial, evolve)
-    envelopes = store.envelopes(stream_id, version, person_id, decide(state), causation)
+    """Run one command against a stream inside the caller's transaction: load, fold, decide,
+    append (a concurrent writer makes the append raise ConcurrencyError)."""
+    state, version = await load_state(conn, store, stream_id, decider.initial, decider.evolve)
+    envelopes = store.envelopes(
+        stream_id, version, person_id, list(decider.decide(state, command)), causation
+    )
     await store.append(conn, envelopes, causation)
     return envelopes
 

@@ -34,6 +34,7 @@ from shared.contracts import (
 )
 from shared.contracts.activation import ActivationChannel, ActivationRefusal
 from shared.contracts.identity import VerificationLevel
+from shared.decider import Decider
 
 #: The card is in the holder's hands: delivered by the courier or collected at a branch (a
 #: card still in the mail is not activated, whoever asks).
@@ -241,3 +242,15 @@ def evolve(state: Activation, event: EventPayload) -> Activation:
             return replace(state, refused=(event.channel, event.reason))
         case _:
             return replace(state, refused=None)
+
+
+#: A card's activation; streams ``activation-<card id>``.
+ACTIVATION: Decider[Activation, ActivateCard] = Decider("activation", Activation(), evolve, decide)
+#: A person's e-card activation; streams ``ecard-activation-<person id>``.
+ECARD_ACTIVATION: Decider[Activation, ActivateECard] = Decider(
+    "ecard-activation", Activation(), evolve, decide_ecard
+)
+#: A card's bank function; streams ``financial-<card id>``.
+FINANCIAL: Decider[FinancialFunction, ActivateFinancialFunction] = Decider(
+    "financial", FinancialFunction(), evolve_financial, decide_financial
+)

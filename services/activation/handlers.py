@@ -11,7 +11,7 @@ import asyncpg
 from services.activation import domain, store
 from services.activation.errors import REFUSAL_ERRORS, FamilyLinkRequiredError
 from shared import verified
-from shared.aggregate import decide_and_append, retry_on_conflict
+from shared.aggregate import retry_on_conflict, run
 from shared.contracts import ActivationRefused
 from shared.contracts.activation import ActivationChannel
 from shared.db import Connection
@@ -78,14 +78,13 @@ class ActivationHandlers:
                     id_checked=id_checked,
                     presented_old_card=presented_old_card,
                 )
-                return await decide_and_append(
+                return await run(
                     conn,
                     self.events,
-                    stream_id=f"activation-{card_id}",
+                    domain.ACTIVATION,
+                    command,
+                    stream_id=domain.ACTIVATION.stream(card_id),
                     person_id=person_id,
-                    initial=domain.Activation(),
-                    evolve=domain.evolve,
-                    decide=lambda state: domain.decide(state, command),
                     causation=causation,
                 )
 
@@ -111,14 +110,13 @@ class ActivationHandlers:
                     operator,
                     self.ecard_processing(await store.ecard_region(conn, person_id)),
                 )
-                events = await decide_and_append(
+                events = await run(
                     conn,
                     self.events,
-                    stream_id=f"ecard-activation-{person_id}",
+                    domain.ECARD_ACTIVATION,
+                    command,
+                    stream_id=domain.ECARD_ACTIVATION.stream(person_id),
                     person_id=person_id,
-                    initial=domain.Activation(),
-                    evolve=domain.evolve,
-                    decide=lambda state: domain.decide_ecard(state, command),
                     causation=causation,
                 )
                 if events:
@@ -140,14 +138,13 @@ class ActivationHandlers:
                 command = domain.ActivateFinancialFunction(
                     card_id, person_id, bank, await store.card_facts(conn, card_id), id_checked
                 )
-                return await decide_and_append(
+                return await run(
                     conn,
                     self.events,
-                    stream_id=f"financial-{card_id}",
+                    domain.FINANCIAL,
+                    command,
+                    stream_id=domain.FINANCIAL.stream(card_id),
                     person_id=person_id,
-                    initial=domain.FinancialFunction(),
-                    evolve=domain.evolve_financial,
-                    decide=lambda state: domain.decide_financial(state, command),
                     causation=causation,
                 )
 

@@ -32,7 +32,7 @@ from services.activation.errors import (
 from services.activation.payment import PayingCard, PaymentRefusal, Settlement
 from services.activation.sms_codes import SmsCodes
 from shared import facts, verified
-from shared.aggregate import decide_and_append, load_state, retry_on_conflict
+from shared.aggregate import load_state, retry_on_conflict, run
 from shared.contracts import PasswordAttemptFailed, PasswordLocked
 from shared.contracts.activation import CardKind
 from shared.db import Connection
@@ -320,14 +320,13 @@ class PasswordHandlers:
         command: passwords.Command,
         causation: Causation,
     ) -> list[Envelope]:
-        return await decide_and_append(
+        return await run(
             conn,
             self.events,
-            stream_id=f"password-{card_id}-{kind}",
+            passwords.PASSWORD,
+            command,
+            stream_id=passwords.PASSWORD.stream(card_id, kind),
             person_id=person_id,
-            initial=passwords.Password(),
-            evolve=passwords.evolve,
-            decide=lambda state: passwords.decide(state, command),
             causation=causation,
         )
 

@@ -27,6 +27,7 @@ from shared.contracts import (
     PasswordUnlocked,
 )
 from shared.contracts.activation import CardKind
+from shared.decider import Decider
 
 DIGITS = "0123456789"
 FROM_ID_NUMBER = "A password cannot be taken from the ID number."
@@ -167,3 +168,7 @@ def evolve(state: Password, event: EventPayload) -> Password:
             return replace(state, locked_until=None, failures=())
         case _:
             return state
+
+
+#: One card kind's password; streams ``password-<card id>-<kind>``.
+PASSWORD: Decider[Password, Command] = Decider("password", Password(), evolve, decide)

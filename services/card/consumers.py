@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.card import commands, domain, rules, store
+from services.card import commands, rules, store
 from shared import facts, verified
-from shared.aggregate import decide_and_append
+from shared.aggregate import run
 from shared.consumer import ForeignFeed
 from shared.contracts import (
     CardActivated,
@@ -99,14 +99,13 @@ async def _on_card(
     card = await store.find_card(conn, card_id)
     if card is None:
         return  # not a card of ours
-    events = await decide_and_append(
+    events = await run(
         conn,
         EventStore("card"),
+        rules.HOLDER,
+        command,
         stream_id=card["stream_id"],
         person_id=card["person_id"],
-        initial=domain.Holder(),
-        evolve=domain.evolve,
-        decide=lambda state: rules.decide(state, command),
         causation=Causation.of_event(envelope),
     )
     await store.project(conn, events, seal_after)

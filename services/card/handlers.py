@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.card import commands, domain, rules, store
+from services.card import commands, rules, store
 from services.card.errors import (
     CardError,
     CardNotFoundError,
@@ -19,7 +19,7 @@ from services.card.errors import (
 )
 from services.card.settings import CardSettings
 from shared import facts, verified
-from shared.aggregate import decide_and_append, retry_on_conflict
+from shared.aggregate import retry_on_conflict, run
 from shared.contracts.card import ApplicationKind, DeliveryMethod, ReplacementReason
 from shared.db import Connection, take_turn
 from shared.envelope import Envelope, new_event_id
@@ -34,7 +34,7 @@ def _same(command: commands.Command, _: asyncpg.Record) -> commands.Command:
 
 def holder_stream(person_id: str, region: str) -> str:
     """The stream of a person's cards in the province of ``region``."""
-    return f"cards-{person_id}-{province_of(region)}"
+    return rules.HOLDER.stream(person_id, province_of(region))
 
 
 @dataclass(frozen=True)
@@ -211,14 +211,13 @@ class CardHandlers:
         command: commands.Command,
         causation: Causation,
     ) -> list[Envelope]:
-        events = await decide_and_append(
+        events = await run(
             conn,
             self.events,
+            rules.HOLDER,
+            command,
             stream_id=stream_id,
             person_id=person_id,
-            initial=domain.Holder(),
-            evolve=domain.evolve,
-            decide=lambda state: rules.decide(state, command),
             causation=causation,
         )
         await store.project(conn, events, self.settings.seal_after)

@@ -27,7 +27,7 @@ from services.card.commands import (
     Unblock,
     UnlinkChannel,
 )
-from services.card.domain import FINAL, IN_HAND, ISSUED, Card, Holder
+from services.card.domain import FINAL, IN_HAND, ISSUED, Card, Holder, evolve
 from services.card.errors import (
     CardAlreadyHeldError,
     CardNoLongerValidError,
@@ -66,6 +66,7 @@ from shared.contracts import (
     EventPayload,
 )
 from shared.contracts.identity import VerificationLevel
+from shared.decider import Decider
 
 FIRST_CARD_FEE_FEN = 0
 IN_PRODUCTION = {"applied", "in_production"}
@@ -346,3 +347,7 @@ def _require(card: Card, statuses: set[str], action: str, *, delivery: str | Non
         raise CardStatusError(f"This card is for {card.delivery}, so it cannot be {action}.")
     if card.lost is not None and card.status in IN_HAND:
         raise CardReportedLostError()
+
+
+#: A person's cards in one province; streams ``cards-<person id>-<province>``.
+HOLDER: Decider[Holder, Command] = Decider("cards", Holder(), evolve, decide)

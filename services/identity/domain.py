@@ -34,6 +34,7 @@ from shared.contracts import (
     PersonRegistered,
 )
 from shared.contracts.identity import FailureReason, Relation, VerificationLevel
+from shared.decider import Decider
 
 # Chinese names (with the middle dot of minority names), or Latin-script foreign names.
 _CHINESE_NAME = re.compile(
@@ -318,3 +319,7 @@ def evolve(state: Person, event: EventPayload) -> Person:
             return replace(state, family=family)
         case _:
             return state
+
+
+#: A person: registration, verification, family, erasure; streams ``person-<person id>``.
+PERSON: Decider[Person, Command] = Decider("person", Person(), evolve, decide)

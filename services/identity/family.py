@@ -20,7 +20,7 @@ from services.identity.errors import (
 from services.identity.facecheck import FaceCheckResult
 from services.identity.handlers import IdentityHandlers
 from services.identity.idnumber import parse_id_number
-from shared.aggregate import decide_and_append, load_state, retry_on_conflict
+from shared.aggregate import load_state, retry_on_conflict, run
 from shared.contracts.identity import Relation
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
@@ -120,14 +120,13 @@ class FamilyHandlers:
     ) -> list[Envelope]:
         async def attempt() -> list[Envelope]:
             async with self.pool.acquire() as conn, conn.transaction():
-                return await decide_and_append(
+                return await run(
                     conn,
                     self.events,
-                    stream_id=f"person-{holder_person_id}",
+                    domain.PERSON,
+                    command,
+                    stream_id=domain.PERSON.stream(holder_person_id),
                     person_id=holder_person_id,
-                    initial=domain.Person(),
-                    evolve=domain.evolve,
-                    decide=lambda state: domain.decide(state, command),
                     causation=causation,
                 )
 

@@ -20,7 +20,7 @@ from services.identity.errors import (
 from services.identity.facecheck import FaceCheckResult, authenticate_face_check, face_failure
 from services.identity.idnumber import IdNumber, parse_id_number
 from services.identity.vault import Vault, decrypt_field
-from shared.aggregate import decide_and_append, retry_on_conflict
+from shared.aggregate import retry_on_conflict, run
 from shared.contracts import FaceVerificationLocked, IdentityVerificationFailed, PersonFactsIssued
 from shared.db import Connection
 from shared.envelope import Envelope
@@ -180,14 +180,13 @@ class IdentityHandlers:
         self, conn: Connection, person_id: str, command: domain.Command, causation: Causation
     ) -> list[Envelope]:
         """Decide a command on the person's stream and append what it caused."""
-        return await decide_and_append(
+        return await run(
             conn,
             self.events,
-            stream_id=f"person-{person_id}",
+            domain.PERSON,
+            command,
+            stream_id=domain.PERSON.stream(person_id),
             person_id=person_id,
-            initial=domain.Person(),
-            evolve=domain.evolve,
-            decide=lambda state: domain.decide(state, command),
             causation=causation,
         )
 

@@ -28,6 +28,7 @@ from shared.contracts import (
     NotificationSuppressed,
 )
 from shared.contracts.notification import Language, NotificationChannel
+from shared.decider import Decider
 
 #: Namespace of message ids: one id per (event, channel), the same however often it is decided.
 MESSAGE_NAMESPACE = uuid.UUID("6f0f1d3e-5c1b-4c55-9d5e-0b7d3c9a2f10")
@@ -42,12 +43,12 @@ def notification_id(about_event_id: str, channel: str) -> str:
 
 def notification_stream(about_event_id: str) -> str:
     """The stream of what the citizen was told about one event."""
-    return f"notification-{about_event_id}"
+    return NOTIFICATION.stream(about_event_id)
 
 
 def preferences_stream(person_id: str) -> str:
     """The stream of one person's choices."""
-    return f"preferences-{person_id}"
+    return PREFERENCES.stream(person_id)
 
 
 @dataclass(frozen=True)
@@ -309,3 +310,13 @@ def _set_status(state: Notification, nid: str, status: DeliveryStatus) -> Notifi
     if delivery is None:
         return state
     return replace(state, deliveries={**state.deliveries, nid: replace(delivery, status=status)})
+
+
+#: A person's choice of channels; streams ``preferences-<person id>``.
+PREFERENCES: Decider[Preferences, ChoosePreferences] = Decider(
+    "preferences", Preferences(), evolve_preferences, decide_preferences
+)
+#: What the citizen was told about one event; streams ``notification-<event id>``.
+NOTIFICATION: Decider[Notification, RecordSent | RecordFailed | Retry] = Decider(
+    "notification", Notification(), evolve, decide_outcome
+)

@@ -7,7 +7,7 @@ import asyncpg
 from services.notification import deliveries, domain, store
 from services.notification.errors import NotificationNotFoundError
 from services.notification.settings import NotificationSettings
-from shared.aggregate import decide_and_append
+from shared.aggregate import run
 from shared.contracts.notification import Language, NotificationChannel
 from shared.db import Connection
 from shared.eventstore import Causation, EventStore
@@ -39,14 +39,13 @@ async def choose_preferences(
         mask_phone(phone) if phone else kept_phone,
         mask_email(email) if email else kept_email,
     )
-    envelopes = await decide_and_append(
+    envelopes = await run(
         conn,
         events,
+        domain.PREFERENCES,
+        command,
         stream_id=domain.preferences_stream(person_id),
         person_id=person_id,
-        initial=domain.Preferences(),
-        evolve=domain.evolve_preferences,
-        decide=lambda state: domain.decide_preferences(state, command),
         causation=causation,
     )
     if phone or email:
@@ -71,14 +70,13 @@ async def retry_failed(
     row = await store.message(conn, nid)
     if row is None:
         raise NotificationNotFoundError
-    await decide_and_append(
+    await run(
         conn,
         events,
+        domain.NOTIFICATION,
+        domain.Retry(nid, operator),
         stream_id=domain.notification_stream(row["about_event_id"]),
         person_id=row["person_id"],
-        initial=domain.Notification(),
-        evolve=domain.evolve,
-        decide=lambda state: domain.decide_outcome(state, domain.Retry(nid, operator)),
         causation=causation,
     )
     await deliveries.reschedule(conn, nid)

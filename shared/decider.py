@@ -1,0 +1,34 @@
+"""An aggregate declared once: how its streams are named, where its state starts, how events
+change it and how it decides a command. Pure (no I/O): a domain module declares it, the event
+store runs it (``shared.aggregate.run``)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from shared.contracts.base import EventPayload
+
+S = TypeVar("S")
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Decider(Generic[S, C]):
+    """One aggregate: ``decide(state, command) -> events`` and ``evolve(state, event)``."""
+
+    #: The first word of its stream names: ``person-<person id>``, ``password-<card>-<kind>``.
+    name: str
+    initial: S
+    evolve: Callable[[S, EventPayload], S]
+    decide: Callable[[S, C], Sequence[EventPayload]]
+
+    def stream(self, *key: str) -> str:
+        """The name of the stream of the instance ``key`` names."""
+        return "-".join((self.name, *key))
+
+    def fold(self, events: Iterable[EventPayload]) -> S:
+        """The state after ``events``."""
+        return functools.reduce(self.evolve, events, self.initial)
