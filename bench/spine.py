@@ -12,7 +12,8 @@ from aiokafka import AIOKafkaProducer
 from bench.common import fresh_schema
 from bench.workload import CAUSE
 from shared.aggregate import run
-from shared.contracts import CardMailed, CardProduced, EventPayload
+from shared.contracts import EventPayload
+from shared.contracts.card import CardMailed, CardProduced
 from shared.db import create_pool
 from shared.decider import Decider
 from shared.envelope import Envelope, record_headers

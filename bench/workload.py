@@ -5,14 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from shared.contracts import (
-    CardActivated,
-    CardApplied,
-    CardMailed,
-    CardProduced,
-    EventPayload,
-    IdentityVerified,
-)
+from shared.contracts import EventPayload
+from shared.contracts.activation import CardActivated
+from shared.contracts.card import CardApplied, CardMailed, CardProduced
+from shared.contracts.identity import IdentityVerified
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
 from shared.topics import Producer

@@ -5,7 +5,9 @@ from __future__ import annotations
 from services.activation import store
 from shared import facts, verified
 from shared.consumer import ForeignFeed
-from shared.contracts import (
+from shared.contracts import EventPayload
+from shared.contracts.card import (
+    STATUS_AFTER,
     CardReplaced,
     CardReportedLost,
     CardUnblocked,
@@ -15,14 +17,14 @@ from shared.contracts import (
     ECardMoved,
     ECardResumed,
     ECardSuspended,
-    EventPayload,
+)
+from shared.contracts.identity import (
     FamilyMemberLinked,
     FamilyMemberUnlinked,
     IdentityVerified,
     PersonalDataErased,
     PersonFactsIssued,
 )
-from shared.contracts.card import STATUS_AFTER
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.topics import CONSUMED_TOPICS

@@ -23,16 +23,17 @@ from services.activation.errors import (
     IdentityNotVerifiedError,
     VerificationTooOldError,
 )
-from shared.contracts import (
+from shared.contracts import EventPayload
+from shared.contracts.activation import (
+    ActivationChannel,
+    ActivationRefusal,
     ActivationRefused,
     CardActivated,
-    EventPayload,
     FinancialFunctionActivated,
     MedicalAccountEnabled,
     MedicalAccountMoved,
     PasswordSet,
 )
-from shared.contracts.activation import ActivationChannel, ActivationRefusal
 from shared.contracts.identity import VerificationLevel
 from shared.decider import Decider
 

@@ -12,8 +12,7 @@ from services.activation import domain, store
 from services.activation.errors import REFUSAL_ERRORS, FamilyLinkRequiredError
 from shared import verified
 from shared.aggregate import retry_on_conflict, run
-from shared.contracts import ActivationRefused
-from shared.contracts.activation import ActivationChannel
+from shared.contracts.activation import ActivationChannel, ActivationRefused
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore

@@ -33,8 +33,7 @@ from services.activation.payment import PayingCard, PaymentRefusal, Settlement
 from services.activation.sms_codes import SmsCodes
 from shared import facts, verified
 from shared.aggregate import load_state, retry_on_conflict, run
-from shared.contracts import PasswordAttemptFailed, PasswordLocked
-from shared.contracts.activation import CardKind
+from shared.contracts.activation import CardKind, PasswordAttemptFailed, PasswordLocked
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore

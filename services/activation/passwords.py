@@ -18,15 +18,15 @@ from services.activation.errors import (
     PasswordNotLockedError,
     PasswordWeakError,
 )
-from shared.contracts import (
-    EventPayload,
+from shared.contracts import EventPayload
+from shared.contracts.activation import (
+    CardKind,
     PasswordAttemptFailed,
     PasswordChanged,
     PasswordLocked,
     PasswordReset,
     PasswordUnlocked,
 )
-from shared.contracts.activation import CardKind
 from shared.decider import Decider
 
 DIGITS = "0123456789"

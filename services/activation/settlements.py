@@ -13,8 +13,8 @@ from services.activation.errors import (
     PaymentCodeUsedError,
 )
 from services.activation.payment import Settlement
-from shared.contracts import EventPayload, SettlementAuthorized, SettlementRefused
-from shared.contracts.activation import CardKind
+from shared.contracts import EventPayload
+from shared.contracts.activation import CardKind, SettlementAuthorized, SettlementRefused
 from shared.db import Connection, take_turn
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore

@@ -25,7 +25,7 @@ from services.activation.errors import (
     SmsCodeWrongError,
 )
 from shared.aggregate import retry_on_conflict
-from shared.contracts import SmsCodeIssued
+from shared.contracts.activation import SmsCodeIssued
 from shared.eventstore import Causation, EventStore
 from shared.facts import FactsKeys
 

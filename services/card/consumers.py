@@ -10,15 +10,17 @@ from services.card import commands, rules, store
 from shared import facts, verified
 from shared.aggregate import run
 from shared.consumer import ForeignFeed
-from shared.contracts import (
+from shared.contracts import EventPayload
+from shared.contracts.activation import (
     CardActivated,
-    EventPayload,
-    FamilyMemberLinked,
-    FamilyMemberUnlinked,
-    IdentityVerified,
     PasswordLocked,
     PasswordReset,
     PasswordUnlocked,
+)
+from shared.contracts.identity import (
+    FamilyMemberLinked,
+    FamilyMemberUnlinked,
+    IdentityVerified,
     PersonalDataErased,
     PersonFactsIssued,
 )

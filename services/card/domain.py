@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Literal
 
 from services.card.errors import CardNotFoundError
-from shared.contracts import (
+from shared.contracts import EventPayload
+from shared.contracts.card import (
     CardApplied,
     CardCancelled,
     CardCollected,
@@ -28,13 +29,13 @@ from shared.contracts import (
     CardUnblocked,
     ChannelBound,
     ChannelUnlinked,
+    DeliveryMethod,
     ECardClaimed,
     ECardMoved,
     ECardResumed,
     ECardSuspended,
-    EventPayload,
+    LossKind,
 )
-from shared.contracts.card import DeliveryMethod, LossKind
 
 CardStatus = Literal[
     "applied",

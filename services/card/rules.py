@@ -42,7 +42,8 @@ from services.card.errors import (
     PhotoRequiredError,
     ResolveTemporaryLossFirstError,
 )
-from shared.contracts import (
+from shared.contracts import EventPayload
+from shared.contracts.card import (
     CardApplied,
     CardCancelled,
     CardCollected,
@@ -63,7 +64,6 @@ from shared.contracts import (
     ECardMoved,
     ECardResumed,
     ECardSuspended,
-    EventPayload,
 )
 from shared.contracts.identity import VerificationLevel
 from shared.decider import Decider

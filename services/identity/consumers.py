@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.consumer import ForeignFeed
-from shared.contracts import CardActivated, CardApplied, CardMailed, CardProduced, EventPayload
+from shared.contracts import EventPayload
+from shared.contracts.activation import CardActivated
+from shared.contracts.card import CardApplied, CardMailed, CardProduced
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.topics import CONSUMED_TOPICS

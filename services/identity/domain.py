@@ -21,9 +21,10 @@ from services.identity.errors import (
     PersonHoldsCardError,
     PersonNotRegisteredError,
 )
-from shared.contracts import (
-    EventPayload,
+from shared.contracts import EventPayload
+from shared.contracts.identity import (
     FaceVerificationLocked,
+    FailureReason,
     FamilyMemberLinked,
     FamilyMemberUnlinked,
     GuardianConsentRecorded,
@@ -32,8 +33,9 @@ from shared.contracts import (
     PersonalDataErased,
     PersonFactsIssued,
     PersonRegistered,
+    Relation,
+    VerificationLevel,
 )
-from shared.contracts.identity import FailureReason, Relation, VerificationLevel
 from shared.decider import Decider
 
 # Chinese names (with the middle dot of minority names), or Latin-script foreign names.

@@ -21,7 +21,11 @@ from services.identity.facecheck import FaceCheckResult, authenticate_face_check
 from services.identity.idnumber import IdNumber, parse_id_number
 from services.identity.vault import Vault, decrypt_field
 from shared.aggregate import retry_on_conflict, run
-from shared.contracts import FaceVerificationLocked, IdentityVerificationFailed, PersonFactsIssued
+from shared.contracts.identity import (
+    FaceVerificationLocked,
+    IdentityVerificationFailed,
+    PersonFactsIssued,
+)
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore

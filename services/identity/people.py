@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from services.identity.registry import Registration
 from services.identity.vault import Vault, decrypt_field, encrypt_field
-from shared.contracts import PersonRegistered
+from shared.contracts.identity import PersonRegistered
 from shared.envelope import new_event_id
 from shared.privacy import keyed_hash, mask_phone
 

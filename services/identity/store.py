@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.consumer import ForeignFeed
-from shared.contracts import PersonalDataErased, PersonRegistered
+from shared.contracts.identity import PersonalDataErased, PersonRegistered
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.rebuild import Projection

@@ -16,14 +16,10 @@ from services.notification import domain, store
 from services.notification.settings import NotificationSettings
 from services.notification.templates import TEMPLATES
 from shared.consumer import ForeignFeed
-from shared.contracts import (
-    EventPayload,
-    NotificationScheduled,
-    PersonalDataErased,
-    PersonRegistered,
-    SmsCodeIssued,
-    parse_payload,
-)
+from shared.contracts import EventPayload, parse_payload
+from shared.contracts.activation import SmsCodeIssued
+from shared.contracts.identity import PersonalDataErased, PersonRegistered
+from shared.contracts.notification import NotificationScheduled
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore

@@ -18,8 +18,10 @@ from services.notification.errors import (
     NotificationNotFoundError,
 )
 from services.notification.templates import TEMPLATES
-from shared.contracts import (
-    EventPayload,
+from shared.contracts import EventPayload
+from shared.contracts.notification import (
+    Language,
+    NotificationChannel,
     NotificationFailed,
     NotificationPreferencesChanged,
     NotificationRetried,
@@ -27,7 +29,6 @@ from shared.contracts import (
     NotificationSent,
     NotificationSuppressed,
 )
-from shared.contracts.notification import Language, NotificationChannel
 from shared.decider import Decider
 
 #: Namespace of message ids: one id per (event, channel), the same however often it is decided.

@@ -10,7 +10,7 @@ import asyncpg
 
 from services.notification.domain import Notification, Preferences, notification_id
 from shared.consumer import ForeignFeed
-from shared.contracts import NotificationPreferencesChanged
+from shared.contracts.notification import NotificationPreferencesChanged
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.rebuild import ApplyOwn, Projection

@@ -4,65 +4,9 @@ from typing import Any, ClassVar, cast
 
 from pydantic import Field
 
-from shared.contracts.access import PersonDataAccessed
-from shared.contracts.activation import (
-    ActivationRefused,
-    CardActivated,
-    FinancialFunctionActivated,
-    MedicalAccountEnabled,
-    MedicalAccountMoved,
-    PasswordAttemptFailed,
-    PasswordChanged,
-    PasswordLocked,
-    PasswordReset,
-    PasswordSet,
-    PasswordUnlocked,
-    SettlementAuthorized,
-    SettlementRefused,
-    SmsCodeIssued,
-)
-from shared.contracts.base import EventPayload
-from shared.contracts.card import (
-    CardApplied,
-    CardCancelled,
-    CardCollected,
-    CardDelivered,
-    CardInProduction,
-    CardMailed,
-    CardPasswordLockNoted,
-    CardProduced,
-    CardProductionFailed,
-    CardReadyForPickup,
-    CardReplaced,
-    CardReportedLost,
-    CardSealed,
-    CardUnblocked,
-    ChannelBound,
-    ChannelUnlinked,
-    ECardClaimed,
-    ECardMoved,
-    ECardResumed,
-    ECardSuspended,
-)
-from shared.contracts.identity import (
-    FaceVerificationLocked,
-    FamilyMemberLinked,
-    FamilyMemberUnlinked,
-    GuardianConsentRecorded,
-    IdentityVerificationFailed,
-    IdentityVerified,
-    PersonalDataErased,
-    PersonFactsIssued,
-    PersonRegistered,
-)
-from shared.contracts.notification import (
-    NotificationFailed,
-    NotificationPreferencesChanged,
-    NotificationRetried,
-    NotificationScheduled,
-    NotificationSent,
-    NotificationSuppressed,
-)
+# Each contract module's events register themselves (base.REGISTRY) as they are imported.
+from shared.contracts import access, activation, card, identity, notification
+from shared.contracts.base import REGISTRY, EventPayload
 from shared.envelope import Envelope
 
 
@@ -87,17 +31,17 @@ def _on_behalf(v1: type[EventPayload]) -> type[EventPayload]:
 ON_BEHALF: dict[type[EventPayload], type[EventPayload]] = {
     v1: _on_behalf(v1)
     for v1 in (
-        CardApplied,
-        CardReportedLost,
-        CardReplaced,
-        ECardSuspended,
-        ECardMoved,
-        ECardClaimed,
-        ChannelBound,
-        CardActivated,
-        MedicalAccountEnabled,
-        MedicalAccountMoved,
-        ActivationRefused,
+        card.CardApplied,
+        card.CardReportedLost,
+        card.CardReplaced,
+        card.ECardSuspended,
+        card.ECardMoved,
+        card.ECardClaimed,
+        card.ChannelBound,
+        activation.CardActivated,
+        activation.MedicalAccountEnabled,
+        activation.MedicalAccountMoved,
+        activation.ActivationRefused,
     )
 }
 
@@ -110,63 +54,10 @@ def acted_for(payload: EventPayload, acting_person_id: str) -> EventPayload:
     return v2.model_validate({**payload.model_dump(), "acting_person_id": acting_person_id})
 
 
-ALL_EVENTS: tuple[type[EventPayload], ...] = (
-    PersonRegistered,
-    PersonFactsIssued,
-    IdentityVerified,
-    IdentityVerificationFailed,
-    FaceVerificationLocked,
-    PersonalDataErased,
-    FamilyMemberLinked,
-    FamilyMemberUnlinked,
-    GuardianConsentRecorded,
-    CardApplied,
-    CardInProduction,
-    CardProduced,
-    CardMailed,
-    CardProductionFailed,
-    CardReadyForPickup,
-    CardDelivered,
-    CardCollected,
-    CardSealed,
-    CardReportedLost,
-    CardUnblocked,
-    CardReplaced,
-    CardCancelled,
-    CardPasswordLockNoted,
-    ECardClaimed,
-    ECardMoved,
-    ECardSuspended,
-    ECardResumed,
-    ChannelBound,
-    ChannelUnlinked,
-    CardActivated,
-    ActivationRefused,
-    FinancialFunctionActivated,
-    MedicalAccountEnabled,
-    MedicalAccountMoved,
-    PasswordAttemptFailed,
-    PasswordChanged,
-    PasswordLocked,
-    PasswordReset,
-    PasswordSet,
-    PasswordUnlocked,
-    SettlementAuthorized,
-    SettlementRefused,
-    SmsCodeIssued,
-    NotificationPreferencesChanged,
-    NotificationScheduled,
-    NotificationSuppressed,
-    NotificationSent,
-    NotificationFailed,
-    NotificationRetried,
-    PersonDataAccessed,
-    *ON_BEHALF.values(),
-)
-
-REGISTRY: dict[tuple[str, int], type[EventPayload]] = {
-    (e.event_type, e.schema_version): e for e in ALL_EVENTS
-}
+#: Every event class, in the order they were declared (contract modules in import order).
+ALL_EVENTS: tuple[type[EventPayload], ...] = tuple(REGISTRY.values())
+# access, activation, card, identity, notification: imported for their registrations.
+_MODULES = (access, activation, card, identity, notification)
 
 
 class UnknownEventError(ValueError):
@@ -190,57 +81,7 @@ __all__ = [
     "ALL_EVENTS",
     "ON_BEHALF",
     "REGISTRY",
-    "ActivationRefused",
-    "CardActivated",
-    "CardApplied",
-    "CardCancelled",
-    "CardCollected",
-    "CardDelivered",
-    "CardInProduction",
-    "CardMailed",
-    "CardPasswordLockNoted",
-    "CardProduced",
-    "CardProductionFailed",
-    "CardReadyForPickup",
-    "CardReplaced",
-    "CardReportedLost",
-    "CardSealed",
-    "CardUnblocked",
-    "ChannelBound",
-    "ChannelUnlinked",
-    "ECardClaimed",
-    "ECardMoved",
-    "ECardResumed",
-    "ECardSuspended",
     "EventPayload",
-    "FaceVerificationLocked",
-    "FamilyMemberLinked",
-    "FamilyMemberUnlinked",
-    "FinancialFunctionActivated",
-    "GuardianConsentRecorded",
-    "IdentityVerificationFailed",
-    "IdentityVerified",
-    "MedicalAccountEnabled",
-    "MedicalAccountMoved",
-    "NotificationFailed",
-    "NotificationPreferencesChanged",
-    "NotificationRetried",
-    "NotificationScheduled",
-    "NotificationSent",
-    "NotificationSuppressed",
-    "PasswordAttemptFailed",
-    "PasswordChanged",
-    "PasswordLocked",
-    "PasswordReset",
-    "PasswordSet",
-    "PasswordUnlocked",
-    "PersonDataAccessed",
-    "PersonFactsIssued",
-    "PersonRegistered",
-    "PersonalDataErased",
-    "SettlementAuthorized",
-    "SettlementRefused",
-    "SmsCodeIssued",
     "UnknownEventError",
     "acted_for",
     "json_schemas",

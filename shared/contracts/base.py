@@ -6,6 +6,10 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.topics import Producer
 
+#: Every event type at every schema version: each class registers itself when it is defined
+#: (``shared.contracts`` imports every contract module, so all are known once it is imported).
+REGISTRY: dict[tuple[str, int], type["EventPayload"]] = {}
+
 
 class EventPayload(BaseModel):
     """The fields of one event type at one schema version. Never changed once published."""
@@ -21,3 +25,13 @@ class EventPayload(BaseModel):
     def to_payload(self) -> dict[str, Any]:
         """The payload as JSON-ready data for the envelope."""
         return self.model_dump(mode="json")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A class that names an event type (or a new version of one) is registered."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if "event_type" in cls.__dict__ or "schema_version" in cls.__dict__:
+            key = (cls.event_type, cls.schema_version)
+            if key in REGISTRY:
+                raise TypeError(f"{key[0]} v{key[1]} is declared twice")
+            REGISTRY[key] = cls

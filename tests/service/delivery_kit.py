@@ -24,7 +24,8 @@ from services.notification.dispatcher import Dispatcher
 from services.notification.handlers import choose_preferences
 from services.notification.settings import NotificationSettings
 from shared.consumer import InboxConsumer
-from shared.contracts import EventPayload, PersonRegistered, parse_payload
+from shared.contracts import EventPayload, parse_payload
+from shared.contracts.identity import PersonRegistered
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore

@@ -16,7 +16,8 @@ from services.notification.dispatcher import NOTIFICATION_ID_HEADER, SimulatedCr
 from services.notification.errors import NotFailedError
 from services.notification.handlers import retry_failed
 from services.notification.templates import TEMPLATES
-from shared.contracts import REGISTRY, CardMailed, CardReportedLost
+from shared.contracts import REGISTRY
+from shared.contracts.card import CardMailed, CardReportedLost
 from shared.envelope import utc_now
 from shared.eventstore import EventStore
 from shared.settings import ServiceSettings

@@ -16,7 +16,8 @@ from faststream.kafka import KafkaBroker
 
 from deploy.stack import Infrastructure
 from shared.consumer import DEAD_LETTER_REASON_HEADER, InboxConsumer, subscribe
-from shared.contracts import CardMailed, EventPayload
+from shared.contracts import EventPayload
+from shared.contracts.card import CardMailed
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore

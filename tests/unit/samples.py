@@ -8,7 +8,8 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.contracts import CardApplied, CardMailed, CardProduced, EventPayload
+from shared.contracts import EventPayload
+from shared.contracts.card import CardApplied, CardMailed, CardProduced
 from shared.signing import public_b64
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)

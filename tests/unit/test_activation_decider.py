@@ -14,7 +14,7 @@ from services.activation.errors import (
     CardNotFoundError,
     CardNotHeldError,
 )
-from shared.contracts import (
+from shared.contracts.activation import (
     ActivationRefused,
     CardActivated,
     FinancialFunctionActivated,

@@ -18,7 +18,8 @@ from services.card.errors import (
     PhotoRequiredError,
 )
 from services.card.errors import IdentityNotVerifiedError as CardIdentityNotVerifiedError
-from shared.contracts import (
+from shared.contracts.card import (
+    ApplicationKind,
     CardApplied,
     CardDelivered,
     CardPasswordLockNoted,
@@ -28,7 +29,6 @@ from shared.contracts import (
     ECardResumed,
     ECardSuspended,
 )
-from shared.contracts.card import ApplicationKind
 from shared.verified import VerificationLevel
 from tests.unit.samples import APPLIED, MAILED, PRODUCED, given
 

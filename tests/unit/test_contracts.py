@@ -13,12 +13,12 @@ from shared.contracts import (
     ALL_EVENTS,
     ON_BEHALF,
     REGISTRY,
-    CardActivated,
-    CardMailed,
     UnknownEventError,
     acted_for,
     parse_payload,
 )
+from shared.contracts.activation import CardActivated
+from shared.contracts.card import CardMailed
 from shared.contracts.export import SCHEMAS, rendered
 from shared.envelope import Envelope, new_event_id
 

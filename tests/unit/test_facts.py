@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.activation.settings import ActivationSettings
 from services.identity import domain as identity
-from shared.contracts import IdentityVerified, PersonFactsIssued
+from shared.contracts.identity import IdentityVerified, PersonFactsIssued
 from shared.facts import DEV_KEY_ID, FactsKeys, parse_keys, turns
 from shared.privacy import UnreadableError
 from tests.unit.samples import NOW, production_secrets

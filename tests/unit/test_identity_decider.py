@@ -22,9 +22,10 @@ from services.identity.errors import (
     PersonHoldsCardError,
     PersonNotRegisteredError,
 )
-from shared.contracts import (
-    EventPayload,
+from shared.contracts import EventPayload
+from shared.contracts.identity import (
     FaceVerificationLocked,
+    FailureReason,
     FamilyMemberLinked,
     GuardianConsentRecorded,
     IdentityVerificationFailed,
@@ -32,7 +33,6 @@ from shared.contracts import (
     PersonalDataErased,
     PersonRegistered,
 )
-from shared.contracts.identity import FailureReason
 from tests.unit.samples import NOW, given
 
 REGISTERED = PersonRegistered(

@@ -12,16 +12,15 @@ from services.notification.errors import (
     NotificationNotFoundError,
 )
 from services.notification.templates import CODE_PLACEHOLDER
-from shared.contracts import (
-    CardActivated,
-    CardReportedLost,
-    EventPayload,
+from shared.contracts import EventPayload
+from shared.contracts.activation import CardActivated, SmsCodeIssued
+from shared.contracts.card import CardReportedLost
+from shared.contracts.notification import (
     NotificationFailed,
     NotificationRetried,
     NotificationScheduled,
     NotificationSent,
     NotificationSuppressed,
-    SmsCodeIssued,
 )
 from tests.unit.samples import MAILED, NOW, PRODUCED, given
 

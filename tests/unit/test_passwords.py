@@ -16,7 +16,7 @@ from services.activation.errors import (
     PasswordLockedError,
     PasswordWeakError,
 )
-from shared.contracts import PasswordAttemptFailed, PasswordChanged, PasswordLocked
+from shared.contracts.activation import PasswordAttemptFailed, PasswordChanged, PasswordLocked
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 RULE = passwords.LockRule()

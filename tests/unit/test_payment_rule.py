@@ -10,16 +10,16 @@ from hypothesis.stateful import invariant, rule
 
 from services.activation import payment
 from services.activation.payment import PayingCard
-from shared.contracts import (
+from shared.contracts import EventPayload
+from shared.contracts.card import (
+    STATUS_AFTER,
     CardReplaced,
     CardReportedLost,
     CardUnblocked,
     ECardClaimed,
     ECardResumed,
     ECardSuspended,
-    EventPayload,
 )
-from shared.contracts.card import STATUS_AFTER
 from tests.unit.test_card_lifecycle import CARDS, CardLifecycle
 
 
