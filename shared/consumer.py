@@ -8,7 +8,6 @@ and changes nothing.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from shared.contracts import EventPayload, UnknownEventError, parse_payload
 from shared.db import UNAVAILABLE, Connection
 from shared.envelope import EVENT_TYPE_HEADER, Envelope
 from shared.eventstore import ConcurrencyError, record_once
+from shared.faults import NO_FAULTS, Faults
 from shared.metrics import CONSUMER_HELD, DEAD_LETTERS, DUPLICATES_SKIPPED, EVENTS_APPLIED
 from shared.topics import dead_letter_topic
 
@@ -117,7 +117,7 @@ class InboxConsumer:
     handles: Collection[str]
     apply: Apply
     dead_letters: AIOKafkaProducer
-    crash_after_commit: bool = False
+    faults: Faults = NO_FAULTS
     max_backoff_s: float = 5.0
     apply_many: ApplyMany | None = None
     #: A record could not be parked: the consumer holds at it (not ready) until it can.
@@ -133,7 +133,7 @@ class InboxConsumer:
         pool: asyncpg.Pool,
         dead_letters: AIOKafkaProducer,
         *,
-        crash_after_commit: bool = False,
+        faults: Faults = NO_FAULTS,
     ) -> InboxConsumer:
         """The live consumer of a feed."""
         return cls(
@@ -142,7 +142,7 @@ class InboxConsumer:
             feed.handles,
             feed.apply,
             dead_letters,
-            crash_after_commit,
+            faults,
             apply_many=feed.apply_many,
         )
 
@@ -174,10 +174,7 @@ class InboxConsumer:
             log.warning("batch_failed_applying_singly", group=self.group, size=len(events))
             for record, envelope, payload in events:
                 await self._handle_one(record, envelope, payload)
-        if self.crash_after_commit:
-            # Test hook: die after the database commit and before the offset commit.
-            log.warning("fault_injected_crash", group=self.group, events=len(events))
-            os._exit(70)
+        self.faults.crash_here("after_commit", group=self.group, events=len(events))
 
     async def _handle_one(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, payload: EventPayload

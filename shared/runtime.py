@@ -90,9 +90,7 @@ async def run_service(
         )
         runtime = ServiceRuntime(service, settings, pool, producer, broker, relay, store)
         if feed is not None:
-            consumer = InboxConsumer.for_feed(
-                feed, pool, producer, crash_after_commit=settings.fault_crash_after_commit
-            )
+            consumer = InboxConsumer.for_feed(feed, pool, producer, faults=settings.faults())
             subscribe(broker, feed.topics, consumer)
             runtime.consumer = consumer
         runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import citizen
 from shared.facts import FactsKeys
+from shared.faults import Faults
 from shared.signing import PublicKeys
 
 Role = Literal[
@@ -141,6 +142,10 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("fault injection is for tests only")
             _check_database_password(self.database_url)
         return self
+
+    def faults(self) -> Faults:
+        """The crash points armed in this process (crash tests only)."""
+        return Faults(frozenset({"after_commit"}) if self.fault_crash_after_commit else frozenset())
 
     def citizen_keys(self) -> PublicKeys:
         """The keys that verify citizen tokens (a ValueError if the setting is not usable)."""

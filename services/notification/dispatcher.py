@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import functools
 import json
-import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from shared.db import DATABASE_FAULTS
 from shared.envelope import Envelope, new_event_id, utc_now
 from shared.eventstore import Causation, EventStore
 from shared.facts import FactsKeys
+from shared.faults import Faults
 from shared.privacy import UnreadableError, decrypt_field
 from shared.topics import dead_letter_topic
 
@@ -97,6 +97,11 @@ class Dispatcher:
     #: Closed when the dispatcher stops (the HTTP channels' connection pool).
     client: aiohttp.ClientSession | None = None
     _publishing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @functools.cached_property
+    def faults(self) -> Faults:
+        """The crash points armed (crash tests only)."""
+        return self.settings.faults()
 
     @functools.cached_property
     def messages(self) -> FactsKeys:
@@ -217,9 +222,7 @@ class Dispatcher:
             return self._failure(claimed, exc, duplicate_risk)
         if self.after_send is not None:
             self.after_send(claimed)
-        if self.settings.fault_crash_after_send:
-            log.warning("fault_crash_after_send", notification_id=claimed.notification_id)
-            os._exit(70)
+        self.faults.crash_here("after_send", notification_id=claimed.notification_id)
         return Outcome(claimed, duplicate_risk, ref=ref)
 
     def _text(self, claimed: deliveries.Claimed, code: asyncpg.Record | None) -> str:

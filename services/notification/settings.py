@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.faults import Faults, Point
 from shared.privacy import check_key_32
 from shared.settings import ServiceSettings
 
@@ -77,6 +78,11 @@ class NotificationSettings(ServiceSettings):
     def contact_key_bytes(self) -> bytes:
         """The contact key as bytes."""
         return base64.b64decode(self.contact_key)
+
+    def faults(self) -> Faults:
+        """The crash points armed in this process (crash tests only)."""
+        armed: frozenset[Point] = frozenset({"after_send"} if self.fault_crash_after_send else ())
+        return Faults(super().faults().armed | armed)
 
     @field_validator("contact_key", mode="before")
     @classmethod
