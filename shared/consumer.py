@@ -25,7 +25,7 @@ from shared.batching import apply_each
 from shared.contracts import EventPayload, UnknownEventError, parse_payload
 from shared.db import UNAVAILABLE, Connection
 from shared.envelope import EVENT_TYPE_HEADER, Envelope
-from shared.eventstore import ConcurrencyError, record_once
+from shared.eventstore import ConcurrencyError
 from shared.faults import NO_FAULTS, Faults
 from shared.metrics import CONSUMER_HELD, DEAD_LETTERS, DUPLICATES_SKIPPED, EVENTS_APPLIED
 from shared.topics import dead_letter_topic
@@ -214,14 +214,8 @@ class InboxConsumer:
                 backoff = min(backoff * 2, self.max_backoff_s)
 
     async def apply_once(self, envelope: Envelope, payload: EventPayload) -> None:
-        """Apply an event and record it in the inbox in one transaction (a repeat is skipped)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await record_once(conn, self.group, envelope.event_id):
-                log.info("duplicate_skipped", group=self.group, event_id=str(envelope.event_id))
-                DUPLICATES_SKIPPED.labels(self.group).inc()
-                return
-            await self.apply(conn, envelope, payload)
-        EVENTS_APPLIED.labels(self.group).inc()
+        """Apply one event: a batch of one (a repeat is skipped by the inbox)."""
+        await self.apply_batch([(envelope, payload)])
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         # A redriven record that fails again is parked again, under its first source.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -200,14 +199,3 @@ class EventStore:
         # A command sent with an Idempotency-Key takes effect once: its key is marked in the
         # same transaction, or this one fails because another attempt holds the key.
         await mark_committed(conn, envelopes)
-
-
-async def record_once(conn: Connection, group: str, event_id: uuid.UUID) -> bool:
-    """Mark a foreign event as applied by ``group``; False if it already was (a redelivery)."""
-    inserted = await conn.fetchval(
-        "INSERT INTO inbox (consumer_group, event_id) VALUES ($1, $2)"
-        " ON CONFLICT DO NOTHING RETURNING true",
-        group,
-        event_id,
-    )
-    return bool(inserted)
