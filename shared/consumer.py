@@ -8,6 +8,7 @@ and changes nothing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,8 +82,12 @@ def read_record(
 ) -> tuple[Envelope, EventPayload] | None:
     """The envelope and typed payload of a record; None when it is not an event we handle;
     PoisonMessageError (with the reason) when it breaks the contract."""
-    event_type = dict(headers or ()).get(EVENT_TYPE_HEADER)
-    if event_type is not None and event_type.decode(errors="replace") not in handles:
+    try:
+        named = {k: v.decode() for k, v in headers or ()}
+    except UnicodeDecodeError:
+        raise PoisonMessageError("CONTRACT_VIOLATION headers:not_utf8") from None
+    event_type = named.get(EVENT_TYPE_HEADER)
+    if event_type is not None and event_type not in handles:
         return None  # not ours: skipped without parsing, as the contract allows
     try:
         envelope = Envelope.from_bytes(value or b"")
@@ -329,7 +334,26 @@ def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsu
         fetch_max_bytes=4 * 1024 * 1024,
         # We read the raw records (read_record): FastStream need not decode every body.
         decoder=_no_body,
+        parser=_lenient_headers,
     )(consumer.handle)
+
+
+async def _lenient_headers(
+    records: tuple[ConsumerRecord[bytes, bytes], ...],
+    original: Callable[[Any], Awaitable[Any]],
+) -> Any:
+    """FastStream decodes every header as UTF-8 before the handler runs: a record with a header
+    that is not would fail there and be passed over unseen. FastStream reads a copy with
+    readable headers; the handler gets the records as they came (read_record parks it)."""
+    readable = tuple(
+        dataclasses.replace(
+            r, headers=[(k, v.decode(errors="replace").encode()) for k, v in r.headers or ()]
+        )
+        for r in records
+    )
+    message = await original(readable)
+    message.raw_message = records
+    return message
 
 
 async def _no_body(_: Any) -> None:
