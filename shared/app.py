@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from pydantic import ValidationError
 
 from shared.authority import Authority, FamilyLink, Holder, check_routes
 from shared.consumer import ForeignFeed
@@ -74,6 +76,23 @@ def service_app(
     check_routes(app, authority)
     document_idempotency(app)
     return app
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """The service's settings from its environment; a setting that is missing or refused
+    (a development secret in production) stops the process with one line per setting, naming
+    it and why: never a traceback, never the value (it may be a secret)."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False, include_context=False):
+            # Only the setting's name: deeper parts may be keys of a secret mapping.
+            where = str(error["loc"][0]) if error["loc"] else "settings"
+            print(f"refused to start: {where}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def serve(app: FastAPI, service: str, settings: ServiceSettings) -> None:

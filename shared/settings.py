@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,7 +60,8 @@ MIN_DATABASE_PASSWORD = 12
 
 def _check_database_password(database_url: str) -> None:
     password = urlsplit(database_url).password
-    if password is None and (os.environ.get("PGPASSWORD") or os.environ.get("PGPASSFILE")):
+    password = unquote(password) if password is not None else os.environ.get("PGPASSWORD")
+    if password is None and os.environ.get("PGPASSFILE"):
         return
     if password is None or password in DEV_DATABASE_PASSWORDS:
         raise ValueError(

@@ -2,7 +2,7 @@
 
 from services.activation.app import create_app
 from services.activation.settings import ActivationSettings
-from shared.app import serve
+from shared.app import load_settings, serve
 
-settings = ActivationSettings()
+settings = load_settings(ActivationSettings)
 serve(create_app(settings), "activation", settings)

@@ -2,7 +2,7 @@
 
 from services.card.app import create_app
 from services.card.settings import CardSettings
-from shared.app import serve
+from shared.app import load_settings, serve
 
-settings = CardSettings()
+settings = load_settings(CardSettings)
 serve(create_app(settings), "card", settings)

@@ -2,7 +2,7 @@
 
 from services.identity.app import create_app
 from services.identity.settings import IdentitySettings
-from shared.app import serve
+from shared.app import load_settings, serve
 
-settings = IdentitySettings()
+settings = load_settings(IdentitySettings)
 serve(create_app(settings), "identity", settings)

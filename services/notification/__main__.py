@@ -2,7 +2,7 @@
 
 from services.notification.app import create_app
 from services.notification.settings import NotificationSettings
-from shared.app import serve
+from shared.app import load_settings, serve
 
-settings = NotificationSettings()
+settings = load_settings(NotificationSettings)
 serve(create_app(settings), "notification", settings)

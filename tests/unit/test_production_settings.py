@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
+from deploy.paths import REPO
 from services.identity.facecheck import dev_provider_key, public_key_b64
 from services.identity.settings import IdentitySettings
 from shared.settings import ServiceSettings
@@ -72,3 +76,45 @@ def test_a_password_libpq_finds_elsewhere_is_accepted(monkeypatch: pytest.Monkey
 
 def test_development_settings_keep_their_defaults() -> None:
     assert ServiceSettings().database_url.startswith("postgresql://postgres@")
+
+
+@pytest.mark.parametrize(
+    ("url", "pgpassword"),
+    [
+        ("postgresql://shebao:shebao%2Ddev@db/shebao", None),  # percent-encoded
+        ("postgresql://shebao@db/shebao", "shebao-dev"),  # given to libpq beside the URL
+    ],
+)
+def test_the_development_password_is_refused_however_it_is_spelled(
+    url: str, pgpassword: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PGPASSFILE", raising=False)
+    if pgpassword:
+        monkeypatch.setenv("PGPASSWORD", pgpassword)
+    with pytest.raises(ValidationError, match="DATABASE_URL"):
+        ServiceSettings(**{**production_secrets(), "DATABASE_URL": url})
+
+
+def test_a_refused_setting_stops_the_service_in_one_line_without_its_value() -> None:
+    seed = base64.b64encode(os.urandom(32)).decode()
+    env = {
+        "PATH": os.environ["PATH"],
+        "SHEBAO_ENV": "production",
+        "IDENTITY_CITIZEN_TOKEN_SEEDS": json.dumps({"t1": seed}),
+        "SHEBAO_API_KEYS": json.dumps({"secret-operator-key-0123456789": {"role": "operator"}}),
+        "DATABASE_URL": "postgresql://shebao:shebao-dev@db/shebao",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "services.identity"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "refused to start: SHEBAO_API_KEYS" in result.stderr
+    assert "Traceback" not in result.stderr
+    for secret in (seed[-20:], "secret-operator-key"):
+        assert secret not in result.stderr + result.stdout
