@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -287,7 +288,7 @@ async def person_timeline(
     for base in urls.all().values():
         try:
             response = await client.get(
-                f"{base}/v1/persons/{person_id}/events", headers=headers or operator
+                f"{base}/v1/persons/{quote(person_id, safe='')}/events", headers=headers or operator
             )
         except httpx.HTTPError:
             continue  # a service that does not answer (restarting) shows nothing

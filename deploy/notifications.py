@@ -7,6 +7,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -114,11 +115,24 @@ def log(
     person_id: str,
     api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    reason: Annotated[
+        str, typer.Option(help="Why an operator reads it (kept in the person's history).")
+    ] = "CITIZEN_REQUEST",
 ) -> None:
     """A person's delivery log: what was sent, when, by which channel, with which outcome."""
-    url = f"{endpoints().notification}/v1/persons/{person_id}/messages"
-    response = httpx.get(url, headers={"X-Api-Key": api_key}, timeout=10)
-    response.raise_for_status()
+    url = f"{endpoints().notification}/v1/persons/{quote(person_id, safe='')}/messages"
+    headers = {"X-Api-Key": api_key, "X-Access-Reason": reason}
+    try:
+        response = httpx.get(url, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]The notification service did not answer ({type(exc).__name__}).[/]")
+        raise typer.Exit(1) from exc
+    if response.status_code != 200:
+        answer = response.json() if response.content else {}
+        console.print(
+            f"[red]{response.status_code} {answer.get('code')}: {answer.get('message')}[/]"
+        )
+        raise typer.Exit(1)
     messages: list[dict[str, Any]] = response.json()
     if as_json:
         print(json.dumps(messages, ensure_ascii=False))

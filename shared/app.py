@@ -73,8 +73,8 @@ def service_app(
     for router in routers:
         app.include_router(router)
     app.include_router(timeline_router())
+    document_idempotency(app)  # before anything asks for (and caches) the document
     check_routes(app, authority)
-    document_idempotency(app)
     return app
 
 

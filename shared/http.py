@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +26,8 @@ from shared.settings import ApiClient
 log = structlog.get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
+#: A caller's correlation id is kept when it is 1-128 printable ASCII characters, else replaced.
+CORRELATION_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 
 REQUESTS = Counter(
     "shebao_http_requests_total", "HTTP requests", ["service", "route", "method", "status"]
@@ -159,7 +162,9 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
 
     @app.middleware("http")
     async def _correlate(request: Request, call_next: Callable[..., Awaitable[Response]]) -> Any:
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(new_event_id())
+        given = request.headers.get(CORRELATION_HEADER, "")
+        # Kept only when it is a plain token: it goes into every event the request causes.
+        correlation_id = given if CORRELATION_PATTERN.fullmatch(given) else str(new_event_id())
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         request.state.correlation_id = correlation_id
         started = time.perf_counter()

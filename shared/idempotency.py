@@ -117,6 +117,16 @@ def _error(
     return {"status": status, "headers": headers, "body": body}
 
 
+def _request_hash(body: bytes) -> bytes:
+    """The request's fingerprint: of its JSON, whatever the spacing and key order (a client
+    may encode a retried body afresh); of its bytes when it is not JSON."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        return hashlib.sha256(body).digest()
+    return hashlib.sha256(canonical.encode()).digest()
+
+
 def _scope_of(scope: Scope) -> bytes:
     headers = dict(scope["headers"])
     parts = [scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")]
@@ -135,12 +145,12 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] not in COMMANDS:
             await self.app(scope, receive, send)
             return
-        raw = dict(scope["headers"]).get(HEADER.lower().encode())
-        if raw is None:
+        sent = [v for k, v in scope["headers"] if k == HEADER.lower().encode()]
+        if not sent:
             await self.app(scope, receive, send)
             return
-        key = raw.decode("latin-1")
-        if not KEY_PATTERN.fullmatch(key):
+        key = sent[0].decode("latin-1")
+        if len(set(sent)) > 1 or not KEY_PATTERN.fullmatch(key):
             await _send(send, _error(400, "IDEMPOTENCY_KEY_INVALID", _INVALID))
             return
         body, more = await _read_body(receive)
@@ -148,7 +158,7 @@ class IdempotencyMiddleware:
         claim = Claim(_scope_of(scope), key, uuid.uuid4())
         try:
             await self._purge(pool)
-            refusal = await _claim(pool, claim, hashlib.sha256(body).digest())
+            refusal = await _claim(pool, claim, _request_hash(body))
         except UNAVAILABLE as exc:
             log.warning("dependency_unavailable", error=type(exc).__name__)
             refusal = _error(503, "SERVICE_UNAVAILABLE", "Try again in a moment.", retry_after=2)
@@ -194,7 +204,9 @@ class IdempotencyMiddleware:
         )
 
 
-_INVALID = "Idempotency-Key must be 1 to 255 printable ASCII characters (a UUID is best)."
+_INVALID = (
+    "Idempotency-Key must be one key of 1 to 255 printable ASCII characters (a UUID is best)."
+)
 
 
 async def _claim(pool: asyncpg.Pool, claim: Claim, request_hash: bytes) -> Message | None:

@@ -142,3 +142,16 @@ async def test_a_body_that_is_not_utf8_gets_the_standard_error(
                 answers.add((response.status_code, response.json()["code"]))
     assert (400, "BODY_NOT_UTF8") in answers
     assert all(not code.startswith("HTTP_") for _, code in answers), answers
+
+
+async def test_a_correlation_id_that_is_no_plain_token_is_replaced(
+    services: dict[str, ServiceProcess],
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        for given in ("a\x01b", "x" * 20_000, "ok-123"):
+            response = await client.get(
+                f"{services['card'].url}/health", headers={"X-Correlation-Id": given}
+            )
+            kept = response.headers["X-Correlation-Id"]
+            assert (kept == given) == (given == "ok-123"), given[:10]
+            assert len(kept) <= 128

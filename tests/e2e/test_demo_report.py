@@ -37,3 +37,27 @@ def test_the_report_comes_when_a_service_is_down(
     assert (report["citizens"], report["completed"], report["failed"]) == (2, 0, 2)
     assert report["failures"]
     assert report["showcase"]["card"] is False
+
+
+def test_the_delivery_log_command_reads_and_refuses_cleanly(
+    services: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "SHEBAO_HOME": str(tmp_path),
+        **{f"{name.upper()}_PORT": str(proc.port) for name, proc in services.items()},
+    }
+
+    def log(person_id: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "deploy.cli", "notifications", "log", person_id]
+        return subprocess.run(
+            [*command, "--json"], env=env, cwd=REPO, capture_output=True, text=True, check=False
+        )
+
+    read = log("01a24000-0000-7000-8000-000000000000")
+    assert read.returncode == 0, read.stdout + read.stderr
+    assert json.loads(read.stdout) == []
+    for odd in ("../../x", "a\x01b"):  # an id of nobody, or a refusal: never a traceback
+        answered = log(odd)
+        assert answered.returncode in (0, 1)
+        assert "Traceback" not in answered.stdout + answered.stderr

@@ -213,3 +213,48 @@ async def test_a_key_must_be_printable_and_short(services: dict[str, ServiceProc
             )
             assert answer.status_code == 400, bad
             assert answer.json()["code"] == "IDEMPOTENCY_KEY_INVALID"
+
+
+async def test_a_retry_may_encode_its_body_afresh_but_not_send_two_keys(
+    services: dict[str, ServiceProcess],
+) -> None:
+    url = f"{services['identity'].url}/v1/persons"
+    citizen = fake_citizen(random.Random(7107))
+    body = citizen.registration()
+    key = str(uuid.uuid4())
+    headers = {
+        "X-Api-Key": "dev-operator",
+        "X-Access-Reason": "AUDIT",
+        "Idempotency-Key": key,
+        "content-type": "application/json",
+    }
+    async with httpx.AsyncClient(timeout=30) as client:
+        first = await client.post(url, headers=headers, content=json.dumps(body).encode())
+        reordered = dict(reversed(list(body.items())))
+        again = await client.post(
+            url, headers=headers, content=json.dumps(reordered, indent=2).encode()
+        )
+        two = await client.post(
+            url,
+            headers=[*headers.items(), ("Idempotency-Key", "another")],
+            content=json.dumps(body).encode(),
+        )
+    assert first.status_code in (200, 201), first.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert (two.status_code, two.json()["code"]) == (400, "IDEMPOTENCY_KEY_INVALID")
+
+
+async def test_every_command_documents_the_key(services: dict[str, ServiceProcess]) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        for name in ("identity", "card", "activation", "notification"):
+            spec = (await client.get(f"{services[name].url}/openapi.json")).json()
+            commands = [
+                operation
+                for operations in spec["paths"].values()
+                for method, operation in operations.items()
+                if method in ("post", "put", "patch", "delete")
+            ]
+            assert commands, name
+            for operation in commands:
+                names = [p["name"] for p in operation.get("parameters", [])]
+                assert "Idempotency-Key" in names, (name, operation.get("summary"))
