@@ -21,7 +21,7 @@ from deploy.demo import Journey, person_timeline, run_demo
 from deploy.showcase import run_showcase
 from deploy.stack import SERVICES
 from deploy.state import console, endpoints, infrastructure_urls
-from services.identity.importer import CsvHeaderError, ImportReport, Row, read_csv
+from services.identity.registration.handlers import CsvHeaderError, ImportReport, Row, read_csv
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.eventstore import Causation, EventStore
 from shared.rebuild import RebuildReport

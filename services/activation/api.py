@@ -27,7 +27,7 @@ from services.activation.errors import (
     SmsCodeWrongError,
 )
 from services.activation.handlers import Activated, ActivationHandlers
-from services.activation.password_handlers import PasswordHandlers
+from services.activation.password.handlers import PasswordHandlers
 from shared.authority import Caller, acting_for
 from shared.contracts.activation import ActivationChannel
 from shared.errors import DomainError

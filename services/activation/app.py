@@ -13,12 +13,12 @@ from services.activation import store
 from services.activation.api import router, status_of
 from services.activation.consumers import feed
 from services.activation.handlers import ActivationHandlers
-from services.activation.password_api import router as password_router
-from services.activation.password_handlers import PasswordHandlers
-from services.activation.payment_code_api import PaymentCodes
-from services.activation.payment_code_api import router as payment_code_router
+from services.activation.password.api import router as password_router
+from services.activation.password.handlers import PasswordHandlers
+from services.activation.password.sms_codes import SmsCodes
+from services.activation.payment.api import PaymentCodes
+from services.activation.payment.api import router as payment_code_router
 from services.activation.settings import ActivationSettings
-from services.activation.sms_codes import SmsCodes
 from shared import verified
 from shared.app import service_app
 from shared.envelope import utc_now

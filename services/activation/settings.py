@@ -8,8 +8,8 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.activation.passwords import LockRule
-from services.activation.payment_codes import DEV_KEY_ID, DEV_SEED, CodeKeys
+from services.activation.password.domain import LockRule
+from services.activation.payment.codes import DEV_KEY_ID, DEV_SEED, CodeKeys
 from shared.regions import for_region
 from shared.settings import ServiceSettings
 

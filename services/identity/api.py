@@ -20,7 +20,7 @@ from services.identity.errors import (
 )
 from services.identity.facecheck import FaceCheckResult
 from services.identity.handlers import GuardianProof, IdentityHandlers
-from services.identity.importer import Registrar
+from services.identity.registration.handlers import Registrar
 from services.identity.sessions import Sessions
 from shared.authority import Caller
 from shared.contracts.identity import VerificationLevel

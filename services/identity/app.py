@@ -13,10 +13,10 @@ from services.identity import store
 from services.identity.api import router, status_of
 from services.identity.consumers import feed
 from services.identity.facecheck import load_public_keys
-from services.identity.family import FamilyHandlers
-from services.identity.family_api import router as family_router
+from services.identity.family.api import router as family_router
+from services.identity.family.handlers import FamilyHandlers
 from services.identity.handlers import IdentityHandlers
-from services.identity.importer import Registrar
+from services.identity.registration.handlers import Registrar
 from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
 from services.identity.vault import Vault

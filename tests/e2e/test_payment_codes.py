@@ -11,7 +11,7 @@ import httpx
 import jwt
 
 from deploy.stack import ServiceProcess
-from services.activation.payment_codes import AUDIENCE, DEV_KEY_ID, DEV_SEED, CodeKeys
+from services.activation.payment.codes import AUDIENCE, DEV_KEY_ID, DEV_SEED, CodeKeys
 from shared.envelope import utc_now
 from tests.e2e.paying import PASSWORD, Paying, until
 from tests.e2e.test_cards import Api

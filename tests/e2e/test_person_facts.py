@@ -13,7 +13,7 @@ import httpx
 from deploy.citizens import Citizen, face_check_for, fake_citizen, make_id_number
 from deploy.stack import Infrastructure, ServiceProcess
 from services.activation.errors import PasswordWeakError
-from services.activation.passwords import FROM_ID_NUMBER, check_policy
+from services.activation.password.domain import FROM_ID_NUMBER, check_policy
 from shared.topics import IDENTITY_EVENTS
 from tests.e2e.harness import envelope_of, read_records, register
 from tests.e2e.paying import PASSWORD, until

@@ -19,7 +19,7 @@ from services.activation.errors import (
     SmsCodeUsedError,
     SmsCodeWrongError,
 )
-from services.activation.sms_codes import SmsCodes
+from services.activation.password.sms_codes import SmsCodes
 from shared import verified
 from shared.envelope import utc_now
 from shared.eventstore import Causation, EventStore

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.activation import passwords
 from services.activation.errors import (
     CardNotActiveError,
     PasswordChangeRequiredError,
     PasswordLockedError,
     PasswordWeakError,
 )
+from services.activation.password import domain as passwords
 from shared.contracts.activation import PasswordAttemptFailed, PasswordChanged, PasswordLocked
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from services.activation.payment_codes import (
+from services.activation.payment.codes import (
     AUDIENCE,
     DEV_SEED,
     CodeKeys,

@@ -8,8 +8,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
-from services.activation import payment
-from services.activation.payment import PayingCard
+from services.activation.payment import domain as payment
+from services.activation.payment.domain import PayingCard
 from shared.contracts import EventPayload
 from shared.contracts.card import (
     STATUS_AFTER,

@@ -14,7 +14,7 @@ from services.identity.errors import (
     PhoneInvalidError,
     RegionInvalidError,
 )
-from services.identity.registry import parse_registration
+from services.identity.registration.domain import parse_registration
 from services.identity.vault import UnreadableError, Vault, decrypt_field, encrypt_field
 from shared.privacy import mask_phone
 

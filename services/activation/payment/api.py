@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from services.activation.errors import CODE_ERRORS
-from services.activation.password_api import Done, SettlementDetails
-from services.activation.password_handlers import PasswordHandlers
-from services.activation.payment_codes import CodeKeys, CodeRefusedError, qr_png_base64, qr_svg
+from services.activation.password.api import Done, SettlementDetails
+from services.activation.password.handlers import PasswordHandlers
+from services.activation.payment.codes import CodeKeys, CodeRefusedError, qr_png_base64, qr_svg
 from shared.authority import Caller
 from shared.envelope import utc_now
 from shared.http import ERROR_RESPONSES, request_causation

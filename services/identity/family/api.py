@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.errors import FamilyLinkNotFoundError
 from services.identity.facecheck import FaceCheckResult
-from services.identity.family import FamilyHandlers
+from services.identity.family.handlers import FamilyHandlers
 from services.identity.sessions import Sessions
 from shared.authority import Caller, RefusedError, acting, signed_in
 from shared.contracts.identity import Relation

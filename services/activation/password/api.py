@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 
 from services.activation.errors import IdCheckRequiredError
-from services.activation.password_handlers import PasswordHandlers, Proof
-from services.activation.payment import Settlement, amount_band
+from services.activation.password.handlers import PasswordHandlers, Proof
+from services.activation.payment.domain import Settlement, amount_band
 from shared.authority import Caller
 from shared.http import ERROR_RESPONSES, request_causation
 

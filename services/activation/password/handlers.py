@@ -13,7 +13,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from services.activation import domain, passwords, payment, settlements, store
+from services.activation import domain, store
 from services.activation.errors import (
     PAYMENT_ERRORS,
     ActivationError,
@@ -29,8 +29,11 @@ from services.activation.errors import (
     RecoveryProofRequiredError,
     SmsCodeRequiredError,
 )
-from services.activation.payment import PayingCard, PaymentRefusal, Settlement
-from services.activation.sms_codes import SmsCodes
+from services.activation.password import domain as passwords
+from services.activation.password.sms_codes import SmsCodes
+from services.activation.payment import domain as payment
+from services.activation.payment import settlements
+from services.activation.payment.domain import PayingCard, PaymentRefusal, Settlement
 from shared import facts, verified
 from shared.aggregate import load_state, retry_on_conflict, run
 from shared.contracts.activation import CardKind, PasswordAttemptFailed, PasswordLocked
@@ -59,7 +62,7 @@ class Subject:
     person_id: str
     region: str
     active: bool
-    #: Why it may not pay now (payment.py), or None.
+    #: Why it may not pay now (payment/domain.py), or None.
     refusal: PaymentRefusal | None = None
 
 

@@ -12,7 +12,7 @@ from services.activation.errors import (
     PaymentCodeInvalidError,
     PaymentCodeUsedError,
 )
-from services.activation.payment import Settlement
+from services.activation.payment.domain import Settlement
 from shared.contracts import EventPayload
 from shared.contracts.activation import CardKind, SettlementAuthorized, SettlementRefused
 from shared.db import Connection, take_turn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.identity.registry import Registration
+from services.identity.registration.domain import Registration
 from services.identity.vault import Vault, decrypt_field, encrypt_field
 from shared.contracts.identity import PersonRegistered
 from shared.envelope import new_event_id

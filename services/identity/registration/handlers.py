@@ -22,8 +22,8 @@ from services.identity.errors import (
     PersonalDataErasedError,
     PersonAlreadyRegisteredError,
 )
-from services.identity.people import NewPerson, new_person, same_details
-from services.identity.registry import Registration, parse_registration
+from services.identity.registration.domain import Registration, parse_registration
+from services.identity.registration.people import NewPerson, new_person, same_details
 from services.identity.vault import Vault
 from shared.db import Connection
 from shared.eventstore import Causation, ConcurrencyError, EventStore
