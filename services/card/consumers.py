@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.card import commands, rules, store
+from services.card import commands, domain, store
 from shared import facts, verified
 from shared.aggregate import run
 from shared.consumer import ForeignFeed
@@ -104,7 +104,7 @@ async def _on_card(
     events = await run(
         conn,
         EventStore("card"),
-        rules.HOLDER,
+        domain.HOLDER,
         command,
         stream_id=card["stream_id"],
         person_id=card["person_id"],

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.card import commands, rules, store
+from services.card import commands, domain, store
 from services.card.errors import (
     CardError,
     CardNotFoundError,
@@ -34,7 +34,7 @@ def _same(command: commands.Command, _: asyncpg.Record) -> commands.Command:
 
 def holder_stream(person_id: str, region: str) -> str:
     """The stream of a person's cards in the province of ``region``."""
-    return rules.HOLDER.stream(person_id, province_of(region))
+    return domain.HOLDER.stream(person_id, province_of(region))
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ class CardHandlers:
         events = await run(
             conn,
             self.events,
-            rules.HOLDER,
+            domain.HOLDER,
             command,
             stream_id=stream_id,
             person_id=person_id,

@@ -8,7 +8,6 @@ import pytest
 
 from services.card import commands as card_commands
 from services.card import domain as card
-from services.card import rules as card_rules
 from services.card.errors import (
     CardAlreadyHeldError,
     CardStatusError,
@@ -42,34 +41,34 @@ def apply(
 
 
 def test_a_verified_person_applies_for_a_first_card_free() -> None:
-    [event] = card_rules.decide(card.Holder(), apply("real_person"))
+    [event] = card.decide(card.Holder(), apply("real_person"))
     assert isinstance(event, CardApplied)
     assert event.fee_fen == 0
 
 
 def test_online_application_needs_face_verification() -> None:
     with pytest.raises(CardIdentityNotVerifiedError):
-        card_rules.decide(card.Holder(), apply("real_name"))
-    assert card_rules.decide(card.Holder(), apply("real_name", kind="window"))
+        card.decide(card.Holder(), apply("real_name"))
+    assert card.decide(card.Holder(), apply("real_name", kind="window"))
 
 
 def test_one_valid_card_per_person_per_province() -> None:
     with pytest.raises(CardAlreadyHeldError):
-        card_rules.decide(given(card.evolve, card.Holder(), APPLIED), apply("real_person"))
+        card.decide(given(card.evolve, card.Holder(), APPLIED), apply("real_person"))
 
 
 def test_production_then_mailing() -> None:
     state = given(card.evolve, card.Holder(), APPLIED)
-    assert card_rules.decide(state, card_commands.ReportProduced("c1", "S1", "AB", "agency")) == [
+    assert card.decide(state, card_commands.ReportProduced("c1", "S1", "AB", "agency")) == [
         PRODUCED
     ]
     state = given(card.evolve, state, PRODUCED)
-    assert card_rules.decide(state, card_commands.ReportMailed("c1", "EMS", "EMS1")) == [MAILED]
+    assert card.decide(state, card_commands.ReportMailed("c1", "EMS", "EMS1")) == [MAILED]
 
 
 def test_a_card_cannot_be_mailed_before_it_is_produced() -> None:
     with pytest.raises(CardStatusError):
-        card_rules.decide(
+        card.decide(
             given(card.evolve, card.Holder(), APPLIED), card_commands.ReportMailed("c1", "EMS", "1")
         )
 
@@ -77,46 +76,46 @@ def test_a_card_cannot_be_mailed_before_it_is_produced() -> None:
 def test_a_card_cannot_be_produced_twice() -> None:
     state = given(card.evolve, card.Holder(), APPLIED, PRODUCED)
     with pytest.raises(CardStatusError):
-        card_rules.decide(state, card_commands.ReportProduced("c1", "S1", "AB", "agency"))
+        card.decide(state, card_commands.ReportProduced("c1", "S1", "AB", "agency"))
 
 
 def test_a_window_application_needs_the_id_checked_and_a_photo_unless_under_7() -> None:
     window = card_commands.ApplyForCard("c2", "410105", "window", "window", "pickup", "real_name")
     with pytest.raises(IdCheckRequiredError):
-        card_rules.decide(card.Holder(), replace(window, photo_ref="p-1"))
+        card.decide(card.Holder(), replace(window, photo_ref="p-1"))
     with pytest.raises(PhotoRequiredError):
-        card_rules.decide(card.Holder(), replace(window, id_checked=True))
-    [applied] = card_rules.decide(card.Holder(), replace(window, id_checked=True, under_7=True))
+        card.decide(card.Holder(), replace(window, id_checked=True))
+    [applied] = card.decide(card.Holder(), replace(window, id_checked=True, under_7=True))
     assert isinstance(applied, CardApplied)
     assert (applied.photo_ref, applied.id_checked) == (None, True)
 
 
 def test_production_starts_in_a_batch() -> None:
     state = given(card.evolve, card.Holder(), APPLIED)
-    [started] = card_rules.decide(state, card_commands.StartProduction("c1", "b1", "agency"))
+    [started] = card.decide(state, card_commands.StartProduction("c1", "b1", "agency"))
     state = given(card.evolve, state, started)
     assert state.cards["c1"].status == "in_production"
     with pytest.raises(CardStatusError):
-        card_rules.decide(state, card_commands.StartProduction("c1", "b2", "agency"))
-    assert card_rules.decide(state, card_commands.ReportProduced("c1", "S1", "AB", "agency"))
+        card.decide(state, card_commands.StartProduction("c1", "b2", "agency"))
+    assert card.decide(state, card_commands.ReportProduced("c1", "S1", "AB", "agency"))
 
 
 def test_the_ecard_stops_while_the_cards_password_is_locked() -> None:
     delivered = CardDelivered(card_id="c1", courier="courier")
     claimed = ECardClaimed(card_id="c1", region="410105", channel="app", on_behalf=False)
     state = given(card.evolve, card.Holder(), APPLIED, PRODUCED, MAILED, delivered, claimed)
-    locked = card_rules.decide(state, card_commands.PasswordLockChanged("c1", locked=True))
+    locked = card.decide(state, card_commands.PasswordLockChanged("c1", locked=True))
     assert locked == [
         CardPasswordLockNoted(card_id="c1", locked=True),
         ECardSuspended(card_id="c1", reason="locked"),
     ]
     state = given(card.evolve, state, *locked)
     with pytest.raises(NoUsableCardError):
-        card_rules.decide(
+        card.decide(
             replace(state, ecard=None),
             card_commands.ClaimECard("410105", "app", "real_person", False),
         )
-    unlocked = card_rules.decide(state, card_commands.PasswordLockChanged("c1", locked=False))
+    unlocked = card.decide(state, card_commands.PasswordLockChanged("c1", locked=False))
     assert unlocked == [
         CardPasswordLockNoted(card_id="c1", locked=False),
         ECardResumed(card_id="c1"),
@@ -129,12 +128,12 @@ def test_the_ecard_moves_only_from_a_card_no_longer_valid() -> None:
     state = given(card.evolve, card.Holder(), APPLIED, PRODUCED, MAILED, delivered, claimed)
     # While its card is valid the e-card stays: claimed again, or elsewhere, it is refused.
     with pytest.raises(ECardAlreadyClaimedError):
-        card_rules.decide(state, card_commands.MoveECard("310101"))
+        card.decide(state, card_commands.MoveECard("310101"))
     with pytest.raises(ECardAlreadyClaimedError):
-        card_rules.decide(state, card_commands.ClaimECard("410105", "app", "real_person", False))
-    cancelled = card_rules.decide(state, card_commands.CancelCard("c1", "MOVED"))
+        card.decide(state, card_commands.ClaimECard("410105", "app", "real_person", False))
+    cancelled = card.decide(state, card_commands.CancelCard("c1", "MOVED"))
     state = given(card.evolve, state, *cancelled)
-    moved = card_rules.decide(state, card_commands.MoveECard("310101"))
+    moved = card.decide(state, card_commands.MoveECard("310101"))
     assert moved == [ECardMoved(card_id="c1", to_region="310101")]
     after = given(card.evolve, state, *moved)
     assert (after.ecard, after.channels) == (None, frozenset())
@@ -146,8 +145,6 @@ def test_the_ecard_moves_only_from_a_card_no_longer_valid() -> None:
         CardDelivered(card_id="c2", courier="courier"),
     ]
     state = given(card.evolve, state, *new)
-    again = card_rules.decide(
-        state, card_commands.ClaimECard("410105", "app", "real_person", False)
-    )
+    again = card.decide(state, card_commands.ClaimECard("410105", "app", "real_person", False))
     assert [type(e) for e in again] == [ECardMoved, ECardClaimed, ChannelBound]
     assert again[1] == ECardClaimed(card_id="c2", region="410105", channel="app", on_behalf=False)

@@ -9,7 +9,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from services.card import commands, domain, rules
+from services.card import commands, domain
 from services.card.errors import CardError
 from shared.contracts import EventPayload
 
@@ -37,7 +37,7 @@ class CardLifecycle(RuleBasedStateMachine):
     def run(self, command: commands.Command) -> None:
         before = self.state
         try:
-            events = rules.decide(self.state, command)
+            events = domain.decide(self.state, command)
         except CardError:
             return
         self.state = functools.reduce(domain.evolve, events, self.state)
