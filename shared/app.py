@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from shared.authority import Authority, FamilyLink, Holder, check_routes
 from shared.consumer import ForeignFeed
+from shared.deps import ports_of
 from shared.errors import DomainError
 from shared.http import install_edges
 from shared.idempotency import document_idempotency
@@ -46,6 +47,7 @@ def service_app(
         async with run_service(service, settings, migrations, feed) as runtime:
             app.state.runtime = runtime
             app.state.handlers = make_handlers(runtime) if make_handlers else None
+            app.state.ports = ports_of(app.state.handlers)
             task = asyncio.create_task(background(app.state.handlers)) if background else None
             try:
                 yield

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from shared.authority import Caller
+from shared.deps import Db, Runtime
 from shared.http import ERROR_RESPONSES
 
 
@@ -32,11 +33,11 @@ def timeline_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["right to inquire"], responses=ERROR_RESPONSES)
 
     @router.get("/persons/{person_id}/events", response_model=list[TimelineEntry])
-    async def person_events(person_id: str, request: Request, _: Caller) -> list[TimelineEntry]:
+    async def person_events(
+        person_id: str, _: Caller, runtime: Runtime, conn: Db
+    ) -> list[TimelineEntry]:
         """Every event this service recorded about the person, in order."""
-        runtime = request.app.state.runtime
-        async with runtime.pool.acquire() as conn:
-            history = await runtime.store.person_history(conn, person_id)
+        history = await runtime.store.person_history(conn, person_id)
         return [
             TimelineEntry(
                 event_id=str(e.event_id),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.card import commands, store
+from services.card import commands, views
 from services.card.errors import (
     CardNotFoundError,
     ChannelNotBoundError,
@@ -16,6 +16,7 @@ from services.card.errors import (
     RegionInvalidError,
 )
 from services.card.handlers import CardHandlers
+from services.card.views import CardView
 from shared.authority import (
     ACCESS_REASON_HEADER,
     OPERATOR_REASONS,
@@ -25,11 +26,13 @@ from shared.authority import (
     record_access,
 )
 from shared.contracts.card import DeliveryMethod, LossKind, ReplacementReason
+from shared.deps import Db, Runtime, port
 from shared.envelope import Envelope
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation
 from shared.regions import REGION_PATTERN
 
+Cards = Annotated[CardHandlers, port(CardHandlers)]
 router = APIRouter(prefix="/v1", tags=["cards"], responses=ERROR_RESPONSES)
 
 
@@ -140,20 +143,6 @@ class ECardClaim(BaseModel):
     region: str = Field(description="Insured region chosen (6-digit code).", pattern=REGION_PATTERN)
 
 
-class CardView(BaseModel):
-    """A card as the citizen sees it, with the events that explain its status."""
-
-    card_id: str = Field(description="Id of the card.")
-    person_id: str = Field(description="Its holder.")
-    region: str = Field(description="Insured region it was issued for.")
-    status: str = Field(description="Its status (申领, 制卡中 ... 已启用 as events tell).")
-    lost: str | None = Field(description="temporary or formal when reported lost.")
-    activated: bool = Field(description="Whether the activation service activated it.")
-    explained_by: list[str] = Field(
-        default_factory=list, description="event_type@event_id of the events about this card."
-    )
-
-
 class Accepted(BaseModel):
     """A command was accepted and recorded."""
 
@@ -185,15 +174,12 @@ def _accepted(events: list[Envelope], card_id: str | None = None) -> Accepted:
     )
 
 
-def _handlers(request: Request) -> CardHandlers:
-    handlers: CardHandlers = request.app.state.handlers
-    return handlers
-
-
 @router.post("/applications", status_code=201, response_model=Accepted)
-async def apply(body: ApplicationRequest, request: Request, caller: Caller) -> Accepted:
+async def apply(
+    body: ApplicationRequest, request: Request, caller: Caller, cards: Cards
+) -> Accepted:
     """Apply for a card: online (needs face verification) or at a service window."""
-    event = await _handlers(request).apply(
+    event = await cards.apply(
         person_id=body.person_id,
         region=body.region,
         kind="window" if caller.role == "window" else "online",
@@ -206,93 +192,89 @@ async def apply(body: ApplicationRequest, request: Request, caller: Caller) -> A
 
 
 @router.post("/production/batches", status_code=201, response_model=Batch)
-async def batch(body: BatchRequest, request: Request, caller: Caller) -> Batch:
+async def batch(body: BatchRequest, request: Request, caller: Caller, cards: Cards) -> Batch:
     """Take pending applications into a production batch (制卡中), oldest first."""
-    batch_id, taken = await _handlers(request).batch(
+    batch_id, taken = await cards.batch(
         size=body.size, agency=caller.name, causation=request_causation(request)
     )
     return Batch(batch_id=batch_id, card_ids=taken)
 
 
-async def _on_card(request: Request, card_id: str, command: Any) -> Accepted:
-    events = await _handlers(request).on_card(card_id, command, request_causation(request))
+async def _on_card(
+    cards: CardHandlers, request: Request, card_id: str, command: commands.Command
+) -> Accepted:
+    events = await cards.on_card(card_id, command, request_causation(request))
     return _accepted(events, card_id)
 
 
 @router.post("/cards/{card_id}/production", status_code=201, response_model=Accepted)
 async def produced(
-    card_id: str, body: ProductionReport, request: Request, caller: Caller
+    card_id: str, body: ProductionReport, request: Request, caller: Caller, cards: Cards
 ) -> Accepted:
     """The printing agency reports the card produced."""
     command = commands.ReportProduced(card_id, body.card_number, body.chip_serial, caller.name)
-    return await _on_card(request, card_id, lambda _: command)
+    return await _on_card(cards, request, card_id, command)
 
 
 @router.post("/cards/{card_id}/production-failure", status_code=201, response_model=Accepted)
 async def production_failed(
-    card_id: str, body: ProductionFailure, request: Request, caller: Caller
+    card_id: str, body: ProductionFailure, request: Request, caller: Caller, cards: Cards
 ) -> Accepted:
     """The printing agency could not produce the card (制卡失败)."""
     command = commands.ReportProductionFailed(card_id, body.reason, caller.name)
-    return await _on_card(request, card_id, lambda _: command)
+    return await _on_card(cards, request, card_id, command)
 
 
 @router.post("/cards/{card_id}/mailing", status_code=201, response_model=Accepted)
-async def mailed(card_id: str, body: MailingReport, request: Request, _: Caller) -> Accepted:
+async def mailed(
+    card_id: str, body: MailingReport, request: Request, _: Caller, cards: Cards
+) -> Accepted:
     """The card was handed to a courier, with its tracking number."""
     command = commands.ReportMailed(card_id, body.courier, body.tracking_number)
-    return await _on_card(request, card_id, lambda _: command)
+    return await _on_card(cards, request, card_id, command)
 
 
 @router.post("/cards/{card_id}/branch", status_code=201, response_model=Accepted)
-async def to_branch(card_id: str, body: BranchDispatch, request: Request, _: Caller) -> Accepted:
+async def to_branch(
+    card_id: str, body: BranchDispatch, request: Request, _: Caller, cards: Cards
+) -> Accepted:
     """The card was sent to a branch, ready for pick-up."""
-    return await _on_card(request, card_id, lambda _: commands.SendToBranch(card_id, body.branch))
+    return await _on_card(cards, request, card_id, commands.SendToBranch(card_id, body.branch))
 
 
 @router.post("/cards/{card_id}/delivery", status_code=201, response_model=Accepted)
-async def delivered(card_id: str, request: Request, caller: Caller) -> Accepted:
+async def delivered(card_id: str, request: Request, caller: Caller, cards: Cards) -> Accepted:
     """The courier delivered the card."""
-    return await _on_card(
-        request, card_id, lambda _: commands.ReportDelivered(card_id, caller.name)
-    )
+    return await _on_card(cards, request, card_id, commands.ReportDelivered(card_id, caller.name))
 
 
 @router.post("/cards/{card_id}/collection", status_code=201, response_model=Accepted)
-async def collected(card_id: str, request: Request, caller: Caller) -> Accepted:
+async def collected(card_id: str, request: Request, caller: Caller, cards: Cards) -> Accepted:
     """The holder collected the card at the window."""
-    return await _on_card(request, card_id, lambda _: commands.CollectCard(card_id, caller.name))
+    return await _on_card(cards, request, card_id, commands.CollectCard(card_id, caller.name))
 
 
 @router.post("/cards/{card_id}/loss", status_code=201, response_model=Accepted)
-async def lost(card_id: str, body: LossReport, request: Request, caller: Caller) -> Accepted:
+async def lost(
+    card_id: str, body: LossReport, request: Request, caller: Caller, cards: Cards
+) -> Accepted:
     """Report the card lost: temporarily (lapses by itself) or formally (final)."""
-    handlers = _handlers(request)
-    return await _on_card(
-        request,
-        card_id,
-        lambda card: commands.ReportLost(
-            card_id,
-            body.kind,
-            caller.role,
-            handlers.clock(),
-            handlers.settings.loss_lapse(card["region"]),
-        ),
-    )
+    events = await cards.report_lost(card_id, body.kind, caller.role, request_causation(request))
+    return _accepted(events, card_id)
 
 
 @router.post("/cards/{card_id}/unblock", status_code=201, response_model=Accepted)
-async def unblock(card_id: str, request: Request, _: Caller) -> Accepted:
+async def unblock(card_id: str, request: Request, _: Caller, cards: Cards) -> Accepted:
     """End a temporary loss report (解挂)."""
-    return await _on_card(request, card_id, lambda _: commands.Unblock(card_id))
+    return await _on_card(cards, request, card_id, commands.Unblock(card_id))
 
 
 @router.post("/cards/{card_id}/replacement", status_code=201, response_model=Accepted)
 async def replace(
-    card_id: str, body: ReplacementRequest, request: Request, caller: Caller
+    card_id: str, body: ReplacementRequest, request: Request, caller: Caller, cards: Cards
 ) -> Accepted:
     """Replace a formally lost card, or exchange a valid one; the region's fee applies."""
-    events = await _handlers(request).replace(
+    events = await cards.replace(
         card_id,
         reason=body.reason,
         kind="window" if caller.role == "window" else "online",
@@ -304,15 +286,17 @@ async def replace(
 
 
 @router.post("/cards/{card_id}/cancellation", status_code=201, response_model=Accepted)
-async def cancel(card_id: str, body: Cancellation, request: Request, _: Caller) -> Accepted:
+async def cancel(
+    card_id: str, body: Cancellation, request: Request, _: Caller, cards: Cards
+) -> Accepted:
     """Cancel the card (注销)."""
-    return await _on_card(request, card_id, lambda _: commands.CancelCard(card_id, body.reason))
+    return await _on_card(cards, request, card_id, commands.CancelCard(card_id, body.reason))
 
 
 @router.post("/ecards", status_code=201, response_model=Accepted, tags=["e-card"])
-async def claim(body: ECardClaim, request: Request, _: Caller) -> Accepted:
+async def claim(body: ECardClaim, request: Request, _: Caller, cards: Cards) -> Accepted:
     """Claim the e-card (立即领取) in a chosen region; the calling channel is bound."""
-    events = await _handlers(request).claim_ecard(
+    events = await cards.claim_ecard(
         person_id=body.person_id,
         region=body.region,
         acting_person_id=acting_for(request),
@@ -324,44 +308,34 @@ async def claim(body: ECardClaim, request: Request, _: Caller) -> Accepted:
 @router.post(
     "/ecards/{person_id}/channels", status_code=201, response_model=Accepted, tags=["e-card"]
 )
-async def bind(person_id: str, request: Request, caller: Caller) -> Accepted:
+async def bind(person_id: str, request: Request, caller: Caller, cards: Cards) -> Accepted:
     """Bind the calling channel to the person's e-card."""
     command = commands.BindChannel(caller.name)
-    return _accepted(
-        await _handlers(request).channel(person_id, command, request_causation(request))
-    )
+    return _accepted(await cards.channel(person_id, command, request_causation(request)))
 
 
 @router.post(
     "/ecards/{person_id}/channels/{channel}/unlink", response_model=Accepted, tags=["e-card"]
 )
-async def unlink(person_id: str, channel: str, request: Request, _: Caller) -> Accepted:
+async def unlink(
+    person_id: str, channel: str, request: Request, _: Caller, cards: Cards
+) -> Accepted:
     """Unlink one channel (解除关联); the others stay bound."""
     command = commands.UnlinkChannel(channel)
-    return _accepted(
-        await _handlers(request).channel(person_id, command, request_causation(request))
-    )
+    return _accepted(await cards.channel(person_id, command, request_causation(request)))
 
 
 @router.get("/cards/{card_id}", response_model=CardView)
-async def card(card_id: str, request: Request, _: Caller) -> CardView:
+async def card(card_id: str, _: Caller, runtime: Runtime, conn: Db) -> CardView:
     """A card's holder, region and status, with the events that explain it."""
-    runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as conn:
-        row = await store.find_card(conn, card_id)
-        if row is None:
-            raise CardNotFoundError()
-        history = await runtime.store.load(conn, row["stream_id"])
-    explained = [
-        f"{e.event_type}@{e.event_id}" for e in history if e.payload.get("card_id") == card_id
-    ]
-    return CardView(**dict(row), explained_by=explained)
+    return await views.card(conn, runtime.store, card_id)
 
 
 @router.get("/production/pending", response_model=list[CardView])
 async def pending(
     request: Request,
     caller: Caller,
+    conn: Db,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     reason: Annotated[str | None, Header(alias=ACCESS_REASON_HEADER)] = None,
 ) -> list[CardView]:
@@ -369,8 +343,7 @@ async def pending(
     listed finds the read in their history (an operator states why)."""
     if caller.role == "operator" and reason not in OPERATOR_REASONS:
         raise RefusedError(422, "ACCESS_REASON_REQUIRED", "An operator states why.")
-    async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await store.cards_in_status(conn, "applied", limit)
-    persons = [r["person_id"] for r in rows]
+    waiting = await views.pending(conn, limit)
+    persons = [c.person_id for c in waiting]
     await record_access(request, caller, persons, "GET /v1/production/pending", reason)
-    return [CardView(**dict(r)) for r in rows]
+    return waiting

@@ -20,16 +20,12 @@ from services.card.errors import (
 from services.card.settings import CardSettings
 from shared import facts, verified
 from shared.aggregate import retry_on_conflict, run
-from shared.contracts.card import ApplicationKind, DeliveryMethod, ReplacementReason
+from shared.contracts.card import ApplicationKind, DeliveryMethod, LossKind, ReplacementReason
 from shared.db import Connection, take_turn
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
 from shared.facts import FactsKeys
 from shared.regions import is_region, province_of
-
-
-def _same(command: commands.Command, _: asyncpg.Record) -> commands.Command:
-    return command
 
 
 def holder_stream(person_id: str, region: str) -> str:
@@ -87,23 +83,22 @@ class CardHandlers:
         return events[0]
 
     async def on_card(
-        self,
-        card_id: str,
-        command: Callable[[asyncpg.Record], commands.Command],
-        causation: Causation,
+        self, card_id: str, command: commands.Command, causation: Causation
     ) -> list[Envelope]:
-        """A command about an existing card, built from what the read model knows of it."""
+        """A command about an existing card."""
+        return await self._on_card(card_id, lambda _: command, causation)
 
-        async def attempt() -> list[Envelope]:
-            async with self.pool.acquire() as conn, conn.transaction():
-                card = await store.find_card(conn, card_id)
-                if card is None:
-                    raise CardNotFoundError()
-                return await self.run(
-                    conn, card["person_id"], card["stream_id"], command(card), causation
-                )
-
-        return await retry_on_conflict(attempt)
+    async def report_lost(
+        self, card_id: str, kind: LossKind, by_role: str, causation: Causation
+    ) -> list[Envelope]:
+        """Report a card lost; a temporary report lapses after the card's region's period."""
+        return await self._on_card(
+            card_id,
+            lambda card: commands.ReportLost(
+                card_id, kind, by_role, self.clock(), self.settings.loss_lapse(card["region"])
+            ),
+            causation,
+        )
 
     async def batch(self, *, size: int, agency: str, causation: Causation) -> tuple[str, list[str]]:
         """Take up to ``size`` pending applications, oldest first, into a production batch."""
@@ -114,7 +109,7 @@ class CardHandlers:
         for row in pending:
             command: commands.Command = commands.StartProduction(row["card_id"], batch_id, agency)
             try:
-                await self.on_card(row["card_id"], functools.partial(_same, command), causation)
+                await self.on_card(row["card_id"], command, causation)
             except CardError:
                 continue  # another agency's batch took it first
             taken.append(row["card_id"])
@@ -131,7 +126,7 @@ class CardHandlers:
     ) -> list[Envelope]:
         """Replace (补卡) or exchange (换卡) a card: the fee is the region's."""
         new_card_id = str(new_event_id())
-        return await self.on_card(
+        return await self._on_card(
             card_id,
             lambda card: commands.ReplaceCard(
                 card_id=card_id,
@@ -188,6 +183,25 @@ class CardHandlers:
             return command
 
         return await self._on_stream(person_id, stream, attempt, causation)
+
+    async def _on_card(
+        self,
+        card_id: str,
+        build: Callable[[asyncpg.Record], commands.Command],
+        causation: Causation,
+    ) -> list[Envelope]:
+        """A command about an existing card, built from what the read model knows of it."""
+
+        async def attempt() -> list[Envelope]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                card = await store.find_card(conn, card_id)
+                if card is None:
+                    raise CardNotFoundError()
+                return await self.run(
+                    conn, card["person_id"], card["stream_id"], build(card), causation
+                )
+
+        return await retry_on_conflict(attempt)
 
     async def _on_stream(
         self,

@@ -21,7 +21,7 @@ from services.notification.channels import configured_channels, gateway_session
 from services.notification.consumers import feed
 from services.notification.deliveries import Claimed
 from services.notification.dispatcher import Dispatcher
-from services.notification.handlers import choose_preferences
+from services.notification.handlers import NotificationHandlers
 from services.notification.settings import NotificationSettings
 from shared.consumer import InboxConsumer
 from shared.contracts import EventPayload, parse_payload
@@ -102,19 +102,16 @@ class Delivery:
         await consumer.apply_once(envelope, parse_payload(envelope))
 
     async def choose(self, person_id: str, channels: list[str], **kw: Any) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await choose_preferences(
-                conn,
-                EventStore("notification"),
-                self.settings(),
-                person_id,
-                channels=channels,  # type: ignore[arg-type]
-                language=kw.get("language", "zh-Hans"),
-                optional_messages=kw.get("optional_messages", True),
-                phone=kw.get("phone", PHONE),
-                email=kw.get("email", EMAIL),
-                causation=CAUSE,
-            )
+        handlers = NotificationHandlers(self.pool, EventStore("notification"), self.settings())
+        await handlers.choose_preferences(
+            person_id,
+            channels=channels,  # type: ignore[arg-type]
+            language=kw.get("language", "zh-Hans"),
+            optional_messages=kw.get("optional_messages", True),
+            phone=kw.get("phone", PHONE),
+            email=kw.get("email", EMAIL),
+            causation=CAUSE,
+        )
 
     def dispatcher(
         self, after_send: Callable[[Claimed], None] | None = None, **settings: Any

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from services.notification.deliveries import Claimed
 from services.notification.dispatcher import NOTIFICATION_ID_HEADER, SimulatedCrashError
 from services.notification.errors import NotFailedError
-from services.notification.handlers import retry_failed
+from services.notification.handlers import NotificationHandlers
 from services.notification.templates import TEMPLATES
 from shared.contracts import REGISTRY
 from shared.contracts.card import CardMailed, CardReportedLost
@@ -139,13 +139,11 @@ async def test_a_gateway_that_keeps_failing_ends_in_failed_and_a_dead_letter_ret
     assert PHONE.encode() not in letter
 
     delivery.sink.client.fail_next("sms", 0)
-    events = EventStore("notification")
-    async with delivery.pool.acquire() as conn, conn.transaction():
-        await retry_failed(conn, events, nid, "operator-1", CAUSE)
+    handlers = NotificationHandlers(delivery.pool, EventStore("notification"), delivery.settings())
+    await handlers.retry_failed(nid, "operator-1", CAUSE)
     await delivery.drain(dispatcher)
     with pytest.raises(NotFailedError):  # the same dead letter replayed again: refused
-        async with delivery.pool.acquire() as conn, conn.transaction():
-            await retry_failed(conn, events, nid, "operator-1", CAUSE)
+        await handlers.retry_failed(nid, "operator-1", CAUSE)
     await delivery.drain(dispatcher)
 
     assert len(delivery.sink.client.messages("sms")) == 1
