@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -30,10 +30,13 @@ from services.activation.handlers import Activated, ActivationHandlers
 from services.activation.password.handlers import PasswordHandlers
 from shared.authority import Caller, acting_for
 from shared.contracts.activation import ActivationChannel
+from shared.deps import port
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation
 from shared.settings import Role
 
+Activations = Annotated[ActivationHandlers, port(ActivationHandlers)]
+Passwords = Annotated[PasswordHandlers, port(PasswordHandlers)]
 router = APIRouter(prefix="/v1", tags=["activation"], responses=ERROR_RESPONSES)
 CHANNEL_OF_ROLE: dict[Role, ActivationChannel] = {
     "window": "window",
@@ -142,11 +145,6 @@ def _answer(
     )
 
 
-def _handlers(request: Request) -> ActivationHandlers:
-    handlers: ActivationHandlers = request.app.state.handlers.activator
-    return handlers
-
-
 @router.post(
     "/activations",
     status_code=201,
@@ -154,12 +152,16 @@ def _handlers(request: Request) -> ActivationHandlers:
     responses={200: {"model": ActivationResponse}},
 )
 async def activate(
-    body: ActivationRequest, request: Request, response: Response, caller: Caller
+    body: ActivationRequest,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    activations: Activations,
 ) -> ActivationResponse:
     """Activate a card: at the window or a bank outlet (ID checked), or online (after a
     recent face verification)."""
     channel = CHANNEL_OF_ROLE[caller.role]
-    result = await _handlers(request).activate(
+    result = await activations.activate(
         card_id=body.card_id,
         person_id=body.person_id,
         channel=channel,
@@ -178,12 +180,17 @@ async def activate(
     responses={200: {"model": ActivationResponse}},
 )
 async def activate_ecard(
-    person_id: str, body: ECardActivation, request: Request, response: Response, caller: Caller
+    person_id: str,
+    body: ECardActivation,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    activations: Activations,
+    passwords: Passwords,
 ) -> ActivationResponse:
     """The holder sets the e-card password, after a recent face verification: it is active."""
-    passwords: PasswordHandlers = request.app.state.handlers.passwords
     hashed = await passwords.allowed_hash(body.password.get_secret_value(), person_id, "electronic")
-    result = await _handlers(request).activate_ecard(
+    result = await activations.activate_ecard(
         person_id=person_id,
         hashed_password=hashed,
         operator=caller.name,
@@ -199,10 +206,14 @@ async def activate_ecard(
     responses={200: {"model": ActivationResponse}},
 )
 async def hospital_registration(
-    body: HospitalRegistration, request: Request, response: Response, caller: Caller
+    body: HospitalRegistration,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    activations: Activations,
 ) -> ActivationResponse:
     """A designated hospital registers a patient with the card: the first time activates it."""
-    result = await _handlers(request).activate(
+    result = await activations.activate(
         card_id=body.card_id,
         person_id=body.person_id,
         channel="hospital",
@@ -219,11 +230,15 @@ async def hospital_registration(
     responses={200: {"model": ActivationResponse}},
 )
 async def pharmacy_switch(
-    body: PharmacySwitch, request: Request, response: Response, caller: Caller
+    body: PharmacySwitch,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    activations: Activations,
 ) -> ActivationResponse:
     """Old card, then new card at a designated pharmacy: the new card is activated and the
     account moves to it."""
-    result = await _handlers(request).activate(
+    result = await activations.activate(
         card_id=body.new_card_id,
         person_id=body.person_id,
         channel="pharmacy",
@@ -241,10 +256,15 @@ async def pharmacy_switch(
     responses={200: {"model": ActivationResponse}},
 )
 async def financial_function(
-    card_id: str, body: BankActivation, request: Request, response: Response, caller: Caller
+    card_id: str,
+    body: BankActivation,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    activations: Activations,
 ) -> ActivationResponse:
     """At the bank on the card face: turn on the card's financial function (once)."""
-    result = await _handlers(request).activate_financial(
+    result = await activations.activate_financial(
         card_id=card_id,
         person_id=body.person_id,
         bank=caller.name,

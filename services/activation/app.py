@@ -16,8 +16,8 @@ from services.activation.handlers import ActivationHandlers
 from services.activation.password.api import router as password_router
 from services.activation.password.handlers import PasswordHandlers
 from services.activation.password.sms_codes import SmsCodes
-from services.activation.payment.api import PaymentCodes
 from services.activation.payment.api import router as payment_code_router
+from services.activation.payment.codes import PaymentCodes
 from services.activation.settings import ActivationSettings
 from shared import verified
 from shared.app import service_app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,10 +24,14 @@ from services.identity.registration.handlers import Registrar
 from services.identity.sessions import Sessions
 from shared.authority import Caller
 from shared.contracts.identity import VerificationLevel
+from shared.deps import port
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation
 from shared.settings import SELF_SERVICE
 
+RegistrarPort = Annotated[Registrar, port(Registrar)]
+Identities = Annotated[IdentityHandlers, port(IdentityHandlers)]
+SessionsPort = Annotated[Sessions, port(Sessions)]
 router = APIRouter(prefix="/v1", tags=["verification"], responses=ERROR_RESPONSES)
 
 
@@ -121,10 +125,13 @@ def status_of(error: DomainError) -> int:
     tags=["registry"],
 )
 async def register(
-    body: RegistrationRequest, request: Request, response: Response, _: Caller
+    body: RegistrationRequest,
+    request: Request,
+    response: Response,
+    _: Caller,
+    registrar: RegistrarPort,
 ) -> RegistrationResponse:
     """Register an insured person (again with the same details: nothing changes, 200)."""
-    registrar: Registrar = request.app.state.handlers.registrar
     report = await registrar.import_rows(
         [(1, body.model_dump(exclude_none=True))], request_causation(request)
     )
@@ -143,10 +150,11 @@ class ErasureResponse(BaseModel):
 
 
 @router.post("/persons/{person_id}/erasure", response_model=ErasureResponse, tags=["registry"])
-async def erase(person_id: str, request: Request, caller: Caller) -> ErasureResponse:
+async def erase(
+    person_id: str, request: Request, caller: Caller, identities: Identities
+) -> ErasureResponse:
     """Erase a person's personal data (crypto-shredding); refused while they hold a card."""
-    handlers: IdentityHandlers = request.app.state.handlers.verifier
-    erased = await handlers.erase(
+    erased = await identities.erase(
         person_id=person_id, requested_by=caller.name, causation=request_causation(request)
     )
     return ErasureResponse(person_id=person_id, erased_now=erased)
@@ -154,11 +162,14 @@ async def erase(person_id: str, request: Request, caller: Caller) -> ErasureResp
 
 @router.post("/verifications", status_code=201, response_model=VerificationResponse)
 async def verify(
-    body: VerificationRequest, request: Request, caller: Caller
+    body: VerificationRequest,
+    request: Request,
+    caller: Caller,
+    identities: Identities,
+    sessions: SessionsPort,
 ) -> VerificationResponse:
     """Verify a citizen: real-name, plus real-person when a face check is attached."""
-    handlers: IdentityHandlers = request.app.state.handlers.verifier
-    result = await handlers.verify(
+    result = await identities.verify(
         name=body.name,
         id_number=body.id_number,
         face_check=body.face_check,
@@ -178,15 +189,13 @@ async def verify(
     )
     own_face = body.face_check is not None and body.guardian is None
     if own_face and answer.level == "real_person" and caller.role in SELF_SERVICE:
-        sessions: Sessions = request.app.state.handlers.sessions
         answer.citizen_token, token = sessions.sign_in(result.person_id, caller.name)
         answer.token_expires_at = token.expires_at
     return answer
 
 
 @router.get("/citizen-tokens/keys", tags=["citizen tokens"])
-async def token_keys(request: Request, _: Caller) -> dict[str, Any]:
+async def token_keys(request: Request, _: Caller, sessions: SessionsPort) -> dict[str, Any]:
     """Identity's public keys of citizen tokens (a JWK set): every service verifies tokens
     offline with them (SHEBAO_CITIZEN_TOKEN_KEYS)."""
-    sessions: Sessions = request.app.state.handlers.sessions
     return sessions.keys.public.jwks()

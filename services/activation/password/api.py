@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
@@ -12,8 +12,10 @@ from services.activation.errors import IdCheckRequiredError
 from services.activation.password.handlers import PasswordHandlers, Proof
 from services.activation.payment.domain import Settlement, amount_band
 from shared.authority import Caller
+from shared.deps import port
 from shared.http import ERROR_RESPONSES, request_causation
 
+Passwords = Annotated[PasswordHandlers, port(PasswordHandlers)]
 router = APIRouter(prefix="/v1", tags=["passwords"], responses=ERROR_RESPONSES)
 
 
@@ -112,11 +114,6 @@ class Done(BaseModel):
     outcome: str = Field(description="authorized, changed, unlocked or reset.")
 
 
-def _passwords(request: Request) -> PasswordHandlers:
-    handlers: PasswordHandlers = request.app.state.handlers.passwords
-    return handlers
-
-
 def _proof(body: PasswordRecovery, role: str) -> Proof:
     if role == "window" and not body.id_checked:
         raise IdCheckRequiredError()  # at a counter the ID card is the proof, not a code
@@ -130,11 +127,15 @@ def _proof(body: PasswordRecovery, role: str) -> Proof:
 
 @router.post("/persons/{person_id}/sms-codes", status_code=201, response_model=SmsCodeSent)
 async def sms_code(
-    person_id: str, request: Request, _: Caller, body: SmsCodeRequest | None = None
+    person_id: str,
+    request: Request,
+    _: Caller,
+    passwords: Passwords,
+    body: SmsCodeRequest | None = None,
 ) -> SmsCodeSent:
     """Send the holder a one-time code by SMS (6 digits, 5 minutes, single use, 5 tries), to
     the mobile number they gave for notifications; at most one a minute."""
-    issued = await _passwords(request).sms.issue(person_id, request_causation(request))
+    issued = await passwords.sms.issue(person_id, request_causation(request))
     return SmsCodeSent(code_id=issued.code_id, expires_at=issued.expires_at)
 
 
@@ -143,9 +144,11 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 @router.post("/settlements/authorize", response_model=Done)
-async def authorize(body: SettlementCheck, request: Request, caller: Caller) -> Done:
+async def authorize(
+    body: SettlementCheck, request: Request, caller: Caller, passwords: Passwords
+) -> Done:
     """Check the service password before a medical settlement."""
-    await _passwords(request).authorize(
+    await passwords.authorize(
         card_id=body.card_id,
         password=body.password.get_secret_value(),
         settlement=body.settlement(caller.role),
@@ -155,9 +158,11 @@ async def authorize(body: SettlementCheck, request: Request, caller: Caller) -> 
 
 
 @router.post("/cards/{card_id}/password", status_code=201, response_model=Done)
-async def change(card_id: str, body: PasswordChange, request: Request, caller: Caller) -> Done:
+async def change(
+    card_id: str, body: PasswordChange, request: Request, caller: Caller, passwords: Passwords
+) -> Done:
     """Change the password (the initial one must be changed before the first settlement)."""
-    await _passwords(request).change(
+    await passwords.change(
         card_id=card_id,
         current=body.current_password.get_secret_value(),
         new=body.new_password.get_secret_value(),
@@ -169,10 +174,12 @@ async def change(card_id: str, body: PasswordChange, request: Request, caller: C
 
 
 @router.post("/cards/{card_id}/password/recovery", status_code=201, response_model=Done)
-async def recover(card_id: str, body: PasswordRecovery, request: Request, caller: Caller) -> Done:
+async def recover(
+    card_id: str, body: PasswordRecovery, request: Request, caller: Caller, passwords: Passwords
+) -> Done:
     """Unlock at a window with the ID card; or reset (window, or online with an SMS code and a
     recent face verification)."""
-    await _passwords(request).recover(
+    await passwords.recover(
         card_id=card_id,
         proof=_proof(body, caller.role),
         new=_secret(body.new_password),
@@ -193,10 +200,10 @@ class ECardPayment(SettlementDetails):
 
 @router.post("/ecards/{person_id}/payments/authorize", response_model=Done)
 async def authorize_ecard(
-    person_id: str, body: ECardPayment, request: Request, caller: Caller
+    person_id: str, body: ECardPayment, request: Request, caller: Caller, passwords: Passwords
 ) -> Done:
     """Check the e-card password for a payment; its lock never touches the physical card."""
-    await _passwords(request).authorize_ecard(
+    await passwords.authorize_ecard(
         person_id=person_id,
         password=body.password.get_secret_value(),
         settlement=body.settlement(caller.role),
@@ -207,10 +214,10 @@ async def authorize_ecard(
 
 @router.post("/ecards/{person_id}/password/recovery", status_code=201, response_model=Done)
 async def recover_ecard(
-    person_id: str, body: PasswordRecovery, request: Request, caller: Caller
+    person_id: str, body: PasswordRecovery, request: Request, caller: Caller, passwords: Passwords
 ) -> Done:
     """Unlock or reset the e-card password (window with ID, or SMS code + face check)."""
-    await _passwords(request).recover(
+    await passwords.recover(
         card_id=person_id,
         kind="electronic",
         proof=_proof(body, caller.role),

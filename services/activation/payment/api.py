@@ -3,9 +3,9 @@ a hospital or pharmacy against the published keys, redeemed online once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -13,20 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from services.activation.errors import CODE_ERRORS
 from services.activation.password.api import Done, SettlementDetails
 from services.activation.password.handlers import PasswordHandlers
-from services.activation.payment.codes import CodeKeys, CodeRefusedError, qr_png_base64, qr_svg
+from services.activation.payment.codes import CodeRefusedError, PaymentCodes, qr_png_base64, qr_svg
 from shared.authority import Caller
+from shared.deps import port
 from shared.envelope import utc_now
 from shared.http import ERROR_RESPONSES, request_causation
 
+Passwords = Annotated[PasswordHandlers, port(PasswordHandlers)]
+Codes = Annotated[PaymentCodes, port(PaymentCodes)]
 router = APIRouter(prefix="/v1", tags=["payment codes"], responses=ERROR_RESPONSES)
-
-
-@dataclass(frozen=True)
-class PaymentCodes:
-    """The keys that sign codes, and how long a code lives."""
-
-    keys: CodeKeys
-    ttl: timedelta
 
 
 class CodeShown(BaseModel):
@@ -48,22 +43,14 @@ class Redemption(SettlementDetails):
     password: SecretStr = Field(max_length=64, description="The e-card's 6-digit password.")
 
 
-def _codes(request: Request) -> PaymentCodes:
-    codes: PaymentCodes = request.app.state.handlers.codes
-    return codes
-
-
-def _passwords(request: Request) -> PasswordHandlers:
-    handlers: PasswordHandlers = request.app.state.handlers.passwords
-    return handlers
-
-
 @router.post("/ecards/{person_id}/payment-codes", status_code=201, response_model=CodeShown)
-async def show(person_id: str, request: Request, caller: Caller) -> CodeShown:
+async def show(
+    person_id: str, request: Request, caller: Caller, passwords: Passwords, codes: Codes
+) -> CodeShown:
     """A new code for the holder's e-card, if it may pay now, shown by a channel the holder
     bound it to; valid one minute, used once."""
-    card_id = await _passwords(request).paying_ecard(person_id, caller.name)
-    codes = _codes(request)
+    card_id = await passwords.paying_ecard(person_id, caller.name)
+    codes = codes
     payload, code = codes.keys.issue(person_id, card_id, caller.name, utc_now(), codes.ttl)
     return CodeShown(
         code_id=code.code_id,
@@ -75,10 +62,12 @@ async def show(person_id: str, request: Request, caller: Caller) -> CodeShown:
 
 
 @router.post("/payment-codes/redeem", response_model=Done)
-async def redeem(body: Redemption, request: Request, caller: Caller) -> Done:
+async def redeem(
+    body: Redemption, request: Request, caller: Caller, passwords: Passwords, codes: Codes
+) -> Done:
     """Pay with a shown code and the e-card password: one settlement per code, recorded."""
     try:
-        code = _codes(request).keys.verify(body.code, utc_now())
+        code = codes.keys.verify(body.code, utc_now())
     except CodeRefusedError as exc:
         raise CODE_ERRORS[exc.code]() from None
     settlement = replace(
@@ -88,7 +77,7 @@ async def redeem(body: Redemption, request: Request, caller: Caller) -> Done:
         code_channel=code.channel,
         code_expired=code.expired,
     )
-    await _passwords(request).authorize_ecard(
+    await passwords.authorize_ecard(
         person_id=code.person_id,
         password=body.password.get_secret_value(),
         settlement=settlement,
@@ -98,7 +87,7 @@ async def redeem(body: Redemption, request: Request, caller: Caller) -> Done:
 
 
 @router.get("/payment-codes/keys")
-async def keys(request: Request, caller: Caller) -> dict[str, Any]:
+async def keys(request: Request, caller: Caller, codes: Codes) -> dict[str, Any]:
     """The public keys that verify payment codes offline (a JWK set; cache it, refresh it
     when a code names an unknown ``kid``)."""
-    return _codes(request).keys.jwks()
+    return codes.keys.jwks()

@@ -111,6 +111,14 @@ class CodeKeys:
         )
 
 
+@dataclass(frozen=True)
+class PaymentCodes:
+    """The keys that sign codes, and how long a code lives."""
+
+    keys: CodeKeys
+    ttl: timedelta
+
+
 def qr_svg(token: str) -> str:
     """The code as a QR code, SVG."""
     out = io.BytesIO()

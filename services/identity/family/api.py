@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,11 +12,14 @@ from services.identity.errors import FamilyLinkNotFoundError
 from services.identity.facecheck import FaceCheckResult
 from services.identity.family.handlers import FamilyHandlers
 from services.identity.sessions import Sessions
-from shared.authority import Caller, RefusedError, acting, signed_in
+from shared.authority import Caller, RefusedError, ServiceAuthority, acting, signed_in
 from shared.contracts.identity import Relation
+from shared.deps import port
 from shared.http import ERROR_RESPONSES, request_causation
 from shared.settings import SELF_SERVICE
 
+Family = Annotated[FamilyHandlers, port(FamilyHandlers)]
+SessionsPort = Annotated[Sessions, port(Sessions)]
 router = APIRouter(prefix="/v1", tags=["family"], responses=ERROR_RESPONSES)
 
 
@@ -59,11 +62,6 @@ class UnlinkRequest(BaseModel):
     )
 
 
-def _family(request: Request) -> FamilyHandlers:
-    family: FamilyHandlers = request.app.state.handlers.family
-    return family
-
-
 @router.post(
     "/persons/{holder_person_id}/family",
     status_code=201,
@@ -76,16 +74,18 @@ async def link(
     request: Request,
     response: Response,
     caller: Caller,
+    family: Family,
+    authority: ServiceAuthority,
 ) -> FamilyLink:
     """Link a family member (200 when they were linked already). On a self-service channel
     the holder is signed in, and an adult member consents signed in too (``member_token``)."""
     self_service = caller.role in SELF_SERVICE
     member_token = (
-        signed_in(request.app.state.authority, caller, body.member_token)
+        signed_in(authority, caller, body.member_token)
         if self_service and body.member_token
         else None
     )
-    member, created = await _family(request).link(
+    member, created = await family.link(
         holder_person_id=holder_person_id,
         member_name=body.name,
         member_id_number=body.id_number,
@@ -109,6 +109,7 @@ async def unlink(
     member_person_id: str,
     request: Request,
     _: Caller,
+    family: Family,
     body: UnlinkRequest | None = None,
 ) -> FamilyLink:
     """Remove a link, at the holder's or the member's request; other links stay."""
@@ -121,7 +122,7 @@ async def unlink(
         raise RefusedError(422, "INVALID_REQUEST", "Say who asks: the holder or the member.")
     else:
         by = body.by
-    await _family(request).unlink(
+    await family.unlink(
         holder_person_id=holder_person_id,
         member_person_id=member_person_id,
         by=by,
@@ -143,19 +144,25 @@ class GrantResponse(BaseModel):
     response_model=GrantResponse,
 )
 async def family_grant(
-    holder_person_id: str, member_person_id: str, request: Request, caller: Caller
+    holder_person_id: str,
+    member_person_id: str,
+    request: Request,
+    caller: Caller,
+    family: Family,
+    sessions: SessionsPort,
 ) -> GrantResponse:
     """A family holder, signed in, asks to act for a member they linked: identity checks the
     link now and grants it for a minute, so an unlink takes effect everywhere within it."""
-    if member_person_id not in await _family(request).members(holder_person_id):
+    if member_person_id not in await family.members(holder_person_id):
         raise FamilyLinkNotFoundError()
-    sessions: Sessions = request.app.state.handlers.sessions
     raw, expires_at = sessions.family_grant(holder_person_id, member_person_id, caller.name)
     return GrantResponse(grant=raw, expires_at=expires_at)
 
 
 @router.get("/persons/{holder_person_id}/family", response_model=list[FamilyLink])
-async def members(holder_person_id: str, request: Request, _: Caller) -> list[FamilyLink]:
+async def members(
+    holder_person_id: str, request: Request, _: Caller, family: Family
+) -> list[FamilyLink]:
     """The holder's family members."""
-    linked = await _family(request).members(holder_person_id)
+    linked = await family.members(holder_person_id)
     return [FamilyLink(holder_person_id=holder_person_id, member_person_id=m) for m in linked]
