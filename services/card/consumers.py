@@ -67,21 +67,11 @@ async def apply_foreign_event(
             await facts.forget_facts(conn, envelope.person_id)
             await verified.forget(conn, envelope.person_id)
         case FamilyMemberLinked():
-            await conn.execute(
-                "INSERT INTO family_links VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                envelope.person_id,
-                payload.member_person_id,
-            )
+            await store.link_family(conn, envelope.person_id, payload.member_person_id)
         case FamilyMemberUnlinked():
-            await conn.execute(
-                "DELETE FROM family_links WHERE holder_person_id = $1 AND member_person_id = $2",
-                envelope.person_id,
-                payload.member_person_id,
-            )
+            await store.unlink_family(conn, envelope.person_id, payload.member_person_id)
         case CardActivated():
-            await conn.execute(
-                "UPDATE cards SET activated = true WHERE card_id = $1", payload.card_id
-            )
+            await store.mark_activated(conn, payload.card_id)
         case PasswordLocked() | PasswordUnlocked() | PasswordReset() if (
             payload.card_kind == "physical"
         ):

@@ -167,3 +167,26 @@ def projection(feed: ForeignFeed, seal_after: timedelta) -> Projection:
         apply_own=apply_own,
         foreign=feed,
     )
+
+
+async def link_family(conn: Connection, holder_person_id: str, member_person_id: str) -> None:
+    """Remember that the holder may act for the member (identity's FamilyMemberLinked)."""
+    await conn.execute(
+        "INSERT INTO family_links VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        holder_person_id,
+        member_person_id,
+    )
+
+
+async def unlink_family(conn: Connection, holder_person_id: str, member_person_id: str) -> None:
+    """Forget a family link (identity's FamilyMemberUnlinked)."""
+    await conn.execute(
+        "DELETE FROM family_links WHERE holder_person_id = $1 AND member_person_id = $2",
+        holder_person_id,
+        member_person_id,
+    )
+
+
+async def mark_activated(conn: Connection, card_id: str) -> None:
+    """The activation service activated the card."""
+    await conn.execute("UPDATE cards SET activated = true WHERE card_id = $1", card_id)

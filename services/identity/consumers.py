@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.identity import store
 from shared.consumer import ForeignFeed
 from shared.contracts import EventPayload
 from shared.contracts.activation import CardActivated
@@ -18,17 +19,6 @@ CARD_STATUS = {
     CardMailed.event_type: "mailed",
     CardActivated.event_type: "active",
 }
-RANK = {status: n for n, status in enumerate(CARD_STATUS.values())}
-_ORDER = "ARRAY[" + ", ".join(f"'{status}'" for status in RANK) + "]"
-#: card.events and activation.events are two topics, so their events about one card may
-#: arrive in either order: a status only ever moves forward. (Constants only in the text.)
-_UPSERT = (
-    "INSERT INTO held_cards (card_id, person_id, status)"  # noqa: S608
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
-    " ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status"
-    f" WHERE array_position({_ORDER}, EXCLUDED.status)"
-    f" > array_position({_ORDER}, held_cards.status)"
-)
 
 
 async def apply_card_event(conn: Connection, envelope: Envelope, payload: EventPayload) -> None:
@@ -49,11 +39,11 @@ async def apply_card_events(
                 held = cards.get(payload.card_id)
                 if held is None:
                     cards[payload.card_id] = (envelope.person_id, status)
-                elif RANK[status] > RANK[held[1]]:
+                elif store.RANK[status] > store.RANK[held[1]]:
                     cards[payload.card_id] = (held[0], status)
     if cards:
         holders, statuses = zip(*cards.values(), strict=True)
-        await conn.execute(_UPSERT, list(cards), list(holders), list(statuses))
+        await store.remember_cards(conn, list(cards), list(holders), list(statuses))
 
 
 def feed() -> ForeignFeed:

@@ -25,6 +25,28 @@ PERSON_COLUMNS = (
 )
 
 
+#: A held card's statuses, in the order they are reached.
+CARD_STATUSES = ("applied", "produced", "mailed", "active")
+RANK = {status: n for n, status in enumerate(CARD_STATUSES)}
+_ORDER = "ARRAY[" + ", ".join(f"'{status}'" for status in CARD_STATUSES) + "]"
+#: card.events and activation.events are two topics, so their events about one card may
+#: arrive in either order: a status only ever moves forward. (Constants only in the text.)
+_UPSERT = (
+    "INSERT INTO held_cards (card_id, person_id, status)"  # noqa: S608
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+    " ON CONFLICT (card_id) DO UPDATE SET status = EXCLUDED.status"
+    f" WHERE array_position({_ORDER}, EXCLUDED.status)"
+    f" > array_position({_ORDER}, held_cards.status)"
+)
+
+
+async def remember_cards(
+    conn: Connection, card_ids: list[str], holders: list[str], statuses: list[str]
+) -> None:
+    """Each card's holder and status, a status never moving back."""
+    await conn.execute(_UPSERT, card_ids, holders, statuses)
+
+
 @dataclass(frozen=True)
 class StoredPerson:
     """A registered person as stored: ciphertexts, and the wrapped key unless erased."""
