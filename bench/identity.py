@@ -22,7 +22,7 @@ import httpx
 import typer
 
 from bench.common import RESULTS, infrastructure
-from deploy.citizens import Citizen, face_check_for, fake_citizen
+from deploy.demo.citizens import Citizen, face_check_for, fake_citizen
 from deploy.paths import free_port
 from deploy.stack import service_process
 from services.identity.app import MIGRATIONS, build_identity

@@ -17,8 +17,9 @@ from aiokafka import AIOKafkaConsumer
 from bench.common import rss_mb
 from bench.consumers import publish, service_feeds
 from bench.workload import envelopes_for
-from deploy.citizens import fake_citizen
-from deploy.demo import Endpoints, Journey, run_journey
+from deploy.demo.citizens import fake_citizen
+from deploy.demo.journeys import Journey, run_journey
+from deploy.endpoints import Endpoints
 from deploy.stack import ServiceProcess
 from shared.envelope import Envelope
 from shared.topics import EVENTS_TOPIC, NOTIFICATION_EVENTS

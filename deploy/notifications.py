@@ -14,8 +14,8 @@ import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.table import Table
 
-from deploy.demo import KEYS
-from deploy.sink import SinkClient
+from deploy.demo.sink import SinkClient
+from deploy.endpoints import KEYS
 from deploy.state import console, endpoints, infrastructure_urls
 from services.notification.dispatcher import NOTIFICATION_ID_HEADER
 from shared.kafka import topic_partitions

@@ -17,8 +17,8 @@ import httpx
 import typer
 from rich.table import Table
 
-from deploy.demo import Journey, person_timeline, run_demo
-from deploy.showcase import run_showcase
+from deploy.demo.journeys import Journey, person_timeline, run_demo
+from deploy.demo.showcase import run_showcase
 from deploy.stack import SERVICES
 from deploy.state import console, endpoints, infrastructure_urls
 from services.identity.registration.handlers import CsvHeaderError, ImportReport, Row, read_csv

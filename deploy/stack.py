@@ -157,7 +157,7 @@ def sink_process(
     that deliver to it."""
     port = port or env_port("SINK_PORT", 8025)
     smtp_port = smtp_port or env_port("SINK_SMTP_PORT", 2525)
-    command = [sys.executable, "-m", "deploy.sink", "--port", str(port)]
+    command = [sys.executable, "-m", "deploy.demo.sink", "--port", str(port)]
     command += ["--smtp-port", str(smtp_port)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     sink = ServiceProcess("sink", port, env, log_dir / "sink.log", command=command)

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from deploy.demo import Endpoints
+from deploy.endpoints import Endpoints
 from deploy.paths import env_port, shebao_home
 from deploy.stack import DEFAULT_PORTS
 

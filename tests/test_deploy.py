@@ -102,7 +102,7 @@ def test_every_command_the_compose_file_names_exists() -> None:
         assert command[:2] == ["python", "-m"]
         assert importlib.util.find_spec(f"{command[2]}.__main__") is not None, command
     sink = services["sink"]["command"]
-    assert sink[:3] == ["python", "-m", "deploy.sink"]
+    assert sink[:3] == ["python", "-m", "deploy.demo.sink"]
     assert importlib.util.find_spec(sink[2]) is not None
     notification = services["notification"]["environment"]
     assert notification["NOTIFICATION_SMS_URL"] == "http://sink:8025/sms"

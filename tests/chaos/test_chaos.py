@@ -29,11 +29,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from deploy.citizens import fake_citizen
 from deploy.dead_letters import dead_letters
-from deploy.demo import Journey, run_journey
+from deploy.demo.citizens import fake_citizen
+from deploy.demo.journeys import Journey, run_journey
+from deploy.demo.sink import SinkClient
 from deploy.paths import free_port, shebao_home
-from deploy.sink import SinkClient
 from deploy.stack import SERVICES, Stack, services_on_free_ports, start_infrastructure
 from deploy.supervisor import Supervisor
 from shared.db import create_pool

@@ -22,7 +22,8 @@ from typing import Any
 import docker
 import pytest
 
-from deploy.demo import Endpoints, run_demo
+from deploy.demo.journeys import run_demo
+from deploy.endpoints import Endpoints
 from deploy.paths import REPO, free_port
 from tests.probe import check_public_log
 from tests.test_deploy import APP_SERVICES, compose_command

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from deploy.citizens import face_check_for, fake_citizen
+from deploy.demo.citizens import face_check_for, fake_citizen
 from deploy.paths import free_port
 from deploy.stack import Infrastructure, ServiceProcess, service_process
 from shared.topics import NOTIFICATION_EVENTS

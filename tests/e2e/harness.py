@@ -11,8 +11,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from deploy.citizens import Citizen
-from deploy.demo import Endpoints
+from deploy.demo.citizens import Citizen
+from deploy.endpoints import Endpoints
 from deploy.stack import ServiceProcess, services_on_free_ports
 from shared.envelope import Envelope
 
@@ -103,7 +103,7 @@ async def sign_in(
 ) -> tuple[str, str]:
     """The citizen signs in on a self-service channel (name, ID number and their face): their
     person id and the channel's citizen token."""
-    from deploy.citizens import face_check_for
+    from deploy.demo.citizens import face_check_for
 
     response = await client.post(
         f"{identity_url}/v1/verifications",
@@ -130,7 +130,7 @@ async def receive_sms_code(
     that reached their phone (the local sink): ``{"code_id", "code"}``."""
     import re
 
-    from deploy.sink import SinkClient
+    from deploy.demo.sink import SinkClient
 
     sink = SinkClient(services["sink"].url)
     before = len(sink.messages("sms", to=phone))

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from deploy.citizens import face_check_for
+from deploy.demo.citizens import face_check_for
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import ACTIVATION_EVENTS
 from tests.e2e.harness import (

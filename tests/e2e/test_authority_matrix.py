@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from deploy.citizens import face_check_for
+from deploy.demo.citizens import face_check_for
 from deploy.stack import SERVICES, ServiceProcess
 from shared import citizen
 from shared.envelope import utc_now

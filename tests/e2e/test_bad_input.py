@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.citizens import fake_citizen
+from deploy.demo.citizens import fake_citizen
 from deploy.stack import SERVICES, ServiceProcess
 from tests.e2e.harness import SELF_SERVICE_KEYS, as_citizen, register, sign_in
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from deploy.citizens import Citizen, face_check_for, fake_citizen
+from deploy.demo.citizens import Citizen, face_check_for, fake_citizen
 from deploy.stack import ServiceProcess
 from tests.e2e.harness import SELF_SERVICE_KEYS, as_citizen, register, sign_in
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from deploy.citizens import fake_citizen
+from deploy.demo.citizens import fake_citizen
 from deploy.stack import SERVICES, ServiceProcess
 from shared.policy import POLICY
 from tests.e2e.harness import SELF_SERVICE_KEYS, register, sign_in

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from deploy.citizens import Citizen, face_check_for, fake_citizen
+from deploy.demo.citizens import Citizen, face_check_for, fake_citizen
 from deploy.stack import Infrastructure, ServiceProcess
 from tests.e2e.harness import register
 

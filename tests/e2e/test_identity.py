@@ -10,8 +10,8 @@ from datetime import date
 import asyncpg
 import httpx
 
-from deploy.citizens import Citizen, face_check_for, fake_citizen, make_id_number
-from deploy.demo import run_journey
+from deploy.demo.citizens import Citizen, face_check_for, fake_citizen, make_id_number
+from deploy.demo.journeys import run_journey
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import IDENTITY_EVENTS
 from tests.e2e.harness import (

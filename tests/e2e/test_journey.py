@@ -10,10 +10,10 @@ from collections import Counter, defaultdict
 import httpx
 import pytest
 
-from deploy.citizens import face_check_for, fake_citizen
-from deploy.demo import Journey, run_demo, run_journey
-from deploy.showcase import run_showcase
-from deploy.sink import SinkClient
+from deploy.demo.citizens import face_check_for, fake_citizen
+from deploy.demo.journeys import Journey, run_demo, run_journey
+from deploy.demo.showcase import run_showcase
+from deploy.demo.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.envelope import Envelope
 from shared.topics import EVENTS_TOPIC

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from deploy.citizens import Citizen, fake_citizen
+from deploy.demo.citizens import Citizen, fake_citizen
+from deploy.demo.sink import SinkClient
 from deploy.notifications import retry_dead_letters
-from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess
 from shared.topics import NOTIFICATION_EVENTS
 from tests.e2e.harness import as_citizen, envelope_of, read_records, register, sign_in, wait_for

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import httpx
 
-from deploy.citizens import Citizen, face_check_for, fake_citizen, make_id_number
+from deploy.demo.citizens import Citizen, face_check_for, fake_citizen, make_id_number
 from deploy.stack import Infrastructure, ServiceProcess
 from services.activation.errors import PasswordWeakError
 from services.activation.password.domain import FROM_ID_NUMBER, check_policy

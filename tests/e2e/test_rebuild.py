@@ -10,7 +10,7 @@ import sys
 import asyncpg
 import pytest
 
-from deploy.demo import run_demo
+from deploy.demo.journeys import run_demo
 from deploy.stack import SERVICES, Infrastructure, ServiceProcess
 from shared.db import create_pool
 from shared.rebuild import rebuild

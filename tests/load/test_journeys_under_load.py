@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.citizens import fake_citizen
-from deploy.demo import Journey, run_journey
-from deploy.sink import SinkClient
+from deploy.demo.citizens import fake_citizen
+from deploy.demo.journeys import Journey, run_journey
+from deploy.demo.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess, services_on_free_ports
 from tests.e2e.harness import endpoints
 

@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from deploy.demo.sink import SinkClient
 from deploy.paths import free_port
-from deploy.sink import SinkClient
 from deploy.stack import Infrastructure, ServiceProcess, sink_process
 from services.notification.channels import configured_channels, gateway_session
 from services.notification.consumers import feed

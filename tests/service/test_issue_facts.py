@@ -8,7 +8,7 @@ import random
 
 import asyncpg
 
-from deploy.citizens import fake_citizen
+from deploy.demo.citizens import fake_citizen
 from services.identity.app import build_identity
 from services.identity.settings import IdentitySettings
 from shared.eventstore import EventStore

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from deploy.citizens import fake_citizen, make_id_number
+from deploy.demo.citizens import fake_citizen, make_id_number
 from deploy.stack import Infrastructure
 from services.identity.app import MIGRATIONS
 from services.identity.registration.handlers import Registrar, Row

@@ -14,36 +14,11 @@ from urllib.parse import quote
 
 import httpx
 
-from deploy.citizens import Citizen, face_check_for, fake_citizen
+from deploy.demo.citizens import Citizen, face_check_for, fake_citizen
+from deploy.endpoints import KEYS, Endpoints
 from services.identity.idnumber import mask_id_number
 
-KEYS = {
-    "channel": "dev-online-hall",
-    "agency": "dev-printing-agency",
-    "courier": "dev-courier",
-    "operator": "dev-operator",
-}
 EXPECTED_MESSAGES = {"card_mailed", "card_activated"}
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Base URLs of the four services (and of the local delivery sink, when one runs)."""
-
-    identity: str
-    card: str
-    activation: str
-    notification: str
-    sink: str | None = None
-
-    def all(self) -> dict[str, str]:
-        """Service name -> base URL."""
-        return {
-            "identity": self.identity,
-            "card": self.card,
-            "activation": self.activation,
-            "notification": self.notification,
-        }
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """What ``shebao demo`` shows beyond the happy journey: a failed face check, a lockout, family
 links, a citizen signing in and a stranger refused, the card's life, and the money path
-(``deploy.showcase_money``), each through the real APIs."""
+(``deploy.demo.money``), each through the real APIs."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
-from deploy import showcase_kit as kit
-from deploy.citizens import Citizen, face_check_for, fake_citizen, make_id_number
-from deploy.demo import KEYS, Endpoints
-from deploy.showcase_kit import Showcase
-from deploy.showcase_money import activation_scene, payment_scene
+from deploy.demo import scenes as kit
+from deploy.demo.citizens import Citizen, face_check_for, fake_citizen, make_id_number
+from deploy.demo.money import activation_scene, payment_scene
+from deploy.demo.scenes import Showcase
+from deploy.endpoints import KEYS, Endpoints
 from services.identity.idnumber import mask_id_number
 
 __all__ = ["Showcase", "run_showcase"]

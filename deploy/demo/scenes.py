@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from deploy.citizens import Citizen, face_check_for, fake_citizen
-from deploy.demo import KEYS, Endpoints
+from deploy.demo.citizens import Citizen, face_check_for, fake_citizen
+from deploy.endpoints import KEYS, Endpoints
 
 
 @dataclass

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from deploy import showcase_kit as kit
-from deploy.demo import Endpoints
-from deploy.showcase_kit import Showcase
+from deploy.demo import scenes as kit
+from deploy.demo.scenes import Showcase
+from deploy.endpoints import Endpoints
 
 
 async def _pharmacy(
