@@ -17,7 +17,7 @@ from rich.table import Table
 from deploy.demo.sink import SinkClient
 from deploy.endpoints import KEYS
 from deploy.state import console, endpoints, infrastructure_urls
-from services.notification.dispatcher import NOTIFICATION_ID_HEADER
+from shared.consumer import NOTIFICATION_ID_HEADER
 from shared.kafka import topic_partitions
 from shared.topics import dead_letter_topic
 

@@ -50,6 +50,8 @@ DEAD_LETTER_REASON_HEADER = "dead_letter_reason"
 #: dead-letters``): ``redrive`` (a copy of the record, applied again by its group) or ``skip``.
 DEAD_LETTER_ACTION_HEADER = "dead_letter_action"
 SOURCE_HEADERS = ("source_topic", "source_partition", "source_offset")
+#: On notification.dlt, the message a failed delivery was (``shebao notifications``).
+NOTIFICATION_ID_HEADER = "notification_id"
 #: Records fetched and applied per transaction (one offset commit each).
 BATCH_RECORDS = 500
 #: How long an idle consumer's poll waits (and then sleeps) before it polls again.

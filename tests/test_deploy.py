@@ -127,7 +127,7 @@ def _production_environment() -> dict[str, str]:
     """What an operator sets for production: a fresh value of every secret."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from services.identity.facecheck import public_key_b64
+    from shared.contracts.facecheck import public_key_b64
     from shared.signing import public_b64
 
     def key() -> str:

@@ -7,8 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.identity.facecheck import FaceCheckResult, dev_provider_key, sign_face_check
-from services.identity.idnumber import check_character
+from shared.contracts.facecheck import FaceCheckResult, dev_provider_key, sign_face_check
+from shared.idnumber import check_character
 
 #: A few real prefecture-level address codes (province + city + district).
 ADDRESS_CODES = ("110101", "310104", "410105", "440305", "510107", "650102", "330106", "420106")

@@ -16,7 +16,7 @@ import httpx
 
 from deploy.demo.citizens import Citizen, face_check_for, fake_citizen
 from deploy.endpoints import KEYS, Endpoints
-from services.identity.idnumber import mask_id_number
+from shared.idnumber import mask_id_number
 
 EXPECTED_MESSAGES = {"card_mailed", "card_activated"}
 

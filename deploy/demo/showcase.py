@@ -16,7 +16,7 @@ from deploy.demo.citizens import Citizen, face_check_for, fake_citizen, make_id_
 from deploy.demo.money import activation_scene, payment_scene
 from deploy.demo.scenes import Showcase
 from deploy.endpoints import KEYS, Endpoints
-from services.identity.idnumber import mask_id_number
+from shared.idnumber import mask_id_number
 
 __all__ = ["Showcase", "run_showcase"]
 

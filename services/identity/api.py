@@ -18,11 +18,11 @@ from services.identity.errors import (
     PersonHoldsCardError,
     PersonNotRegisteredError,
 )
-from services.identity.facecheck import FaceCheckResult
 from services.identity.handlers import GuardianProof, IdentityHandlers
 from services.identity.registration.handlers import Registrar
 from services.identity.sessions import Sessions
 from shared.authority import Caller
+from shared.contracts.facecheck import FaceCheckResult
 from shared.contracts.identity import VerificationLevel
 from shared.deps import port
 from shared.errors import DomainError

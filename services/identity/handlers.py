@@ -17,10 +17,11 @@ from services.identity.errors import (
     PersonalDataErasedError,
     PersonNotRegisteredError,
 )
-from services.identity.facecheck import FaceCheckResult, authenticate_face_check, face_failure
+from services.identity.facecheck import authenticate_face_check, face_failure
 from services.identity.idnumber import IdNumber, parse_id_number
 from services.identity.vault import Vault, decrypt_field
 from shared.aggregate import retry_on_conflict, run
+from shared.contracts.facecheck import FaceCheckResult
 from shared.contracts.identity import (
     FaceVerificationLocked,
     IdentityVerificationFailed,

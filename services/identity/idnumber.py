@@ -1,4 +1,6 @@
-"""The resident ID number (公民身份号码, GB 11643-1999): parse, check, mask. Pure."""
+"""The resident ID number (公民身份号码, GB 11643-1999): parse and check, with a reason for
+each refusal. Pure. The standard's arithmetic (check character, masked form) is in
+``shared.idnumber``."""
 
 from __future__ import annotations
 
@@ -8,10 +10,9 @@ from datetime import date
 from typing import Literal
 
 from services.identity.errors import IdentityError
+from shared.idnumber import check_character, mask_id_number
 from shared.regions import PROVINCE_CODES
 
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-CHECK_CHARACTERS = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 
@@ -58,17 +59,6 @@ class IdNumber:
     def masked(self) -> str:
         """The display form: first 4 and last 4 characters, the rest masked."""
         return mask_id_number(self.value)
-
-
-def check_character(first17: str) -> str:
-    """The GB 11643 check character of the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True))
-    return CHECK_CHARACTERS[total % 11]
-
-
-def mask_id_number(value: str) -> str:
-    """``410105199001011234`` -> ``4101**********1234``."""
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
 
 
 def parse_id_number(raw: str, today: date) -> IdNumber:

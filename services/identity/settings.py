@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.identity.domain import LockPolicy
-from services.identity.facecheck import dev_provider_key, public_key_b64
 from services.identity.vault import dev_master_key
 from shared import citizen
+from shared.contracts.facecheck import dev_provider_key, public_key_b64
 from shared.privacy import check_key_32
 from shared.regions import for_region
 from shared.settings import ServiceSettings

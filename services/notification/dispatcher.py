@@ -32,7 +32,7 @@ from services.notification.settings import NotificationSettings
 from services.notification.templates import CODE_PLACEHOLDER
 from shared.aggregate import retry_on_conflict
 from shared.batching import WriteBehind
-from shared.consumer import DEAD_LETTER_REASON_HEADER
+from shared.consumer import DEAD_LETTER_REASON_HEADER, NOTIFICATION_ID_HEADER
 from shared.contracts import parse_payload
 from shared.contracts.notification import NotificationChannel
 from shared.db import DATABASE_FAULTS
@@ -50,7 +50,6 @@ DELIVERIES = Counter(
     "Delivery attempts by channel and outcome.",
     ["channel", "outcome"],
 )
-NOTIFICATION_ID_HEADER = "notification_id"
 SUBJECTS = {"zh-Hans": "社会保障卡服务通知", "en": "Social security card notice"}
 
 

@@ -12,10 +12,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from services.notification.deliveries import Claimed
-from services.notification.dispatcher import NOTIFICATION_ID_HEADER, SimulatedCrashError
+from services.notification.dispatcher import SimulatedCrashError
 from services.notification.errors import NotFailedError
 from services.notification.handlers import NotificationHandlers
 from services.notification.templates import TEMPLATES
+from shared.consumer import NOTIFICATION_ID_HEADER
 from shared.contracts import REGISTRY
 from shared.contracts.card import CardMailed, CardReportedLost
 from shared.envelope import utc_now

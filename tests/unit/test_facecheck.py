@@ -15,14 +15,8 @@ from services.identity.errors import (
     FaceSignatureInvalidError,
     FaceSubjectMismatchError,
 )
-from services.identity.facecheck import (
-    FaceCheckResult,
-    authenticate_face_check,
-    face_failure,
-    load_public_keys,
-    public_key_b64,
-    sign_face_check,
-)
+from services.identity.facecheck import authenticate_face_check, face_failure, load_public_keys
+from shared.contracts.facecheck import FaceCheckResult, public_key_b64, sign_face_check
 
 ID = "11010519491231002X"
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -14,10 +14,9 @@ from services.identity.idnumber import (
     IdNumberFormatError,
     IdNumberFutureBirthError,
     IdNumberProvinceError,
-    check_character,
-    mask_id_number,
     parse_id_number,
 )
+from shared.idnumber import check_character, mask_id_number
 from shared.regions import PROVINCE_CODES
 
 TODAY = date(2026, 11, 22)

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from deploy.paths import REPO
-from services.identity.facecheck import dev_provider_key, public_key_b64
 from services.identity.settings import IdentitySettings
+from shared.contracts.facecheck import dev_provider_key, public_key_b64
 from shared.settings import ServiceSettings
 from shared.signing import public_b64
 from tests.unit.samples import production_secrets

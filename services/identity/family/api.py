@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.errors import FamilyLinkNotFoundError
-from services.identity.facecheck import FaceCheckResult
 from services.identity.family.handlers import FamilyHandlers
 from services.identity.sessions import Sessions
 from shared.authority import Caller, RefusedError, ServiceAuthority, acting, signed_in
+from shared.contracts.facecheck import FaceCheckResult
 from shared.contracts.identity import Relation
 from shared.deps import port
 from shared.http import ERROR_RESPONSES, request_causation

@@ -17,10 +17,10 @@ from services.identity.errors import (
     NameMismatchError,
     PersonNotRegisteredError,
 )
-from services.identity.facecheck import FaceCheckResult
 from services.identity.handlers import IdentityHandlers
 from services.identity.idnumber import parse_id_number
 from shared.aggregate import load_state, retry_on_conflict, run
+from shared.contracts.facecheck import FaceCheckResult
 from shared.contracts.identity import Relation
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
