@@ -10,6 +10,7 @@ import csv
 import importlib
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,11 +20,10 @@ from rich.table import Table
 
 from deploy.demo.journeys import Journey, person_timeline, run_demo
 from deploy.demo.showcase import run_showcase
+from deploy.endpoints import KEYS
 from deploy.stack import SERVICES
 from deploy.state import console, endpoints, infrastructure_urls
-from services.identity.registration.handlers import CsvHeaderError, ImportReport, Row, read_csv
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
-from shared.eventstore import Causation, EventStore
+from shared.db import create_pool
 from shared.rebuild import RebuildReport
 from shared.rebuild import rebuild as run_rebuild
 
@@ -139,99 +139,97 @@ def import_persons(
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Write every rejected row to this CSV.")
     ] = None,
+    api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
 ) -> None:
-    """Register insured persons from a CSV file (name,id_number,phone,region,guardian_id_number).
+    """Register insured persons from a CSV file (name,id_number,phone,region,guardian_id_number),
+    through identity's ``POST /v1/registry/imports``.
 
     Every row is checked first; unless --partial, one rejected row means nothing is imported.
     Importing the same file again changes nothing.
     """
-    try:
-        rows = list(read_csv(file.read_text(encoding="utf-8-sig")))
-    except (CsvHeaderError, UnicodeDecodeError) as exc:
-        console.print(f"[red]{getattr(exc, 'message', 'The file is not UTF-8 text.')}[/]")
-        raise typer.Exit(2) from exc
-    report = asyncio.run(_import_persons(rows, f"import-{file.name}", partial))
+    with console.status(f"Registering the persons of {file.name}"):
+        response = _operator_call(
+            "POST",
+            f"{endpoints().identity}/v1/registry/imports",
+            api_key,
+            params={"partial": str(partial).lower()},
+            content=file.read_bytes(),
+            headers={"Content-Type": "text/csv", "X-Correlation-Id": f"import-{uuid.uuid4()}"},
+        )
+    if response.status_code in (413, 422):
+        answer = response.json()
+        console.print(f"[red]{answer.get('message')}[/]")
+        raise typer.Exit(2)
+    report = _answer(response)
+    rejected: list[dict[str, Any]] = report["rejected"]
     console.print(
-        f"{report.rows} rows: {report.registered} registered, {report.unchanged} already "
-        f"registered as given, {len(report.rejected)} rejected."
+        f"{report['rows']} rows: {report['registered']} registered, {report['unchanged']} "
+        f"already registered as given, {len(rejected)} rejected."
     )
-    if report.rejected:
-        table = Table(title="rejected rows" + ("" if report.committed else ": nothing imported"))
+    if rejected:
+        table = Table(title="rejected rows" + ("" if report["committed"] else ": nothing imported"))
         for column in ("line", "code", "reason"):
             table.add_column(column)
-        for row in report.rejected[:50]:
-            table.add_row(str(row.line), row.error.code, row.error.message)
+        for row in rejected[:50]:
+            table.add_row(str(row["line"]), row["code"], row["reason"])
         console.print(table)
-        if len(report.rejected) > 50:
-            console.print(f"... and {len(report.rejected) - 50} more (see --report).")
+        if len(rejected) > 50:
+            console.print(f"... and {len(rejected) - 50} more (see --report).")
     if report_file is not None:
         with report_file.open("w", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["line", "code", "reason"])
-            writer.writerows((r.line, r.error.code, r.error.message) for r in report.rejected)
-    raise typer.Exit(0 if report.committed else 1)
+            writer.writerows((r["line"], r["code"], r["reason"]) for r in rejected)
+    raise typer.Exit(0 if report["committed"] else 1)
 
 
-async def _import_persons(rows: list[Row], source: str, partial: bool) -> ImportReport:
-    from rich.progress import Progress
-
-    from services.identity.app import MIGRATIONS, build_identity
-    from services.identity.settings import IdentitySettings
-
-    settings = IdentitySettings()
-    database_url, _ = infrastructure_urls()
-    pool = await create_pool(database_url, settings.db_schema or "identity", max_size=2)
-    try:
-        await migrate(pool, SHARED_MIGRATIONS, *MIGRATIONS)
-        identity = build_identity(settings, pool, EventStore("identity"))
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("Registering", total=len(rows))
-            report: ImportReport = await identity.registrar.import_rows(
-                rows,
-                Causation(source, source),
-                partial=partial,
-                progress=lambda n: progress.advance(task, n),
-            )
-        return report
-    finally:
-        await pool.close()
-
-
-def issue_facts() -> None:
+def issue_facts(
+    api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
+) -> None:
     """Issue identity's person facts (PersonFactsIssued) under the newest SHEBAO_FACTS_KEYS key
     for every registered person who has none under it: once after an upgrade, and after a key
     rotation. Running it again issues nothing new."""
-    issued, seen = asyncio.run(_issue_facts())
+    url = f"{endpoints().identity}/v1/registry/facts"
+    correlation = f"issue-facts-{uuid.uuid4()}"
+    issued = seen = 0
+    after: str | None = ""
+    with console.status("Issuing person facts"):
+        while after is not None:
+            page = _answer(
+                _operator_call(
+                    "POST",
+                    url,
+                    api_key,
+                    params={"after": after, "limit": "500"},
+                    headers={"X-Correlation-Id": correlation},
+                )
+            )
+            issued += page["issued"]
+            seen += page["seen"]
+            after = page["next_after"]
     console.print(
         f"{seen} registered persons: facts issued for {issued}, {seen - issued} had them."
     )
 
 
-async def _issue_facts(page: int = 500) -> tuple[int, int]:
-    from services.identity import store
-    from services.identity.app import MIGRATIONS, build_identity
-    from services.identity.settings import IdentitySettings
-
-    settings = IdentitySettings()
-    database_url, _ = infrastructure_urls()
-    pool = await create_pool(database_url, settings.db_schema or "identity", max_size=4)
-    issued = seen = 0
+def _operator_call(method: str, url: str, api_key: str, **kwargs: Any) -> httpx.Response:
+    headers = {"X-Api-Key": api_key, **kwargs.pop("headers", {})}
     try:
-        await migrate(pool, SHARED_MIGRATIONS, *MIGRATIONS)
-        handlers = build_identity(settings, pool, EventStore("identity")).verifier
-        causation = Causation("issue-facts", "issue-facts")
-        after = ""
-        while True:
-            async with pool.acquire() as conn:
-                people = await store.registered_person_ids(conn, after, page)
-            if not people:
-                return issued, seen
-            done = await asyncio.gather(*(handlers.issue_facts(p, causation) for p in people))
-            issued += sum(done)
-            seen += len(people)
-            after = people[-1]
-    finally:
-        await pool.close()
+        timeout = httpx.Timeout(10, read=3600)  # a large file takes minutes to register
+        return httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]The service at {url} did not answer ({type(exc).__name__}).[/]")
+        raise typer.Exit(1) from exc
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    answer: dict[str, Any] = response.json() if response.content else {}
+    if response.status_code != 200:
+        console.print(
+            f"[red]{response.status_code} {answer.get('code')}: {answer.get('message')}[/]"
+        )
+        raise typer.Exit(1)
+    return answer
 
 
 def rebuild(

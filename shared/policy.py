@@ -87,6 +87,8 @@ def _timeline(*, family: bool) -> Rule:
 POLICY: dict[Service, dict[tuple[str, str], Rule]] = {
     "identity": {
         ("POST", "/v1/persons"): _rule("register a person", staff=("operator", "window")),
+        ("POST", "/v1/registry/imports"): _rule("import a registry file", staff=("operator",)),
+        ("POST", "/v1/registry/facts"): _rule("issue person facts", staff=("operator",)),
         ("POST", "/v1/persons/{person_id}/erasure"): _rule(
             "erase a person's data", staff=("operator",)
         ),

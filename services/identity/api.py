@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.errors import (
@@ -19,7 +19,6 @@ from services.identity.errors import (
     PersonNotRegisteredError,
 )
 from services.identity.handlers import GuardianProof, IdentityHandlers
-from services.identity.registration.handlers import Registrar
 from services.identity.sessions import Sessions
 from shared.authority import Caller
 from shared.contracts.facecheck import FaceCheckResult
@@ -29,7 +28,6 @@ from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation
 from shared.settings import SELF_SERVICE
 
-RegistrarPort = Annotated[Registrar, port(Registrar)]
 Identities = Annotated[IdentityHandlers, port(IdentityHandlers)]
 SessionsPort = Annotated[Sessions, port(Sessions)]
 router = APIRouter(prefix="/v1", tags=["verification"], responses=ERROR_RESPONSES)
@@ -77,27 +75,6 @@ class VerificationResponse(BaseModel):
     token_expires_at: datetime | None = Field(None, description="When the token expires.")
 
 
-class RegistrationRequest(BaseModel):
-    """An insured person as the social insurance agency registers them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(description="Name as on the ID card.", max_length=100)
-    id_number: str = Field(description="18-character resident ID number.", max_length=32)
-    phone: str | None = Field(None, description="Mobile number (11 digits).", max_length=20)
-    region: str = Field(description="Insured region (6-digit code).", max_length=6)
-    guardian_id_number: str | None = Field(
-        None, description="The guardian's ID number; required under 16.", max_length=32
-    )
-
-
-class RegistrationResponse(BaseModel):
-    """The registered person's opaque id."""
-
-    person_id: str = Field(description="Opaque id of the person, used with every service.")
-    created: bool = Field(description="False when the person was already registered as given.")
-
-
 STATUS: dict[type[IdentityError], int] = {
     PersonNotRegisteredError: 404,
     FamilyLinkNotFoundError: 404,
@@ -115,31 +92,6 @@ def status_of(error: DomainError) -> int:
         if isinstance(error, kind):
             return status
     return 422 if isinstance(error, IdentityError) else 409
-
-
-@router.post(
-    "/persons",
-    status_code=201,
-    response_model=RegistrationResponse,
-    responses={200: {"model": RegistrationResponse}},
-    tags=["registry"],
-)
-async def register(
-    body: RegistrationRequest,
-    request: Request,
-    response: Response,
-    _: Caller,
-    registrar: RegistrarPort,
-) -> RegistrationResponse:
-    """Register an insured person (again with the same details: nothing changes, 200)."""
-    report = await registrar.import_rows(
-        [(1, body.model_dump(exclude_none=True))], request_causation(request)
-    )
-    if report.rejected:
-        raise report.rejected[0].error
-    if report.unchanged:
-        response.status_code = 200
-    return RegistrationResponse(person_id=report.person_ids[1], created=bool(report.registered))
 
 
 class ErasureResponse(BaseModel):

@@ -16,6 +16,7 @@ from services.identity.facecheck import load_public_keys
 from services.identity.family.api import router as family_router
 from services.identity.family.handlers import FamilyHandlers
 from services.identity.handlers import IdentityHandlers
+from services.identity.registration.api import router as registration_router
 from services.identity.registration.handlers import Registrar
 from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
@@ -74,7 +75,7 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         service="identity",
         settings=settings,
         description="Real-name and real-person verification of citizens (实名 + 实人).",
-        routers=[router, family_router],
+        routers=[router, registration_router, family_router],
         status_of=status_of,
         migrations=MIGRATIONS,
         make_handlers=handlers,

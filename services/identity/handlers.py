@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -180,6 +181,16 @@ class IdentityHandlers:
                 return bool(await self._on_person(conn, person_id, command, causation))
 
         return await retry_on_conflict(attempt)
+
+    async def issue_facts_page(
+        self, after: str, limit: int, causation: Causation
+    ) -> tuple[int, int, str]:
+        """``issue_facts`` for the registered persons after ``after``, up to ``limit`` of them:
+        (persons seen, facts issued now, the last person id seen)."""
+        async with self.pool.acquire() as conn:
+            people = await store.registered_person_ids(conn, after, limit)
+        done = await asyncio.gather(*(self.issue_facts(p, causation) for p in people))
+        return len(people), sum(done), people[-1] if people else after
 
     async def _on_person(
         self, conn: Connection, person_id: str, command: domain.Command, causation: Causation
