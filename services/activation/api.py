@@ -29,21 +29,14 @@ from services.activation.errors import (
 from services.activation.handlers import Activated, ActivationHandlers
 from services.activation.password.handlers import PasswordHandlers
 from shared.authority import Caller, acting_for
-from shared.contracts.activation import ActivationChannel
+from shared.contracts.activation import CHANNEL_OF_ROLE, ActivationChannel
 from shared.deps import port
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation
-from shared.settings import Role
 
 Activations = Annotated[ActivationHandlers, port(ActivationHandlers)]
 Passwords = Annotated[PasswordHandlers, port(PasswordHandlers)]
 router = APIRouter(prefix="/v1", tags=["activation"], responses=ERROR_RESPONSES)
-CHANNEL_OF_ROLE: dict[Role, ActivationChannel] = {
-    "window": "window",
-    "online_hall": "online_hall",
-    "citizen_app": "online_hall",
-    "bank": "bank",
-}
 
 
 class ActivationRequest(BaseModel):

@@ -25,6 +25,7 @@ from services.activation.errors import (
 )
 from shared.contracts import EventPayload
 from shared.contracts.activation import (
+    ACTIVATION_CHANNELS,
     ActivationChannel,
     ActivationRefusal,
     ActivationRefused,
@@ -43,7 +44,6 @@ DELIVERED = frozenset({"delivered", "collected"})
 #: Statuses after which the card can never be activated.
 NO_LONGER_VALID = frozenset({"production_failed", "sealed", "cancelled", "replaced"})
 #: Channels where staff check the original ID card before activating.
-ID_CHECKED_CHANNELS = frozenset({"window", "bank"})
 
 
 @dataclass(frozen=True)
@@ -136,15 +136,16 @@ def refusal(command: ActivateCard, card: CardFacts) -> ActivationRefusal | None:
         return unusable
     if card.status not in DELIVERED:
         return "CARD_NOT_DELIVERED"
-    if command.channel in ID_CHECKED_CHANNELS and not command.id_checked:
+    channel = ACTIVATION_CHANNELS[command.channel]
+    if channel.id_check and not command.id_checked:
         return "ID_CHECK_REQUIRED"
-    if command.channel == "online_hall":
+    if channel.face_check:
         holder = command.holder
         if holder.level != "real_person" or holder.real_person_at is None:
             return "IDENTITY_NOT_VERIFIED"
         if command.at - holder.real_person_at > command.max_verification_age:
             return "VERIFICATION_TOO_OLD"
-    if command.channel == "pharmacy" and card.replaces != command.presented_old_card:
+    if channel.old_card and card.replaces != command.presented_old_card:
         return "OLD_CARD_MISMATCH"
     return None
 

@@ -7,14 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.contracts.activation import ACTIVATION_CHANNELS
+
 Language = str  # BCP 47: "zh-Hans" or "en"
 
-CHANNELS = {
-    "window": ("服务窗口", "a service window"),
-    "online_hall": ("网上服务大厅", "the online service hall"),
-    "bank": ("银行网点", "a bank outlet"),
-    "hospital": ("定点医院", "a designated hospital"),
-    "pharmacy": ("定点药店", "a designated pharmacy"),
+CHANNELS: dict[str, tuple[str, str]] = {
+    name: rule.shown_as for name, rule in ACTIVATION_CHANNELS.items()
 }
 REPLACEMENT_REASONS = {
     "loss": ("挂失补卡", "replacement of a lost card"),

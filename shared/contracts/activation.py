@@ -1,7 +1,8 @@
 """Events published by the activation service on ``activation.events``."""
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -9,6 +10,39 @@ from shared.contracts.base import EventPayload
 from shared.topics import Producer
 
 ActivationChannel = Literal["window", "online_hall", "bank", "hospital", "pharmacy"]
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    """How a card is activated through one channel: who calls, what must be shown first, and
+    how messages name it. A new channel is one entry below (its name also in
+    ``ActivationChannel``), and a rule in activation's domain only if it has one of its own."""
+
+    roles: tuple[str, ...]
+    shown_as: tuple[str, str]
+    #: Staff check the holder's original ID card.
+    id_check: bool = False
+    #: A recent real-person verification of the holder (self-service).
+    face_check: bool = False
+    #: The card it replaces is inserted first (a pharmacy's card switch).
+    old_card: bool = False
+
+
+#: The activation channels (domain.md, "Activation").
+ACTIVATION_CHANNELS: dict[ActivationChannel, ChannelRule] = {
+    "window": ChannelRule(("window",), ("服务窗口", "a service window"), id_check=True),
+    "online_hall": ChannelRule(
+        ("online_hall", "citizen_app"), ("网上服务大厅", "the online service hall"), face_check=True
+    ),
+    "bank": ChannelRule(("bank",), ("银行网点", "a bank outlet"), id_check=True),
+    "hospital": ChannelRule(("hospital",), ("定点医院", "a designated hospital")),
+    "pharmacy": ChannelRule(("pharmacy",), ("定点药店", "a designated pharmacy"), old_card=True),
+}
+assert set(ACTIVATION_CHANNELS) == set(get_args(ActivationChannel)), "one entry per channel"
+#: The channel a caller's activation goes through, by the caller's role.
+CHANNEL_OF_ROLE: dict[str, ActivationChannel] = {
+    role: name for name, rule in ACTIVATION_CHANNELS.items() for role in rule.roles
+}
 
 
 class CardActivated(EventPayload):
