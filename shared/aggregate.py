@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from shared.contracts import EventPayload, parse_payload
+from shared.contracts import parse_payload
 from shared.db import Connection
 from shared.decider import Decider
 from shared.envelope import Envelope
@@ -20,16 +19,11 @@ T = TypeVar("T")
 
 
 async def load_state(
-    conn: Connection,
-    store: EventStore,
-    stream_id: str,
-    initial: S,
-    evolve: Callable[[S, EventPayload], S],
+    conn: Connection, store: EventStore, decider: Decider[S, Any], stream_id: str
 ) -> tuple[S, int]:
     """The stream's current state and version."""
     history = await store.load(conn, stream_id)
-    state = functools.reduce(evolve, (parse_payload(e) for e in history), initial)
-    return state, len(history)
+    return decider.fold(parse_payload(e) for e in history), len(history)
 
 
 async def run(
@@ -44,11 +38,11 @@ async def run(
 ) -> list[Envelope]:
     """Run one command against a stream inside the caller's transaction: load, fold, decide,
     append (a concurrent writer makes the append raise ConcurrencyError)."""
-    state, version = await load_state(conn, store, stream_id, decider.initial, decider.evolve)
+    state, version = await load_state(conn, store, decider, stream_id)
     envelopes = store.envelopes(
         stream_id, version, person_id, list(decider.decide(state, command)), causation
     )
-    await store.append(conn, envelopes, causation)
+    await store.append(conn, envelopes, causation.who)
     return envelopes
 
 

@@ -316,7 +316,7 @@ async def record_access(
                 stream = f"access-{person}"
                 version = await store.version(conn, stream)
                 envelopes = store.envelopes(stream, version, person, [event], causation)
-                await store.append(conn, envelopes, causation)
+                await store.append(conn, envelopes, causation.who)
 
     with outside_command():  # the access log is not the command an Idempotency-Key names
         await retry_on_conflict(attempt)

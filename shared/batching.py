@@ -3,8 +3,7 @@
 Handlers are written one event at a time (``await conn.execute(...)``). Applied to a batch,
 each such write would cost a round trip to PostgreSQL; a ``WriteBehind`` connection queues
 parameterised writes instead and sends each statement's rows as one pipelined
-``executemany``. Any read (or any other call) sends the queue first, so a handler always reads
-its own writes.
+``executemany``. Any read sends the queue first, so a handler always reads its own writes.
 
 Writes keep their order per table: a write joins an earlier run of the same statement only
 past writes to other tables (our schemas have no foreign keys or triggers between tables, so
@@ -15,17 +14,16 @@ nothing passes.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
+
+from asyncpg import Record
+from asyncpg.transaction import Transaction
 
 from shared.db import Connection
 
-#: Calls that are passed through after the queue is sent.
-_PASSED_THROUGH = frozenset(
-    {"fetch", "fetchrow", "fetchval", "executemany", "copy_records_to_table", "copy_to_table"}
-)
-
-
+#: What ``execute`` answers for a write it queued (asyncpg answers the command's status).
+QUEUED = "QUEUED"
 _WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_][a-z0-9_]*)\b", re.I)
 
 
@@ -37,7 +35,8 @@ def table_of(query: str) -> str | None:
 
 class WriteBehind:
     """A connection that queues ``execute`` with arguments until something needs the
-    database's answer (or ``flush``)."""
+    database's answer (or ``flush``). It offers exactly the calls our handlers make; every
+    read sends the queue first."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -49,7 +48,7 @@ class WriteBehind:
             await self.flush()
             return await self._conn.execute(query, *args, timeout=timeout)
         self._queue.append((query, args))
-        return "QUEUED"
+        return QUEUED
 
     async def flush(self) -> None:
         """Send the queued writes, each statement's rows as one executemany, in an order that
@@ -73,18 +72,36 @@ class WriteBehind:
             else:
                 await self._conn.executemany(query, rows)
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._conn, name)
-        if name not in _PASSED_THROUGH:
-            if self._queue:
-                raise RuntimeError(f"{name} needs the queued writes sent first: call flush()")
-            return attr
+    async def executemany(self, query: str, args: Iterable[Sequence[Any]]) -> None:
+        """Send the queue, then the rows (already one round trip)."""
+        await self.flush()
+        await self._conn.executemany(query, args)
 
-        async def after_flush(*args: Any, **kwargs: Any) -> Any:
-            await self.flush()
-            return await attr(*args, **kwargs)
+    async def fetch(self, query: str, *args: Any) -> list[Record]:
+        """Send the queue, then read: a handler always reads its own writes."""
+        await self.flush()
+        return await self._conn.fetch(query, *args)
 
-        return after_flush
+    async def fetchrow(self, query: str, *args: Any) -> Record | None:
+        """Send the queue, then read one row."""
+        await self.flush()
+        return await self._conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        """Send the queue, then read one value."""
+        await self.flush()
+        return await self._conn.fetchval(query, *args)
+
+    async def copy_records_to_table(self, table: str, **kwargs: Any) -> str:
+        """Send the queue, then copy."""
+        await self.flush()
+        return await self._conn.copy_records_to_table(table, **kwargs)
+
+    def transaction(self) -> Transaction:
+        """A savepoint; refused while writes are queued (they would land outside it)."""
+        if self._queue:
+            raise RuntimeError("a savepoint after queued writes: call flush() first")
+        return self._conn.transaction()
 
     def as_connection(self) -> Connection:
         """This object where a handler expects a connection."""

@@ -29,6 +29,6 @@ class Decider(Generic[S, C]):
         """The name of the stream of the instance ``key`` names."""
         return "-".join((self.name, *key))
 
-    def fold(self, events: Iterable[EventPayload]) -> S:
-        """The state after ``events``."""
-        return functools.reduce(self.evolve, events, self.initial)
+    def fold(self, events: Iterable[EventPayload], state: S | None = None) -> S:
+        """The state after ``events``, from ``state`` (the initial state when not given)."""
+        return functools.reduce(self.evolve, events, self.initial if state is None else state)

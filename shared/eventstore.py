@@ -55,6 +55,14 @@ class ConcurrencyError(Exception):
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who acted, and through which channel: kept beside each event for the timeline."""
+
+    name: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
 class Causation:
     """Why events happen: the request or event that caused them, its correlation id, and who
     acted through which channel (kept beside the events for the person's timeline)."""
@@ -65,6 +73,11 @@ class Causation:
     channel: str | None = None
     #: A family holder acting for the person: their events name the holder (version 2).
     acting_person_id: str | None = None
+
+    @property
+    def who(self) -> Actor:
+        """Who acted, through which channel."""
+        return Actor(self.actor, self.channel)
 
     @classmethod
     def of_event(cls, envelope: Envelope) -> Causation:
@@ -153,8 +166,15 @@ class EventStore:
             for i, p in enumerate(payloads, start=1)
         ]
 
+    async def version_of(self, conn: Connection, stream_id: str) -> int:
+        """The stream's version (0 when it has no event), without reading its events."""
+        version: int = await conn.fetchval(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
+        )
+        return version
+
     async def append(
-        self, conn: Connection, envelopes: Sequence[Envelope], by: Causation | None = None
+        self, conn: Connection, envelopes: Sequence[Envelope], by: Actor | None = None
     ) -> None:
         """Store events and queue them for publication; ConcurrencyError if a version is taken.
 
@@ -174,7 +194,7 @@ class EventStore:
                 e.person_id,
                 e.occurred_at,
                 raw.decode(),
-                by.actor if by else None,
+                by.name if by else None,
                 by.channel if by else None,
             )
             for e, raw in rows

@@ -8,7 +8,6 @@ appends every decision, one logs every message.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ from shared.contracts.identity import PersonalDataErased, PersonRegistered
 from shared.contracts.notification import NotificationScheduled
 from shared.db import Connection
 from shared.envelope import Envelope
-from shared.eventstore import Causation, EventStore
+from shared.eventstore import Actor, Causation, EventStore
 from shared.topics import CONSUMED_TOPICS
 
 NOTIFIED_EVENTS = set(TEMPLATES)
@@ -66,9 +65,7 @@ class Notifier:
         logged: list[tuple[str, Envelope, store.Row]] = []
         for about, stream in zip(told, streams, strict=True):
             history = histories.get(stream, [])
-            state = functools.reduce(
-                domain.evolve, (parse_payload(e) for e in history), domain.Notification()
-            )
+            state = domain.NOTIFICATION.fold(parse_payload(e) for e in history)
             new = self._decide(state, about, known)
             if new:
                 cause = Causation.of_event(about)
@@ -81,10 +78,10 @@ class Notifier:
                         cause,
                     )
                 )
-                state = functools.reduce(domain.evolve, new, state)
+                state = domain.NOTIFICATION.fold(new, state)
             logged += [(about.person_id, about, row) for row in self._rows(state, about, known)]
         for (actor, channel), envelopes in decided.items():
-            await self.events.append(conn, envelopes, Causation("", "", actor, channel))
+            await self.events.append(conn, envelopes, Actor(actor, channel))
         await store.log_rows(conn, logged)
 
     def _decide(

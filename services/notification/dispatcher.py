@@ -37,7 +37,7 @@ from shared.contracts import parse_payload
 from shared.contracts.notification import NotificationChannel
 from shared.db import DATABASE_FAULTS
 from shared.envelope import Envelope, new_event_id, utc_now
-from shared.eventstore import Causation, EventStore
+from shared.eventstore import Actor, Causation, EventStore
 from shared.facts import FactsKeys
 from shared.faults import Faults
 from shared.privacy import UnreadableError, decrypt_field
@@ -275,12 +275,7 @@ class Dispatcher:
                 conn, [domain.notification_stream(o.claimed.about_event_id) for o in outcomes]
             )
             states = {
-                stream: (
-                    functools.reduce(
-                        domain.evolve, (parse_payload(e) for e in history), domain.Notification()
-                    ),
-                    len(history),
-                )
+                stream: (domain.NOTIFICATION.fold(parse_payload(e) for e in history), len(history))
                 for stream, history in streams.items()
             }
             behind = WriteBehind(conn)
@@ -306,7 +301,7 @@ class Dispatcher:
                 new = _decide_outcome(state, command)
                 cause = Causation(c.about_event_id, c.notification_id, "notification-dispatcher")
                 appended += self.events.envelopes(stream, version, c.person_id, new, cause)
-                states[stream] = (functools.reduce(domain.evolve, new, state), version + len(new))
+                states[stream] = (domain.NOTIFICATION.fold(new, state), version + len(new))
                 if isinstance(command, domain.RecordSent):
                     await deliveries.mark_sent(writes, c.notification_id, o.ref, o.duplicate_risk)
                     await deliveries.record_attempt(
@@ -320,9 +315,7 @@ class Dispatcher:
                         writes, c, "failed", command.reason, None, o.duplicate_risk
                     )
             await behind.flush()
-            await self.events.append(
-                conn, appended, Causation("", "", actor="notification-dispatcher")
-            )
+            await self.events.append(conn, appended, Actor("notification-dispatcher"))
 
     def _report(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:

@@ -106,9 +106,8 @@ class PasswordHandlers:
             password, _ = await load_state(
                 conn,
                 self.events,
-                f"password-{subject.key}-electronic",
-                passwords.Password(),
-                passwords.evolve,
+                passwords.PASSWORD,
+                passwords.PASSWORD.stream(subject.key, "electronic"),
             )
         if subject.refusal is not None:
             raise PAYMENT_ERRORS[subject.refusal]()
@@ -284,13 +283,11 @@ class PasswordHandlers:
         return Subject(f"ecard-{key}", bound, key, region, ecard.active, refusal)
 
     async def _paying(self, conn: Connection, card_id: str, card: domain.CardFacts) -> PayingCard:
-        active = (await self._activation(conn, f"activation-{card_id}")).active
+        active = (await self._activation(conn, domain.ACTIVATION.stream(card_id))).active
         return PayingCard(card.status, card.lost, active)
 
     async def _activation(self, conn: Connection, stream_id: str) -> domain.Activation:
-        state, _ = await load_state(
-            conn, self.events, stream_id, domain.Activation(), domain.evolve
-        )
+        state, _ = await load_state(conn, self.events, domain.ACTIVATION, stream_id)
         return state
 
     async def _right(self, stored: str | None, password: str, region: str) -> bool:

@@ -36,6 +36,11 @@ SPACING = timedelta(minutes=1)
 _PURPOSE = "shebao sms code"
 
 
+def code_stream(code_id: str) -> str:
+    """The stream of one code (issued once, never changed: its uses are kept here only)."""
+    return f"sms-code-{code_id}"
+
+
 @dataclass(frozen=True)
 class IssuedCode:
     """What the caller learns: which code to send back, until when (never the code)."""
@@ -94,9 +99,9 @@ class SmsCodes:
                     now,
                 )
                 envelopes = self.events.envelopes(
-                    f"sms-code-{code_id}", 0, person_id, [event], causation
+                    code_stream(code_id), 0, person_id, [event], causation
                 )
-                await self.events.append(conn, envelopes, causation)
+                await self.events.append(conn, envelopes, causation.who)
 
         await retry_on_conflict(attempt)
         return IssuedCode(code_id, event.expires_at)

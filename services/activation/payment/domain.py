@@ -95,3 +95,8 @@ class Settlement:
     code_card_id: str | None = None
     code_channel: str | None = None
     code_expired: bool = False
+
+
+def settlement_stream(key: str) -> str:
+    """The stream of every settlement or e-card payment with one card (its kind in ``key``)."""
+    return f"settlement-{key}"

@@ -12,7 +12,7 @@ from services.activation.errors import (
     PaymentCodeInvalidError,
     PaymentCodeUsedError,
 )
-from services.activation.payment.domain import Settlement
+from services.activation.payment.domain import Settlement, settlement_stream
 from shared.contracts import EventPayload
 from shared.contracts.activation import CardKind, SettlementAuthorized, SettlementRefused
 from shared.db import Connection, take_turn
@@ -53,12 +53,10 @@ async def record(
     """Append ``event`` to the card's settlement stream, inside the caller's transaction: the
     stream is only appended to, so its version is all that is read (a concurrent settlement
     would be a conflict, retried by the caller; ``one_at_a_time`` avoids it)."""
-    stream_id = f"settlement-{key}"
-    version: int = await conn.fetchval(
-        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
-    )
+    stream_id = settlement_stream(key)
+    version = await events.version_of(conn, stream_id)
     envelopes = events.envelopes(stream_id, version, person_id, [event], causation)
-    await events.append(conn, envelopes, causation)
+    await events.append(conn, envelopes, causation.who)
     return envelopes
 
 

@@ -109,7 +109,7 @@ class FamilyHandlers:
         """The holder's linked family members."""
         async with self.pool.acquire() as conn:
             state, _ = await load_state(
-                conn, self.events, f"person-{holder_person_id}", domain.Person(), domain.evolve
+                conn, self.events, domain.PERSON, domain.PERSON.stream(holder_person_id)
             )
         if not state.registered:
             raise PersonNotRegisteredError()

@@ -215,13 +215,13 @@ class Registrar:
             e
             for p in people
             for e in self.events.envelopes(
-                f"person-{p.person_id}",
+                domain.PERSON.stream(p.person_id),
                 0,
                 p.person_id,
-                domain.decide(domain.Person(), domain.RegisterPerson(p.event)),
+                domain.PERSON.decide(domain.PERSON.initial, domain.RegisterPerson(p.event)),
                 causation,
             )
         ]
-        await self.events.append(conn, envelopes, causation)
+        await self.events.append(conn, envelopes, causation.who)
         await store.store_keys(conn, [(p.person_id, p.wrapped_key) for p in people])
         await store.project_people(conn, envelopes)
