@@ -179,13 +179,11 @@ async def activate_ecard(
     response: Response,
     caller: Caller,
     activations: Activations,
-    passwords: Passwords,
 ) -> ActivationResponse:
     """The holder sets the e-card password, after a recent face verification: it is active."""
-    hashed = await passwords.allowed_hash(body.password.get_secret_value(), person_id, "electronic")
     result = await activations.activate_ecard(
         person_id=person_id,
-        hashed_password=hashed,
+        password=body.password.get_secret_value(),
         operator=caller.name,
         causation=request_causation(request),
     )

@@ -40,21 +40,27 @@ def create_app(settings: ActivationSettings) -> FastAPI:
 
     def handlers(runtime: ServiceRuntime) -> Activation:
         max_age = timedelta(seconds=settings.max_verification_age_s)
+        passwords = PasswordHandlers(
+            pool=runtime.pool,
+            events=runtime.store,
+            hasher=PasswordHasher(),
+            initial_password=settings.initial_password_for,
+            lock_rule=settings.lock_rule_for,
+            max_verification_age=max_age,
+            clock=utc_now,
+            facts=settings.facts(),
+            sms=SmsCodes(runtime.pool, runtime.store, settings.messages(), utc_now),
+        )
         return Activation(
             activator=ActivationHandlers(
-                runtime.pool, runtime.store, max_age, utc_now, settings.ecard_processing_delay
+                runtime.pool,
+                runtime.store,
+                max_age,
+                utc_now,
+                passwords.allowed_hash,
+                settings.ecard_processing_delay,
             ),
-            passwords=PasswordHandlers(
-                pool=runtime.pool,
-                events=runtime.store,
-                hasher=PasswordHasher(),
-                initial_password=settings.initial_password_for,
-                lock_rule=settings.lock_rule_for,
-                max_verification_age=max_age,
-                clock=utc_now,
-                facts=settings.facts(),
-                sms=SmsCodes(runtime.pool, runtime.store, settings.messages(), utc_now),
-            ),
+            passwords=passwords,
             codes=PaymentCodes(
                 settings.code_keys(), timedelta(seconds=settings.payment_code_ttl_s)
             ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +12,7 @@ from services.activation import domain, store
 from services.activation.errors import REFUSAL_ERRORS, FamilyLinkRequiredError
 from shared import verified
 from shared.aggregate import retry_on_conflict, run
-from shared.contracts.activation import ActivationChannel, ActivationRefused
+from shared.contracts.activation import ActivationChannel, ActivationRefused, CardKind
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
@@ -39,6 +39,8 @@ class ActivationHandlers:
     events: EventStore
     max_verification_age: timedelta
     clock: Callable[[], datetime]
+    #: The password policy and its Argon2id hash (``PasswordHandlers.allowed_hash``).
+    allowed_hash: Callable[[str, str, CardKind], Awaitable[str]]
     ecard_processing: Callable[[str], timedelta] = lambda _: timedelta(0)
 
     async def activate(
@@ -93,9 +95,11 @@ class ActivationHandlers:
         return Activated(card_id, events)
 
     async def activate_ecard(
-        self, *, person_id: str, hashed_password: str, operator: str, causation: Causation
+        self, *, person_id: str, password: str, operator: str, causation: Causation
     ) -> Activated:
-        """Activate the holder's e-card, setting its own password (hashed by the caller)."""
+        """Activate the holder's e-card, setting its own password (checked against the policy
+        and hashed before anything is read or written)."""
+        hashed_password = await self.allowed_hash(password, person_id, "electronic")
 
         async def attempt() -> tuple[str, list[Envelope]]:
             async with self.pool.acquire() as conn, conn.transaction():
