@@ -26,7 +26,7 @@ from deploy.demo.citizens import Citizen, face_check_for, fake_citizen
 from deploy.paths import free_port
 from deploy.stack import service_process
 from services.identity.app import MIGRATIONS, build_identity
-from services.identity.registration.handlers import Row
+from services.identity.registration.rows import Row
 from services.identity.settings import IdentitySettings
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.eventstore import Causation, EventStore

@@ -11,7 +11,8 @@ import pytest
 from deploy.demo.citizens import fake_citizen, make_id_number
 from deploy.stack import Infrastructure
 from services.identity.app import MIGRATIONS
-from services.identity.registration.handlers import Registrar, Row
+from services.identity.registration.handlers import Registrar
+from services.identity.registration.rows import Row
 from services.identity.vault import Vault
 from shared.envelope import utc_now
 from shared.eventstore import Causation, EventStore

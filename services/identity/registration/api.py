@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.handlers import IdentityHandlers
-from services.identity.registration.handlers import Registrar, read_csv
+from services.identity.registration.handlers import Registrar
+from services.identity.registration.rows import read_csv
 from shared.authority import Caller, RefusedError
 from shared.deps import port
 from shared.http import ERROR_RESPONSES, request_causation

@@ -7,10 +7,8 @@ person again with the same details changes nothing.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -23,56 +21,19 @@ from services.identity.errors import (
     PersonAlreadyRegisteredError,
 )
 from services.identity.registration.domain import Registration, parse_registration
-from services.identity.registration.people import NewPerson, new_person, same_details
+from services.identity.registration.rows import (
+    DuplicateRowError,
+    ImportReport,
+    Row,
+    RowRejected,
+)
+from services.identity.registration.sealing import NewPerson, new_person, same_details
 from services.identity.vault import Vault
 from shared.db import Connection
 from shared.eventstore import Causation, ConcurrencyError, EventStore
 from shared.privacy import keyed_hash
 
-CSV_COLUMNS = ("name", "id_number", "phone", "region", "guardian_id_number")
 CHUNK = 5_000
-
-
-class DuplicateRowError(IdentityError):
-    code = "DUPLICATE_ROW"
-    default_message = "The same ID number appears on an earlier row of this file."
-
-
-class CsvHeaderError(IdentityError):
-    code = "CSV_HEADER"
-    default_message = f"The first line must name the columns: {','.join(CSV_COLUMNS)}."
-
-
-@dataclass(frozen=True)
-class RowRejected:
-    """A row that cannot be registered, and why (the reason never quotes the data)."""
-
-    line: int
-    error: IdentityError
-
-
-@dataclass
-class ImportReport:
-    """What an import did."""
-
-    rows: int = 0
-    registered: int = 0
-    unchanged: int = 0
-    rejected: list[RowRejected] = field(default_factory=list)
-    committed: bool = False
-    person_ids: dict[int, str] = field(default_factory=dict)
-
-
-Row = tuple[int, dict[str, str]]
-
-
-def read_csv(text: str) -> Iterator[Row]:
-    """(line number, fields) of each data row; CsvHeaderError if the header is wrong."""
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not set(CSV_COLUMNS[:4]) <= set(reader.fieldnames):
-        raise CsvHeaderError()
-    for fields in reader:
-        yield reader.line_num, {k: (v or "").strip() for k, v in fields.items() if k}
 
 
 @dataclass(frozen=True)
