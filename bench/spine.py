@@ -69,15 +69,8 @@ async def appends(database_url: str, commands: int, concurrency: int) -> tuple[f
         async def our_command(i: int) -> None:
             payloads = command_payloads(i)
             async with ours.acquire() as conn, conn.transaction():
-                await run(
-                    conn,
-                    store,
-                    APPEND_ALL,
-                    payloads,
-                    stream_id=stream_of(i, concurrency),
-                    person_id=f"p{i}",
-                    causation=CAUSE,
-                )
+                stream = APPEND_ALL.in_stream(stream_of(i, concurrency), person=f"p{i}")
+                await run(conn, store, stream, payloads, CAUSE)
 
         # The baseline gets its rows ready-made: only the database work is timed.
         prepared: dict[int, list[Envelope]] = {

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from shared.contracts import parse_payload
 from shared.db import Connection
-from shared.decider import Decider
+from shared.decider import Decider, Instance
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore
 
@@ -27,21 +27,14 @@ async def load_state(
 
 
 async def run(
-    conn: Connection,
-    store: EventStore,
-    decider: Decider[S, C],
-    command: C,
-    *,
-    stream_id: str,
-    person_id: str,
-    causation: Causation,
+    conn: Connection, store: EventStore, instance: Instance[S, C], command: C, causation: Causation
 ) -> list[Envelope]:
-    """Run one command against a stream inside the caller's transaction: load, fold, decide,
-    append (a concurrent writer makes the append raise ConcurrencyError)."""
+    """Run one command against an aggregate's instance inside the caller's transaction: load,
+    fold, decide, append (a concurrent writer makes the append raise ConcurrencyError)."""
+    decider, stream_id = instance.decider, instance.stream_id
     state, version = await load_state(conn, store, decider, stream_id)
-    envelopes = store.envelopes(
-        stream_id, version, person_id, list(decider.decide(state, command)), causation
-    )
+    new = list(decider.decide(state, command))
+    envelopes = store.envelopes(stream_id, version, instance.person_id, new, causation)
     await store.append(conn, envelopes, causation.who)
     return envelopes
 

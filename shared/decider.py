@@ -29,6 +29,23 @@ class Decider(Generic[S, C]):
         """The name of the stream of the instance ``key`` names."""
         return "-".join((self.name, *key))
 
+    def at(self, *key: str, person: str) -> Instance[S, C]:
+        """The instance ``key`` names, whose events are about ``person``."""
+        return Instance(self, self.stream(*key), person)
+
+    def in_stream(self, stream_id: str, person: str) -> Instance[S, C]:
+        """The instance of a stream whose name is already known (from a read model)."""
+        return Instance(self, stream_id, person)
+
     def fold(self, events: Iterable[EventPayload], state: S | None = None) -> S:
         """The state after ``events``, from ``state`` (the initial state when not given)."""
         return functools.reduce(self.evolve, events, self.initial if state is None else state)
+
+
+@dataclass(frozen=True)
+class Instance(Generic[S, C]):
+    """One instance of an aggregate: its stream, and the person its events are about."""
+
+    decider: Decider[S, C]
+    stream_id: str
+    person_id: str

@@ -79,15 +79,8 @@ class ActivationHandlers:
                     id_checked=id_checked,
                     presented_old_card=presented_old_card,
                 )
-                return await run(
-                    conn,
-                    self.events,
-                    domain.ACTIVATION,
-                    command,
-                    stream_id=domain.ACTIVATION.stream(card_id),
-                    person_id=person_id,
-                    causation=causation,
-                )
+                card = domain.ACTIVATION.at(card_id, person=person_id)
+                return await run(conn, self.events, card, command, causation)
 
         events = await retry_on_conflict(attempt)
         if events and events[0].event_type == ActivationRefused.event_type:
@@ -113,15 +106,8 @@ class ActivationHandlers:
                     operator,
                     self.ecard_processing(await store.ecard_region(conn, person_id)),
                 )
-                events = await run(
-                    conn,
-                    self.events,
-                    domain.ECARD_ACTIVATION,
-                    command,
-                    stream_id=domain.ECARD_ACTIVATION.stream(person_id),
-                    person_id=person_id,
-                    causation=causation,
-                )
+                ecard = domain.ECARD_ACTIVATION.at(person_id, person=person_id)
+                events = await run(conn, self.events, ecard, command, causation)
                 if events:
                     await store.store_password_hash(
                         conn, f"ecard-{person_id}", "electronic", hashed_password
@@ -141,15 +127,8 @@ class ActivationHandlers:
                 command = domain.ActivateFinancialFunction(
                     card_id, person_id, bank, await store.card_facts(conn, card_id), id_checked
                 )
-                return await run(
-                    conn,
-                    self.events,
-                    domain.FINANCIAL,
-                    command,
-                    stream_id=domain.FINANCIAL.stream(card_id),
-                    person_id=person_id,
-                    causation=causation,
-                )
+                function = domain.FINANCIAL.at(card_id, person=person_id)
+                return await run(conn, self.events, function, command, causation)
 
         return Activated(card_id, await retry_on_conflict(attempt))
 

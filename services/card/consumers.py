@@ -91,15 +91,8 @@ async def _on_card(
     card = await store.find_card(conn, card_id)
     if card is None:
         return  # not a card of ours
-    events = await run(
-        conn,
-        EventStore("card"),
-        domain.HOLDER,
-        command,
-        stream_id=card["stream_id"],
-        person_id=card["person_id"],
-        causation=Causation.of_event(envelope),
-    )
+    holder = domain.HOLDER.in_stream(card["stream_id"], person=card["person_id"])
+    events = await run(conn, EventStore("card"), holder, command, Causation.of_event(envelope))
     await store.project(conn, events, seal_after)
 
 

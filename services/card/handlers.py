@@ -225,14 +225,7 @@ class CardHandlers:
         command: commands.Command,
         causation: Causation,
     ) -> list[Envelope]:
-        events = await run(
-            conn,
-            self.events,
-            domain.HOLDER,
-            command,
-            stream_id=stream_id,
-            person_id=person_id,
-            causation=causation,
-        )
+        holder = domain.HOLDER.in_stream(stream_id, person=person_id)
+        events = await run(conn, self.events, holder, command, causation)
         await store.project(conn, events, self.settings.seal_after)
         return events

@@ -196,15 +196,8 @@ class IdentityHandlers:
         self, conn: Connection, person_id: str, command: domain.Command, causation: Causation
     ) -> list[Envelope]:
         """Decide a command on the person's stream and append what it caused."""
-        return await run(
-            conn,
-            self.events,
-            domain.PERSON,
-            command,
-            stream_id=domain.PERSON.stream(person_id),
-            person_id=person_id,
-            causation=causation,
-        )
+        person = domain.PERSON.at(person_id, person=person_id)
+        return await run(conn, self.events, person, command, causation)
 
     def person_facts(self, person_id: str, parsed: IdNumber, now: datetime) -> PersonFactsIssued:
         """The facts card and activation need of a person, under the current facts key."""

@@ -48,15 +48,8 @@ class NotificationHandlers:
                 mask_phone(phone) if phone else kept_phone,
                 mask_email(email) if email else kept_email,
             )
-            envelopes = await run(
-                conn,
-                self.events,
-                domain.PREFERENCES,
-                command,
-                stream_id=domain.preferences_stream(person_id),
-                person_id=person_id,
-                causation=causation,
-            )
+            choices = domain.PREFERENCES.at(person_id, person=person_id)
+            envelopes = await run(conn, self.events, choices, command, causation)
             if phone or email:
                 key = self.settings.contact_key_bytes()
                 await store.save_contact(
@@ -79,14 +72,7 @@ class NotificationHandlers:
             row = await store.message(conn, nid)
             if row is None:
                 raise NotificationNotFoundError
-            await run(
-                conn,
-                self.events,
-                domain.NOTIFICATION,
-                domain.Retry(nid, operator),
-                stream_id=domain.notification_stream(row["about_event_id"]),
-                person_id=row["person_id"],
-                causation=causation,
-            )
+            told = domain.NOTIFICATION.at(row["about_event_id"], person=row["person_id"])
+            await run(conn, self.events, told, domain.Retry(nid, operator), causation)
             await deliveries.reschedule(conn, nid)
             return await views.message(conn, nid)

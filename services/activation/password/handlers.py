@@ -319,15 +319,8 @@ class PasswordHandlers:
         command: passwords.Command,
         causation: Causation,
     ) -> list[Envelope]:
-        return await run(
-            conn,
-            self.events,
-            passwords.PASSWORD,
-            command,
-            stream_id=passwords.PASSWORD.stream(card_id, kind),
-            person_id=person_id,
-            causation=causation,
-        )
+        password = passwords.PASSWORD.at(card_id, kind, person=person_id)
+        return await run(conn, self.events, password, command, causation)
 
 
 def _refusal_of(events: list[Envelope]) -> ActivationError | None:

@@ -120,14 +120,7 @@ class FamilyHandlers:
     ) -> list[Envelope]:
         async def attempt() -> list[Envelope]:
             async with self.pool.acquire() as conn, conn.transaction():
-                return await run(
-                    conn,
-                    self.events,
-                    domain.PERSON,
-                    command,
-                    stream_id=domain.PERSON.stream(holder_person_id),
-                    person_id=holder_person_id,
-                    causation=causation,
-                )
+                holder = domain.PERSON.at(holder_person_id, person=holder_person_id)
+                return await run(conn, self.events, holder, command, causation)
 
         return await retry_on_conflict(attempt)
