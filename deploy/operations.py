@@ -200,7 +200,7 @@ def issue_facts(
                     "POST",
                     url,
                     api_key,
-                    params={"after": after, "limit": "500"},
+                    json={"after": after, "limit": 500},
                     headers={"X-Correlation-Id": correlation},
                 )
             )

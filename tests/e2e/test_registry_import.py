@@ -117,7 +117,7 @@ def test_person_facts_are_issued_page_by_page_and_only_once(
     operator = {"X-Api-Key": KEYS["operator"]}
     seen, after = 0, ""
     while True:
-        page = httpx.post(url, params={"after": after, "limit": 7}, headers=operator, timeout=60)
+        page = httpx.post(url, json={"after": after, "limit": 7}, headers=operator, timeout=60)
         assert page.status_code == 200, page.text
         seen += page.json()["seen"]
         if page.json()["next_after"] is None:
@@ -128,3 +128,5 @@ def test_person_facts_are_issued_page_by_page_and_only_once(
     assert f"facts issued for 0, {seen} had them" in again.stdout
     window = {"X-Api-Key": "dev-window"}
     assert httpx.post(url, headers=window, timeout=30).status_code == 403
+    odd = httpx.post(url, json={"limit": 0}, headers=operator, timeout=30)
+    assert odd.status_code == 422, odd.text

@@ -63,6 +63,15 @@ class ImportResult(BaseModel):
     rejected: list[RejectedRow] = Field(description="Every rejected row, in file order.")
 
 
+class FactsPage(BaseModel):
+    """Which page of registered persons to issue facts for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: str = Field("", max_length=64, description="Person id to continue after.")
+    limit: int = Field(500, ge=1, le=5000, description="Persons on this page at most.")
+
+
 class FactsIssued(BaseModel):
     """One page of ``POST /v1/registry/facts``."""
 
@@ -138,14 +147,15 @@ async def issue_facts(
     request: Request,
     _: Caller,
     identities: Identities,
-    after: Annotated[str, Query(max_length=64, description="Person id to continue after.")] = "",
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    page: FactsPage | None = None,
 ) -> FactsIssued:
     """Issue person facts (PersonFactsIssued) under the newest key for every registered
     person on this page who has none under it: once after an upgrade, and after a key
     rotation. Page by page, in person id order; again, it issues nothing new."""
-    seen, issued, last = await identities.issue_facts_page(after, limit, request_causation(request))
-    return FactsIssued(seen=seen, issued=issued, next_after=last if seen == limit else None)
+    page = page or FactsPage()
+    causation = request_causation(request)
+    seen, issued, last = await identities.issue_facts_page(page.after, page.limit, causation)
+    return FactsIssued(seen=seen, issued=issued, next_after=last if seen == page.limit else None)
 
 
 async def _csv_text(request: Request) -> str:
