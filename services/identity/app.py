@@ -17,7 +17,7 @@ from services.identity.family.api import router as family_router
 from services.identity.family.handlers import FamilyHandlers
 from services.identity.handlers import IdentityHandlers
 from services.identity.registration.api import router as registration_router
-from services.identity.registration.handlers import Registrar
+from services.identity.registration.handlers import RegistrationHandlers
 from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
 from services.identity.vault import Vault
@@ -35,7 +35,7 @@ class Identity:
     """The identity service's use cases."""
 
     verifier: IdentityHandlers
-    registrar: Registrar
+    registrar: RegistrationHandlers
     family: FamilyHandlers
     sessions: Sessions
 
@@ -55,7 +55,7 @@ def build_identity(settings: IdentitySettings, pool: asyncpg.Pool, events: Event
         clock=utc_now,
         facts=settings.facts(),
     )
-    registrar = Registrar(pool, events, vault, settings.hash_key, utc_now)
+    registrar = RegistrationHandlers(pool, events, vault, settings.hash_key, utc_now)
     family = FamilyHandlers(
         pool, events, verifier, settings.hash_key, settings.family_limit_for, utc_now
     )

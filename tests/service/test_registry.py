@@ -11,7 +11,7 @@ import pytest
 from deploy.demo.citizens import fake_citizen, make_id_number
 from deploy.stack import Infrastructure
 from services.identity.app import MIGRATIONS
-from services.identity.registration.handlers import Registrar
+from services.identity.registration.handlers import RegistrationHandlers
 from services.identity.registration.rows import Row
 from services.identity.vault import Vault
 from shared.envelope import utc_now
@@ -28,8 +28,8 @@ async def pool(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-def registrar(pool: asyncpg.Pool) -> Registrar:
-    return Registrar(pool, EventStore("identity"), Vault(b"k" * 32), "h" * 32, utc_now)
+def registrar(pool: asyncpg.Pool) -> RegistrationHandlers:
+    return RegistrationHandlers(pool, EventStore("identity"), Vault(b"k" * 32), "h" * 32, utc_now)
 
 
 def rows(*records: dict[str, str]) -> list[Row]:
@@ -41,7 +41,9 @@ def people(count: int, seed: int = 1) -> list[dict[str, str]]:
     return [fake_citizen(rng).registration() for _ in range(count)]
 
 
-async def test_an_import_registers_everyone_once(registrar: Registrar, pool: asyncpg.Pool) -> None:
+async def test_an_import_registers_everyone_once(
+    registrar: RegistrationHandlers, pool: asyncpg.Pool
+) -> None:
     records = people(300)
     report = await registrar.import_rows(rows(*records), CAUSE)
     assert (report.committed, report.registered, report.rejected) == (True, 300, [])
@@ -52,7 +54,7 @@ async def test_an_import_registers_everyone_once(registrar: Registrar, pool: asy
 
 
 async def test_one_bad_row_and_nothing_is_imported(
-    registrar: Registrar, pool: asyncpg.Pool
+    registrar: RegistrationHandlers, pool: asyncpg.Pool
 ) -> None:
     records = people(5)
     records[3] = records[3] | {"id_number": records[3]["id_number"][:-1] + "Y"}
@@ -64,7 +66,9 @@ async def test_one_bad_row_and_nothing_is_imported(
     assert (partial.committed, partial.registered) == (True, 4)
 
 
-async def test_other_details_for_a_registered_person_are_refused(registrar: Registrar) -> None:
+async def test_other_details_for_a_registered_person_are_refused(
+    registrar: RegistrationHandlers,
+) -> None:
     [record] = people(1)
     await registrar.import_rows(rows(record), CAUSE)
     report = await registrar.import_rows(rows(record | {"phone": "13900000000"}), CAUSE)
@@ -72,7 +76,7 @@ async def test_other_details_for_a_registered_person_are_refused(registrar: Regi
 
 
 async def test_a_child_may_come_before_its_guardian(
-    registrar: Registrar, pool: asyncpg.Pool
+    registrar: RegistrationHandlers, pool: asyncpg.Pool
 ) -> None:
     [guardian] = people(1, seed=2)
     child_id = make_id_number(random.Random(3), "110105", utc_now().date().replace(year=2018))
@@ -89,7 +93,7 @@ async def test_a_child_may_come_before_its_guardian(
 
 
 async def test_no_personal_data_is_stored_in_clear(
-    registrar: Registrar, pool: asyncpg.Pool
+    registrar: RegistrationHandlers, pool: asyncpg.Pool
 ) -> None:
     records = people(20, seed=4)
     await registrar.import_rows(rows(*records), CAUSE)

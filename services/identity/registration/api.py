@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.handlers import IdentityHandlers
-from services.identity.registration.handlers import Registrar
+from services.identity.registration.handlers import RegistrationHandlers
 from services.identity.registration.rows import read_csv
 from shared.authority import Caller, RefusedError
 from shared.deps import port
 from shared.http import ERROR_RESPONSES, request_causation
 
-Registrations = Annotated[Registrar, port(Registrar)]
+Registrations = Annotated[RegistrationHandlers, port(RegistrationHandlers)]
 Identities = Annotated[IdentityHandlers, port(IdentityHandlers)]
 router = APIRouter(prefix="/v1", tags=["registry"], responses=ERROR_RESPONSES)
 

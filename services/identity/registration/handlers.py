@@ -37,7 +37,7 @@ CHUNK = 5_000
 
 
 @dataclass(frozen=True)
-class Registrar:
+class RegistrationHandlers:
     """Registers persons, given its ports."""
 
     pool: asyncpg.Pool
