@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 
 from shared.authority import Authority, FamilyLink, Holder, check_routes
@@ -57,7 +58,8 @@ def service_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets shipped in the package: /docs works without internet.
+    app = FastAPIOffline(
         title=f"shebao {service} service",
         description=description,
         version="0.1.0",

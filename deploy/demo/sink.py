@@ -20,6 +20,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI, Header, HTTPException
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 Kind = Literal["sms", "push", "email"]
@@ -152,7 +153,7 @@ class SinkClient:
 
 def create_app(sink: Sink, api_key: str = "") -> FastAPI:
     """The sink's HTTP side."""
-    app = FastAPI(title="shebao local delivery sink")
+    app = FastAPIOffline(title="shebao local delivery sink")
 
     def receive(
         kind: Kind, message: Inbound, authorization: str | None, key: str | None
