@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -12,17 +11,15 @@ import sys
 import time
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.table import Table
 
-from deploy import dead_letters, kafka, notifications, operations
-from deploy.paths import env_port, port_open, shebao_home
+from deploy import dead_letters, exits, health, kafka, notifications, operations
+from deploy.paths import env_port, shebao_home
 from deploy.stack import Stack, StackError, start_infrastructure
 from deploy.state import (
     alive,
     console,
-    endpoints,
     read_state,
     restart_requests,
     run_dir,
@@ -33,6 +30,24 @@ from deploy.supervisor import Supervisor
 app = typer.Typer(
     help="shebao: the social security card platform's local stack.", no_args_is_help=True
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        print(f"shebao {exits.shebao_version()}")
+        raise typer.Exit(exits.OK)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """shebao: the social security card platform's local stack."""
+
+
 import_app = typer.Typer(help="Load records the social insurance agency keeps.")
 app.add_typer(import_app, name="import")
 app.add_typer(notifications.app, name="notifications")
@@ -41,6 +56,7 @@ app.command()(operations.demo)
 app.command()(operations.timeline)
 app.command()(operations.rebuild)
 app.command("issue-facts")(operations.issue_facts)
+app.command()(health.status)
 import_app.command("persons")(operations.import_persons)
 
 
@@ -77,9 +93,14 @@ def _start_detached(timeout_s: float = 240) -> None:
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
+    announced: set[str] = set()
     with console.status("Starting Kafka, PostgreSQL and the services..."):
         while (state := read_state()) is None or state.get("status") != "ready":
+            for part in health.parts_up(state, announced):
+                announced.add(part)
+                console.print(f"  {part} up after {time.monotonic() - started:.0f} s")
             if proc.poll() is not None:
                 console.print(f"[red]The stack failed to start; see {run_dir() / 'stack.log'}[/]")
                 raise typer.Exit(1)
@@ -156,9 +177,9 @@ def _raise_interrupt(*_: Any) -> None:
 
 def _print_urls(state: dict[str, Any]) -> None:
     table = Table(title="shebao is up")
-    table.add_column("component")
-    table.add_column("address")
-    table.add_column("OpenAPI")
+    table.add_column("component", overflow="fold")
+    table.add_column("address", overflow="fold")
+    table.add_column("OpenAPI", overflow="fold")
     table.add_row("Kafka", state["kafka"], "")
     table.add_row("PostgreSQL", _hide_password(state["database"]), "")
     for name, url in state["services"].items():
@@ -245,7 +266,7 @@ def restart(
     url = state["services"].get(part)
     deadline = time.monotonic() + timeout_s
     with console.status(f"Restarting {part}..."):
-        while request.exists() or (url is not None and not _ready(url)[0]):
+        while request.exists() or (url is not None and not health.ready(url)[0]):
             if time.monotonic() > deadline:
                 console.print(f"[red]{part} not ready after {timeout_s:.0f}s; see {run_dir()}[/]")
                 raise typer.Exit(1)
@@ -254,38 +275,10 @@ def restart(
     console.print(f"{part} restarted (pid {restarted.get('pid')}).")
 
 
-@app.command()
-def status() -> None:
-    """Each component's health."""
-    state = read_state()
-    table = Table(title="shebao status" + ("" if state else " (no stack started by shebao up)"))
-    table.add_column("component")
-    table.add_column("address")
-    table.add_column("health")
-    healthy = True
-    kafka_addr = state["kafka"] if state else f"127.0.0.1:{env_port('KAFKA_PORT', 9092)}"
-    host, port = kafka_addr.split(",")[0].rsplit(":", 1)
-    up_ = port_open(int(port), host)
-    healthy &= up_
-    table.add_row("Kafka", kafka_addr, "[green]up[/]" if up_ else "[red]down[/]")
-    for name, url in endpoints().all().items():
-        ok, detail = _ready(url)
-        healthy &= ok
-        table.add_row(name, url, f"[green]{detail}[/]" if ok else f"[red]{detail}[/]")
-    console.print(table)
-    raise typer.Exit(0 if healthy else 1)
-
-
-def _ready(url: str) -> tuple[bool, str]:
-    try:
-        response = httpx.get(f"{url}/ready", timeout=3)
-    except httpx.HTTPError:
-        return False, "down"
-    if response.status_code == 200:
-        return True, "ready"
-    return False, f"not ready: {response.json().get('details')}"
+def main() -> None:
+    """The ``shebao`` command (see deploy/exits.py for how it ends)."""
+    exits.run(app)
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        app()
+    main()

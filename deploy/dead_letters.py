@@ -21,7 +21,7 @@ import typer
 from aiokafka.structs import ConsumerRecord
 from rich.table import Table
 
-from deploy.state import console, infrastructure_urls
+from deploy.state import ServiceName, console, infrastructure_urls
 from shared.consumer import DEAD_LETTER_ACTION_HEADER, DEAD_LETTER_REASON_HEADER, SOURCE_HEADERS
 from shared.kafka import idempotent_producer, read_topic
 from shared.topics import CONSUMED_TOPICS, dead_letter_topic
@@ -153,20 +153,22 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(2) from exc
 
 
-Group = Annotated[str, typer.Argument(help="identity, card, activation or notification.")]
+Group = Annotated[ServiceName, typer.Argument(help="The consumer group (a service).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @app.command("list")
 def list_(
-    group: Annotated[str | None, typer.Argument(help="One group; all when left out.")] = None,
+    group: Annotated[
+        ServiceName | None, typer.Argument(help="One group; all when left out.")
+    ] = None,
     as_json: AsJson = False,
     parked_only: Annotated[bool, typer.Option("--parked", help="Only undecided.")] = False,
 ) -> None:
     """What each group parked, and what was decided about it."""
     _, bootstrap = infrastructure_urls()
     letters: list[DeadLetter] = []
-    for name in [group] if group else list(CONSUMED_TOPICS):
+    for name in [group.value] if group else list(CONSUMED_TOPICS):
         found = _run(dead_letters(bootstrap, name))
         letters += [d for d in found if d.state == "parked" or not parked_only]
     if as_json:
@@ -174,7 +176,7 @@ def list_(
         return
     table = Table(title=f"{len(letters)} dead letters")
     for column in ("group", "ref", "parked at", "source", "event", "reason", "state"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for d in letters:
         state = d.state if d.state == "parked" else f"{d.state} by {d.decided_by}: {d.note}"
         table.add_row(
@@ -187,10 +189,10 @@ def list_(
 def show(group: Group, ref: str, as_json: AsJson = False) -> None:
     """One parked record: where it came from, why it was parked, what was decided."""
     _, bootstrap = infrastructure_urls()
-    found = _run(dead_letters(bootstrap, group))
+    found = _run(dead_letters(bootstrap, group.value))
     letter = next((d for d in found if d.ref == ref), None)
     if letter is None:
-        console.print(f"[red]no parked record {ref} for group {group}[/]")
+        console.print(f"[red]no parked record {ref} for group {group.value}[/]")
         raise typer.Exit(2)
     if as_json:
         print(json.dumps(asdict(letter)))
@@ -199,11 +201,11 @@ def show(group: Group, ref: str, as_json: AsJson = False) -> None:
         console.print(f"[bold]{name:>11}[/] {value}")
 
 
-def _decide(group: str, ref: str, action: Action, by: str | None, reason: str) -> None:
+def _decide(group: ServiceName, ref: str, action: Action, by: str | None, reason: str) -> None:
     _, bootstrap = infrastructure_urls()
     who = by or getpass.getuser()
-    letter = _run(decide(bootstrap, group, ref, action, by=who, note=reason))
-    console.print(f"{group} {ref}: {letter.state} by {who} ({reason})")
+    letter = _run(decide(bootstrap, group.value, ref, action, by=who, note=reason))
+    console.print(f"{group.value} {ref}: {letter.state} by {who} ({reason})")
 
 
 Reason = Annotated[str, typer.Option("--reason", help="Why: kept with the decision.")]

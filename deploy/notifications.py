@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -56,7 +57,11 @@ async def retry_dead_letters(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # nothing left open behind the one-line error
+        raise
     report = RetryReport()
     try:
         partitions = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
@@ -139,7 +144,7 @@ def log(
         return
     table = Table(title=f"messages to {person_id}")
     for column in ("created", "about", "channel", "status", "attempts", "note"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for m in messages:
         note = m["last_error"] or ("possible duplicate" if m["possible_duplicate"] else "")
         table.add_row(
@@ -153,10 +158,19 @@ def log(
     console.print(table)
 
 
+class SinkKind(StrEnum):
+    """What the local sink receives."""
+
+    sms = "sms"
+    push = "push"
+    email = "email"
+
+
 @app.command()
 def sent(
-    kind: Annotated[str | None, typer.Option(help="sms, push or email.")] = None,
+    kind: Annotated[SinkKind | None, typer.Option(help="Only this kind.")] = None,
     last: Annotated[int, typer.Option(min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, recipients masked.")] = False,
 ) -> None:
     """What the local sink received (the stack's stand-in for the SMS gateway, SMTP server
     and push service); numbers and addresses shown masked."""
@@ -164,10 +178,14 @@ def sent(
     if sink is None:
         console.print("[yellow]No local sink runs (a real gateway is configured).[/]")
         raise typer.Exit(1)
-    received = SinkClient(sink).messages(kind)
+    received = SinkClient(sink).messages(kind.value if kind else None)
+    if as_json:
+        shown = [{**m, "to": _mask(m["to"])} for m in received[-last:]]
+        print(json.dumps(shown, ensure_ascii=False))
+        return
     table = Table(title=f"last {last} of {len(received)} messages received by the local sink")
     for column in ("received", "kind", "to", "text"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for m in received[-last:]:
         table.add_row(m["received_at"][11:19], m["kind"], _mask(m["to"]), m["text"])
     console.print(table)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import importlib
 import json
 import time
@@ -18,11 +19,11 @@ import httpx
 import typer
 from rich.table import Table
 
+from deploy import exits
 from deploy.demo.journeys import Journey, person_timeline, run_demo
 from deploy.demo.showcase import run_showcase
 from deploy.endpoints import KEYS
-from deploy.stack import SERVICES
-from deploy.state import console, endpoints, infrastructure_urls
+from deploy.state import ServiceName, console, endpoints, infrastructure_urls
 from shared.db import create_pool
 from shared.rebuild import RebuildReport
 from shared.rebuild import rebuild as run_rebuild
@@ -73,11 +74,18 @@ def timeline(
     """A person's whole history across the services, in order, with who did what through
     which channel (the right to inquire, Social Insurance Law art. 4)."""
 
+    silent: list[str] = []
+
     async def fetch() -> list[dict[str, Any]]:
         async with httpx.AsyncClient(timeout=30) as client:
-            return await person_timeline(client, endpoints(), person_id)
+            return await person_timeline(client, endpoints(), person_id, unanswered=silent)
 
     entries = asyncio.run(fetch())
+    if len(silent) == len(endpoints().all()):
+        console.print("[red]No service answered. `shebao status` shows each part.[/]")
+        raise typer.Exit(exits.UNREACHABLE)
+    if silent:
+        console.print(f"[yellow]Not answered, their events are missing: {', '.join(silent)}.[/]")
     if as_json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return
@@ -86,7 +94,7 @@ def timeline(
         raise typer.Exit(1)
     table = Table(title=f"timeline of person {person_id}")
     for column in ("when (UTC)", "service", "event", "record", "by", "channel", "details"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for e in entries:
         table.add_row(
             e["occurred_at"][:23].replace("T", " "),
@@ -140,6 +148,7 @@ def import_persons(
         Path | None, typer.Option("--report", help="Write every rejected row to this CSV.")
     ] = None,
     api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Register insured persons from a CSV file (name,id_number,phone,region,guardian_id_number),
     through identity's ``POST /v1/registry/imports``.
@@ -162,6 +171,9 @@ def import_persons(
         raise typer.Exit(2)
     report = _answer(response)
     rejected: list[dict[str, Any]] = report["rejected"]
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        raise typer.Exit(exits.OK if report["committed"] else exits.NO)
     console.print(
         f"{report['rows']} rows: {report['registered']} registered, {report['unchanged']} "
         f"already registered as given, {len(rejected)} rejected."
@@ -169,7 +181,7 @@ def import_persons(
     if rejected:
         table = Table(title="rejected rows" + ("" if report["committed"] else ": nothing imported"))
         for column in ("line", "code", "reason"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for row in rejected[:50]:
             table.add_row(str(row["line"]), row["code"], row["reason"])
         console.print(table)
@@ -185,6 +197,7 @@ def import_persons(
 
 def issue_facts(
     api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Issue identity's person facts (PersonFactsIssued) under the newest SHEBAO_FACTS_KEYS key
     for every registered person who has none under it: once after an upgrade, and after a key
@@ -207,6 +220,9 @@ def issue_facts(
             issued += page["issued"]
             seen += page["seen"]
             after = page["next_after"]
+    if as_json:
+        print(json.dumps({"registered": seen, "issued": issued}))
+        return
     console.print(
         f"{seen} registered persons: facts issued for {issued}, {seen - issued} had them."
     )
@@ -219,7 +235,7 @@ def _operator_call(method: str, url: str, api_key: str, **kwargs: Any) -> httpx.
         return httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
     except httpx.HTTPError as exc:
         console.print(f"[red]The service at {url} did not answer ({type(exc).__name__}).[/]")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(exits.UNREACHABLE) from exc
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
@@ -233,19 +249,25 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
 
 
 def rebuild(
-    service: Annotated[str, typer.Argument(help="identity, card, activation or notification")],
+    service: Annotated[ServiceName, typer.Argument(help="The service to rebuild.")],
     dry_run: Annotated[bool, typer.Option(help="Replay and compare, then roll back.")] = False,
     schema: Annotated[str | None, typer.Option(help="The service's schema.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Drop a service's derived state and replay it from its events and the topics it reads."""
-    if service not in SERVICES:
-        console.print(f"[red]Unknown service {service!r}; one of {', '.join(SERVICES)}.[/]")
-        raise typer.Exit(2)
     database_url, bootstrap = infrastructure_urls()
-    report = asyncio.run(_rebuild(service, schema or service, database_url, bootstrap, dry_run))
-    table = Table(title=f"rebuild {service}" + (" (dry run, rolled back)" if dry_run else ""))
-    table.add_column("what")
-    table.add_column("value")
+    with console.status(f"Rebuilding {service.value} from its events and the topics it reads"):
+        report = asyncio.run(
+            _rebuild(service.value, schema or service.value, database_url, bootstrap, dry_run)
+        )
+    if as_json:
+        print(
+            json.dumps(dataclasses.asdict(report) | {"matches": report.matches, "dry_run": dry_run})
+        )
+        raise typer.Exit(exits.OK if report.matches else exits.DIFFERED)
+    table = Table(title=f"rebuild {service.value}" + (" (dry run, rolled back)" if dry_run else ""))
+    table.add_column("what", overflow="fold")
+    table.add_column("value", overflow="fold")
     table.add_row("own events replayed", str(report.own_events))
     table.add_row("foreign events replayed", str(report.foreign_events))
     for name, rows in report.rows.items():
@@ -255,7 +277,7 @@ def rebuild(
     console.print(table)
     if not report.matches:
         console.print("[yellow]The live state differed from the log; it now follows the log.[/]")
-        raise typer.Exit(3)
+        raise typer.Exit(exits.DIFFERED)
     console.print("[green]The rebuilt state equals the live state.[/]")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,15 @@ from deploy.paths import env_port, shebao_home
 from deploy.stack import DEFAULT_PORTS
 
 console = Console(soft_wrap=True)
+
+
+class ServiceName(StrEnum):
+    """A service, as the command line takes it (the parser refuses any other)."""
+
+    identity = "identity"
+    card = "card"
+    activation = "activation"
+    notification = "notification"
 
 
 def run_dir() -> Path:

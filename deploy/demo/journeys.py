@@ -254,19 +254,23 @@ async def person_timeline(
     urls: Endpoints,
     person_id: str,
     headers: dict[str, str] | None = None,
+    unanswered: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every event the four services recorded about a person, in time order: read by the
     citizen (``headers`` with their token), or by an operator at the citizen's request (each
-    such read is logged in the person's history)."""
+    such read is logged in the person's history). The services that did not answer are added
+    to ``unanswered``."""
     entries: list[dict[str, Any]] = []
     operator = {"X-Api-Key": KEYS["operator"], "X-Access-Reason": "CITIZEN_REQUEST"}
-    for base in urls.all().values():
+    for name, base in urls.all().items():
         try:
             response = await client.get(
                 f"{base}/v1/persons/{quote(person_id, safe='')}/events", headers=headers or operator
             )
         except httpx.HTTPError:
-            continue  # a service that does not answer (restarting) shows nothing
+            if unanswered is not None:
+                unanswered.append(name)  # a service that does not answer (restarting)
+            continue
         if response.status_code == 200:
             entries.extend(response.json())
     return sorted(entries, key=lambda e: (e["occurred_at"], e["stream_version"]))
