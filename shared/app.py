@@ -21,6 +21,7 @@ from shared.errors import DomainError
 from shared.http import install_edges
 from shared.idempotency import document_idempotency
 from shared.logging import configure_logging
+from shared.observe import Probe
 from shared.runtime import ServiceRuntime, run_service
 from shared.settings import ServiceSettings
 from shared.timeline import timeline_router
@@ -40,12 +41,13 @@ def service_app(
     background: Callable[[Any], Coroutine[Any, Any, None]] | None = None,
     holders: Mapping[str, Holder] | None = None,
     family_link: FamilyLink | None = None,
+    probes: Sequence[Probe] = (),
 ) -> FastAPI:
     """The service's ASGI app; its lifespan starts and stops the runtime."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with run_service(service, settings, migrations, feed) as runtime:
+        async with run_service(service, settings, migrations, feed, probes) as runtime:
             app.state.runtime = runtime
             app.state.handlers = make_handlers(runtime) if make_handlers else None
             app.state.ports = ports_of(app.state.handlers)

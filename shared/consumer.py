@@ -131,7 +131,10 @@ class InboxConsumer:
     parking_failed: bool = False
 
     def __post_init__(self) -> None:
-        CONSUMER_HELD.labels(self.group).set(0)  # an alert rule sees the series from the start
+        # Every series of the group from the start, at zero: an alert rule sees it.
+        CONSUMER_HELD.labels(self.group).set(0)
+        for counter in (EVENTS_APPLIED, DUPLICATES_SKIPPED, DEAD_LETTERS):
+            counter.labels(self.group)
 
     @classmethod
     def for_feed(

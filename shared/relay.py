@@ -58,6 +58,8 @@ class OutboxRelay:
         self.bootstrap_servers = bootstrap_servers
         self.batch_size = batch_size
         self.idle_poll_s = idle_poll_s
+        #: Whether this process holds the lock: it is the service's active relay.
+        self.leading = False
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -83,6 +85,7 @@ class OutboxRelay:
             ):
                 await asyncio.sleep(1.0)
             await conn.add_listener(self.channel, self._on_notify)
+            self.leading = True
             try:
                 await self.reconcile(conn)
                 while True:
@@ -96,6 +99,7 @@ class OutboxRelay:
                                 self._wake.wait(), PENDING_POLL_S if waiting else self.idle_poll_s
                             )
             finally:
+                self.leading = False
                 await conn.remove_listener(self.channel, self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self.channel)
 

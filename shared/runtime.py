@@ -18,6 +18,7 @@ from shared.consumer import ForeignFeed, InboxConsumer, subscribe
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.eventstore import EventStore
 from shared.kafka import ensure_topics, idempotent_producer
+from shared.observe import Probe, Sampler
 from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
 from shared.topics import Producer
@@ -60,6 +61,7 @@ async def run_service(
     settings: ServiceSettings,
     migrations: Sequence[Path],
     feed: ForeignFeed | None = None,
+    probes: Sequence[Probe] = (),
 ) -> AsyncIterator[ServiceRuntime]:
     """Start a service's parts in dependency order and stop them in reverse."""
     schema = settings.db_schema or service
@@ -95,6 +97,16 @@ async def run_service(
             runtime.consumer = consumer
         runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
         stack.push_async_callback(_cancel, runtime.relay_task)
+        sampler = Sampler(
+            service,
+            pool,
+            settings.kafka_bootstrap_servers,
+            leading=lambda: relay.leading,
+            group=feed.group if feed is not None else None,
+            topics=tuple(feed.topics) if feed is not None else (),
+            probes=probes,
+        )
+        stack.push_async_callback(_cancel, asyncio.create_task(sampler.run(), name="sampler"))
         await broker.start()
         stack.push_async_callback(broker.stop)
         log.info("service_started", schema=schema)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from services.card import store
 from services.card.api import router, status_of
@@ -14,9 +15,19 @@ from services.card.scheduler import Scheduler
 from services.card.settings import CardSettings
 from shared import verified
 from shared.app import service_app
+from shared.db import Connection
 from shared.envelope import utc_now
 from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
+
+TIMERS_DUE = Gauge(
+    "shebao_card_timers_due", "Card timers due and not yet fired (the scheduler is behind)"
+)
+
+
+async def timers_due(conn: Connection) -> None:
+    """Sample the due timers (shared.observe)."""
+    TIMERS_DUE.set(await store.count_due_timers(conn, utc_now()))
 
 
 def create_app(settings: CardSettings) -> FastAPI:
@@ -42,6 +53,7 @@ def create_app(settings: CardSettings) -> FastAPI:
         family_link=store.may_act_for,
         feed=feed(settings.seal_after),
         background=timers,
+        probes=[timers_due],
     )
 
 

@@ -190,3 +190,11 @@ async def unlink_family(conn: Connection, holder_person_id: str, member_person_i
 async def mark_activated(conn: Connection, card_id: str) -> None:
     """The activation service activated the card."""
     await conn.execute("UPDATE cards SET activated = true WHERE card_id = $1", card_id)
+
+
+async def count_due_timers(conn: Connection, now: datetime) -> int:
+    """Timers due and not yet fired (the scheduler fires them)."""
+    due: int = await conn.fetchval(
+        "SELECT count(*) FROM card_timers WHERE fired_at IS NULL AND due_at <= $1", now
+    )
+    return due

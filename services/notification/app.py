@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from services.notification import store
 from services.notification.api import router, status_of
@@ -15,9 +17,22 @@ from services.notification.dispatcher import Dispatcher
 from services.notification.handlers import NotificationHandlers
 from services.notification.settings import NotificationSettings
 from shared.app import service_app
+from shared.contracts.notification import NotificationChannel
+from shared.db import Connection
 from shared.eventstore import EventStore
 from shared.rebuild import Projection
 from shared.runtime import ServiceRuntime
+
+QUEUE = Gauge("shebao_notification_queue", "Messages waiting to be sent, by channel", ["channel"])
+for _channel in get_args(NotificationChannel):
+    QUEUE.labels(_channel).set(0)
+
+
+async def queue(conn: Connection) -> None:
+    """Sample the queue of messages to send (shared.observe)."""
+    waiting = await store.queue_depth(conn)
+    for channel in get_args(NotificationChannel):
+        QUEUE.labels(channel).set(waiting.get(channel, 0))
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         make_handlers=handlers,
         holders={"notification": store.person_of_message},
         background=deliver,
+        probes=[queue],
     )
 
 

@@ -300,3 +300,12 @@ def projection(feed: ForeignFeed, apply: ApplyOwn = apply_own) -> Projection:
         # of the service's own events only the preferences are read back.
         own_types=frozenset({NotificationPreferencesChanged.event_type}),
     )
+
+
+async def queue_depth(conn: Connection) -> dict[str, int]:
+    """Messages waiting to be sent (scheduled, due or not), by channel."""
+    rows = await conn.fetch(
+        "SELECT channel, count(*) AS waiting FROM messages WHERE status = 'scheduled'"
+        " GROUP BY channel"
+    )
+    return {r["channel"]: r["waiting"] for r in rows}
