@@ -10,7 +10,12 @@ PY_STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(SHEBAO_HOME)/kafka/$(KAFKA_VERSION)/libs/.complete
 COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
 
-.PHONY: install up test lint unit soak bench load chaos demo down status engine compose-test container-test
+.PHONY: install lock up test lint unit soak bench load chaos demo down status engine compose-test container-test
+
+## lock: pin the container image's packages, with hashes (deploy/requirements.lock)
+lock: install
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-find-links \
+		--no-emit-index-url --output-file deploy/requirements.lock pyproject.toml
 
 ## install: venv + packages, Kafka jars, a compose validator (each only once)
 install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP)
@@ -18,7 +23,7 @@ install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP)
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	$(BIN)/python -m pip install -q -e ".[dev,bench,local]"
 	touch $@
 
 $(KAFKA_STAMP): deploy/maven/pom.xml | $(PY_STAMP)

@@ -168,6 +168,7 @@ def test_production_settings_reach_every_service_through_compose(
         monkeypatch.setenv(name, value)
     services = resolved_compose()["services"]
     readme = (REPO / "README.md").read_text()
+    example = (REPO / "deploy" / "production.env.example").read_text()
     for service in APP_SERVICES:
         settings = _settings_class(service)
         raw = services[service]["environment"]
@@ -182,6 +183,7 @@ def test_production_settings_reach_every_service_through_compose(
                 assert needed in env, f"compose does not pass {needed} to {service}"
                 shown = "POSTGRES_PASSWORD" if needed == "DATABASE_URL" else needed
                 assert f"`{shown}" in readme, f"README's production list lacks {shown}"
+                assert f"\n{shown}=" in example, f"production.env.example lacks {shown}"
                 if needed == "SHEBAO_ENV":
                     continue  # what turns production on
                 m.delenv(needed)
