@@ -62,10 +62,14 @@ def run(app: Callable[[], object]) -> None:
             "`shebao status` shows each part; `shebao up --detach` starts it.[/]"
         )
         sys.exit(UNREACHABLE)
-    except (KafkaError, asyncpg.PostgresError, OSError) as exc:
+    except (KafkaError, asyncpg.PostgresError) as exc:
         _debug()
         console.print(f"[red]The stack refused: {_what(exc)}.[/]")
         sys.exit(UNREACHABLE)
+    except OSError as exc:  # a file here: not the stack's fault
+        _debug()
+        console.print(f"[red]{_what(exc)}.[/]")
+        sys.exit(NO)
     except Exception as exc:
         _debug()
         console.print(

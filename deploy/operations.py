@@ -145,7 +145,10 @@ def import_persons(
         bool, typer.Option(help="Import the valid rows even when some are rejected.")
     ] = False,
     report_file: Annotated[
-        Path | None, typer.Option("--report", help="Write every rejected row to this CSV.")
+        Path | None,
+        typer.Option(
+            "--report", dir_okay=False, writable=True, help="Write the rejected rows to this CSV."
+        ),
     ] = None,
     api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -156,6 +159,9 @@ def import_persons(
     Every row is checked first; unless --partial, one rejected row means nothing is imported.
     Importing the same file again changes nothing.
     """
+    if report_file is not None and not report_file.parent.is_dir():
+        console.print(f"[red]No folder {report_file.parent} to write the report in.[/]")
+        raise typer.Exit(exits.USAGE)
     with console.status(f"Registering the persons of {file.name}"):
         response = _operator_call(
             "POST",
@@ -165,18 +171,19 @@ def import_persons(
             content=file.read_bytes(),
             headers={"Content-Type": "text/csv", "X-Correlation-Id": f"import-{uuid.uuid4()}"},
         )
-    if response.status_code in (413, 422):
+    if response.status_code in (413, 415, 422):
         answer = response.json()
         console.print(f"[red]{answer.get('message')}[/]")
         raise typer.Exit(2)
     report = _answer(response)
     rejected: list[dict[str, Any]] = report["rejected"]
+    count: int = report.get("rejected_count", len(rejected))
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
         raise typer.Exit(exits.OK if report["committed"] else exits.NO)
     console.print(
         f"{report['rows']} rows: {report['registered']} registered, {report['unchanged']} "
-        f"already registered as given, {len(rejected)} rejected."
+        f"already registered as given, {count} rejected."
     )
     if rejected:
         table = Table(title="rejected rows" + ("" if report["committed"] else ": nothing imported"))
@@ -185,8 +192,8 @@ def import_persons(
         for row in rejected[:50]:
             table.add_row(str(row["line"]), row["code"], row["reason"])
         console.print(table)
-        if len(rejected) > 50:
-            console.print(f"... and {len(rejected) - 50} more (see --report).")
+        if count > 50:
+            console.print(f"... and {count - 50} more (the first {len(rejected)} in --report).")
     if report_file is not None:
         with report_file.open("w", newline="") as out:
             writer = csv.writer(out)
@@ -206,7 +213,7 @@ def issue_facts(
     correlation = f"issue-facts-{uuid.uuid4()}"
     issued = seen = 0
     after: str | None = ""
-    with console.status("Issuing person facts"):
+    with console.status("Issuing person facts") as shown:
         while after is not None:
             page = _answer(
                 _operator_call(
@@ -220,6 +227,9 @@ def issue_facts(
             issued += page["issued"]
             seen += page["seen"]
             after = page["next_after"]
+            shown.update(f"Issuing person facts: {seen} persons looked at, {issued} issued")
+            if not console.is_terminal and not as_json:
+                console.print(f"{seen} persons looked at, {issued} issued")
     if as_json:
         print(json.dumps({"registered": seen, "issued": issued}))
         return

@@ -2,9 +2,10 @@
 whose answer was lost (a timeout, a crash, a cut connection) retries without doing it twice.
 
 A key is scoped to the caller's credentials (API key, citizen token, family grant) and the
-route: nobody else's retry can read an answer. The same key with another body is refused. The
-transaction that stores the command's events also marks the key as used by this attempt
-(:func:`mark_committed`), so at most one attempt ever takes effect, however retries race.
+route: nobody else's retry can read an answer. The same key with another query or body is
+refused. The transaction that stores the command's events also marks the key as used by this
+attempt (:func:`mark_committed`), so at most one attempt ever takes effect, however retries
+race.
 """
 
 from __future__ import annotations
@@ -117,19 +118,20 @@ def _error(
     return {"status": status, "headers": headers, "body": body}
 
 
-def _request_hash(body: bytes) -> bytes:
-    """The request's fingerprint: of its JSON, whatever the spacing and key order (a client
-    may encode a retried body afresh); of its bytes when it is not JSON."""
+def _request_hash(query: bytes, body: bytes) -> bytes:
+    """The request's fingerprint: its query string and its JSON, whatever the spacing and key
+    order (a client may encode a retried body afresh), or its bytes when it is not JSON. The
+    same key with another query or body is a reuse, refused."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+        content = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, RecursionError):
-        return hashlib.sha256(body).digest()
-    return hashlib.sha256(canonical.encode()).digest()
+        content = body
+    return hashlib.sha256(query + b"\0" + content).digest()
 
 
 def _scope_of(scope: Scope) -> bytes:
     headers = dict(scope["headers"])
-    parts = [scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")]
+    parts = [scope["method"], scope["path"]]
     parts += [headers.get(name, b"").decode("latin-1") for name in _SCOPE_HEADERS]
     return hashlib.sha256(json.dumps(parts).encode()).digest()
 
@@ -158,7 +160,7 @@ class IdempotencyMiddleware:
         claim = Claim(_scope_of(scope), key, uuid.uuid4())
         try:
             await self._purge(pool)
-            refusal = await _claim(pool, claim, _request_hash(body))
+            refusal = await _claim(pool, claim, _request_hash(scope.get("query_string", b""), body))
         except UNAVAILABLE as exc:
             log.warning("dependency_unavailable", error=type(exc).__name__)
             refusal = _error(503, "SERVICE_UNAVAILABLE", "Try again in a moment.", retry_after=2)

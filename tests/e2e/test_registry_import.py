@@ -130,3 +130,93 @@ def test_person_facts_are_issued_page_by_page_and_only_once(
     assert httpx.post(url, headers=window, timeout=30).status_code == 403
     odd = httpx.post(url, json={"limit": 0}, headers=operator, timeout=30)
     assert odd.status_code == 422, odd.text
+
+
+def test_a_file_that_is_not_well_formed_csv_is_refused_where_it_breaks(
+    services: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    url = f"{services['identity'].url}/v1/registry/imports"
+    operator = {"X-Api-Key": KEYS["operator"], "Content-Type": "text/csv"}
+    rng = random.Random(99)
+    good = [",".join(fake_citizen(rng).registration().values()) for _ in range(6)]
+    header = "name,id_number,phone,region"
+
+    def post(body: str, partial: bool = True) -> httpx.Response:
+        params = {"partial": str(partial).lower()}
+        return httpx.post(url, content=body.encode(), params=params, headers=operator, timeout=60)
+
+    unclosed = "\n".join([header, *good[:3], '"' + good[3], *good[4:]]) + "\n"
+    answer = post(unclosed)
+    assert (answer.status_code, answer.json()["code"]) == (422, "CSV_MALFORMED"), answer.text
+    assert "Line 5 " in answer.json()["message"]
+    bare_cr = "\r".join([header, *good]) + "\r"
+    answer = post(bare_cr)
+    assert (answer.status_code, answer.json()["code"]) == (422, "CSV_MALFORMED"), answer.text
+    huge = "\n".join([header, good[0], "x" * 200_000 + ",1,2,3"]) + "\n"
+    answer = post(huge)
+    assert (answer.status_code, answer.json()["code"]) == (422, "CSV_MALFORMED"), answer.text
+    for bad_header in ("name,name,id_number,phone,region", header + ",salary"):
+        answer = post(bad_header + "\n" + good[0] + "\n")
+        assert (answer.status_code, answer.json()["code"]) == (422, "CSV_HEADER"), bad_header
+    uneven = "\n".join([header, good[0] + ",extra", good[1].rsplit(",", 1)[0]]) + "\n"
+    answer = post(uneven, partial=False)
+    assert answer.status_code == 200, answer.text
+    assert [(r["line"], r["code"]) for r in answer.json()["rejected"]] == [
+        (2, "ROW_FIELDS"),
+        (3, "ROW_FIELDS"),
+    ]
+    for content_type in ("application/json", "text/csv; charset=gbk", "multipart/form-data"):
+        answer = httpx.post(
+            url,
+            content=f"{header}\n".encode(),
+            headers={**operator, "Content-Type": content_type},
+            timeout=30,
+        )
+        assert (answer.status_code, answer.json()["code"]) == (415, "CSV_EXPECTED"), content_type
+
+
+def test_many_rejected_rows_are_counted_and_the_first_thousand_listed(
+    services: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    url = f"{services['identity'].url}/v1/registry/imports"
+    operator = {"X-Api-Key": KEYS["operator"], "Content-Type": "text/csv"}
+    body = "name,id_number,phone,region\n" + "张三,1,13800000000,110101\n" * 1500
+    answer = httpx.post(url, content=body.encode(), headers=operator, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["rejected_count"], len(answer.json()["rejected"])) == (1500, 1000)
+    assert answer.json()["committed"] is False
+    refused = shebao(
+        services,
+        tmp_path,
+        "import",
+        "persons",
+        str(registry_file(tmp_path / "f.csv", [])),
+        "--report",
+        str(tmp_path),
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+
+
+def test_an_idempotency_key_is_for_one_query_and_body(
+    services: dict[str, ServiceProcess],
+) -> None:
+    url = f"{services['identity'].url}/v1/registry/imports"
+    rng = random.Random(5150)
+    rows = [fake_citizen(rng).registration() for _ in range(2)]
+    body = "name,id_number,phone,region\n" + "".join(
+        ",".join(r.values()) + "\n" for r in [rows[0], {**rows[1], "region": "x"}]
+    )
+    headers = {
+        "X-Api-Key": KEYS["operator"],
+        "Content-Type": "text/csv",
+        "Idempotency-Key": "import-5150",
+    }
+    first = httpx.post(url, content=body.encode(), headers=headers, timeout=60)
+    assert first.json()["committed"] is False
+    again = httpx.post(
+        url, content=body.encode(), params={"partial": "true"}, headers=headers, timeout=60
+    )
+    assert (again.status_code, again.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    replayed = httpx.post(url, content=body.encode(), headers=headers, timeout=60)
+    assert replayed.headers.get("Idempotent-Replayed") == "true"

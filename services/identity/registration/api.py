@@ -19,6 +19,8 @@ Registrations = Annotated[RegistrationHandlers, port(RegistrationHandlers)]
 Identities = Annotated[IdentityHandlers, port(IdentityHandlers)]
 router = APIRouter(prefix="/v1", tags=["registry"], responses=ERROR_RESPONSES)
 
+#: Rejected rows listed in an answer at most (all are counted).
+MAX_LISTED = 1000
 #: A file larger than this is refused (413): split it (each part is checked and imported on
 #: its own; importing a row again changes nothing). About 700,000 rows.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -60,7 +62,10 @@ class ImportResult(BaseModel):
     registered: int = Field(description="Persons registered now.")
     unchanged: int = Field(description="Rows of persons already registered as given.")
     committed: bool = Field(description="False when nothing was written (a rejected row).")
-    rejected: list[RejectedRow] = Field(description="Every rejected row, in file order.")
+    rejected_count: int = Field(description="How many rows were rejected.")
+    rejected: list[RejectedRow] = Field(
+        description=f"The rejected rows in file order, the first {MAX_LISTED} of them."
+    )
 
 
 class FactsPage(BaseModel):
@@ -135,9 +140,10 @@ async def import_persons(
         registered=report.registered,
         unchanged=report.unchanged,
         committed=report.committed,
+        rejected_count=len(report.rejected),
         rejected=[
             RejectedRow(line=r.line, code=r.error.code, reason=r.error.message)
-            for r in report.rejected
+            for r in report.rejected[:MAX_LISTED]
         ],
     )
 
@@ -159,7 +165,14 @@ async def issue_facts(
 
 
 async def _csv_text(request: Request) -> str:
-    if int(request.headers.get("content-length") or 0) > MAX_IMPORT_BYTES:
+    media, _, parameters = request.headers.get("content-type", "").partition(";")
+    charset = parameters.strip().lower().removeprefix("charset=").strip('"') or "utf-8"
+    if media.strip().lower() != "text/csv" or charset not in ("utf-8", "utf8"):
+        raise RefusedError(
+            415, "CSV_EXPECTED", "Send the file as Content-Type: text/csv (UTF-8, charset=utf-8)."
+        )
+    declared = request.headers.get("content-length") or "0"
+    if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
         raise _too_large()
     body = bytearray()
     async for chunk in request.stream():

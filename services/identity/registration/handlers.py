@@ -7,6 +7,7 @@ person again with the same details changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,7 +60,8 @@ class RegistrationHandlers:
     ) -> ImportReport:
         """Check every row, then register the new persons in one transaction."""
         report = ImportReport()
-        checked = self._check(rows, report)
+        # Checking is CPU work: in a thread, the service answers meanwhile (health, others).
+        checked = await asyncio.to_thread(self._check, rows, report)
         async with self.pool.acquire() as conn:
             plan = await self._plan(conn, checked, report)
         if report.rejected and not partial:
@@ -85,6 +87,9 @@ class RegistrationHandlers:
         checked: list[tuple[int, Registration]] = []
         for line, fields in rows:
             report.rows += 1
+            if isinstance(fields, IdentityError):
+                report.rejected.append(RowRejected(line, fields))
+                continue
             try:
                 registration = parse_registration(
                     name=fields.get("name", ""),

@@ -19,7 +19,28 @@ class DuplicateRowError(IdentityError):
 
 class CsvHeaderError(IdentityError):
     code = "CSV_HEADER"
-    default_message = f"The first line must name the columns: {','.join(CSV_COLUMNS)}."
+    default_message = (
+        f"The first line must name the columns, each once: {','.join(CSV_COLUMNS)} "
+        "(guardian_id_number may be left out)."
+    )
+
+
+class CsvMalformedError(IdentityError):
+    code = "CSV_MALFORMED"
+    default_message = "The file is not well-formed CSV."
+
+    @classmethod
+    def at(cls, line: int) -> CsvMalformedError:
+        """The file stops being CSV at ``line`` (the data is never quoted)."""
+        return cls(
+            f"Line {line} is not well-formed CSV: a quote that does not close, a line break "
+            "inside an unquoted field, or a field longer than 128 KiB. Nothing was imported."
+        )
+
+
+class RowFieldsError(IdentityError):
+    code = "ROW_FIELDS"
+    default_message = "The row does not have one field for each column of the first line."
 
 
 @dataclass(frozen=True)
@@ -42,13 +63,34 @@ class ImportReport:
     person_ids: dict[int, str] = field(default_factory=dict)
 
 
-Row = tuple[int, dict[str, str]]
+#: (line where the row starts, its fields by column, or why the row cannot be read).
+Row = tuple[int, dict[str, str] | IdentityError]
 
 
 def read_csv(text: str) -> Iterator[Row]:
-    """(line number, fields) of each data row; CsvHeaderError if the header is wrong."""
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not set(CSV_COLUMNS[:4]) <= set(reader.fieldnames):
+    """Each data row of the file; CsvHeaderError if the first line does not name the columns
+    (each once, no others), CsvMalformedError where the file stops being well-formed CSV."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        raise CsvHeaderError() from None
+    except csv.Error:
+        raise CsvMalformedError.at(1) from None
+    known = set(header)
+    if len(known) != len(header) or not set(CSV_COLUMNS[:4]) <= known <= set(CSV_COLUMNS):
         raise CsvHeaderError()
-    for fields in reader:
-        yield reader.line_num, {k: (v or "").strip() for k, v in fields.items() if k}
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise CsvMalformedError.at(start) from None
+        if not fields:
+            continue  # a blank line
+        if len(fields) != len(header):
+            yield start, RowFieldsError()
+        else:
+            yield start, {k: v.strip() for k, v in zip(header, fields, strict=True)}
