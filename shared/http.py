@@ -107,7 +107,16 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
         return error_response(exc.status_code, code, message)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            # The body is no JSON at all: the same answer whatever the route.
+            try:
+                (await request.body()).decode("utf-8")
+            except UnicodeDecodeError:
+                return error_response(400, "BODY_NOT_UTF8", "The request body is not UTF-8 text.")
+            return error_response(
+                400, "BODY_UNREADABLE", "The request body could not be read as JSON."
+            )
         # Never echo the input: it may be an ID number or a name.
         details = [
             {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}

@@ -155,3 +155,17 @@ async def test_a_correlation_id_that_is_no_plain_token_is_replaced(
             kept = response.headers["X-Correlation-Id"]
             assert (kept == given) == (given == "ok-123"), given[:10]
             assert len(kept) <= 128
+
+
+async def test_a_body_that_is_no_json_gets_the_standard_400(
+    services: dict[str, ServiceProcess],
+) -> None:
+    url = f"{services['identity'].url}/v1/verifications"
+    async with httpx.AsyncClient(timeout=30) as client:
+        for body, code in ((b"\xff\xfe", "BODY_NOT_UTF8"), (b"name=x", "BODY_UNREADABLE")):
+            answer = await client.post(
+                url,
+                content=body,
+                headers={"X-Api-Key": "dev-online-hall", "content-type": "application/json"},
+            )
+            assert (answer.status_code, answer.json()["code"]) == (400, code), answer.text
