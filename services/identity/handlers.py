@@ -189,7 +189,11 @@ class IdentityHandlers:
         (persons seen, facts issued now, the last person id seen)."""
         async with self.pool.acquire() as conn:
             people = await store.registered_person_ids(conn, after, limit)
-        done = await asyncio.gather(*(self.issue_facts(p, causation) for p in people))
+            # Those who have facts under the current key are passed over without a decryption.
+            streams = {domain.PERSON.stream(p): p for p in people}
+            lacking = await store.without_facts(conn, list(streams), self.facts.current)
+        to_issue = [person for stream, person in streams.items() if stream in lacking]
+        done = await asyncio.gather(*(self.issue_facts(p, causation) for p in to_issue))
         return len(people), sum(done), people[-1] if people else after
 
     async def _on_person(

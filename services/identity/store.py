@@ -107,6 +107,18 @@ async def registered_person_ids(conn: Connection, after: str, limit: int) -> lis
     return [r["person_id"] for r in rows]
 
 
+async def without_facts(conn: Connection, streams: list[str], key_id: str) -> set[str]:
+    """Of these person streams, those with no PersonFactsIssued under ``key_id``."""
+    rows = await conn.fetch(
+        "SELECT s FROM unnest($1::text[]) AS s WHERE NOT EXISTS (SELECT 1 FROM events"
+        " WHERE stream_id = s AND event_type = 'PersonFactsIssued'"
+        " AND envelope->'payload'->>'key_id' = $2)",
+        streams,
+        key_id,
+    )
+    return {r["s"] for r in rows}
+
+
 async def holds_card(conn: Connection, person_id: str) -> bool:
     """Whether the person holds, or is being issued, a card (from card events)."""
     held = await conn.fetchval("SELECT count(*) FROM held_cards WHERE person_id = $1", person_id)
