@@ -11,6 +11,7 @@ import re
 import secrets
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,7 +64,8 @@ def resolved_compose() -> dict[str, Any]:
 
 def test_compose_file_is_valid_and_complete() -> None:
     services = resolved_compose()["services"]
-    assert set(services) == {"kafka", "kafka-topics", "postgres", "sink", *APP_SERVICES}
+    default = {name for name, service in services.items() if not service.get("profiles")}
+    assert default == {"kafka", "kafka-topics", "postgres", "sink", *APP_SERVICES}
     for name in ("kafka", "postgres", "sink", *APP_SERVICES):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
     for name in APP_SERVICES:
@@ -190,3 +192,52 @@ def test_production_settings_reach_every_service_through_compose(
                 with pytest.raises(ValidationError):
                     settings()
                 m.setenv(needed, str(env[needed]))
+
+
+def _metric_names() -> set[str]:
+    """Every series name the services register (their modules loaded as the services do)."""
+    from prometheus_client import REGISTRY
+
+    for service in APP_SERVICES:
+        importlib.import_module(f"services.{service}.app")
+    importlib.import_module("shared.http")
+    suffixes = ("", "_total", "_bucket", "_count", "_sum")
+    return {family.name + suffix for family in REGISTRY.collect() for suffix in suffixes}
+
+
+def test_the_monitoring_profile_watches_series_that_exist() -> None:
+    compose = [*compose_command(), "-f", str(REPO / "docker-compose.yml")]
+    config = subprocess.run(
+        [*compose, "--profile", "monitoring", "config"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert config.returncode == 0, config.stderr
+    services = yaml.safe_load(config.stdout)["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["restart"] == "unless-stopped", name
+        assert services[name]["profiles"] == ["monitoring"], "monitoring is opt-in"
+        for mount in services[name]["volumes"]:
+            source = mount.get("source", "") if isinstance(mount, dict) else mount.split(":")[0]
+            if source.startswith("/"):
+                assert Path(source).exists(), source
+
+    monitoring = REPO / "deploy" / "monitoring"
+    rules = yaml.safe_load((monitoring / "alerts.yml").read_text())["groups"][0]["rules"]
+    dashboard = json.loads((monitoring / "grafana" / "dashboards" / "shebao.json").read_text())
+    queries = [r["expr"] for r in rules] + [
+        t["expr"] for panel in dashboard["panels"] for t in panel["targets"]
+    ]
+    known = _metric_names()
+    for query in queries:
+        for name in re.findall(r"\bshebao_[a-z_]+", query):
+            assert name in known, f"{name} in {query!r} is no series of ours"
+    for rule in rules:
+        assert rule["annotations"]["summary"], rule["alert"]
+    alerts = {r["alert"] for r in rules}
+    assert {"RelayStalled", "ConsumerLagGrowing", "DeadLetters", "GatewayFailures"} <= alerts
+    scraped = yaml.safe_load((monitoring / "prometheus.yml").read_text())["scrape_configs"]
+    targets = scraped[0]["static_configs"][0]["targets"]
+    assert sorted(t.split(":")[0] for t in targets) == sorted(APP_SERVICES)
