@@ -9,6 +9,7 @@ export SHEBAO_HOME
 PY_STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(SHEBAO_HOME)/kafka/$(KAFKA_VERSION)/libs/.complete
 COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
+CHROMIUM_STAMP := $(SHEBAO_HOME)/.chromium-checked
 
 .PHONY: install lock up test lint unit soak bench load chaos demo down status engine compose-test container-test
 
@@ -18,7 +19,7 @@ lock: install
 		--no-emit-index-url --output-file deploy/requirements.lock pyproject.toml
 
 ## install: venv + packages, Kafka jars, a compose validator (each only once)
-install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP)
+install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP) $(CHROMIUM_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,17 @@ $(COMPOSE_STAMP):
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null \
 	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null); \
 	else echo "note: no docker compose found; the compose file test will say how to get one"; fi
+	touch $@
+
+# The operator console's browser test drives Debian's chromium with Playwright (whose own
+# browser download is not used).
+$(CHROMIUM_STAMP):
+	@mkdir -p $(SHEBAO_HOME)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null); \
+	else echo "note: install chromium (Debian's package) for the console's browser test"; exit 1; fi
 	touch $@
 
 ## up: the whole stack in the foreground (Ctrl-C stops it)

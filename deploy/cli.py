@@ -183,7 +183,7 @@ def _print_urls(state: dict[str, Any]) -> None:
     table.add_row("Kafka", state["kafka"], "")
     table.add_row("PostgreSQL", _hide_password(state["database"]), "")
     for name, url in state["services"].items():
-        table.add_row(name, url, f"{url}/docs")
+        table.add_row(name, url, "(operator console)" if name == "console" else f"{url}/docs")
     console.print(table)
     console.print(f"Logs: {state['logs']}")
 
@@ -248,7 +248,7 @@ def down(timeout_s: float = 60) -> None:
 def restart(
     part: Annotated[
         str,
-        typer.Argument(help="identity, card, activation, notification, sink, kafka or postgres."),
+        typer.Argument(help="identity, card, activation, notification, sink, console, kafka or postgres."),
     ],
     timeout_s: Annotated[float, typer.Option(help="How long to wait until it is ready.")] = 120,
 ) -> None:

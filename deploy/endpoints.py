@@ -22,6 +22,7 @@ class Endpoints:
     activation: str
     notification: str
     sink: str | None = None
+    console: str | None = None
 
     def all(self) -> dict[str, str]:
         """Service name -> base URL."""

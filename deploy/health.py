@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from deploy import exits
-from deploy.paths import env_port, port_open
+from deploy.paths import port_open
 from deploy.state import console, endpoints, infrastructure_urls, read_state
 
 
@@ -20,18 +20,11 @@ def status(
 ) -> None:
     """Each component's health: Kafka, PostgreSQL and the four services."""
     state = read_state()
-    rows: list[tuple[str, str, bool, str]] = []
-    for name, address in (("Kafka", kafka_address(state)), ("PostgreSQL", pg_address())):
-        host, port = address.rsplit(":", 1)
-        reachable = port_open(int(port), host)
-        rows.append((name, address, reachable, "up" if reachable else "down"))
-    for name, url in endpoints().all().items():
-        ok, detail = ready(url)
-        rows.append((name, url, ok, detail))
+    rows = parts(state)
     healthy = all(ok for _, _, ok, _ in rows)
     if as_json:
-        parts = [{"component": c, "address": a, "ok": ok, "health": h} for c, a, ok, h in rows]
-        print(json.dumps({"stack_started": state is not None, "healthy": healthy, "parts": parts}))
+        shown = [{"component": c, "address": a, "ok": ok, "health": h} for c, a, ok, h in rows]
+        print(json.dumps({"stack_started": state is not None, "healthy": healthy, "parts": shown}))
         raise typer.Exit(exits.OK if healthy else exits.NO)
     table = Table(title="shebao status" + ("" if state else " (no stack started by shebao up)"))
     for column in ("component", "address", "health"):
@@ -42,9 +35,23 @@ def status(
     raise typer.Exit(exits.OK if healthy else exits.NO)
 
 
-def kafka_address(state: dict[str, Any] | None) -> str:
-    address = state["kafka"] if state else f"127.0.0.1:{env_port('KAFKA_PORT', 9092)}"
-    return str(address).split(",")[0]
+def parts(state: dict[str, Any] | None) -> list[tuple[str, str, bool, str]]:
+    """(component, address, healthy, what it says) for Kafka, PostgreSQL and each service."""
+    rows: list[tuple[str, str, bool, str]] = []
+    for name, address in (("Kafka", kafka_address(state)), ("PostgreSQL", pg_address())):
+        host, port = address.rsplit(":", 1)
+        reachable = port_open(int(port), host)
+        rows.append((name, address, reachable, "up" if reachable else "down"))
+    for name, url in endpoints().all().items():
+        ok, detail = ready(url)
+        rows.append((name, url, ok, detail))
+    return rows
+
+
+def kafka_address(state: dict[str, Any] | None = None) -> str:
+    """Kafka's first bootstrap address: the environment's, the running stack's, or default."""
+    _, bootstrap = infrastructure_urls()
+    return bootstrap.split(",")[0]
 
 
 def pg_address() -> str:

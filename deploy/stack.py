@@ -150,6 +150,22 @@ def service_process(
     return ServiceProcess(name, port, env, log_dir / f"{name}.log")
 
 
+def console_process(
+    infra: Infrastructure, log_dir: Path, ports: dict[str, int], port: int | None = None
+) -> ServiceProcess:
+    """The operator console (not started), reading the services on ``ports``."""
+    port = port or env_port("CONSOLE_PORT", 8030)
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+        "DATABASE_URL": infra.database_url,
+        **{f"{name.upper()}_PORT": str(p) for name, p in ports.items()},
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "-m", "deploy.console", "--port", str(port)]
+    return ServiceProcess("console", port, env, log_dir / "console.log", command=command)
+
+
 def sink_process(
     log_dir: Path, *, port: int | None = None, smtp_port: int | None = None
 ) -> tuple[ServiceProcess, dict[str, str]]:
@@ -192,6 +208,12 @@ class Stack:
             proc.start()
         for proc in self.services.values():
             proc.wait_ready(timeout_s)
+        console = console_process(
+            self.infra, log_dir, {n: p.port for n, p in self.services.items()}
+        )
+        self.services["console"] = console
+        console.start()
+        console.wait_ready(timeout_s)
 
     def stop(self) -> None:
         """Stop the services, then the infrastructure."""
