@@ -248,7 +248,9 @@ def down(timeout_s: float = 60) -> None:
 def restart(
     part: Annotated[
         str,
-        typer.Argument(help="identity, card, activation, notification, sink, console, kafka or postgres."),
+        typer.Argument(
+            help="identity, card, activation, notification, sink, console, kafka or postgres."
+        ),
     ],
     timeout_s: Annotated[float, typer.Option(help="How long to wait until it is ready.")] = 120,
 ) -> None:
