@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from deploy import exits
-from deploy.paths import REPO, free_port
+from deploy.paths import free_port
+from tests.cli import shebao
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +24,6 @@ def nowhere(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         **{name: str(free_port()) for name in (*ports, *services)},
         "COLUMNS": "80",
     }
-
-
-def shebao(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deploy.cli", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_version(nowhere: dict[str, str]) -> None:

@@ -8,15 +8,14 @@ import csv
 import os
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from deploy.demo.citizens import fake_citizen
 from deploy.endpoints import KEYS
-from deploy.paths import REPO
 from deploy.stack import ServiceProcess
+from tests.cli import shebao as run_shebao
 
 COLUMNS = ("name", "id_number", "phone", "region", "guardian_id_number")
 
@@ -37,15 +36,7 @@ def shebao(
         "SHEBAO_HOME": str(home),
         **{f"{name.upper()}_PORT": str(proc.port) for name, proc in services.items()},
     }
-    return subprocess.run(
-        [sys.executable, "-m", "deploy.cli", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_shebao(env, *args)
 
 
 def test_a_file_is_imported_once_and_a_bad_row_stops_it_whole(
