@@ -15,6 +15,7 @@ import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.table import Table
 
+from deploy import exits
 from deploy.demo.sink import SinkClient
 from deploy.endpoints import KEYS
 from deploy.state import console, endpoints, infrastructure_urls
@@ -131,7 +132,7 @@ def log(
         response = httpx.get(url, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
         console.print(f"[red]The notification service did not answer ({type(exc).__name__}).[/]")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(exits.UNREACHABLE) from exc
     if response.status_code != 200:
         answer = response.json() if response.content else {}
         console.print(

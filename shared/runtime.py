@@ -18,6 +18,7 @@ from shared.consumer import ForeignFeed, InboxConsumer, subscribe
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.eventstore import EventStore
 from shared.kafka import ensure_topics, idempotent_producer
+from shared.metrics import EVENTS_PUBLISHED
 from shared.observe import Probe, Sampler
 from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
@@ -79,6 +80,7 @@ async def run_service(
         await producer.start()
         stack.push_async_callback(producer.stop)
         store = EventStore(service)
+        EVENTS_PUBLISHED.labels(store.topic)  # the series exists before the first event
         relay = OutboxRelay(
             pool, producer, store.channel, bootstrap_servers=settings.kafka_bootstrap_servers
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 import uvicorn
 
@@ -20,6 +21,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings(ServiceSettings)
     configure_logging("console", level=settings.log_level)
+    # The HTTP client logs each URL it calls: a person's id is in it, and nothing else should be.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(create_console(settings), host=args.host, port=args.port, log_config=None)
 
 

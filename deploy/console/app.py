@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import secrets
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
+import structlog
+from aiokafka.errors import KafkaError
 from fastapi import Cookie, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,6 +29,22 @@ from shared.settings import ApiClient, ServiceSettings
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SESSION = "shebao_console"
+#: A session ends after this long, and at most this many are kept (the oldest go first).
+SESSION_TTL_S = 8 * 3600
+MAX_SESSIONS = 1000
+#: Wrong keys from one address: this many in a minute, then refused for the rest of it.
+MAX_FAILURES_PER_MINUTE = 5
+#: How long a page waits for Kafka before it says Kafka does not answer.
+KAFKA_WAIT_S = 10
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # (no-referrer would make a form's Origin "null")
+    "Cache-Control": "no-store",
+}
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -31,6 +53,7 @@ class Operator:
 
     key: str
     name: str
+    since: float
 
 
 @dataclass(frozen=True)
@@ -42,7 +65,7 @@ class ServiceFigures:
     oldest_unpublished_s: float | None
     relay_active: bool
     lag: float | None
-    held: bool
+    held: bool | None
     dead_letters: float | None
 
 
@@ -50,10 +73,33 @@ def create_console(settings: ServiceSettings) -> FastAPI:
     """The console app: operators sign in with their API key (role operator only)."""
     app = FastAPI(title="shebao operator console", docs_url=None, redoc_url=None)
     sessions: dict[str, Operator] = {}
+    failures: dict[str, list[float]] = {}
     clients: Mapping[str, ApiClient] = settings.api_keys
 
     def signed_in(token: str | None) -> Operator | None:
-        return sessions.get(token or "")
+        operator = sessions.get(token or "")
+        if operator is not None and time.monotonic() - operator.since > SESSION_TTL_S:
+            sessions.pop(token or "", None)
+            return None
+        return operator
+
+    @app.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # A form posted from another origin (even another port of this host) is refused.
+        if request.method == "POST" and not _same_origin(request):
+            answer: Response = _page(403, "Refused: the form did not come from this console.")
+        else:
+            answer = await call_next(request)
+        answer.headers.update(HEADERS)
+        return answer
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, _: RequestValidationError) -> Response:
+        if signed_in(request.cookies.get(SESSION)) is None:
+            return RedirectResponse("/login", status_code=303)
+        return _page(422, "The form is not filled in as it should be (a reason is needed).")
 
     @app.get("/ready")
     async def ready() -> dict[str, str]:
@@ -65,12 +111,24 @@ def create_console(settings: ServiceSettings) -> FastAPI:
 
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request, key: Annotated[str, Form(max_length=256)]) -> Response:
+        address = request.client.host if request.client else ""
+        now = time.monotonic()
+        recent = [t for t in failures.get(address, []) if now - t < 60]
+        if len(recent) >= MAX_FAILURES_PER_MINUTE:
+            return _page(429, "Too many wrong keys: wait a minute.")
         client = clients.get(key)
         if client is None or client.role != "operator":
+            failures[address] = [*recent, now]
+            log.warning("console_sign_in_refused", address=address, failures=len(recent) + 1)
             context = {"refused": True}
             return TEMPLATES.TemplateResponse(request, "login.html", context, status_code=403)
+        failures.pop(address, None)
+        if len(sessions) >= MAX_SESSIONS:
+            oldest = min(sessions, key=lambda t: sessions[t].since)
+            sessions.pop(oldest)
         token = secrets.token_urlsafe(32)
-        sessions[token] = Operator(key, client.name)
+        sessions[token] = Operator(key, client.name, now)
+        log.info("console_signed_in", operator=client.name)
         answer = RedirectResponse("/", status_code=303)
         answer.set_cookie(SESSION, token, httponly=True, samesite="strict")
         return answer
@@ -103,8 +161,12 @@ def create_console(settings: ServiceSettings) -> FastAPI:
             return RedirectResponse("/login", status_code=303)
         _, bootstrap = infrastructure_urls()
         letters = []
-        for group in ServiceName:
-            letters += await dead_letters.dead_letters(bootstrap, group.value)
+        try:
+            async with asyncio.timeout(KAFKA_WAIT_S):
+                for group in ServiceName:
+                    letters += await dead_letters.dead_letters(bootstrap, group.value)
+        except (KafkaError, OSError, TimeoutError):
+            return _page(503, "Kafka does not answer: the dead letters cannot be read now.")
         context = {"operator": operator, "letters": letters, "notice": None}
         return TEMPLATES.TemplateResponse(request, "dead_letters.html", context)
 
@@ -122,11 +184,14 @@ def create_console(settings: ServiceSettings) -> FastAPI:
             return RedirectResponse("/login", status_code=303)
         _, bootstrap = infrastructure_urls()
         try:
-            await dead_letters.decide(
-                bootstrap, group.value, ref, action, by=operator.name, note=reason
-            )
+            async with asyncio.timeout(KAFKA_WAIT_S):
+                await dead_letters.decide(
+                    bootstrap, group.value, ref, action, by=operator.name, note=reason
+                )
         except dead_letters.DeadLetterError as exc:
-            return HTMLResponse(f"Refused: {exc}", status_code=409)
+            return _page(409, f"Refused: {exc}")
+        except (KafkaError, OSError, TimeoutError):
+            return _page(503, "Kafka does not answer: nothing was decided; try again.")
         return RedirectResponse("/dead-letters", status_code=303)
 
     @app.get("/persons", response_class=HTMLResponse)
@@ -141,11 +206,22 @@ def create_console(settings: ServiceSettings) -> FastAPI:
             return RedirectResponse("/login", status_code=303)
         entries: list[dict[str, Any]] = []
         silent: list[str] = []
-        if person_id and reason in OPERATOR_REASONS:
+        refused: list[str] = []
+        problem = None
+        if person_id and not _is_person_id(person_id):
+            problem = "That is not a person id (they look like 01a2…-…): nothing was read."
+        elif person_id and reason not in OPERATOR_REASONS:
+            problem = "Choose one of the reasons: nothing was read."
+        elif person_id:
             headers = {"X-Api-Key": operator.key, "X-Access-Reason": reason}
             async with httpx.AsyncClient(timeout=30) as client:
                 entries = await person_timeline(
-                    client, endpoints(), person_id, headers=headers, unanswered=silent
+                    client,
+                    endpoints(),
+                    person_id,
+                    headers=headers,
+                    unanswered=silent,
+                    refused=refused,
                 )
         context = {
             "operator": operator,
@@ -154,10 +230,32 @@ def create_console(settings: ServiceSettings) -> FastAPI:
             "reasons": sorted(OPERATOR_REASONS),
             "entries": entries,
             "silent": silent,
+            "refused": refused,
+            "problem": problem,
         }
         return TEMPLATES.TemplateResponse(request, "person.html", context)
 
     return app
+
+
+def _page(status: int, message: str) -> HTMLResponse:
+    """A short page saying why, the message escaped."""
+    text = html.escape(message)
+    body = f"<!doctype html><title>shebao console</title><p>{text}</p><p><a href='/'>back</a></p>"
+    return HTMLResponse(body, status_code=status)
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return origin == own or origin.startswith(own + "/")
+
+
+def _is_person_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 async def _figures() -> list[ServiceFigures]:
@@ -171,7 +269,7 @@ async def _figures_of(client: httpx.AsyncClient, service: str, url: str) -> Serv
     try:
         text = (await client.get(f"{url}/metrics")).text
     except httpx.HTTPError:
-        return ServiceFigures(service, None, None, False, None, False, None)
+        return ServiceFigures(service, None, None, False, None, None, None)
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

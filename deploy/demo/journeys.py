@@ -255,11 +255,12 @@ async def person_timeline(
     person_id: str,
     headers: dict[str, str] | None = None,
     unanswered: list[str] | None = None,
+    refused: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every event the four services recorded about a person, in time order: read by the
     citizen (``headers`` with their token), or by an operator at the citizen's request (each
     such read is logged in the person's history). The services that did not answer are added
-    to ``unanswered``."""
+    to ``unanswered``, those that refused the read (with the status) to ``refused``."""
     entries: list[dict[str, Any]] = []
     operator = {"X-Api-Key": KEYS["operator"], "X-Access-Reason": "CITIZEN_REQUEST"}
     for name, base in urls.all().items():
@@ -273,6 +274,8 @@ async def person_timeline(
             continue
         if response.status_code == 200:
             entries.extend(response.json())
+        elif refused is not None:
+            refused.append(f"{name} ({response.status_code})")
     return sorted(entries, key=lambda e: (e["occurred_at"], e["stream_version"]))
 
 

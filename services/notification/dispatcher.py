@@ -50,6 +50,9 @@ DELIVERIES = Counter(
     "Delivery attempts by channel and outcome.",
     ["channel", "outcome"],
 )
+for _channel in ("app_push", "sms", "email"):
+    for _outcome in ("sent", "retry", "failed"):
+        DELIVERIES.labels(_channel, _outcome)  # every series from the start, at zero
 SUBJECTS = {"zh-Hans": "社会保障卡服务通知", "en": "Social security card notice"}
 
 

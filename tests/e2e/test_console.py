@@ -120,3 +120,30 @@ def test_an_operator_sees_the_platform_and_a_persons_history(
     page.reload()
     assert page.locator("#timeline td", has_text="PersonDataAccessed").count() >= 1
     assert Path(artefacts / "console.png").stat().st_size > 10_000
+
+
+def test_forms_from_elsewhere_and_markup_in_input_do_nothing(console: str, page: Page) -> None:
+    sign_in(page, console, "dev-operator")
+    cookie = {c["name"]: c["value"] for c in page.context.cookies()}
+    ref = "<img src=x onerror=alert(1)>"
+    posted = httpx.post(
+        f"{console}/dead-letters/identity/{ref}",
+        data={"action": "skip", "reason": "x"},
+        cookies=cookie,
+        headers={"Origin": "http://127.0.0.1:1"},  # another port of this host
+        timeout=30,
+    )
+    assert posted.status_code == 403
+    same_origin = httpx.post(
+        f"{console}/dead-letters/identity/{ref}",
+        data={"action": "skip", "reason": "x"},
+        cookies=cookie,
+        headers={"Origin": console},
+        timeout=30,
+    )
+    assert same_origin.status_code == 409
+    assert "<img" not in same_origin.text
+    assert "frame-ancestors 'none'" in same_origin.headers["content-security-policy"]
+    page.goto(f"{console}/persons?person_id=110101199003074258&reason=AUDIT")
+    assert page.locator("#problem").is_visible()  # no person id: nothing read, nothing logged
+    assert page.locator("#timeline").count() == 0
