@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -51,6 +52,7 @@ def run(app: Callable[[], object]) -> None:
     unexpected with one line and exit code 1."""
     # The Kafka client logs each failed connection; the one line below says it once.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         app()
     except KeyboardInterrupt:
