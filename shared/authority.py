@@ -249,7 +249,7 @@ async def _person(conn: Connection, authority: Authority, subject: Subject, valu
     return holder
 
 
-def _is_person_id(value: str) -> bool:
+def is_person_id(value: str) -> bool:
     """Whether ``value`` is a person id as the platform makes them (a canonical UUID)."""
     try:
         return str(uuid.UUID(value)) == value
@@ -300,7 +300,7 @@ async def record_access(
     reason = stated if client.role == "operator" else STAFF_REASONS.get(client.role, "AUDIT")
     runtime = request.app.state.runtime
     causation = request_causation(request)
-    people = sorted({p for p in persons if _is_person_id(p)})
+    people = sorted({p for p in persons if is_person_id(p)})
 
     async def attempt() -> None:
         async with runtime.pool.acquire() as conn, conn.transaction():

@@ -6,7 +6,6 @@ import asyncio
 import html
 import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy import dead_letters, health
 from deploy.demo.journeys import person_timeline
 from deploy.state import ServiceName, endpoints, infrastructure_urls, read_state
-from shared.authority import OPERATOR_REASONS
+from shared.authority import OPERATOR_REASONS, is_person_id
 from shared.settings import ApiClient, ServiceSettings
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -208,7 +207,7 @@ def create_console(settings: ServiceSettings) -> FastAPI:
         silent: list[str] = []
         refused: list[str] = []
         problem = None
-        if person_id and not _is_person_id(person_id):
+        if person_id and not is_person_id(person_id):
             problem = "That is not a person id (they look like 01a2…-…): nothing was read."
         elif person_id and reason not in OPERATOR_REASONS:
             problem = "Choose one of the reasons: nothing was read."
@@ -249,13 +248,6 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin") or request.headers.get("referer") or ""
     own = f"{request.url.scheme}://{request.url.netloc}"
     return origin == own or origin.startswith(own + "/")
-
-
-def _is_person_id(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 async def _figures() -> list[ServiceFigures]:
