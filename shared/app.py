@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 
+from shared import tracing
 from shared.authority import Authority, FamilyLink, Holder, check_routes
 from shared.consumer import ForeignFeed
 from shared.deps import ports_of
@@ -55,6 +56,7 @@ def service_app(
             try:
                 yield
             finally:
+                tracing.flush()
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -68,6 +70,7 @@ def service_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    tracing.configure(service, settings.trace_exporter, settings.otlp_endpoint)
     authority = Authority(
         service,
         holders=holders or {},

@@ -20,8 +20,10 @@ from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 
+from shared import tracing
 from shared.batching import apply_each
 from shared.contracts import EventPayload, UnknownEventError, parse_payload
 from shared.db import UNAVAILABLE, Connection
@@ -176,6 +178,20 @@ class InboxConsumer:
                 events.append((record, *event))
         if not events:
             return
+        # Each event is applied in a span of the trace its record carries; what it causes
+        # (events appended, messages queued) continues that trace.
+        spans = {str(e.event_id): self._span(record, e) for record, e, _ in events}
+        try:
+            with tracing.causes({k: tracing.of_span(s) for k, s in spans.items()}):
+                await self._apply_all(events)
+        finally:
+            for span in spans.values():
+                span.end()
+        self.faults.crash_here("after_commit", group=self.group, events=len(events))
+
+    async def _apply_all(
+        self, events: list[tuple[ConsumerRecord[bytes, bytes], Envelope, EventPayload]]
+    ) -> None:
         try:
             await self._with_retry(lambda: self.apply_batch([(e, p) for _, e, p in events]))
         except Exception:
@@ -184,7 +200,22 @@ class InboxConsumer:
             log.warning("batch_failed_applying_singly", group=self.group, size=len(events))
             for record, envelope, payload in events:
                 await self._handle_one(record, envelope, payload)
-        self.faults.crash_here("after_commit", group=self.group, events=len(events))
+
+    def _span(self, record: ConsumerRecord[bytes, bytes], envelope: Envelope) -> Span:
+        return tracing.start(
+            f"{self.group} process {envelope.event_type}",
+            SpanKind.CONSUMER,
+            tracing.record_parent(record.headers),
+            {
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "messaging.consumer.group.name": self.group,
+                "messaging.message.id": str(envelope.event_id),
+            },
+        )
 
     async def _handle_one(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, payload: EventPayload

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from shared import tracing
 from shared.contracts import EventPayload, acted_for
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
@@ -27,7 +28,7 @@ EVENT_COLUMNS = (
     "actor",
     "channel",
 )
-OUTBOX_COLUMNS = ("topic", "message_key", "event_type", "schema_version", "value")
+OUTBOX_COLUMNS = ("topic", "message_key", "event_type", "schema_version", "value", "trace_context")
 _APPEND = (
     "WITH appended AS (INSERT INTO events (stream_id, stream_version, event_id, event_type,"
     " schema_version, person_id, occurred_at, envelope, actor, channel)"
@@ -35,9 +36,10 @@ _APPEND = (
     " $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])"
     " AS u(s, v, i, t, sv, p, o, e, a, c)"
     " RETURNING person_id, event_type, schema_version, stream_version),"
-    " queued AS (INSERT INTO outbox (topic, message_key, event_type, schema_version, value)"
-    " SELECT $12, p, t, sv, val FROM unnest($6::text[], $4::text[], $5::int[], $11::bytea[])"
-    " WITH ORDINALITY AS u(p, t, sv, val, n) ORDER BY n RETURNING 1)"
+    " queued AS (INSERT INTO outbox (topic, message_key, event_type, schema_version, value,"
+    " trace_context) SELECT $12, p, t, sv, val, tc FROM unnest($6::text[], $4::text[],"
+    " $5::int[], $11::bytea[], $14::text[]) WITH ORDINALITY AS u(p, t, sv, val, tc, n)"
+    " ORDER BY n RETURNING 1)"
     " SELECT pg_notify($13, '')"
     " FROM (SELECT count(*) FROM appended) a, (SELECT count(*) FROM queued) q"
 )
@@ -199,7 +201,12 @@ class EventStore:
             )
             for e, raw in rows
         ]
-        outbox = [(self.topic, e.person_id, e.event_type, e.schema_version, raw) for e, raw in rows]
+        # Each event continues the trace of what caused it (a request, a consumed event).
+        traces = tracing.of_causes([e.causation_id for e in envelopes])
+        outbox = [
+            (self.topic, e.person_id, e.event_type, e.schema_version, raw, trace)
+            for (e, raw), trace in zip(rows, traces, strict=True)
+        ]
         try:
             if len(rows) >= BULK_ROWS:
                 await conn.copy_records_to_table("events", records=events, columns=EVENT_COLUMNS)
@@ -213,6 +220,7 @@ class EventStore:
                     [raw for _, raw in rows],
                     self.topic,
                     self.channel,
+                    traces,
                 )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc

@@ -12,10 +12,12 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram, make_asgi_app
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import tracing
 from shared.db import UNAVAILABLE
 from shared.envelope import new_event_id
 from shared.errors import DomainError
@@ -177,15 +179,25 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         request.state.correlation_id = correlation_id
         started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("correlation_id", "caller")
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        # The request's span continues the caller's trace (a traceparent header), if any.
+        parent = tracing.parent_of(request.headers)
+        with tracing.span(request.method, SpanKind.SERVER, parent) as span:
+            try:
+                response = await call_next(request)
+            finally:
+                structlog.contextvars.unbind_contextvars("correlation_id", "caller")
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            span.update_name(f"{request.method} {path}")
+            span.set_attributes(
+                {"http.route": path, "http.response.status_code": response.status_code}
+            )
+            answer = tracing.of_span(span)
         REQUESTS.labels(service, path, request.method, response.status_code).inc()
         LATENCY.labels(service, path).observe(time.perf_counter() - started)
         response.headers[CORRELATION_HEADER] = correlation_id
+        if answer is not None:
+            response.headers[tracing.TRACERESPONSE] = answer
         return response
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")

@@ -13,6 +13,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from shared import tracing
 from shared.db import DATABASE_FAULTS, Connection
 from shared.envelope import record_headers
 from shared.metrics import EVENTS_PUBLISHED
@@ -22,7 +23,7 @@ log = structlog.get_logger(__name__)
 # Only rows whose transaction is older than every transaction still running can be read:
 # a row committed later with a smaller id can then never be skipped or reordered.
 _READY = (
-    "SELECT id, topic, message_key, event_type, schema_version, value FROM outbox"
+    "SELECT id, topic, message_key, event_type, schema_version, value, trace_context FROM outbox"
     " WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT $1"
 )
 
@@ -164,7 +165,10 @@ class OutboxRelay:
                 r["topic"],
                 value=r["value"],
                 key=r["message_key"].encode(),
-                headers=record_headers(r["event_type"], r["schema_version"]),
+                headers=[
+                    *record_headers(r["event_type"], r["schema_version"]),
+                    *tracing.headers_for(r["trace_context"]),
+                ],
             )
             for r in rows
         ]

@@ -123,6 +123,18 @@ class ServiceSettings(BaseSettings):
         "by key id, as identity publishes them. Empty: the development key.",
     )
     log_level: str = Field("INFO", validation_alias="SHEBAO_LOG_LEVEL")
+    trace_exporter: Literal["none", "otlp", "console"] = Field(
+        "none",
+        validation_alias="OTEL_TRACES_EXPORTER",
+        description="Where spans go: none (the trace context still travels), otlp (to "
+        "OTEL_EXPORTER_OTLP_ENDPOINT) or console (one JSON line per span on stdout).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="The collector's OTLP/HTTP base URL (spans go to <it>/v1/traces); unset, "
+        "the exporter's own default (http://localhost:4318).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     db_schema: str = ""

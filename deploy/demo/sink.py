@@ -66,8 +66,14 @@ class Sink:
             self.faults[kind] = (count - 1, status)
             return status
 
-    def deliver(self, kind: str, message: Inbound, idempotency_key: str | None) -> dict[str, Any]:
-        """Keep a message, once per idempotency key (HTTP kinds)."""
+    def deliver(
+        self,
+        kind: str,
+        message: Inbound,
+        idempotency_key: str | None,
+        traceparent: str | None = None,
+    ) -> dict[str, Any]:
+        """Keep a message, once per idempotency key (HTTP kinds), with the trace it is in."""
         with self._lock:
             seen = self._by_key.get((kind, idempotency_key or ""))
             if idempotency_key is not None and seen is not None:
@@ -77,6 +83,7 @@ class Sink:
                 "id": f"{kind}-{len(self.delivered) + 1}",
                 "kind": kind,
                 "idempotency_key": idempotency_key,
+                "traceparent": traceparent,
                 "received_at": datetime.now(UTC).isoformat(),
                 **message.model_dump(),
             }
@@ -156,14 +163,18 @@ def create_app(sink: Sink, api_key: str = "") -> FastAPI:
     app = FastAPIOffline(title="shebao local delivery sink")
 
     def receive(
-        kind: Kind, message: Inbound, authorization: str | None, key: str | None
+        kind: Kind,
+        message: Inbound,
+        authorization: str | None,
+        key: str | None,
+        traceparent: str | None,
     ) -> dict[str, Any]:
         if api_key and authorization != f"Bearer {api_key}":
             raise HTTPException(401, "bad gateway credential")
         status = sink.take_fault(kind)
         if status is not None:
             raise HTTPException(status, "injected fault")
-        return sink.deliver(kind, message, key)
+        return sink.deliver(kind, message, key, traceparent)
 
     def gateway(kind: Literal["sms", "push"]) -> None:
         @app.post(f"/{kind}", name=kind)
@@ -171,8 +182,9 @@ def create_app(sink: Sink, api_key: str = "") -> FastAPI:
             message: Inbound,
             authorization: Annotated[str | None, Header()] = None,
             idempotency_key: Annotated[str | None, Header()] = None,
+            traceparent: Annotated[str | None, Header()] = None,
         ) -> dict[str, Any]:
-            return receive(kind, message, authorization, idempotency_key)
+            return receive(kind, message, authorization, idempotency_key, traceparent)
 
     gateway("sms")
     gateway("push")

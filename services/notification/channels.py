@@ -17,6 +17,7 @@ import aiohttp
 import aiosmtplib
 
 from services.notification.settings import NotificationSettings
+from shared import tracing
 from shared.contracts.notification import NotificationChannel
 
 
@@ -73,6 +74,7 @@ class HttpGateway:
     async def send(self, message: Outgoing) -> str:
         """POST the message; 2xx is delivered, 408/425/429/5xx and no answer are transient."""
         headers = {"Idempotency-Key": message.notification_id}
+        tracing.inject(headers)  # the gateway may continue the citizen's trace
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         body = {

@@ -27,6 +27,10 @@ class Claimed:
     resumed: bool
     #: Order of decision.
     seq: int
+    #: When the message was decided (its delivery latency runs from here).
+    created_at: datetime
+    #: The trace of the event it tells of (W3C traceparent), if that carried one.
+    trace_context: str | None
 
 
 #: Claims up to $1 due messages for a lease of $2 seconds (see ``claim_due``).
@@ -51,7 +55,7 @@ CLAIM_DUE = (
     " FROM due WHERE m.notification_id = due.notification_id"
     " RETURNING m.notification_id, m.person_id, m.about_event_id::text, m.channel,"
     " m.language, m.body, m.attempts, m.in_flight_since AS claimed_at,"
-    " due.prior IS NOT NULL AS resumed, m.seq"
+    " due.prior IS NOT NULL AS resumed, m.seq, m.created_at, m.trace_context"
 )
 
 

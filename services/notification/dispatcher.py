@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import random
@@ -23,13 +24,15 @@ import aiohttp
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from prometheus_client import Counter
+from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client import Counter, Histogram
 
 from services.notification import deliveries, domain, store
 from services.notification.channels import Channel, DeliveryError, Outgoing
 from services.notification.errors import NotificationNotFoundError
 from services.notification.settings import NotificationSettings
 from services.notification.templates import CODE_PLACEHOLDER
+from shared import tracing
 from shared.aggregate import retry_on_conflict
 from shared.batching import WriteBehind
 from shared.consumer import DEAD_LETTER_REASON_HEADER, NOTIFICATION_ID_HEADER
@@ -53,6 +56,14 @@ DELIVERIES = Counter(
 for _channel in ("app_push", "sms", "email"):
     for _outcome in ("sent", "retry", "failed"):
         DELIVERIES.labels(_channel, _outcome)  # every series from the start, at zero
+DELIVERY_LATENCY = Histogram(
+    "shebao_notification_delivery_seconds",
+    "From a message being decided to its channel taking it, by channel.",
+    ["channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+for _channel in ("app_push", "sms", "email"):
+    DELIVERY_LATENCY.labels(_channel)
 SUBJECTS = {"zh-Hans": "社会保障卡服务通知", "en": "Social security card notice"}
 
 
@@ -66,6 +77,8 @@ class Outcome:
     error: str | None = None
     #: Set when a transient failure is to be retried after this many seconds.
     retry_in_s: float | None = None
+    #: The send's span (W3C traceparent): the event recording the outcome continues it.
+    trace_context: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -207,25 +220,36 @@ class Dispatcher:
                 channel=claimed.channel,
                 possible_duplicate=duplicate_risk,
             )
-        try:
-            if channel is None:
-                raise DeliveryError("CHANNEL_NOT_CONFIGURED", transient=False)
-            to = self._address(claimed, contacts.get(claimed.person_id))
-            ref = await channel.send(
-                Outgoing(
-                    claimed.notification_id,
-                    to,
-                    SUBJECTS.get(claimed.language, SUBJECTS["zh-Hans"]),
-                    self._text(claimed, codes.get(claimed.about_event_id)),
-                    claimed.language,
+        # The send continues the trace of the event the message tells of.
+        with tracing.span(
+            f"send {claimed.channel}",
+            SpanKind.CLIENT,
+            tracing.parent_of({tracing.TRACEPARENT: claimed.trace_context or ""}),
+            {"shebao.notification_id": claimed.notification_id, "shebao.attempt": claimed.attempts},
+        ) as span:
+            trace = tracing.of_span(span)
+            try:
+                if channel is None:
+                    raise DeliveryError("CHANNEL_NOT_CONFIGURED", transient=False)
+                to = self._address(claimed, contacts.get(claimed.person_id))
+                ref = await channel.send(
+                    Outgoing(
+                        claimed.notification_id,
+                        to,
+                        SUBJECTS.get(claimed.language, SUBJECTS["zh-Hans"]),
+                        self._text(claimed, codes.get(claimed.about_event_id)),
+                        claimed.language,
+                    )
                 )
-            )
-        except DeliveryError as exc:
-            return self._failure(claimed, exc, duplicate_risk)
+            except DeliveryError as exc:
+                span.set_status(StatusCode.ERROR, exc.reason)
+                return dataclasses.replace(
+                    self._failure(claimed, exc, duplicate_risk), trace_context=trace
+                )
         if self.after_send is not None:
             self.after_send(claimed)
         self.faults.crash_here("after_send", notification_id=claimed.notification_id)
-        return Outcome(claimed, duplicate_risk, ref=ref)
+        return Outcome(claimed, duplicate_risk, ref=ref, trace_context=trace)
 
     def _text(self, claimed: deliveries.Claimed, code: asyncpg.Record | None) -> str:
         """The text to send: a one-time code is opened and filled in only now."""
@@ -318,7 +342,8 @@ class Dispatcher:
                         writes, c, "failed", command.reason, None, o.duplicate_risk
                     )
             await behind.flush()
-            await self.events.append(conn, appended, Actor("notification-dispatcher"))
+            with tracing.causes({o.claimed.notification_id: o.trace_context for o in outcomes}):
+                await self.events.append(conn, appended, Actor("notification-dispatcher"))
 
     def _report(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:
@@ -344,6 +369,8 @@ class Dispatcher:
                 )
             else:
                 DELIVERIES.labels(c.channel, "sent").inc()
+                latency = (utc_now() - c.created_at).total_seconds()
+                DELIVERY_LATENCY.labels(c.channel).observe(max(latency, 0.0))
                 log.info(
                     "notification_sent",
                     notification_id=c.notification_id,

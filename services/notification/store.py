@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from services.notification.domain import Notification, Preferences, notification_id
+from shared import tracing
 from shared.consumer import ForeignFeed
 from shared.contracts.notification import NotificationPreferencesChanged
 from shared.db import Connection
@@ -83,6 +84,8 @@ async def log_rows(conn: Connection, logged: list[tuple[str, Envelope, Row]]) ->
                 r.status,
                 r.required,
                 r.reason,
+                # Its send continues the trace of the event it tells of.
+                tracing.of_cause(str(about.event_id)),
             )
             for person_id, about, r in logged
         ),
@@ -90,9 +93,10 @@ async def log_rows(conn: Connection, logged: list[tuple[str, Envelope, Row]]) ->
     )
     await conn.execute(
         "INSERT INTO messages (notification_id, person_id, about_event_id, about_event_type,"
-        " channel, template, language, body, status, required, last_error)"
+        " channel, template, language, body, status, required, last_error, trace_context)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[],"
-        " $6::text[], $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[])"
+        " $6::text[], $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[],"
+        " $12::text[])"
         " ON CONFLICT (notification_id) DO NOTHING",
         *(list(column) for column in columns),
     )
