@@ -1,8 +1,9 @@
 """The container image's HEALTHCHECK: is the process this container runs ready?
 
-It finds what runs from the container's command (``python -m services.<name>`` or the local
-delivery sink) and asks its ``/ready`` on loopback; exit 0 when ready, 1 when not. Compose
-sets its own checks; this one serves the image anywhere else (``docker run``, Kubernetes).
+It finds what runs from the container's command (``python -m services.<name>``, the local
+delivery sink or the operator console) and asks its ``/ready`` on loopback; exit 0 when
+ready, 1 when not. Compose sets its own checks; this one serves the image anywhere else
+(``docker run``, Kubernetes).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from deploy.stack import DEFAULT_PORTS
 
 SINK_PORT = 8025
+CONSOLE_PORT = 8030
 
 
 def ready_url(command: list[str]) -> str:
@@ -22,8 +24,10 @@ def ready_url(command: list[str]) -> str:
     for name, port in DEFAULT_PORTS.items():
         if f"services.{name}" in command:
             return f"http://127.0.0.1:{os.environ.get(f'{name.upper()}_PORT', port)}/ready"
-    if "deploy.demo.sink" in command and "--port" in command:
+    if "--port" in command:  # the sink, the console
         return f"http://127.0.0.1:{command[command.index('--port') + 1]}/ready"
+    if "deploy.console" in command:
+        return f"http://127.0.0.1:{CONSOLE_PORT}/ready"
     return f"http://127.0.0.1:{SINK_PORT if 'deploy.demo.sink' in command else 8001}/ready"
 
 

@@ -67,7 +67,8 @@ def alive(pid: int) -> bool:
 
 
 def endpoints() -> Endpoints:
-    """The services' base URLs: the running stack's, else the configured defaults."""
+    """The services' base URLs: ``SHEBAO_<SERVICE>_URL`` where set (a deployment elsewhere,
+    the console in compose), else the running local stack's, else the configured defaults."""
     state = read_state()
     urls = (
         state["services"]
@@ -77,6 +78,10 @@ def endpoints() -> Endpoints:
             for name, port in DEFAULT_PORTS.items()
         }
     )
+    for name in DEFAULT_PORTS:
+        given = os.environ.get(f"SHEBAO_{name.upper()}_URL")
+        if given:
+            urls[name] = given.rstrip("/")
     return Endpoints(**urls)
 
 

@@ -65,8 +65,8 @@ def resolved_compose() -> dict[str, Any]:
 def test_compose_file_is_valid_and_complete() -> None:
     services = resolved_compose()["services"]
     default = {name for name, service in services.items() if not service.get("profiles")}
-    assert default == {"kafka", "kafka-topics", "postgres", "sink", *APP_SERVICES}
-    for name in ("kafka", "postgres", "sink", *APP_SERVICES):
+    assert default == {"kafka", "kafka-topics", "postgres", "sink", "console", *APP_SERVICES}
+    for name in ("kafka", "postgres", "sink", "console", *APP_SERVICES):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
     for name in APP_SERVICES:
         depends = services[name]["depends_on"]

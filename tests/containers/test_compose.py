@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 
 from deploy.demo.journeys import run_demo
@@ -30,7 +31,14 @@ from tests.test_deploy import APP_SERVICES, compose_command
 
 pytestmark = pytest.mark.containers
 
-PORTS = ("IDENTITY_PORT", "CARD_PORT", "ACTIVATION_PORT", "NOTIFICATION_PORT", "SINK_PORT")
+PORTS = (
+    "IDENTITY_PORT",
+    "CARD_PORT",
+    "ACTIVATION_PORT",
+    "NOTIFICATION_PORT",
+    "SINK_PORT",
+    "CONSOLE_PORT",
+)
 
 
 @dataclass
@@ -147,7 +155,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     try:
         up = deployed.compose("up", "-d")
         assert up.returncode == 0, up.stderr[-4000:]
-        deployed.wait_healthy(("kafka", "postgres", "sink", *APP_SERVICES))
+        deployed.wait_healthy(("kafka", "postgres", "sink", "console", *APP_SERVICES))
         yield deployed
     finally:
         _keep_logs(deployed, logs)
@@ -179,3 +187,18 @@ async def test_compose_runs_the_journey_and_survives_crashes(deployment: Deploym
     )
     assert all(counts.values()), counts
     print(f"events per topic {counts}; journeys cut by the crashes: {len(cut)} of 20 {cut}")
+
+
+def test_the_console_in_compose_sees_every_part(deployment: Deployment) -> None:
+    console = f"http://127.0.0.1:{deployment.port('CONSOLE_PORT')}"
+    with httpx.Client(base_url=console, timeout=30) as browser:
+        assert browser.get("/").headers.get("location") == "/login"  # signed out: nothing
+        signed = browser.post("/login", data={"key": "dev-operator"}, headers={"Origin": console})
+        assert signed.status_code == 303, signed.text
+        page = browser.get("/")
+    assert page.status_code == 200, page.text
+    # Kafka, PostgreSQL and the four services, each reached inside the compose network.
+    for part in ("kafka:9092", "postgres:5432", *(f"http://{s}:" for s in APP_SERVICES)):
+        assert part in page.text, part
+    assert page.text.count(">ready<") == len(APP_SERVICES), page.text
+    assert ">down<" not in page.text
