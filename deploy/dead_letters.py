@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import ConsumerRecord
 from rich.table import Table
 
@@ -62,7 +64,8 @@ def _text(headers: dict[str, bytes], name: str, default: str = "") -> str:
 
 
 async def _read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    records = await read_topic(bootstrap, topic)
+    # A decision whose transaction was aborted (it lost to another) was never taken.
+    records = await read_topic(bootstrap, topic, committed_only=True)
     return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
 
 
@@ -108,6 +111,56 @@ async def decide(
     _check_group(group)
     if not note.strip():
         raise DeadLetterError("say why (--reason): the decision is kept with the record")
+    # One decision about a group's records at a time: a second operator's producer (the same
+    # transactional id) fences the first, whose transaction then aborts; each reads the
+    # topic only once its producer holds the id, so it sees every decision committed before.
+    _quiet_fences(asyncio.get_running_loop())
+    producer = idempotent_producer(
+        bootstrap, "shebao-dead-letters", transactional_id=f"shebao-dead-letters-{group}"
+    )
+    await producer.start()
+    try:
+        async with producer.transaction():
+            letter = await _decide_in(producer, bootstrap, group, ref, action, by, note)
+    except (ProducerFenced, KafkaError) as exc:
+        raise DeadLetterError(
+            f"another decision about {group}'s records was being made at the same moment"
+            f" ({type(exc).__name__}): nothing was decided; list them again"
+        ) from None
+    finally:
+        await producer.stop()
+    return letter
+
+
+def _quiet_fences(loop: asyncio.AbstractEventLoop) -> None:
+    """aiokafka leaves a fenced producer's error in futures nobody awaits, which asyncio
+    prints with a traceback when they are collected. The operator was told (above): those
+    are dropped; anything else goes where it went before."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "quiets_fences", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), ProducerFenced):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler.quiets_fences = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+
+
+async def _decide_in(
+    producer: AIOKafkaProducer,
+    bootstrap: str,
+    group: str,
+    ref: str,
+    action: Action,
+    by: str,
+    note: str,
+) -> DeadLetter:
     topic = dead_letter_topic(group)
     records = await _read_all(bootstrap, topic)
     found = [r for r in records if f"{r.partition}:{r.offset}" == ref]
@@ -131,15 +184,10 @@ async def decide(
         (NOTE_HEADER, note.encode()),
         (AT_HEADER, decided_at.encode()),
     ]
-    producer = idempotent_producer(bootstrap, "shebao-dead-letters")
-    await producer.start()
-    try:
-        value = record.value if action == "redrive" else b""
-        await producer.send_and_wait(
-            topic, value=value, key=record.key, headers=headers, partition=record.partition
-        )
-    finally:
-        await producer.stop()
+    value = record.value if action == "redrive" else b""
+    await producer.send_and_wait(
+        topic, value=value, key=record.key, headers=headers, partition=record.partition
+    )
     letter.state = "redriven" if action == "redrive" else "skipped"
     letter.decided_by, letter.decided_at, letter.note = by, decided_at, note
     return letter

@@ -358,6 +358,9 @@ def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsu
         dead_letter_topic(consumer.group),
         group_id=consumer.group,
         auto_offset_reset="earliest",
+        # An operator's decision is written in a transaction (deploy/dead_letters.py): a
+        # redrive that lost to another operator's decision is aborted, and never applied.
+        isolation_level="read_committed",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=BATCH_RECORDS,

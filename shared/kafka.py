@@ -73,11 +73,15 @@ async def create_topics(
         await admin.close()
 
 
-def idempotent_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
-    """A producer that never duplicates or reorders within a partition (acks=all, idempotent)."""
+def idempotent_producer(
+    bootstrap_servers: str, client_id: str, *, transactional_id: str | None = None
+) -> AIOKafkaProducer:
+    """A producer that never duplicates or reorders within a partition (acks=all, idempotent);
+    with a ``transactional_id``, one at a time: starting another with the same id fences it."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
+        transactional_id=transactional_id,
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
@@ -98,12 +102,19 @@ async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
     return sorted(p["partition"] for t in described for p in t["partitions"])
 
 
-async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of ``topic`` from offset zero to its end now (no consumer group)."""
+async def read_topic(
+    bootstrap_servers: str, topic: str, *, committed_only: bool = False
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` from offset zero to its end now (no consumer group);
+    ``committed_only`` leaves out what transactions wrote and did not commit."""
     partitions = [
         TopicPartition(topic, p) for p in await topic_partitions(bootstrap_servers, topic)
     ]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
+    )
     await consumer.start()
     try:
         consumer.assign(partitions)

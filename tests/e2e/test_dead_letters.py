@@ -130,3 +130,32 @@ async def test_a_decision_needs_a_reason_and_a_real_record(infra: Infrastructure
         await decide(infra.bootstrap_servers, "card", "0:0", "skip", by="ops", note=" ")
     with pytest.raises(DeadLetterError, match="no parked record"):
         await decide(infra.bootstrap_servers, "card", "0:999999", "skip", by="ops", note="x")
+
+
+async def test_two_operators_deciding_at_once_take_one_decision(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
+) -> None:
+    """A redrive and a skip of the same record at the same moment: one is taken, the other is
+    told so; the record is never both applied and shown as skipped."""
+    del services
+    for round_ in range(3):
+        key = f"race-{secrets.token_hex(6)}".encode()
+        await _park(infra.bootstrap_servers, "card", key, b"{not json", "CardMailed")
+        letters = await dead_letters(infra.bootstrap_servers, "card")
+        letter = next(d for d in reversed(letters) if d.state == "parked")
+        outcomes = await asyncio.gather(
+            *(
+                decide(infra.bootstrap_servers, "card", letter.ref, action, by=who, note="race")
+                for action, who in (("redrive", "ops-li"), ("skip", "ops-zhao"))
+            ),
+            return_exceptions=True,
+        )
+        taken = [o for o in outcomes if not isinstance(o, BaseException)]
+        refused = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(taken) == 1, (round_, outcomes)
+        assert [type(o) for o in refused] == [DeadLetterError], refused
+        shown = {d.ref: d for d in await dead_letters(infra.bootstrap_servers, "card")}
+        assert (shown[letter.ref].state, shown[letter.ref].decided_by) == (
+            taken[0].state,
+            taken[0].decided_by,
+        )
