@@ -44,8 +44,12 @@ def restart_requests() -> Path:
 
 
 def read_state() -> dict[str, Any] | None:
-    """The running stack's state, or None when none runs."""
-    path = state_file()
+    """The running stack's state, or None when none runs (nor could: a container, say, where
+    the home folder cannot even be made)."""
+    try:
+        path = state_file()
+    except OSError:
+        return None
     if not path.exists():
         return None
     state: dict[str, Any] = json.loads(path.read_text())

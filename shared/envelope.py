@@ -23,6 +23,22 @@ def record_headers(event_type: str, schema_version: int) -> list[tuple[str, byte
     ]
 
 
+#: CloudEvents 1.0, Kafka protocol binding, binary mode: the attributes travel as ``ce_``
+#: headers and the record value (the envelope) is the event's data, unchanged.
+CLOUDEVENTS_SPEC = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+def event_type_uri(event_type: str, schema_version: int) -> str:
+    """The CloudEvents ``type`` of an event: its name and its payload's version."""
+    return f"cn.shebao.{event_type}.v{schema_version}"
+
+
+def schema_uri(event_type: str, schema_version: int) -> str:
+    """The ``$id`` of an event's published JSON Schema (CloudEvents ``dataschema``)."""
+    return f"urn:shebao:schema:{event_type}:v{schema_version}"
+
+
 def new_event_id() -> uuid.UUID:
     """A fresh UUIDv7: time-ordered, so event ids sort roughly by creation."""
     return uuid.UUID(int=uuid6.uuid7().int)
@@ -74,6 +90,19 @@ class Envelope(BaseModel):
     def kafka_headers(self) -> list[tuple[str, bytes]]:
         """Headers that let a consumer skip unknown events without parsing the value."""
         return record_headers(self.event_type, self.schema_version)
+
+    def cloudevent_headers(self) -> dict[str, str]:
+        """The event's CloudEvents attributes as Kafka headers (binary mode)."""
+        return {
+            "ce_specversion": CLOUDEVENTS_SPEC,
+            "ce_id": str(self.event_id),
+            "ce_source": f"/shebao/{self.producer}",
+            "ce_type": event_type_uri(self.event_type, self.schema_version),
+            "ce_subject": self.stream_id,
+            "ce_time": self._rfc3339(self.occurred_at),
+            "ce_dataschema": schema_uri(self.event_type, self.schema_version),
+            "content-type": CONTENT_TYPE,
+        }
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,8 +38,8 @@ _APPEND = (
     " AS u(s, v, i, t, sv, p, o, e, a, c)"
     " RETURNING person_id, event_type, schema_version, stream_version),"
     " queued AS (INSERT INTO outbox (topic, message_key, event_type, schema_version, value,"
-    " trace_context) SELECT $12, p, t, sv, val, tc FROM unnest($6::text[], $4::text[],"
-    " $5::int[], $11::bytea[], $14::text[]) WITH ORDINALITY AS u(p, t, sv, val, tc, n)"
+    " headers) SELECT $12, p, t, sv, val, h FROM unnest($6::text[], $4::text[],"
+    " $5::int[], $11::bytea[], $14::text[]) WITH ORDINALITY AS u(p, t, sv, val, h, n)"
     " ORDER BY n RETURNING 1)"
     " SELECT pg_notify($13, '')"
     " FROM (SELECT count(*) FROM appended) a, (SELECT count(*) FROM queued) q"
@@ -203,9 +204,13 @@ class EventStore:
         ]
         # Each event continues the trace of what caused it (a request, a consumed event).
         traces = tracing.of_causes([e.causation_id for e in envelopes])
+        headers = [
+            json.dumps(e.cloudevent_headers() | tracing.header_of(trace))
+            for e, trace in zip(envelopes, traces, strict=True)
+        ]
         outbox = [
-            (self.topic, e.person_id, e.event_type, e.schema_version, raw, trace)
-            for (e, raw), trace in zip(rows, traces, strict=True)
+            (self.topic, e.person_id, e.event_type, e.schema_version, raw, h)
+            for (e, raw), h in zip(rows, headers, strict=True)
         ]
         try:
             if len(rows) >= BULK_ROWS:
@@ -220,7 +225,7 @@ class EventStore:
                     [raw for _, raw in rows],
                     self.topic,
                     self.channel,
-                    traces,
+                    headers,
                 )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc

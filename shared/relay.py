@@ -13,7 +13,6 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from shared import tracing
 from shared.db import DATABASE_FAULTS, Connection
 from shared.envelope import record_headers
 from shared.metrics import EVENTS_PUBLISHED
@@ -23,7 +22,7 @@ log = structlog.get_logger(__name__)
 # Only rows whose transaction is older than every transaction still running can be read:
 # a row committed later with a smaller id can then never be skipped or reordered.
 _READY = (
-    "SELECT id, topic, message_key, event_type, schema_version, value, trace_context FROM outbox"
+    "SELECT id, topic, message_key, event_type, schema_version, value, headers FROM outbox"
     " WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT $1"
 )
 
@@ -34,6 +33,14 @@ def _event_id(value: bytes | None) -> str:
         return str(json.loads(value or b"").get("event_id", ""))
     except (ValueError, AttributeError):
         return ""
+
+
+def extra_headers(stored: str | None) -> list[tuple[str, bytes]]:
+    """The headers an outbox row carries beyond the event type and version (CloudEvents
+    attributes, trace context); rows queued before they existed carry none."""
+    if not stored:
+        return []
+    return [(name, value.encode()) for name, value in json.loads(stored).items()]
 
 
 #: How soon to look again when committed rows wait for older transactions to end.
@@ -167,7 +174,7 @@ class OutboxRelay:
                 key=r["message_key"].encode(),
                 headers=[
                     *record_headers(r["event_type"], r["schema_version"]),
-                    *tracing.headers_for(r["trace_context"]),
+                    *extra_headers(r["headers"]),
                 ],
             )
             for r in rows

@@ -104,9 +104,9 @@ def of_span(span: Span) -> str | None:
     return carrier.get(TRACEPARENT)
 
 
-def headers_for(traceparent: str | None) -> list[tuple[str, bytes]]:
-    """The record headers carrying a trace context (none when there is none)."""
-    return [] if traceparent is None else [(TRACEPARENT, traceparent.encode())]
+def header_of(traceparent: str | None) -> dict[str, str]:
+    """The record header carrying a trace context (none when there is none)."""
+    return {} if traceparent is None else {TRACEPARENT: traceparent}
 
 
 def inject(headers: dict[str, str]) -> None:

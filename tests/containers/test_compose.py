@@ -196,6 +196,8 @@ def test_the_console_in_compose_sees_every_part(deployment: Deployment) -> None:
         signed = browser.post("/login", data={"key": "dev-operator"}, headers={"Origin": console})
         assert signed.status_code == 303, signed.text
         page = browser.get("/")
+        parked = browser.get("/dead-letters")
+    assert parked.status_code == 200, parked.text
     assert page.status_code == 200, page.text
     # Kafka, PostgreSQL and the four services, each reached inside the compose network.
     for part in ("kafka:9092", "postgres:5432", *(f"http://{s}:" for s in APP_SERVICES)):
