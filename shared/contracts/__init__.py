@@ -7,7 +7,7 @@ from pydantic import Field
 # Each contract module's events register themselves (base.REGISTRY) as they are imported.
 from shared.contracts import access, activation, card, identity, notification
 from shared.contracts.base import REGISTRY, EventPayload
-from shared.envelope import Envelope
+from shared.envelope import Envelope, schema_uri
 
 
 def _on_behalf(v1: type[EventPayload]) -> type[EventPayload]:
@@ -72,9 +72,20 @@ def parse_payload(envelope: Envelope) -> EventPayload:
     return model.model_validate(envelope.payload)
 
 
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """JSON Schema of every event payload, keyed ``<EventType>.v<version>``."""
-    return {f"{e.event_type}.v{e.schema_version}": e.model_json_schema() for e in ALL_EVENTS}
+    """JSON Schema of every event payload, keyed ``<EventType>.v<version>``: open (a reader
+    passes over fields it does not know), named by its ``$id``."""
+    return {
+        f"{e.event_type}.v{e.schema_version}": {
+            "$schema": JSON_SCHEMA_DIALECT,
+            "$id": schema_uri(e.event_type, e.schema_version),
+            **e.model_json_schema(),
+        }
+        for e in ALL_EVENTS
+    }
 
 
 __all__ = [

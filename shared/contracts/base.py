@@ -14,7 +14,9 @@ REGISTRY: dict[tuple[str, int], type["EventPayload"]] = {}
 class EventPayload(BaseModel):
     """The fields of one event type at one schema version. Never changed once published."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A reader passes over fields it does not know: a later release may add optional ones
+    # (shared.contracts.compat). What we write is only what the event declares.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
