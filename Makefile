@@ -10,6 +10,8 @@ PY_STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(SHEBAO_HOME)/kafka/$(KAFKA_VERSION)/libs/.complete
 COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
 CHROMIUM_STAMP := $(SHEBAO_HOME)/.chromium-checked
+ASYNCAPI_DIR := $(SHEBAO_HOME)/asyncapi
+ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/.installed
 
 .PHONY: install lock up test lint unit soak bench load chaos demo down status engine compose-test container-test
 
@@ -19,7 +21,7 @@ lock: install
 		--no-emit-index-url --output-file deploy/requirements.lock pyproject.toml
 
 ## install: venv + packages, Kafka jars, a compose validator (each only once)
-install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP) $(CHROMIUM_STAMP)
+install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP) $(CHROMIUM_STAMP) $(ASYNCAPI_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +52,19 @@ $(CHROMIUM_STAMP):
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
 	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null); \
 	else echo "note: install chromium (Debian's package) for the console's browser test"; exit 1; fi
+	touch $@
+
+# The AsyncAPI document is validated by the AsyncAPI parser (Node.js, from npm, versions
+# pinned by deploy/asyncapi/package-lock.json); Debian's nodejs and npm when missing.
+$(ASYNCAPI_STAMP): deploy/asyncapi/package.json deploy/asyncapi/package-lock.json deploy/asyncapi/validate.mjs
+	@if command -v npm >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >/dev/null \
+	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >/dev/null); \
+	else echo "note: install Node.js and npm for the AsyncAPI check"; exit 1; fi
+	@mkdir -p $(ASYNCAPI_DIR)
+	cp deploy/asyncapi/package.json deploy/asyncapi/package-lock.json deploy/asyncapi/validate.mjs $(ASYNCAPI_DIR)/
+	cd $(ASYNCAPI_DIR) && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	touch $@
 
 ## up: the whole stack in the foreground (Ctrl-C stops it)

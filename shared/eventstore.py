@@ -29,7 +29,7 @@ EVENT_COLUMNS = (
     "actor",
     "channel",
 )
-OUTBOX_COLUMNS = ("topic", "message_key", "event_type", "schema_version", "value", "trace_context")
+OUTBOX_COLUMNS = ("topic", "message_key", "event_type", "schema_version", "value", "headers")
 _APPEND = (
     "WITH appended AS (INSERT INTO events (stream_id, stream_version, event_id, event_type,"
     " schema_version, person_id, occurred_at, envelope, actor, channel)"

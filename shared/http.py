@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -28,6 +29,8 @@ from shared.settings import ApiClient
 log = structlog.get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
+#: The committed AsyncAPI document (shared/contracts/export.py writes it from the code).
+ASYNCAPI = Path(__file__).parent / "contracts" / "schemas" / "asyncapi.json"
 #: A caller's correlation id is kept when it is 1-128 printable ASCII characters, else replaced.
 CORRELATION_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 
@@ -215,5 +218,13 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
         if all(checks.values()):
             return {"status": "ready", "service": service, "checks": checks}
         return unavailable_response("NOT_READY", "Not ready yet.", details=[checks])
+
+    @app.get(
+        "/asyncapi.json",
+        tags=["operations"],
+        summary="The AsyncAPI document of the platform's events (what integrators read)",
+    )
+    async def asyncapi() -> Response:
+        return Response(ASYNCAPI.read_bytes(), media_type="application/json")
 
     app.mount("/metrics", make_asgi_app())

@@ -8,7 +8,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import Field, create_model
 
-from shared.contracts import ALL_EVENTS, EventPayload
+from shared.contracts import ALL_EVENTS, EventPayload, examples
 from shared.envelope import Envelope
 from shared.topics import CONSUMED_TOPICS, EVENTS_TOPIC, dead_letter_topic
 
@@ -38,7 +38,8 @@ def specification() -> dict[str, Any]:
                 topic,
                 title=f"{topic}:{event.event_type}"
                 + (f".v{event.schema_version}" if event.schema_version > 1 else ""),
-                description=f"{event.__doc__} Key: person_id. Headers: event_type, schema_version.",
+                description=f"{event.__doc__} Key: person_id. Headers: event_type,"
+                " schema_version, the CloudEvents attributes (ce_*), content-type, traceparent.",
                 schema=envelope_of(event),
             )
     for group, topics in CONSUMED_TOPICS.items():
@@ -55,8 +56,93 @@ def specification() -> dict[str, Any]:
     document = AsyncAPI(
         broker,
         title="shebao events",
-        version="1",
-        description="The public event contract of the shebao platform (see architecture.md).",
+        version=CONTRACT_RELEASE,
+        description="The public event contract of the shebao platform: topics, keys, ordering,"
+        " versions and how to replay them are in README.md, section 'For integrators'.",
     )
     data: dict[str, Any] = document.to_specification().to_jsonable()
+    return enrich(data, examples.load())
+
+
+def enrich(data: dict[str, Any], real: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What FastStream does not say: where the brokers are, the record key and headers, where
+    the correlation id is, and a real record of each event."""
+    data["servers"] = SERVERS
+    for channel in data["channels"].values():
+        channel.pop("servers", None)  # every channel is on every server
+    schemas = data["components"]["schemas"]
+    schemas["RecordHeaders"] = RECORD_HEADERS
+    for message in data["components"]["messages"].values():
+        message["contentType"] = "application/json"
+        message["correlationId"] = {
+            "description": "Shared by everything one request caused, across the services.",
+            "location": "$message.payload#/correlation_id",
+        }
+        message["headers"] = {"$ref": "#/components/schemas/RecordHeaders"}
+        message["bindings"] = {"kafka": {"key": KEY, "bindingVersion": "0.5.0"}}
+        envelope = schemas.get(message["payload"].get("$ref", "").rsplit("/", 1)[-1], {})
+        fields = envelope.get("properties", {})
+        if "const" in fields.get("event_type", {}) and "const" in fields.get("schema_version", {}):
+            name = f"{fields['event_type']['const']}.v{fields['schema_version']['const']}"
+            if name in real:
+                message["examples"] = [
+                    {
+                        "name": name,
+                        "summary": "A record as the local stack published it (shebao demo).",
+                        "headers": real[name]["headers"],
+                        "payload": real[name]["value"],
+                    }
+                ]
     return data
+
+
+#: The release of the event contract this document describes (shared/contracts/released).
+CONTRACT_RELEASE = "0.1.0"
+SERVERS: dict[str, Any] = {
+    "local": {
+        "host": "127.0.0.1:9092",
+        "protocol": "kafka",
+        "description": "The local stack (make up): plaintext on loopback, KAFKA_PORT.",
+    },
+    "compose": {
+        "host": "localhost:9094",
+        "protocol": "kafka",
+        "description": "docker compose's listener for clients on its host, KAFKA_EXTERNAL_PORT.",
+    },
+    "compose-internal": {
+        "host": "kafka:9092",
+        "protocol": "kafka",
+        "description": "Inside the compose network (the services' own listener).",
+    },
+}
+KEY: dict[str, Any] = {
+    "type": "string",
+    "description": "The person_id of the envelope: all of one person's events on a topic are"
+    " on one partition, in order.",
+}
+RECORD_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "Kafka record headers (UTF-8). The ce_* attributes and content-type are the"
+    " CloudEvents Kafka binding, binary mode: the value is the event's data, the envelope.",
+    "required": ["event_type", "schema_version"],
+    "properties": {
+        "event_type": {"type": "string", "description": "The envelope's event_type."},
+        "schema_version": {
+            "type": "string",
+            "pattern": "^[1-9][0-9]*$",
+            "description": "The envelope's schema_version, in decimal.",
+        },
+        "ce_specversion": {"const": "1.0", "description": "CloudEvents version."},
+        "ce_id": {"type": "string", "format": "uuid", "description": "The event_id."},
+        "ce_source": {"type": "string", "description": "/shebao/<producer>."},
+        "ce_type": {"type": "string", "description": "cn.shebao.<event_type>.v<version>."},
+        "ce_subject": {"type": "string", "description": "The stream_id."},
+        "ce_time": {"type": "string", "format": "date-time", "description": "occurred_at."},
+        "ce_dataschema": {"type": "string", "description": "The payload schema's $id."},
+        "content-type": {"const": "application/json", "description": "Of the value."},
+        "traceparent": {
+            "type": "string",
+            "description": "W3C trace context of what caused the event, when it had one.",
+        },
+    },
+}

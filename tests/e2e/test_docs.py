@@ -3,6 +3,7 @@ is served by the service itself."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -28,3 +29,18 @@ def test_swagger_ui_and_redoc_load_nothing_from_elsewhere(
         spec = httpx.get(f"{proc.url}/openapi.json", timeout=30)
         assert spec.status_code == 200, name
         assert spec.json()["paths"], name
+
+
+def test_each_service_serves_the_asyncapi_document_next_to_docs(
+    services: dict[str, ServiceProcess],
+) -> None:
+    from shared.contracts.export import SCHEMAS
+
+    committed = json.loads((SCHEMAS / "asyncapi.json").read_text())
+    for name in ("identity", "card", "activation", "notification"):
+        answer = httpx.get(f"{services[name].url}/asyncapi.json", timeout=30)
+        assert answer.status_code == 200, name
+        assert answer.headers["content-type"] == "application/json", name
+        assert answer.json() == committed, name
+        # Anyone who may read /docs may read it: no credential asked.
+        assert "/asyncapi.json" in httpx.get(f"{services[name].url}/openapi.json").text
