@@ -12,6 +12,7 @@ COMPOSE_STAMP := $(SHEBAO_HOME)/.compose-checked
 CHROMIUM_STAMP := $(SHEBAO_HOME)/.chromium-checked
 ASYNCAPI_DIR := $(SHEBAO_HOME)/asyncapi
 ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/.installed
+KCAT_STAMP := $(SHEBAO_HOME)/.kcat-checked
 
 .PHONY: install lock up test lint unit soak bench load chaos demo down status engine compose-test container-test
 
@@ -21,7 +22,7 @@ lock: install
 		--no-emit-index-url --output-file deploy/requirements.lock pyproject.toml
 
 ## install: venv + packages, Kafka jars, a compose validator (each only once)
-install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP) $(CHROMIUM_STAMP) $(ASYNCAPI_STAMP)
+install: $(PY_STAMP) $(KAFKA_STAMP) $(COMPOSE_STAMP) $(CHROMIUM_STAMP) $(ASYNCAPI_STAMP) $(KCAT_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +66,16 @@ $(ASYNCAPI_STAMP): deploy/asyncapi/package.json deploy/asyncapi/package-lock.jso
 	@mkdir -p $(ASYNCAPI_DIR)
 	cp deploy/asyncapi/package.json deploy/asyncapi/package-lock.json deploy/asyncapi/validate.mjs $(ASYNCAPI_DIR)/
 	cd $(ASYNCAPI_DIR) && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	touch $@
+
+# The integrator guide's kcat commands are run by its test (Debian's kcat).
+$(KCAT_STAMP):
+	@mkdir -p $(SHEBAO_HOME)
+	@if command -v kcat >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat >/dev/null \
+	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat >/dev/null); \
+	else echo "note: install kcat for the integrator guide's test"; exit 1; fi
 	touch $@
 
 ## up: the whole stack in the foreground (Ctrl-C stops it)
