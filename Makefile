@@ -14,7 +14,7 @@ ASYNCAPI_DIR := $(SHEBAO_HOME)/asyncapi
 ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/.installed
 KCAT_STAMP := $(SHEBAO_HOME)/.kcat-checked
 
-.PHONY: install lock up test lint unit soak bench load chaos demo down status engine compose-test container-test
+.PHONY: install lock up test lint unit soak bench load locust chaos demo down status engine compose-test container-test
 
 ## lock: pin the container image's packages, with hashes (deploy/requirements.lock)
 lock: install
@@ -128,6 +128,18 @@ bench: install
 
 load: install
 	$(BIN)/pytest -m load tests/load
+
+## locust: whole journeys with Locust against a running stack (the local one, or the one the
+## SHEBAO_<SERVICE>_URL variables name); report in .shebao/artifacts/locust/
+LOCUST_USERS ?= 8
+LOCUST_RAMP ?= 2
+LOCUST_TIME ?= 1m
+locust: install
+	@mkdir -p $(SHEBAO_HOME)/artifacts/locust
+	$(BIN)/locust -f deploy/load/locustfile.py --headless --only-summary \
+		-u $(LOCUST_USERS) -r $(LOCUST_RAMP) -t $(LOCUST_TIME) \
+		--csv $(SHEBAO_HOME)/artifacts/locust/journeys \
+		--html $(SHEBAO_HOME)/artifacts/locust/journeys.html
 
 ## chaos: every service, Kafka and PostgreSQL killed in turn under journeys; then the promises
 chaos: install
