@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from shared import tracing
-from shared.contracts import EventPayload, acted_for
+from shared.contracts import EventPayload, acted_for, superseded_shape
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
 from shared.idempotency import mark_committed
@@ -169,6 +169,26 @@ class EventStore:
             for i, p in enumerate(payloads, start=1)
         ]
 
+    async def _publish_superseded(
+        self, conn: Connection, envelopes: Sequence[Envelope], traces: Sequence[str | None]
+    ) -> None:
+        """Queue, after the events, the old shape of each whose version superseded one that
+        integrators still read (the same event id; never stored as an event of its own)."""
+        rows = [
+            (
+                self.topic,
+                old.person_id,
+                old.event_type,
+                old.schema_version,
+                old.to_bytes(),
+                json.dumps(old.cloudevent_headers() | tracing.header_of(trace)),
+            )
+            for e, trace in zip(envelopes, traces, strict=True)
+            if (old := superseded_shape(e)) is not None
+        ]
+        if rows:
+            await conn.copy_records_to_table("outbox", records=rows, columns=OUTBOX_COLUMNS)
+
     async def version_of(self, conn: Connection, stream_id: str) -> int:
         """The stream's version (0 when it has no event), without reading its events."""
         version: int = await conn.fetchval(
@@ -229,6 +249,7 @@ class EventStore:
                 )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
+        await self._publish_superseded(conn, envelopes, traces)
         # A command sent with an Idempotency-Key takes effect once: its key is marked in the
         # same transaction, or this one fails because another attempt holds the key.
         await mark_committed(conn, envelopes)

@@ -28,10 +28,12 @@ _READY = (
 
 
 def _event_id(value: bytes | None) -> str:
-    """The event id an outbox row or record carries ('' when it is no envelope)."""
+    """The event id and version an outbox row or record carries ('' when it is no envelope):
+    an event published in two shapes (a superseded version beside its successor) is two."""
     try:
-        return str(json.loads(value or b"").get("event_id", ""))
-    except (ValueError, AttributeError):
+        envelope = json.loads(value or b"")
+        return f"{envelope['event_id']}/{envelope['schema_version']}"
+    except (ValueError, AttributeError, KeyError, TypeError):
         return ""
 
 

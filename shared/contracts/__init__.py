@@ -65,11 +65,42 @@ class UnknownEventError(ValueError):
 
 
 def parse_payload(envelope: Envelope) -> EventPayload:
-    """The typed payload of an envelope; raises UnknownEventError or ValidationError."""
+    """The typed payload of an envelope, a superseded version read as the one that replaced
+    it (upcast); raises UnknownEventError or ValidationError."""
     model = REGISTRY.get((envelope.event_type, envelope.schema_version))
     if model is None:
         raise UnknownEventError(f"{envelope.event_type} v{envelope.schema_version}")
-    return model.model_validate(envelope.payload)
+    payload = model.model_validate(envelope.payload)
+    successors = _successors()
+    while (newer := successors.get(type(payload))) is not None:
+        payload = newer.from_superseded(payload)
+    return payload
+
+
+def superseded_shape(envelope: Envelope) -> Envelope | None:
+    """The same event in the shape of the version its own supersedes (published beside it for
+    integrators who read that one), or None when its version supersedes none."""
+    model = REGISTRY.get((envelope.event_type, envelope.schema_version))
+    if model is None or model.supersedes is None:
+        return None
+    old = model.model_validate(envelope.payload).to_superseded()
+    return envelope.model_copy(
+        update={"schema_version": old.schema_version, "payload": old.to_payload()}
+    )
+
+
+def _successors() -> dict[type[EventPayload], type[EventPayload]]:
+    """Which version replaced which (worked out again once more versions are declared)."""
+    known: int = _SUCCESSORS[0]
+    successors: dict[type[EventPayload], type[EventPayload]] = _SUCCESSORS[1]
+    if known != len(REGISTRY):
+        successors = {m.supersedes: m for m in REGISTRY.values() if m.supersedes is not None}
+        _SUCCESSORS[:] = [len(REGISTRY), successors]
+    return successors
+
+
+#: (how many versions were declared when it was worked out, superseded -> successor)
+_SUCCESSORS: list[Any] = [0, {}]
 
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -97,4 +128,5 @@ __all__ = [
     "acted_for",
     "json_schemas",
     "parse_payload",
+    "superseded_shape",
 ]

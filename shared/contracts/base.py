@@ -23,10 +23,23 @@ class EventPayload(BaseModel):
     producer: ClassVar[Producer]
     #: Other services that publish this same event type on their own topic.
     also_produced_by: ClassVar[tuple[Producer, ...]] = ()
+    #: The version this one replaced, when it could not be read as that one (see the
+    #: integrator guide): each event of this version is also published in the old shape, with
+    #: the same event id, for as long as this is set; the old shape is read as this one.
+    supersedes: ClassVar[type["EventPayload"] | None] = None
 
     def to_payload(self) -> dict[str, Any]:
         """The payload as JSON-ready data for the envelope."""
         return self.model_dump(mode="json")
+
+    def to_superseded(self) -> "EventPayload":
+        """This event in the shape of the version it supersedes (those that do define it)."""
+        raise TypeError(f"{self.event_type} v{self.schema_version} supersedes no version")
+
+    @classmethod
+    def from_superseded(cls, old: "EventPayload") -> "EventPayload":
+        """An event of the superseded version, read as this one (those that do define it)."""
+        raise TypeError(f"{cls.event_type} v{cls.schema_version} supersedes no version")
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
