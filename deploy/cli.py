@@ -220,7 +220,8 @@ def _print_event(raw: bytes | None) -> None:
         console.print(
             f"[dim]{event['occurred_at'][11:23]}[/] [cyan]{event['producer']:<12}[/] "
             f"[bold]{event['event_type']:<18}[/] person …{event['person_id'][-12:]} "
-            f"{event['stream_id']} v{event['stream_version']}"
+            f"{event['stream_id']} v{event['stream_version']}",
+            soft_wrap=False,  # folds at the terminal's width
         )
     except (ValueError, KeyError, TypeError):
         console.print("[red]unparseable record[/]")

@@ -48,7 +48,7 @@ def demo(
         _print_journey(journey)
     showcase = asyncio.run(run_showcase(endpoints(), None if seed is None else seed + 10_000))
     for line in showcase.lines:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=False)
     completed = sum(j.completed for j in journeys)
     summary = {
         "citizens": citizens,
@@ -110,15 +110,18 @@ def timeline(
 
 def _print_journey(journey: Journey) -> None:
     mark = "[green]✔[/]" if journey.completed else f"[red]✘ {journey.failure}[/]"
+    # Lines longer than the terminal (80 columns when it is none) fold at a word.
     console.print(
         f"{mark} citizen {journey.masked_id_number} person {journey.person_id} "
-        f"({journey.seconds:.2f}s)"
+        f"({journey.seconds:.2f}s)",
+        soft_wrap=False,
     )
     for e in journey.timeline:
         console.print(
             f"    {e['occurred_at'][11:23]} {e['producer']:<12} {e['event_type']:<18} "
             f"{_summary(e['payload'])}",
             highlight=False,
+            soft_wrap=False,
         )
 
 
