@@ -48,21 +48,13 @@ $(COMPOSE_STAMP):
 # browser download is not used).
 $(CHROMIUM_STAMP):
 	@mkdir -p $(SHEBAO_HOME)
-	@if command -v chromium >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
-	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null); \
-	else echo "note: install chromium (Debian's package) for the console's browser test"; exit 1; fi
+	@deploy/need.sh chromium chromium -- "the console's browser test"
 	touch $@
 
 # The AsyncAPI document is validated by the AsyncAPI parser (Node.js, from npm, versions
 # pinned by deploy/asyncapi/package-lock.json); Debian's nodejs and npm when missing.
 $(ASYNCAPI_STAMP): deploy/asyncapi/package.json deploy/asyncapi/package-lock.json deploy/asyncapi/validate.mjs
-	@if command -v npm >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >/dev/null \
-	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >/dev/null); \
-	else echo "note: install Node.js and npm for the AsyncAPI check"; exit 1; fi
+	@deploy/need.sh npm nodejs npm -- "the AsyncAPI check"
 	@mkdir -p $(ASYNCAPI_DIR)
 	cp deploy/asyncapi/package.json deploy/asyncapi/package-lock.json deploy/asyncapi/validate.mjs $(ASYNCAPI_DIR)/
 	cd $(ASYNCAPI_DIR) && npm ci --no-audit --no-fund --loglevel=error >/dev/null
@@ -71,11 +63,7 @@ $(ASYNCAPI_STAMP): deploy/asyncapi/package.json deploy/asyncapi/package-lock.jso
 # The integrator guide's kcat commands are run by its test (Debian's kcat).
 $(KCAT_STAMP):
 	@mkdir -p $(SHEBAO_HOME)
-	@if command -v kcat >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat >/dev/null \
-	  || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kcat >/dev/null); \
-	else echo "note: install kcat for the integrator guide's test"; exit 1; fi
+	@deploy/need.sh kcat kcat -- "the integrator guide's test"
 	touch $@
 
 ## up: the whole stack in the foreground (Ctrl-C stops it)

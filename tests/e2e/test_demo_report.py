@@ -11,6 +11,7 @@ from pathlib import Path
 
 from deploy.paths import REPO, free_port
 from deploy.stack import ServiceProcess
+from tests.cli import shebao
 
 
 def test_the_report_comes_when_a_service_is_down(
@@ -69,15 +70,7 @@ def test_the_demo_fits_80_columns(services: dict[str, ServiceProcess], tmp_path:
         "SHEBAO_HOME": str(tmp_path),
         **{f"{name.upper()}_PORT": str(proc.port) for name, proc in services.items()},
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "demo", "--citizens", "1"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = shebao(env, "demo", "--citizens", "1", timeout_s=600)
     # (Without a stack's state it does not know the sink: the SMS scene cannot read its code.)
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stdout.splitlines()
