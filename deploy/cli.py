@@ -16,10 +16,11 @@ from rich.table import Table
 
 from deploy import dead_letters, exits, health, kafka, notifications, operations
 from deploy.paths import env_port, shebao_home
-from deploy.stack import Stack, StackError, start_infrastructure
+from deploy.stack import Stack, StackError, refusals, start_infrastructure
 from deploy.state import (
     alive,
     console,
+    errors,
     read_state,
     restart_requests,
     run_dir,
@@ -102,11 +103,16 @@ def _start_detached(timeout_s: float = 240) -> None:
                 announced.add(part)
                 console.print(f"  {part} up after {time.monotonic() - started:.0f} s")
             if proc.poll() is not None:
-                console.print(f"[red]The stack failed to start; see {run_dir() / 'stack.log'}[/]")
+                said = refusals(run_dir() / "stack.log")
+                errors.print(
+                    f"The stack failed to start; see {run_dir() / 'stack.log'}{said}",
+                    style="red",
+                    markup=False,
+                )
                 raise typer.Exit(1)
             if time.monotonic() > deadline:
                 proc.terminate()
-                console.print(f"[red]Not ready after {timeout_s}s; see {run_dir()}[/]")
+                errors.print(f"[red]Not ready after {timeout_s}s; see {run_dir()}[/]")
                 raise typer.Exit(1)
             time.sleep(0.3)
     _print_urls(state)
@@ -149,7 +155,7 @@ def _run_foreground(show_events: bool) -> None:
     except KeyboardInterrupt:
         console.print("Stopping...")
     except StackError as exc:
-        console.print(f"[red]{exc}[/]")
+        errors.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     finally:
         if stack is not None:
@@ -240,7 +246,7 @@ def down(timeout_s: float = 60) -> None:
         while alive(int(state["pid"])) and time.monotonic() < deadline:
             time.sleep(0.2)
     if alive(int(state["pid"])):
-        console.print("[red]The stack did not stop in time.[/]")
+        errors.print("[red]The stack did not stop in time.[/]")
         raise typer.Exit(1)
     console.print("Stopped.")
 
@@ -262,7 +268,7 @@ def restart(
         raise typer.Exit(1)
     parts = state.get("parts", {})
     if part not in parts:
-        console.print(f"[red]No part named {part!r}.[/] Parts: {', '.join(parts)}.")
+        errors.print(f"[red]No part named {part!r}.[/] Parts: {', '.join(parts)}.")
         raise typer.Exit(2)
     request = restart_requests() / part
     request.touch()
@@ -271,7 +277,7 @@ def restart(
     with console.status(f"Restarting {part}..."):
         while request.exists() or (url is not None and not health.ready(url)[0]):
             if time.monotonic() > deadline:
-                console.print(f"[red]{part} not ready after {timeout_s:.0f}s; see {run_dir()}[/]")
+                errors.print(f"[red]{part} not ready after {timeout_s:.0f}s; see {run_dir()}[/]")
                 raise typer.Exit(1)
             time.sleep(0.3)
     restarted = (read_state() or state).get("parts", {}).get(part, {})

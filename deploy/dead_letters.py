@@ -19,11 +19,13 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.errors import ConcurrentTransactions, InvalidProducerEpoch, ProducerFenced
 from aiokafka.structs import ConsumerRecord
 from rich.table import Table
+from rich.text import Text
 
-from deploy.state import ServiceName, console, infrastructure_urls
+from deploy import exits
+from deploy.state import ServiceName, console, errors, infrastructure_urls
 from shared.consumer import DEAD_LETTER_ACTION_HEADER, DEAD_LETTER_REASON_HEADER, SOURCE_HEADERS
 from shared.kafka import idempotent_producer, read_topic
 from shared.topics import CONSUMED_TOPICS, dead_letter_topic
@@ -36,6 +38,10 @@ REF_HEADER = "dead_letter_ref"
 BY_HEADER = "dead_letter_by"
 NOTE_HEADER = "dead_letter_note"
 AT_HEADER = "dead_letter_at"
+#: Another operator's decision about the same group took the transactional id meanwhile.
+FENCED = (ProducerFenced, InvalidProducerEpoch, ConcurrentTransactions)
+#: The longest reason kept with a decision.
+MAX_NOTE = 500
 
 
 @dataclass
@@ -110,7 +116,9 @@ async def decide(
     """Redrive or skip one parked record; the decision is appended to the group's topic."""
     _check_group(group)
     if not note.strip():
-        raise DeadLetterError("say why (--reason): the decision is kept with the record")
+        raise DeadLetterError("say why: the decision is kept with the record")
+    if len(note) > MAX_NOTE:
+        raise DeadLetterError(f"say why in at most {MAX_NOTE} characters")
     # One decision about a group's records at a time: a second operator's producer (the same
     # transactional id) fences the first, whose transaction then aborts; each reads the
     # topic only once its producer holds the id, so it sees every decision committed before.
@@ -118,11 +126,11 @@ async def decide(
     producer = idempotent_producer(
         bootstrap, "shebao-dead-letters", transactional_id=f"shebao-dead-letters-{group}"
     )
-    await producer.start()
     try:
+        await producer.start()  # (stopped below even when it cannot start: nothing leaks)
         async with producer.transaction():
             letter = await _decide_in(producer, bootstrap, group, ref, action, by, note)
-    except (ProducerFenced, KafkaError) as exc:
+    except FENCED as exc:
         raise DeadLetterError(
             f"another decision about {group}'s records was being made at the same moment"
             f" ({type(exc).__name__}): nothing was decided; list them again"
@@ -169,7 +177,7 @@ async def _decide_in(
         raise DeadLetterError(f"no parked record {ref} for group {group}")
     letter = letters[ref]
     if letter.state != "parked":
-        raise DeadLetterError(f"{ref} was already {letter.state} by {letter.decided_by}")
+        raise DeadLetterError(f"{group} {ref} was already {letter.state} by {letter.decided_by}")
     record = found[0]
     decided_at = datetime.now(UTC).isoformat()
     headers = [
@@ -193,12 +201,18 @@ async def _decide_in(
     return letter
 
 
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+def _run(coroutine: Coroutine[Any, Any, T], refused: int = exits.NO) -> T:
+    """Run; a request that cannot be carried out is one line (on stderr) and ``refused``."""
     try:
         return asyncio.run(coroutine)
     except DeadLetterError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+        errors.print(Text(printable(str(exc)), style="red"))
+        raise typer.Exit(refused) from exc
+
+
+def printable(text: str) -> str:
+    """Text as it may reach a terminal: control characters (escape sequences) shown, not run."""
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
 
 
 Group = Annotated[ServiceName, typer.Argument(help="The consumer group (a service).")]
@@ -227,6 +241,7 @@ def list_(
         table.add_column(column, overflow="fold")
     for d in letters:
         state = d.state if d.state == "parked" else f"{d.state} by {d.decided_by}: {d.note}"
+        state = printable(state[:200])
         table.add_row(
             d.group, d.ref, d.parked_at[:19], d.source, d.event_type, d.reason[:60], state
         )
@@ -240,20 +255,29 @@ def show(group: Group, ref: str, as_json: AsJson = False) -> None:
     found = _run(dead_letters(bootstrap, group.value))
     letter = next((d for d in found if d.ref == ref), None)
     if letter is None:
-        console.print(f"[red]no parked record {ref} for group {group.value}[/]")
-        raise typer.Exit(2)
+        errors.print(Text(f"no parked record {printable(ref)} for group {group.value}", "red"))
+        raise typer.Exit(exits.NO)
     if as_json:
         print(json.dumps(asdict(letter)))
         return
     for name, value in asdict(letter).items():
-        console.print(f"[bold]{name:>11}[/] {value}")
+        console.print(Text.assemble((f"{name:>11} ", "bold"), printable(str(value))))
 
 
-def _decide(group: ServiceName, ref: str, action: Action, by: str | None, reason: str) -> None:
+def _decide(
+    group: ServiceName, ref: str, action: Action, by: str | None, reason: str, as_json: bool
+) -> None:
     _, bootstrap = infrastructure_urls()
     who = by or getpass.getuser()
-    letter = _run(decide(bootstrap, group.value, ref, action, by=who, note=reason))
-    console.print(f"{group.value} {ref}: {letter.state} by {who} ({reason})")
+    # A Kafka that takes connections but cannot coordinate a transaction must not hang it.
+    letter = _run(
+        asyncio.wait_for(decide(bootstrap, group.value, ref, action, by=who, note=reason), 60)
+    )
+    if as_json:
+        print(json.dumps(asdict(letter)))
+        return
+    said = f"{group.value} {ref}: {letter.state} by {who} ({reason})"
+    console.print(Text(printable(said)))
 
 
 Reason = Annotated[str, typer.Option("--reason", help="Why: kept with the decision.")]
@@ -261,12 +285,12 @@ By = Annotated[str | None, typer.Option("--by", help="Who decides (default: your
 
 
 @app.command()
-def redrive(group: Group, ref: str, reason: Reason, by: By = None) -> None:
+def redrive(group: Group, ref: str, reason: Reason, by: By = None, as_json: AsJson = False) -> None:
     """Give a parked record back to its group, once its cause is fixed."""
-    _decide(group, ref, "redrive", by, reason)
+    _decide(group, ref, "redrive", by, reason, as_json)
 
 
 @app.command()
-def skip(group: Group, ref: str, reason: Reason, by: By = None) -> None:
+def skip(group: Group, ref: str, reason: Reason, by: By = None, as_json: AsJson = False) -> None:
     """Dismiss a parked record for good (it stays in the topic, marked skipped)."""
-    _decide(group, ref, "skip", by, reason)
+    _decide(group, ref, "skip", by, reason, as_json)

@@ -25,7 +25,7 @@ import asyncpg
 import httpx
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from deploy.state import console
+from deploy.state import errors
 
 OK, NO, USAGE, DIFFERED, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -59,22 +59,22 @@ def run(app: Callable[[], object]) -> None:
         sys.exit(INTERRUPTED)
     except _UNREACHABLE as exc:
         _debug()
-        console.print(
+        errors.print(
             f"[red]The stack does not answer ({_what(exc)}). Is it running? "
             "`shebao status` shows each part; `shebao up --detach` starts it.[/]"
         )
         sys.exit(UNREACHABLE)
     except (KafkaError, asyncpg.PostgresError) as exc:
         _debug()
-        console.print(f"[red]The stack refused: {_what(exc)}.[/]")
+        errors.print(f"[red]The stack refused: {_what(exc)}.[/]")
         sys.exit(UNREACHABLE)
     except OSError as exc:  # a file here: not the stack's fault
         _debug()
-        console.print(f"[red]{_what(exc)}.[/]")
+        errors.print(f"[red]{_what(exc)}.[/]")
         sys.exit(NO)
     except Exception as exc:
         _debug()
-        console.print(
+        errors.print(
             f"[red]shebao failed: {_what(exc)}. SHEBAO_DEBUG=1 shows where; please report it.[/]"
         )
         sys.exit(NO)
@@ -89,4 +89,4 @@ def _what(exc: BaseException) -> str:
 
 def _debug() -> None:
     if os.environ.get("SHEBAO_DEBUG") == "1":
-        console.print_exception()
+        errors.print_exception()

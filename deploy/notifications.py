@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,7 +18,7 @@ from rich.table import Table
 from deploy import exits
 from deploy.demo.sink import SinkClient
 from deploy.endpoints import KEYS
-from deploy.state import console, endpoints, infrastructure_urls
+from deploy.state import console, endpoints, errors, infrastructure_urls, read_state
 from shared.consumer import NOTIFICATION_ID_HEADER
 from shared.kafka import topic_partitions
 from shared.topics import dead_letter_topic
@@ -104,10 +104,14 @@ async def _retry(client: httpx.AsyncClient, url: str, nid: str, report: RetryRep
 @app.command()
 def retry(
     api_key: Annotated[str, typer.Option(envvar="SHEBAO_OPERATOR_KEY")] = KEYS["operator"],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Replay the dead letters of failed messages: each is delivered again, once."""
     _, bootstrap = infrastructure_urls()
     report = asyncio.run(retry_dead_letters(bootstrap, endpoints().notification, api_key))
+    if as_json:
+        print(json.dumps(asdict(report)))
+        return
     console.print(
         f"retried {len(report.retried)}, already retried or sent {len(report.not_failed)}, "
         f"unknown {len(report.unknown)}, other dead letters skipped {report.skipped}"
@@ -131,7 +135,7 @@ def log(
     try:
         response = httpx.get(url, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
-        console.print(f"[red]The notification service did not answer ({type(exc).__name__}).[/]")
+        errors.print(f"[red]The notification service did not answer ({type(exc).__name__}).[/]")
         raise typer.Exit(exits.UNREACHABLE) from exc
     if response.status_code != 200:
         answer = response.json() if response.content else {}
@@ -177,8 +181,11 @@ def sent(
     and push service); numbers and addresses shown masked."""
     sink = endpoints().sink
     if sink is None:
-        console.print("[yellow]No local sink runs (a real gateway is configured).[/]")
-        raise typer.Exit(1)
+        if read_state() is None:
+            errors.print("[red]No stack runs here: `shebao up --detach` starts one.[/]")
+            raise typer.Exit(exits.UNREACHABLE)
+        errors.print("[yellow]No local sink runs (a real gateway is configured).[/]")
+        raise typer.Exit(exits.NO)
     received = SinkClient(sink).messages(kind.value if kind else None)
     if as_json:
         shown = [{**m, "to": _mask(m["to"])} for m in received[-last:]]

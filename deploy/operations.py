@@ -23,7 +23,9 @@ from deploy import exits
 from deploy.demo.journeys import Journey, person_timeline, run_demo
 from deploy.demo.showcase import run_showcase
 from deploy.endpoints import KEYS
-from deploy.state import ServiceName, console, endpoints, infrastructure_urls
+from deploy.state import ServiceName, console, endpoints, errors, infrastructure_urls
+from shared.authority import is_person_id
+from shared.check import check_identifier
 from shared.db import create_pool
 from shared.rebuild import RebuildReport
 from shared.rebuild import rebuild as run_rebuild
@@ -40,6 +42,9 @@ def demo(
     ] = 60,
 ) -> None:
     """Drive citizens through verify -> apply -> produce -> mail -> activate -> notified."""
+    if not any(_answers(url) for url in endpoints().all().values()):
+        errors.print("[red]No service answers. `shebao status` shows each part.[/]")
+        raise typer.Exit(exits.UNREACHABLE)
     started = time.monotonic()
     journeys = asyncio.run(
         run_demo(endpoints(), citizens, concurrency=concurrency, seed=seed, timeout_s=timeout_s)
@@ -80,18 +85,21 @@ def timeline(
         async with httpx.AsyncClient(timeout=30) as client:
             return await person_timeline(client, endpoints(), person_id, unanswered=silent)
 
+    if not is_person_id(person_id):
+        raise typer.BadParameter("not a person id (they look like 01a2…-…)", param_hint="PERSON_ID")
     entries = asyncio.run(fetch())
     if len(silent) == len(endpoints().all()):
-        console.print("[red]No service answered. `shebao status` shows each part.[/]")
+        errors.print("[red]No service answered. `shebao status` shows each part.[/]")
         raise typer.Exit(exits.UNREACHABLE)
     if silent:
-        console.print(f"[yellow]Not answered, their events are missing: {', '.join(silent)}.[/]")
+        errors.print(f"[yellow]Not answered, their events are missing: {', '.join(silent)}.[/]")
     if as_json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
-        return
+        # The same answer as without --json: none found is a no.
+        raise typer.Exit(exits.OK if entries else exits.NO)
     if not entries:
         console.print(f"No events about person {person_id}.")
-        raise typer.Exit(1)
+        raise typer.Exit(exits.NO)
     table = Table(title=f"timeline of person {person_id}")
     for column in ("when (UTC)", "service", "event", "record", "by", "channel", "details"):
         table.add_column(column, overflow="fold")
@@ -106,6 +114,15 @@ def timeline(
             _summary(e["payload"]),
         )
     console.print(table)
+
+
+def _answers(url: str) -> bool:
+    """Whether a service answers at all (ready or not)."""
+    try:
+        httpx.get(f"{url}/health", timeout=3)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 def _print_journey(journey: Journey) -> None:
@@ -163,7 +180,7 @@ def import_persons(
     Importing the same file again changes nothing.
     """
     if report_file is not None and not report_file.parent.is_dir():
-        console.print(f"[red]No folder {report_file.parent} to write the report in.[/]")
+        errors.print(f"[red]No folder {report_file.parent} to write the report in.[/]")
         raise typer.Exit(exits.USAGE)
     with console.status(f"Registering the persons of {file.name}"):
         response = _operator_call(
@@ -247,7 +264,7 @@ def _operator_call(method: str, url: str, api_key: str, **kwargs: Any) -> httpx.
         timeout = httpx.Timeout(10, read=3600)  # a large file takes minutes to register
         return httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
     except httpx.HTTPError as exc:
-        console.print(f"[red]The service at {url} did not answer ({type(exc).__name__}).[/]")
+        errors.print(f"[red]The service at {url} did not answer ({type(exc).__name__}).[/]")
         raise typer.Exit(exits.UNREACHABLE) from exc
 
 
@@ -268,6 +285,10 @@ def rebuild(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Drop a service's derived state and replay it from its events and the topics it reads."""
+    try:
+        check_identifier(schema or service.value)
+    except ValueError:
+        raise typer.BadParameter("a lower-case SQL name", param_hint="--schema") from None
     database_url, bootstrap = infrastructure_urls()
     with console.status(f"Rebuilding {service.value} from its events and the topics it reads"):
         report = asyncio.run(

@@ -21,6 +21,16 @@ SERVICES = ("identity", "card", "activation", "notification")
 DEFAULT_PORTS = {"identity": 8001, "card": 8002, "activation": 8003, "notification": 8004}
 
 
+def refusals(log: Path) -> str:
+    """The settings a process refused to start with, as its log says (one line each)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    refused = [line.strip() for line in lines if line.strip().startswith("refused to start:")]
+    return "".join(f"\n  {line}" for line in dict.fromkeys(refused))
+
+
 class StackError(RuntimeError):
     """A part of the stack failed to start; the message says which and where its log is."""
 
@@ -109,7 +119,8 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
-                raise StackError(f"{self.name} exited; see {self.log_path}")
+                said = refusals(self.log_path)
+                raise StackError(f"{self.name} exited; see {self.log_path}{said}")
             try:
                 if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
                     return

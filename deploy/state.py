@@ -15,6 +15,8 @@ from deploy.paths import env_port, shebao_home
 from deploy.stack import DEFAULT_PORTS
 
 console = Console(soft_wrap=True)
+#: Where faults are said: stderr, so that the data a command prints (``--json``) stays clean.
+errors = Console(soft_wrap=True, stderr=True)
 
 
 class ServiceName(StrEnum):

@@ -70,7 +70,7 @@ def service_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    tracing.configure(service, settings.trace_exporter, settings.otlp_endpoint)
+    tracing.configure(service, settings.trace_exporters, settings.otlp_endpoint)
     authority = Authority(
         service,
         holders=holders or {},

@@ -86,11 +86,13 @@ def read_record(
 ) -> tuple[Envelope, EventPayload] | None:
     """The envelope and typed payload of a record; None when it is not an event we handle;
     PoisonMessageError (with the reason) when it breaks the contract."""
+    # Only the event type header decides anything here: another header that is not UTF-8 (a
+    # broken traceparent, say) does not make the event unreadable.
+    raw_type = next((v for k, v in headers or () if k == EVENT_TYPE_HEADER), None)
     try:
-        named = {k: v.decode() for k, v in headers or ()}
+        event_type = None if raw_type is None else raw_type.decode()
     except UnicodeDecodeError:
-        raise PoisonMessageError("CONTRACT_VIOLATION headers:not_utf8") from None
-    event_type = named.get(EVENT_TYPE_HEADER)
+        raise PoisonMessageError("CONTRACT_VIOLATION headers.event_type:not_utf8") from None
     if event_type is not None and event_type not in handles:
         return None  # not ours: skipped without parsing, as the contract allows
     try:

@@ -183,7 +183,9 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
         request.state.correlation_id = correlation_id
         started = time.perf_counter()
         # The request's span continues the caller's trace (a traceparent header), if any.
-        parent = tracing.parent_of(request.headers)
+        # (Two traceparent headers are no trace context at all, as W3C says: a new trace.)
+        one = len(request.headers.getlist(tracing.TRACEPARENT)) <= 1
+        parent = tracing.parent_of(request.headers if one else {})
         with tracing.span(request.method, SpanKind.SERVER, parent) as span:
             try:
                 response = await call_next(request)

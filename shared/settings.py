@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared import citizen
 from shared.facts import FactsKeys
@@ -123,11 +123,17 @@ class ServiceSettings(BaseSettings):
         "by key id, as identity publishes them. Empty: the development key.",
     )
     log_level: str = Field("INFO", validation_alias="SHEBAO_LOG_LEVEL")
-    trace_exporter: Literal["none", "otlp", "console"] = Field(
-        "none",
+    trace_exporters: Annotated[tuple[Literal["otlp", "console"], ...], NoDecode] = Field(
+        (),
         validation_alias="OTEL_TRACES_EXPORTER",
-        description="Where spans go: none (the trace context still travels), otlp (to "
-        "OTEL_EXPORTER_OTLP_ENDPOINT) or console (one JSON line per span on stdout).",
+        description="Where spans go, comma-separated as OpenTelemetry's variable is: none (the "
+        "trace context still travels), otlp (to OTEL_EXPORTER_OTLP_ENDPOINT), console (one "
+        "JSON line per span on stdout).",
+    )
+    otlp_protocol: Literal["http/protobuf"] = Field(
+        "http/protobuf",
+        validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL",
+        description="OTLP over HTTP only (gRPC is not shipped).",
     )
     otlp_endpoint: str | None = Field(
         None,
@@ -139,6 +145,20 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     db_schema: str = ""
     fault_crash_after_commit: bool = False
+
+    @field_validator("trace_exporters", mode="before")
+    @classmethod
+    def _exporters(cls, value: object) -> object:
+        # OTEL_TRACES_EXPORTER is a comma-separated list, case-insensitive; "none" is none.
+        if isinstance(value, str):
+            names = [n.strip().lower() for n in value.split(",") if n.strip()]
+            return tuple(n for n in names if n != "none")
+        return value
+
+    @field_validator("otlp_protocol", mode="before")
+    @classmethod
+    def _protocol(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> ServiceSettings:

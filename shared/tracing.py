@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-Exporter = Literal["none", "otlp", "console"]
+Exporter = Literal["otlp", "console"]
 
 #: The Kafka record header (and HTTP header) carrying the trace context, as W3C names it.
 TRACEPARENT = "traceparent"
@@ -45,18 +45,21 @@ _provider: TracerProvider | None = None
 _CAUSES: ContextVar[Mapping[str, str] | None] = ContextVar("trace_causes", default=None)
 
 
-def configure(service: str, exporter: Exporter = "none", endpoint: str | None = None) -> None:
+def configure(
+    service: str, exporters: Sequence[Exporter] = (), endpoint: str | None = None
+) -> None:
     """Set up this process's tracer (the last call wins; tests build several apps)."""
     global _tracer, _provider
     if _provider is not None:
         _provider.shutdown()
     resource = Resource.create({"service.name": f"shebao-{service}"})
-    if exporter == "none":
+    if not exporters:
         # Nothing is recorded unless a caller's flag asks; ids are made and carried all the same.
         _provider = TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_OFF))
     else:
         _provider = TracerProvider(resource=resource)  # OTEL_TRACES_SAMPLER, else always on
-        _provider.add_span_processor(BatchSpanProcessor(_exporter(exporter, endpoint)))
+        for name in dict.fromkeys(exporters):
+            _provider.add_span_processor(BatchSpanProcessor(_exporter(name, endpoint)))
     _tracer = _provider.get_tracer("shebao")
 
 

@@ -53,10 +53,14 @@ def kafka_container() -> Iterator[str]:
         .with_exposed_ports(9092)
         .with_env("KAFKA_NODE_ID", "1")
         .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
-        .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
+        # Clients reach PLAINTEXT at the engine's address; the broker reaches itself (the
+        # transaction coordinator does) on BROKER, inside the container.
+        .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,BROKER://:9094,CONTROLLER://:9093")
+        .with_env("KAFKA_INTER_BROKER_LISTENER_NAME", "BROKER")
         .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
         .with_env(
-            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT",
         )
         .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
         .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
@@ -71,7 +75,8 @@ def kafka_container() -> Iterator[str]:
     with container:
         address = f"{container.get_container_host_ip()}:{container.get_exposed_port(9092)}"
         script = (
-            f"export KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://{address}\nexec /etc/kafka/docker/run\n"
+            "export KAFKA_ADVERTISED_LISTENERS="
+            f"PLAINTEXT://{address},BROKER://localhost:9094\nexec /etc/kafka/docker/run\n"
         ).encode()
         _put_file(container, _KAFKA_START, script)
         LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120).wait_until_ready(

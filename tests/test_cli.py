@@ -56,6 +56,10 @@ def test_status_as_json_says_every_part_is_down(nowhere: dict[str, str]) -> None
         ("rebuild", "card", "--dry-run"),
         ("timeline", "01a24000-0000-7000-8000-000000000000"),
         ("issue-facts",),
+        ("dead-letters", "skip", "card", "0:1", "--reason", "gone"),
+        ("dead-letters", "redrive", "card", "0:1", "--reason", "fixed", "--json"),
+        ("notifications", "sent", "--json"),
+        ("demo", "--citizens", "1", "--json"),
     ],
 )
 def test_a_stack_that_does_not_answer_is_one_line_and_exit_code_4(
@@ -65,7 +69,9 @@ def test_a_stack_that_does_not_answer_is_one_line_and_exit_code_4(
     said = (ran.stdout + ran.stderr).strip()
     assert ran.returncode == exits.UNREACHABLE, said
     assert "Traceback" not in said
+    assert "Unclosed" not in said
     assert len(said.splitlines()) <= 2, said
+    assert ran.stdout.strip() == "", "a fault is said on stderr, not among the data"
 
 
 @pytest.mark.parametrize(
@@ -76,6 +82,8 @@ def test_a_stack_that_does_not_answer_is_one_line_and_exit_code_4(
         ("notifications", "sent", "--kind", "fax"),
         ("import", "persons", "/no/such/file.csv"),
         ("status", "--no-such-option"),
+        ("rebuild", "card", "--dry-run", "--schema", "bad!"),
+        ("timeline", "not-a-person-id", "--json"),
     ],
 )
 def test_a_wrong_command_line_is_refused_by_the_parser(

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deploy import dead_letters, health
 from deploy.demo.journeys import person_timeline
@@ -93,6 +94,15 @@ def create_console(settings: ServiceSettings) -> FastAPI:
             answer = await call_next(request)
         answer.headers.update(HEADERS)
         return answer
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _unreadable(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _page(404, "There is no such page.")
+        if signed_in(request.cookies.get(SESSION)) is None:
+            return RedirectResponse("/login", status_code=303)
+        # A form too large or not a form at all (Starlette refuses it before any route).
+        return _page(exc.status_code, "The form could not be read (too large, or no form).")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, _: RequestValidationError) -> Response:
@@ -181,6 +191,8 @@ def create_console(settings: ServiceSettings) -> FastAPI:
         operator = signed_in(shebao_console)
         if operator is None:
             return RedirectResponse("/login", status_code=303)
+        if not reason.strip():
+            return _page(422, "Say why: the reason is kept with the decision. Nothing was decided.")
         _, bootstrap = infrastructure_urls()
         try:
             async with asyncio.timeout(KAFKA_WAIT_S):

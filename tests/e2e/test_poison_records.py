@@ -3,13 +3,17 @@ parked in each consuming group's dead-letter topic (sized above it), and the pla
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
 from deploy.stack import Infrastructure, ServiceProcess
+from shared.contracts.card import CardMailed
+from shared.eventstore import Causation, EventStore
 from shared.topics import CARD_EVENTS, dead_letter_topic
 from tests.e2e.harness import read_records
 from tests.e2e.paying import Paying
@@ -93,5 +97,45 @@ async def test_a_record_whose_headers_are_not_utf8_is_parked_not_passed_over(
     assert sorted((r.topic, r.key) for r in parked) == sorted(
         (dead_letter_topic(g), f"bad-header-{n}-{marker}".encode()) for g in groups for n in (0, 1)
     )
-    reasons = {dict(r.headers)["dead_letter_reason"] for r in parked}
-    assert reasons == {b"CONTRACT_VIOLATION headers:not_utf8"}
+    reasons = {r.key: dict(r.headers)["dead_letter_reason"] for r in parked}
+    # An unreadable event type parks the record; the value {} is no envelope either.
+    assert reasons[f"bad-header-1-{marker}".encode()] == (
+        b"CONTRACT_VIOLATION headers.event_type:not_utf8"
+    )
+    assert reasons[f"bad-header-0-{marker}".encode()].startswith(b"CONTRACT_VIOLATION event_id")
+
+
+async def test_an_event_whose_trace_header_is_not_utf8_is_applied_all_the_same(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
+) -> None:
+    """Only what decides how to read an event can make it unreadable: a broken traceparent
+    (a header nobody needs to apply it) does not."""
+    del services
+    person = f"trace-{secrets.token_hex(6)}"
+    event = CardMailed(card_id=f"card-{person}", courier="EMS", tracking_number="EMS1")
+    [envelope] = EventStore("card").envelopes(
+        f"card-{person}", 0, person, [event], Causation("t", "t")
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            CARD_EVENTS,
+            key=person.encode(),
+            value=envelope.to_bytes(),
+            headers=[*envelope.kafka_headers(), ("traceparent", b"\xff\xfe\xfd")],
+        )
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        for _ in range(300):
+            applied = await conn.fetchval(
+                "SELECT count(*) FROM activation.inbox WHERE event_id = $1", envelope.event_id
+            )
+            if applied:
+                break
+            await asyncio.sleep(0.1)
+        assert applied == 1
+    finally:
+        await conn.close()

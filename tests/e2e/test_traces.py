@@ -89,9 +89,17 @@ async def test_a_request_without_trace_context_starts_one_and_says_which(
             json={"channels": ["app_push"]},
         )
         assert asked.status_code == 200, asked.text
-        # A caller sending a malformed context is treated as sending none.
+        # A caller sending a malformed context is treated as sending none; so is one sending two.
         bad = await client.get(
             f"{services['identity'].url}/health", headers={"traceparent": "00-zz-bad-01"}
+        )
+        given = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        twice = await client.get(
+            f"{services['identity'].url}/health",
+            headers=[("traceparent", given), ("traceparent", given)],
+        )
+        once = await client.get(
+            f"{services['identity'].url}/health", headers={"traceparent": given}
         )
     answer = asked.headers["traceresponse"]
     assert trace_id(answer) not in (None, "0" * 32)
@@ -99,6 +107,8 @@ async def test_a_request_without_trace_context_starts_one_and_says_which(
     assert int(answer.rsplit("-", 1)[1], 16) & 1 == 0, answer
     assert bad.status_code == 200
     assert trace_id(bad.headers["traceresponse"]) != "zz"
+    assert trace_id(once.headers["traceresponse"]) == trace_id(given)
+    assert trace_id(twice.headers["traceresponse"]) != trace_id(given)
 
     def changed(record: Record) -> bool:
         return (

@@ -41,14 +41,14 @@ def collector() -> Iterator[tuple[list[ExportTraceServiceRequest], str]]:
         yield Collector.received, f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
-        tracing.configure("test", "none")
+        tracing.configure("test")
 
 
 def test_otlp_exports_the_spans_of_a_callers_trace(
     collector: tuple[list[ExportTraceServiceRequest], str],
 ) -> None:
     received, endpoint = collector
-    tracing.configure("card", "otlp", endpoint)
+    tracing.configure("card", ["otlp"], endpoint)
     caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     with tracing.span("POST /v1/cards", parent=tracing.parent_of({"traceparent": caller})):
         inner = tracing.current()
@@ -74,7 +74,7 @@ def test_without_an_exporter_nothing_leaves_but_the_context_travels(
     collector: tuple[list[ExportTraceServiceRequest], str],
 ) -> None:
     received, endpoint = collector
-    tracing.configure("card", "none", endpoint)
+    tracing.configure("card", (), endpoint)
     with tracing.span("GET /health"):
         made = tracing.current()
     tracing.flush()
@@ -84,9 +84,35 @@ def test_without_an_exporter_nothing_leaves_but_the_context_travels(
 
 
 def test_a_record_header_that_is_no_trace_context_starts_none() -> None:
-    tracing.configure("card", "none")
+    tracing.configure("card")
     parent = tracing.record_parent([("traceparent", b"\xff\xfe not ascii")])
     with tracing.span("process", parent=parent):
         made = tracing.current()
     assert made is not None
     assert "\ufffd" not in made
+
+
+def test_the_exporter_setting_reads_as_opentelemetry_writes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from shared.settings import ServiceSettings
+
+    for given, taken in (
+        ("none", ()),
+        ("OTLP", ("otlp",)),
+        ("console, otlp", ("console", "otlp")),
+        ("", ()),
+    ):
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", given)
+        assert ServiceSettings().trace_exporters == taken, given
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "jaeger")
+    with pytest.raises(ValidationError, match="OTEL_TRACES_EXPORTER"):
+        ServiceSettings()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    with pytest.raises(ValidationError, match="OTEL_EXPORTER_OTLP_PROTOCOL"):
+        ServiceSettings()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/protobuf")
+    assert ServiceSettings().otlp_protocol == "http/protobuf"
