@@ -34,6 +34,12 @@ def event_type_uri(event_type: str, schema_version: int) -> str:
     return f"cn.shebao.{event_type}.v{schema_version}"
 
 
+def record_schema_uri(event_type: str, schema_version: int) -> str:
+    """The ``$id`` of the schema of a whole record value (the envelope with this event's
+    payload): the CloudEvents ``dataschema``, since the envelope is the event's data."""
+    return f"{schema_uri(event_type, schema_version)}:record"
+
+
 def schema_uri(event_type: str, schema_version: int) -> str:
     """The ``$id`` of an event's published JSON Schema (CloudEvents ``dataschema``)."""
     return f"urn:shebao:schema:{event_type}:v{schema_version}"
@@ -100,7 +106,7 @@ class Envelope(BaseModel):
             "ce_type": event_type_uri(self.event_type, self.schema_version),
             "ce_subject": self.stream_id,
             "ce_time": self._rfc3339(self.occurred_at),
-            "ce_dataschema": schema_uri(self.event_type, self.schema_version),
+            "ce_dataschema": record_schema_uri(self.event_type, self.schema_version),
             "content-type": CONTENT_TYPE,
         }
 

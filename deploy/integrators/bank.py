@@ -42,6 +42,8 @@ STATUS = {
     "CardCancelled": "cancelled",
 }
 HANDLED = {*STATUS, "CardActivated", "MedicalAccountEnabled"}
+#: The versions this code was written for: 2 is 1 and the family holder who acted.
+KNOWN = {"1", "2"}
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS inbox (event_id uuid PRIMARY KEY);
@@ -95,14 +97,24 @@ async def _flag(conn: asyncpg.Connection, event: dict[str, Any], flag: str) -> N
 
 
 async def handle(conn: asyncpg.Connection, record: ConsumerRecord[bytes, bytes]) -> bool:
-    """One record, once: True when it changed something."""
+    """One record, once: True when it changed something. A record it cannot read or apply
+    is set aside (its table ``rejected``) and the next one goes on."""
     headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
-    if headers.get("event_type") not in HANDLED:
-        return False  # not ours: skipped without parsing, as the contract allows
+    if headers.get("event_type") not in HANDLED or headers.get("schema_version") not in KNOWN:
+        # Not ours, or a version we were not written for (a version that replaces one is
+        # published beside the old shape, which comes next): skipped without parsing.
+        return False
     try:
         event = json.loads(record.value or b"")
-        event_id = event["event_id"]
-    except (ValueError, KeyError, TypeError) as exc:
+        async with conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox VALUES ($1::text::uuid) ON CONFLICT DO NOTHING RETURNING true",
+                event["event_id"],
+            )
+            if fresh:
+                await apply(conn, event)
+    except (ValueError, KeyError, TypeError, AttributeError, asyncpg.DataError) as exc:
+        # Rolled back, inbox row included: nothing of it took effect.
         await conn.execute(
             "INSERT INTO rejected VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             record.topic,
@@ -111,13 +123,6 @@ async def handle(conn: asyncpg.Connection, record: ConsumerRecord[bytes, bytes])
             type(exc).__name__,
         )
         return False
-    async with conn.transaction():
-        fresh = await conn.fetchval(
-            "INSERT INTO inbox VALUES ($1::text::uuid) ON CONFLICT DO NOTHING RETURNING true",
-            event_id,
-        )
-        if fresh:
-            await apply(conn, event)
     return bool(fresh)
 
 

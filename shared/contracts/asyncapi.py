@@ -70,6 +70,13 @@ def enrich(data: dict[str, Any], real: dict[str, dict[str, Any]]) -> dict[str, A
     data["servers"] = SERVERS
     for channel in data["channels"].values():
         channel.pop("servers", None)  # every channel is on every server
+        channel.get("bindings", {}).get("kafka", {})["bindingVersion"] = "0.5.0"
+    for name, operation in data["operations"].items():
+        group = name.split(":consumer:", 1)[0]
+        if operation["action"] == "receive" and group in CONSUMED_TOPICS:
+            operation["bindings"] = {
+                "kafka": {"groupId": {"type": "string", "enum": [group]}, "bindingVersion": "0.5.0"}
+            }
     schemas = data["components"]["schemas"]
     schemas["RecordHeaders"] = RECORD_HEADERS
     for message in data["components"]["messages"].values():
@@ -138,7 +145,10 @@ RECORD_HEADERS: dict[str, Any] = {
         "ce_type": {"type": "string", "description": "cn.shebao.<event_type>.v<version>."},
         "ce_subject": {"type": "string", "description": "The stream_id."},
         "ce_time": {"type": "string", "format": "date-time", "description": "occurred_at."},
-        "ce_dataschema": {"type": "string", "description": "The payload schema's $id."},
+        "ce_dataschema": {
+            "type": "string",
+            "description": "The $id of the schema of the whole value (<Type>.v<N>.record.json).",
+        },
         "content-type": {"const": "application/json", "description": "Of the value."},
         "traceparent": {
             "type": "string",

@@ -8,8 +8,9 @@ ignore fields they do not know (the published schema is open). So, for one event
   rebuild read the whole log, old events included);
 - FORWARD: the old schema, as integrators hold it, reads every payload the new code writes.
 
-Adding an optional field passes both; adding a required one, removing or renaming one, or
-narrowing a type, an enum or a length fails. Such a change is a new ``schema_version``.
+And within a version no declared field disappears (KEPT). Adding an optional field passes;
+adding a required one, removing or renaming one, or narrowing or widening a type, an enum, a
+length or a bound fails. Such a change is a new ``schema_version``.
 """
 
 from __future__ import annotations
@@ -77,10 +78,26 @@ def forward(old: Schema, new: Schema) -> list[str]:
 
 
 def compatible(old: Schema, new: Schema) -> list[str]:
-    """Both directions; each problem names its direction and the field."""
-    return [f"BACKWARD {p}" for p in backward(old, new)] + [
-        f"FORWARD {p}" for p in forward(old, new)
-    ]
+    """Both directions, and no field dropped; each problem names its rule and the field."""
+    return (
+        [f"BACKWARD {p}" for p in backward(old, new)]
+        + [f"FORWARD {p}" for p in forward(old, new)]
+        + [f"KEPT {p}" for p in kept(Side(old, old), Side(new, new), "")]
+    )
+
+
+def kept(old: Side, new: Side, path: str) -> list[str]:
+    """Fields the old schema declares that the new one no longer does (optional ones too:
+    a reader may rely on a field that is sometimes there; within a version none disappears)."""
+    o, n = old.resolve().schema, new.resolve().schema
+    problems = []
+    for name, schema in o.get("properties", {}).items():
+        where = f"{path}.{name}" if path else name
+        if name not in n.get("properties", {}):
+            problems.append(f"{where}: declared before, no longer")
+        else:
+            problems += kept(old.at(schema), new.at(n["properties"][name]), where)
+    return problems
 
 
 def reads(reader: Side, writer: Side, path: str) -> list[str]:
@@ -90,11 +107,13 @@ def reads(reader: Side, writer: Side, path: str) -> list[str]:
     where = path or "<payload>"
     if not r or r == {"additionalProperties": True}:
         return []  # the reader takes anything
-    if "anyOf" in w:  # every shape the writer may write must be read
-        return [p for branch in w["anyOf"] for p in reads(reader, writer.at(branch), path)]
-    if "anyOf" in r:  # some shape of the reader's must read it
-        tries = [reads(reader.at(branch), writer, path) for branch in r["anyOf"]]
-        return [] if any(not t for t in tries) else min(tries, key=len)
+    for union in ("anyOf", "oneOf"):
+        if union in w:  # every shape the writer may write must be read
+            return [p for branch in w[union] for p in reads(reader, writer.at(branch), path)]
+    for union in ("anyOf", "oneOf"):
+        if union in r:  # some shape of the reader's must read it
+            tries = [reads(reader.at(branch), writer, path) for branch in r[union]]
+            return [] if any(not t for t in tries) else min(tries, key=len)
     problems = _values(r, w, where)
     if problems:
         return problems
@@ -108,8 +127,10 @@ def reads(reader: Side, writer: Side, path: str) -> list[str]:
     kinds = kinds_w or kinds_r or set()
     if "object" in kinds:
         problems += _object(reader, writer, path)
-    if "array" in kinds and "items" in r:
-        problems += reads(reader.at(r["items"]), writer.at(w.get("items", {})), f"{path}[]")
+    if "array" in kinds:
+        problems += _limits(r, w, where, ("minItems", "maxItems"))
+        if "items" in r:
+            problems += reads(reader.at(r["items"]), writer.at(w.get("items", {})), f"{path}[]")
     if "string" in kinds:
         problems += _limits(r, w, where, ("minLength", "maxLength"))
         problems += [
@@ -119,6 +140,9 @@ def reads(reader: Side, writer: Side, path: str) -> list[str]:
         ]
     if kinds & _NUMERIC:
         problems += _limits(r, w, where, ("minimum", "maximum"))
+        problems += _limits(r, w, where, ("exclusiveMinimum", "exclusiveMaximum"))
+        if "multipleOf" in r and r["multipleOf"] != w.get("multipleOf"):
+            problems.append(f"{where}: multipleOf {r['multipleOf']} is not the writer's")
     return problems
 
 

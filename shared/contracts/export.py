@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.contracts import JSON_SCHEMA_DIALECT, json_schemas
-from shared.contracts.asyncapi import specification
-from shared.envelope import Envelope
+from shared.contracts import ALL_EVENTS, JSON_SCHEMA_DIALECT, json_schemas
+from shared.contracts.asyncapi import envelope_of, specification
+from shared.envelope import Envelope, record_schema_uri
 
 SCHEMAS = Path(__file__).parent / "schemas"
 #: The schemas of every release, as integrators received them: never changed, never removed.
@@ -31,6 +31,13 @@ def rendered() -> dict[str, str]:
     schemas: dict[str, dict[str, Any]] = {"Envelope": envelope}
     schemas.update(json_schemas())
     files = {f"{name}.json": schema for name, schema in schemas.items()}
+    # What a record's value is (the envelope and this payload): its CloudEvents dataschema.
+    for event in ALL_EVENTS:
+        files[f"{event.event_type}.v{event.schema_version}.record.json"] = {
+            "$schema": JSON_SCHEMA_DIALECT,
+            "$id": record_schema_uri(event.event_type, event.schema_version),
+            **envelope_of(event).model_json_schema(),
+        }
     files["asyncapi.json"] = specification()
     return {
         name: json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

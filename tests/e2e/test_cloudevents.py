@@ -8,9 +8,11 @@ import json
 from datetime import datetime
 
 from cloudevents.kafka import KafkaMessage, from_binary
+from jsonschema import Draft202012Validator
 
 from deploy.demo.journeys import run_demo
 from deploy.stack import Infrastructure, ServiceProcess
+from shared.contracts.export import SCHEMAS
 from shared.topics import EVENTS_TOPIC
 from tests.e2e.harness import Record, endpoints, envelope_of, read_records
 
@@ -45,8 +47,14 @@ async def test_every_record_of_a_journey_reads_as_a_cloudevent(
         assert datetime.fromisoformat(event["time"]) == envelope.occurred_at
         assert event["datacontenttype"] == "application/json"
         assert event["dataschema"] == (
-            f"urn:shebao:schema:{envelope.event_type}:v{envelope.schema_version}"
+            f"urn:shebao:schema:{envelope.event_type}:v{envelope.schema_version}:record"
         )
+        # ... the $id of a published schema the whole value satisfies.
+        schema = json.loads(
+            (SCHEMAS / f"{envelope.event_type}.v{envelope.schema_version}.record.json").read_text()
+        )
+        assert schema["$id"] == event["dataschema"]
+        assert list(Draft202012Validator(schema).iter_errors(event.data)) == []
         # The value is the envelope, as it always was: the event's data.
         assert event.data == json.loads(record.value or b"")
         assert envelope.to_bytes() == record.value

@@ -104,7 +104,34 @@ def test_a_field_renamed_breaks_both_ways() -> None:
     assert compatible(card_activated(), new) == [
         "BACKWARD operator_name: required by the reader, not always written",
         "FORWARD operator: required by the reader, not always written",
+        "KEPT operator: declared before, no longer",
     ]
+
+
+def test_an_optional_field_dropped_breaks_the_promise_of_the_version() -> None:
+    new = card_activated()
+    del new["properties"]["effective_at"]
+    assert compatible(card_activated(), new) == ["KEPT effective_at: declared before, no longer"]
+
+
+def test_bounds_of_numbers_and_lists_are_kept() -> None:
+    old = {"type": "object", "properties": {"n": {"type": "integer"}, "l": {"type": "array"}}}
+    new = copy.deepcopy(old)
+    new["properties"]["n"]["exclusiveMinimum"] = 5
+    new["properties"]["l"]["maxItems"] = 1
+    assert backward(old, new) == [
+        "n: exclusiveMinimum 5 is above the writer's None",
+        "l: maxItems 1 is below the writer's None",
+    ]
+
+
+def test_the_envelope_of_each_release_is_the_envelope_now() -> None:
+    from shared.contracts.export import rendered
+
+    now = json.loads(rendered()["Envelope.json"])
+    for release in RELEASES:
+        kept_then = json.loads((release / "Envelope.json").read_text())
+        assert compatible(kept_then, now) == [], release.name
 
 
 def test_a_reader_of_version_1_reads_what_a_family_holder_caused() -> None:
