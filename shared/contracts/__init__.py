@@ -6,7 +6,7 @@ from pydantic import Field
 
 # Each contract module's events register themselves (base.REGISTRY) as they are imported.
 from shared.contracts import access, activation, card, identity, notification
-from shared.contracts.base import REGISTRY, EventPayload
+from shared.contracts.base import REGISTRY, SUCCESSORS, EventPayload
 from shared.envelope import Envelope, schema_uri
 
 
@@ -71,8 +71,7 @@ def parse_payload(envelope: Envelope) -> EventPayload:
     if model is None:
         raise UnknownEventError(f"{envelope.event_type} v{envelope.schema_version}")
     payload = model.model_validate(envelope.payload)
-    successors = _successors()
-    while (newer := successors.get(type(payload))) is not None:
+    while (newer := SUCCESSORS.get(type(payload))) is not None:
         payload = newer.from_superseded(payload)
     return payload
 
@@ -87,20 +86,6 @@ def superseded_shape(envelope: Envelope) -> Envelope | None:
     return envelope.model_copy(
         update={"schema_version": old.schema_version, "payload": old.to_payload()}
     )
-
-
-def _successors() -> dict[type[EventPayload], type[EventPayload]]:
-    """Which version replaced which (worked out again once more versions are declared)."""
-    known: int = _SUCCESSORS[0]
-    successors: dict[type[EventPayload], type[EventPayload]] = _SUCCESSORS[1]
-    if known != len(REGISTRY):
-        successors = {m.supersedes: m for m in REGISTRY.values() if m.supersedes is not None}
-        _SUCCESSORS[:] = [len(REGISTRY), successors]
-    return successors
-
-
-#: (how many versions were declared when it was worked out, superseded -> successor)
-_SUCCESSORS: list[Any] = [0, {}]
 
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

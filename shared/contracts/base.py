@@ -9,6 +9,8 @@ from shared.topics import Producer
 #: Every event type at every schema version: each class registers itself when it is defined
 #: (``shared.contracts`` imports every contract module, so all are known once it is imported).
 REGISTRY: dict[tuple[str, int], type["EventPayload"]] = {}
+#: A version that replaced another, by the version it replaced (``supersedes``).
+SUCCESSORS: dict[type["EventPayload"], type["EventPayload"]] = {}
 
 
 class EventPayload(BaseModel):
@@ -50,3 +52,5 @@ class EventPayload(BaseModel):
             if key in REGISTRY:
                 raise TypeError(f"{key[0]} v{key[1]} is declared twice")
             REGISTRY[key] = cls
+            if cls.supersedes is not None:
+                SUCCESSORS[cls.supersedes] = cls
