@@ -19,7 +19,13 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import ConcurrentTransactions, InvalidProducerEpoch, ProducerFenced
+from aiokafka.errors import (
+    ConcurrentTransactions,
+    InvalidProducerEpoch,
+    KafkaConnectionError,
+    KafkaError,
+    ProducerFenced,
+)
 from aiokafka.structs import ConsumerRecord
 from rich.table import Table
 from rich.text import Text
@@ -130,7 +136,10 @@ async def decide(
         await producer.start()  # (stopped below even when it cannot start: nothing leaks)
         async with producer.transaction():
             letter = await _decide_in(producer, bootstrap, group, ref, action, by, note)
-    except FENCED as exc:
+    except KafkaConnectionError:
+        raise  # Kafka away: the caller says so (exit 4)
+    except (*FENCED, KafkaError) as exc:
+        # A fenced producer's send may also fail as the sender's generic KafkaError.
         raise DeadLetterError(
             f"another decision about {group}'s records was being made at the same moment"
             f" ({type(exc).__name__}): nothing was decided; list them again"
