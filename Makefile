@@ -14,7 +14,7 @@ ASYNCAPI_DIR := $(SHEBAO_HOME)/asyncapi
 ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/.installed
 KCAT_STAMP := $(SHEBAO_HOME)/.kcat-checked
 
-.PHONY: install lock up test lint unit soak bench load locust chaos demo down status engine compose-test container-test
+.PHONY: install lock up test lint unit soak bench load locust chaos cluster-test demo down status engine compose-test container-test
 
 ## lock: pin the container image's packages, with hashes (deploy/requirements.lock)
 lock: install
@@ -132,3 +132,8 @@ locust: install
 ## chaos: every service, Kafka and PostgreSQL killed in turn under journeys; then the promises
 chaos: install
 	$(BIN)/pytest -m chaos -s tests/chaos
+
+## cluster-test: the platform on a secured three-broker KRaft cluster with two processes of
+## each service: ACLs, a broker killed, rolling restarts and a replica killed under journeys
+cluster-test: install
+	$(BIN)/pytest -m cluster -s tests/cluster

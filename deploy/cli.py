@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from deploy import dead_letters, exits, health, kafka, notifications, operations
+from deploy.kafka_security import OPERATOR
 from deploy.paths import env_port, shebao_home
 from deploy.stack import Stack, StackError, refusals, start_infrastructure
 from deploy.state import (
@@ -27,6 +28,7 @@ from deploy.state import (
     state_file,
 )
 from deploy.supervisor import Supervisor
+from shared.kafka import Kafka
 
 app = typer.Typer(
     help="shebao: the social security card platform's local stack.", no_args_is_help=True
@@ -71,23 +73,47 @@ def fetch_kafka() -> None:
 @app.command()
 def up(
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once ready.")] = False,
+    brokers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Kafka nodes: 1 (plaintext, the laptop's default) or 3+ (a KRaft quorum with "
+            "SASL/SCRAM, ACLs and a TLS listener; its data apart from the single node's).",
+        ),
+    ] = 1,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=9,
+            help="Processes of each service, behind a proxy on the service's port (replica n "
+            "on the port + 100·n).",
+        ),
+    ] = 1,
 ) -> None:
     """Run Kafka, PostgreSQL and the four services; Ctrl-C stops everything."""
+    if brokers == 2:
+        errors.print("[red]--brokers 2 cannot survive the loss of one: use 1, or 3 or more.[/]")
+        raise typer.Exit(exits.USAGE)
     if (state := read_state()) is not None:
         console.print(
             f"[yellow]The stack already runs (pid {state['pid']}).[/] `shebao down` stops it."
         )
         raise typer.Exit(1)
     if detach:
-        _start_detached()
+        _start_detached(["--brokers", str(brokers), "--replicas", str(replicas)])
     else:
-        _run_foreground(show_events=os.environ.get("SHEBAO_SUPERVISED") != "1")
+        _run_foreground(
+            show_events=os.environ.get("SHEBAO_SUPERVISED") != "1",
+            brokers=brokers,
+            replicas=replicas,
+        )
 
 
-def _start_detached(timeout_s: float = 240) -> None:
+def _start_detached(options: list[str], timeout_s: float = 300) -> None:
     log = (run_dir() / "stack.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "up"],
+        [sys.executable, "-m", "deploy.cli", "up", *options],
         env={**os.environ, "SHEBAO_SUPERVISED": "1"},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -118,7 +144,7 @@ def _start_detached(timeout_s: float = 240) -> None:
     _print_urls(state)
 
 
-def _run_foreground(show_events: bool) -> None:
+def _run_foreground(show_events: bool, brokers: int = 1, replicas: int = 1) -> None:
     home = shebao_home()
     signal.signal(signal.SIGTERM, _raise_interrupt)
     stack: Stack | None = None
@@ -126,28 +152,35 @@ def _run_foreground(show_events: bool) -> None:
         with console.status("Starting Kafka and PostgreSQL..."):
             infra = start_infrastructure(
                 home,
-                home / "data",
+                # A cluster keeps its data apart: PostgreSQL and Kafka stay in step.
+                home / ("data" if brokers == 1 else f"data-{brokers}-brokers"),
                 kafka_port=env_port("KAFKA_PORT", 9092),
                 controller_port=env_port("KAFKA_CONTROLLER_PORT", 9093),
+                external_port=env_port("KAFKA_EXTERNAL_PORT", 9094),
                 pg_port=env_port("SHEBAO_PG_PORT", 55432),
+                brokers=brokers,
             )
             stack = Stack(infra)
         with console.status("Starting the services..."):
-            stack.start_services(run_dir() / "logs")
+            stack.start_services(run_dir() / "logs", replicas=replicas)
         supervisor = Supervisor(stack, restart_requests())
         state = {
             "pid": os.getpid(),
             "status": "ready",
             "kafka": infra.bootstrap_servers,
             "database": infra.database_url,
-            "services": {n: p.url for n, p in stack.services.items()},
+            "services": {n: p.url for n, p in stack.services.items() if n not in stack.replicas},
+            "replicas": stack.replicas,
             "logs": str(run_dir() / "logs"),
         }
+        if infra.kafka is not None and infra.kafka.security is not None:
+            state["kafka_external"] = infra.kafka.external_servers
+            state["kafka_security"] = str(infra.kafka.security.directory)
         _write_state(state, supervisor)
         _print_urls(state)
         if show_events:
             console.print("[dim]Events as they flow (Ctrl-C stops everything):[/]")
-            asyncio.run(_tail_events(infra.bootstrap_servers, supervisor, state))
+            asyncio.run(_tail_events(infra.kafka_as(OPERATOR), supervisor, state))
         else:
             while True:
                 _supervise(supervisor, state)
@@ -187,11 +220,17 @@ def _print_urls(state: dict[str, Any]) -> None:
     table.add_column("address", overflow="fold")
     table.add_column("OpenAPI", overflow="fold")
     table.add_row("Kafka", state["kafka"], "")
+    if external := state.get("kafka_external"):
+        table.add_row("Kafka for integrators (SASL_SSL)", external, "")
     table.add_row("PostgreSQL", _hide_password(state["database"]), "")
     for name, url in state["services"].items():
         table.add_row(name, url, "(operator console)" if name == "console" else f"{url}/docs")
     console.print(table)
     console.print(f"Logs: {state['logs']}")
+    if security := state.get("kafka_security"):
+        console.print(
+            f"Kafka users and passwords: {security}/credentials.json; CA: {security}/ca.pem"
+        )
 
 
 def _hide_password(url: str) -> str:
@@ -202,12 +241,13 @@ def _hide_password(url: str) -> str:
     return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
 
 
-async def _tail_events(bootstrap: str, supervisor: Supervisor, state: dict[str, Any]) -> None:
+async def _tail_events(kafka: Kafka, supervisor: Supervisor, state: dict[str, Any]) -> None:
     from aiokafka import AIOKafkaConsumer
 
+    from shared.kafka import client_options
     from shared.topics import EVENTS_TOPIC
 
-    consumer = AIOKafkaConsumer(*EVENTS_TOPIC.values(), bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(*EVENTS_TOPIC.values(), **client_options(kafka))
     await consumer.start()
     try:
         while True:
@@ -256,7 +296,8 @@ def restart(
     part: Annotated[
         str,
         typer.Argument(
-            help="identity, card, activation, notification, sink, console, kafka or postgres."
+            help="identity, card, activation, notification, sink, console, kafka or postgres "
+            "(with --replicas, also identity-1 …; with --brokers 3, kafka-1 …)."
         ),
     ],
     timeout_s: Annotated[float, typer.Option(help="How long to wait until it is ready.")] = 120,
@@ -272,7 +313,7 @@ def restart(
         raise typer.Exit(2)
     request = restart_requests() / part
     request.touch()
-    url = state["services"].get(part)
+    url = state["services"].get(part) or state.get("replicas", {}).get(part)
     deadline = time.monotonic() + timeout_s
     with console.status(f"Restarting {part}..."):
         while request.exists() or (url is not None and not health.ready(url)[0]):

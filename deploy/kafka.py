@@ -1,4 +1,5 @@
-"""Apache Kafka without Docker: jars from Maven Central, one KRaft node on the local Java."""
+"""Apache Kafka without Docker: jars from Maven Central, KRaft nodes on the local Java (one, or
+a secured cluster of three or more)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import shutil
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.kafka_security import ClusterSecurity
 from deploy.paths import port_open, stop_process
 
 KAFKA_VERSION = "4.1.1"
@@ -96,7 +98,8 @@ def _java_major(java: str) -> int:
 
 @dataclass
 class KafkaNode:
-    """One single-node KRaft broker+controller whose data lives under ``data_dir``."""
+    """One KRaft node (broker and controller in one process) whose data lives under
+    ``data_dir``: alone (the laptop's single node), or one voter of a static quorum."""
 
     home: Path
     data_dir: Path
@@ -104,42 +107,78 @@ class KafkaNode:
     controller_port: int = 9093
     log_level: str = "WARN"
     process: subprocess.Popen[bytes] | None = None
+    node_id: int = 1
+    #: ``1@127.0.0.1:9093,2@…``: the quorum this node is a voter of; None, alone.
+    voters: str | None = None
+    #: SASL/SCRAM on every listener, ACLs, a TLS listener for integrators; None, plaintext.
+    security: ClusterSecurity | None = None
+    external_port: int | None = None
+    heap: str = "1g"
 
     @property
     def bootstrap_servers(self) -> str:
         """Where clients connect."""
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def name(self) -> str:
+        """How the stack calls it: ``kafka`` alone, ``kafka-<id>`` in a cluster."""
+        return "kafka" if self.voters is None else f"kafka-{self.node_id}"
+
     def _config(self) -> Path:
         conf = self.data_dir / "config"
         conf.mkdir(parents=True, exist_ok=True)
+        replicas = "1" if self.voters is None else str(min(3, self.voters.count("@")))
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
-            "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "node.id": str(self.node_id),
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.data_dir / "log"),
             "num.partitions": "6",
-            "offsets.topic.replication.factor": "1",
+            "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "6",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": "1" if replicas == "1" else "2",
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": "1" if replicas == "1" else "2",
+            "default.replication.factor": replicas,
+            "min.insync.replicas": "1" if replicas == "1" else "2",
+            "unclean.leader.election.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
         }
+        if self.voters is None:
+            props["controller.quorum.bootstrap.servers"] = f"127.0.0.1:{self.controller_port}"
+        else:
+            props["controller.quorum.voters"] = self.voters
+        props |= self._listeners()
         server = conf / "server.properties"
         server.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         log4j = conf / "log4j2.properties"
         log4j.write_text(_LOG4J2.format(log=self.data_dir / "server.log", level=self.log_level))
         return server
+
+    def _listeners(self) -> dict[str, str]:
+        client = f"127.0.0.1:{self.port}"
+        controller = f"127.0.0.1:{self.controller_port}"
+        if self.security is None:
+            return {
+                "listeners": f"PLAINTEXT://{client},CONTROLLER://{controller}",
+                "advertised.listeners": f"PLAINTEXT://{client}",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            }
+        listeners = f"CLIENT://{client},CONTROLLER://{controller}"
+        advertised = f"CLIENT://{client}"
+        if self.external_port is not None:
+            listeners += f",EXTERNAL://127.0.0.1:{self.external_port}"
+            advertised += f",EXTERNAL://localhost:{self.external_port}"
+        return {
+            "listeners": listeners,
+            "advertised.listeners": advertised,
+            "inter.broker.listener.name": "CLIENT",
+            **self.security.server_properties(external=self.external_port is not None),
+        }
 
     def _java(self, main: str, *args: str) -> list[str]:
         classpath = str(fetch_jars(self.home)) + "/*"
@@ -147,7 +186,7 @@ class KafkaNode:
         return [
             java_executable(),
             "-Xms256m",
-            "-Xmx1g",
+            f"-Xmx{self.heap}",
             "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={log4j}",
             "-cp",
@@ -156,21 +195,25 @@ class KafkaNode:
             *args,
         ]
 
-    def start(self, timeout_s: float = 90) -> None:
-        """Format the storage on first use, start the broker and wait until it serves."""
+    def launch(self, cluster_id: str | None = None) -> None:
+        """Format the storage on first use (under ``cluster_id``, or a new one) and start the
+        node; it serves once the quorum it belongs to has a leader (:meth:`wait_serving`)."""
         if port_open(self.port):
             raise KafkaSetupError(f"port {self.port} is taken: set KAFKA_PORT to another")
         server = self._config()
         if not (self.data_dir / "log" / "meta.properties").exists():
+            quorum = ["--standalone"] if self.voters is None else []
+            users = self.security.format_arguments() if self.security else []
             subprocess.run(
                 self._java(
                     "kafka.tools.StorageTool",
                     "format",
-                    "--standalone",
+                    *quorum,
                     "-t",
-                    _cluster_id(),
+                    cluster_id or _cluster_id(),
                     "-c",
                     str(server),
+                    *users,
                 ),
                 check=True,
                 stdout=subprocess.DEVNULL,
@@ -182,18 +225,108 @@ class KafkaNode:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def wait_serving(self, timeout_s: float = 90) -> None:
+        """Wait until the node accepts clients; KafkaSetupError if it exits or times out."""
         deadline = time.monotonic() + timeout_s
         while not port_open(self.port):
-            if self.process.poll() is not None:
+            if self.process is None or self.process.poll() is not None:
                 raise KafkaSetupError(f"Kafka exited; see {self.data_dir / 'server.log'}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise KafkaSetupError("Kafka did not start in time")
             time.sleep(0.2)
 
+    def start(self, timeout_s: float = 90) -> None:
+        """Format the storage on first use, start the node and wait until it serves."""
+        self.launch()
+        self.wait_serving(timeout_s)
+
     def stop(self, timeout_s: float = 30) -> None:
         """Stop the broker cleanly (SIGTERM), killing it only if it hangs."""
         stop_process(self.process, timeout_s)
+
+
+#: Partitions of each topic on a cluster, sized for a province (README, "Production
+#: topology"): peak events/s × headroom ÷ what one partition's consumer applies per second.
+CLUSTER_PARTITIONS = 12
+
+#: Node n of a cluster listens on node 1's ports plus NODE_PORT_STEP·(n−1).
+NODE_PORT_STEP = 100
+
+
+@dataclass
+class KafkaCluster:
+    """``size`` KRaft nodes on loopback: one (the laptop's default, plaintext) or a quorum of
+    three or more, each broker and controller, secured by SASL/SCRAM and ACLs."""
+
+    home: Path
+    data_dir: Path
+    size: int = 1
+    port: int = 9092
+    controller_port: int = 9093
+    external_port: int = 9094
+    nodes: list[KafkaNode] = field(default_factory=list)
+    security: ClusterSecurity | None = None
+
+    def __post_init__(self) -> None:
+        if self.size == 1:
+            self.nodes = [KafkaNode(self.home, self.data_dir, self.port, self.controller_port)]
+            return
+        if self.size < 3:
+            raise KafkaSetupError("a cluster is 1 node, or 3 or more (a quorum survives one loss)")
+        self.security = ClusterSecurity.load_or_create(self.data_dir / "security")
+        step = NODE_PORT_STEP
+        voters = ",".join(
+            f"{n + 1}@127.0.0.1:{self.controller_port + step * n}" for n in range(self.size)
+        )
+        self.nodes = [
+            KafkaNode(
+                self.home,
+                self.data_dir / f"node-{n + 1}",
+                self.port + step * n,
+                self.controller_port + step * n,
+                node_id=n + 1,
+                voters=voters,
+                security=self.security,
+                external_port=self.external_port + step * n,
+                heap="512m",
+            )
+            for n in range(self.size)
+        ]
+
+    @property
+    def replication_factor(self) -> int:
+        """Copies of each partition: 3 on a cluster (2 must be in sync to take a write)."""
+        return min(3, self.size)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every node's client listener."""
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    @property
+    def external_servers(self) -> str:
+        """Every node's TLS listener (integrators), as it advertises itself."""
+        return ",".join(f"localhost:{node.external_port}" for node in self.nodes)
+
+    def start(self, timeout_s: float = 120) -> None:
+        """Start every node (formatting new storage under one cluster id), then wait until
+        each serves: a node serves only once the quorum has a leader."""
+        cluster_id = _cluster_id()
+        try:
+            for node in self.nodes:
+                node.launch(cluster_id)
+            for node in self.nodes:
+                node.wait_serving(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
 
 
 def _cluster_id() -> str:

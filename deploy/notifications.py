@@ -20,12 +20,12 @@ from deploy.demo.sink import SinkClient
 from deploy.endpoints import KEYS
 from deploy.state import console, endpoints, errors, infrastructure_urls, read_state
 from shared.consumer import NOTIFICATION_ID_HEADER
-from shared.kafka import topic_partitions
-from shared.topics import dead_letter_topic
+from shared.kafka import client_options, topic_partitions
+from shared.topics import NOTIFICATION_RETRY_GROUP, dead_letter_topic
 
 app = typer.Typer(help="Messages to citizens: the delivery log, failures, the local sink.")
 
-RETRY_GROUP = "notification-retry"
+RETRY_GROUP = NOTIFICATION_RETRY_GROUP
 
 
 @dataclass
@@ -53,7 +53,7 @@ async def retry_dead_letters(
     failed and left alone (the service refuses to retry it twice)."""
     topic = dead_letter_topic("notification")
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_options(bootstrap),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -13,11 +14,17 @@ from pathlib import Path
 
 import httpx
 
-from deploy.kafka import KafkaNode
+from deploy.kafka import CLUSTER_PARTITIONS, KafkaCluster
+from deploy.kafka_acl import provision
+from deploy.kafka_security import ADMIN, OPERATOR
 from deploy.paths import REPO, env_port, free_port, port_open, stop_process
 from deploy.postgres import PostgresNode
+from shared.kafka import Kafka
 
 SERVICES = ("identity", "card", "activation", "notification")
+#: Replica n of a service listens on the service's port + REPLICA_PORT_STEP·n; the service's
+#: port is then a proxy that passes each connection to the next replica.
+REPLICA_PORT_STEP = 100
 DEFAULT_PORTS = {"identity": 8001, "card": 8002, "activation": 8003, "notification": 8004}
 
 
@@ -41,8 +48,26 @@ class Infrastructure:
 
     bootstrap_servers: str
     database_url: str
-    kafka: KafkaNode | None = None
+    kafka: KafkaCluster | None = None
     postgres: PostgresNode | None = None
+
+    def kafka_as(self, user: str) -> Kafka:
+        """How this process reaches Kafka as ``user``: the bootstrap list on a plaintext node,
+        the user's client settings on a secured cluster."""
+        if self.kafka is None or self.kafka.security is None:
+            return self.bootstrap_servers
+        return self.kafka.security.client_options(user, self.bootstrap_servers)
+
+    def kafka_env(self, user: str) -> dict[str, str]:
+        """What a process needs to reach a secured cluster as ``user`` and how it makes topics
+        there; nothing on a plaintext node."""
+        if self.kafka is None or self.kafka.security is None:
+            return {}
+        return {
+            **self.kafka.security.client_environment(user),
+            "SHEBAO_KAFKA_PARTITIONS": str(CLUSTER_PARTITIONS),
+            "SHEBAO_KAFKA_REPLICATION_FACTOR": str(self.kafka.replication_factor),
+        }
 
     def stop(self) -> None:
         """Stop what was started here (data is kept)."""
@@ -60,8 +85,12 @@ def start_infrastructure(
     controller_port: int,
     pg_port: int,
     use_environment: bool = True,
+    brokers: int = 1,
+    external_port: int = 9094,
 ) -> Infrastructure:
-    """Start Kafka unless KAFKA_BOOTSTRAP_SERVERS is set, PostgreSQL unless DATABASE_URL is."""
+    """Start Kafka unless KAFKA_BOOTSTRAP_SERVERS is set (one node, or a secured cluster of
+    ``brokers`` with the platform's topics and ACLs provisioned), PostgreSQL unless
+    DATABASE_URL is."""
     env_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") if use_environment else None
     env_db = os.environ.get("DATABASE_URL") if use_environment else None
     infra = Infrastructure(bootstrap_servers=env_kafka or "", database_url=env_db or "")
@@ -71,9 +100,19 @@ def start_infrastructure(
             infra.postgres.start()
             infra.database_url = infra.postgres.url
         if not env_kafka:
-            infra.kafka = KafkaNode(home, data_dir / "kafka", kafka_port, controller_port)
+            infra.kafka = KafkaCluster(
+                home, data_dir / "kafka", brokers, kafka_port, controller_port, external_port
+            )
             infra.kafka.start()
             infra.bootstrap_servers = infra.kafka.bootstrap_servers
+            if infra.kafka.security is not None:
+                asyncio.run(
+                    provision(
+                        infra.kafka.security.client_options(ADMIN, infra.bootstrap_servers),
+                        partitions=CLUSTER_PARTITIONS,
+                        replication_factor=infra.kafka.replication_factor,
+                    )
+                )
     except BaseException:
         infra.stop()
         raise
@@ -147,18 +186,38 @@ def service_process(
     *,
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    replica: int | None = None,
 ) -> ServiceProcess:
-    """A service process wired to the infrastructure (not started)."""
+    """A service process wired to the infrastructure (not started): the service, or its
+    replica number ``replica`` (named ``<service>-<n>``) on the service's port + 100·n."""
     port = port or env_port(f"{name.upper()}_PORT", DEFAULT_PORTS[name])
+    if replica is not None:
+        port += REPLICA_PORT_STEP * replica
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
         "DATABASE_URL": infra.database_url,
         f"{name.upper()}_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
+        **infra.kafka_env(name),
         **(extra_env or {}),
     }
-    return ServiceProcess(name, port, env, log_dir / f"{name}.log")
+    if replica is None:
+        return ServiceProcess(name, port, env, log_dir / f"{name}.log")
+    command = [sys.executable, "-m", f"services.{name}"]
+    label = f"{name}-{replica}"
+    return ServiceProcess(label, port, env, log_dir / f"{label}.log", command=command)
+
+
+def proxy_process(
+    name: str, port: int, replicas: list[ServiceProcess], log_dir: Path
+) -> ServiceProcess:
+    """The service's own port in front of its replicas (not started)."""
+    command = [sys.executable, "-m", "deploy.proxy", "--port", str(port)]
+    for replica in replicas:
+        command += ["--to", f"127.0.0.1:{replica.port}"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return ServiceProcess(name, port, env, log_dir / f"{name}-proxy.log", command=command)
 
 
 def console_process(
@@ -172,6 +231,7 @@ def console_process(
         "DATABASE_URL": infra.database_url,
         **{f"{name.upper()}_PORT": str(p) for name, p in ports.items()},
         "PYTHONUNBUFFERED": "1",
+        **infra.kafka_env(OPERATOR),
     }
     command = [sys.executable, "-m", "deploy.console", "--port", str(port)]
     return ServiceProcess("console", port, env, log_dir / "console.log", command=command)
@@ -204,9 +264,10 @@ class Stack:
     infra: Infrastructure
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
-    def start_services(self, log_dir: Path, timeout_s: float = 90) -> None:
+    def start_services(self, log_dir: Path, timeout_s: float = 90, replicas: int = 1) -> None:
         """Start the local sink unless NOTIFICATION_SMS_URL points at a real gateway, then
-        every service, then wait until each is ready."""
+        every service (``replicas`` processes of each behind a proxy on its port, when more
+        than one), then wait until each is ready."""
         notification_env: dict[str, str] = {}
         if not os.environ.get("NOTIFICATION_SMS_URL"):
             sink, notification_env = sink_process(log_dir)
@@ -214,17 +275,31 @@ class Stack:
             sink.start()
         for name in SERVICES:
             extra = notification_env if name == "notification" else None
-            proc = service_process(name, self.infra, log_dir, extra_env=extra)
-            self.services[name] = proc
-            proc.start()
+            if replicas == 1:
+                self.services[name] = service_process(name, self.infra, log_dir, extra_env=extra)
+                continue
+            group = [
+                service_process(name, self.infra, log_dir, extra_env=extra, replica=n)
+                for n in range(1, replicas + 1)
+            ]
+            port = env_port(f"{name.upper()}_PORT", DEFAULT_PORTS[name])
+            self.services |= {proc.name: proc for proc in group}
+            self.services[name] = proxy_process(name, port, group, log_dir)
+        for proc in self.services.values():
+            if proc.process is None:
+                proc.start()
         for proc in self.services.values():
             proc.wait_ready(timeout_s)
-        console = console_process(
-            self.infra, log_dir, {n: p.port for n, p in self.services.items()}
-        )
+        ports = {n: self.services[n].port for n in ("sink", *SERVICES) if n in self.services}
+        console = console_process(self.infra, log_dir, ports)
         self.services["console"] = console
         console.start()
         console.wait_ready(timeout_s)
+
+    @property
+    def replicas(self) -> dict[str, str]:
+        """Each replica's own address (empty with one process per service)."""
+        return {n: p.url for n, p in self.services.items() if n.rpartition("-")[2].isdigit()}
 
     def stop(self) -> None:
         """Stop the services, then the infrastructure."""

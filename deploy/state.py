@@ -104,4 +104,18 @@ def infrastructure_urls() -> tuple[str, str]:
         or state.get("kafka")
         or f"127.0.0.1:{env_port('KAFKA_PORT', 9092)}"
     )
+    if state.get("kafka_security") and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        _connect_as_operator(Path(state["kafka_security"]))
     return database_url, bootstrap
+
+
+def _connect_as_operator(security_dir: Path) -> None:
+    """The local secured cluster: this command connects as its operator user (unless the
+    environment names a user of its own)."""
+    if os.environ.get("KAFKA_SASL_USERNAME"):
+        return
+    from deploy.kafka_security import OPERATOR, ClusterSecurity
+    from shared.kafka import kafka_security
+
+    os.environ.update(ClusterSecurity.load_or_create(security_dir).client_environment(OPERATOR))
+    kafka_security.cache_clear()

@@ -65,13 +65,13 @@ def parts_of(stack: Stack) -> dict[str, Part]:
             pid=lambda: _postgres_pid(pgdata),
         )
     kafka = stack.infra.kafka
-    if kafka is not None:
-        parts["kafka"] = Part(
-            "kafka",
-            running=lambda: kafka.process is not None and kafka.process.poll() is None,
-            start=kafka.start,
-            stop=kafka.stop,
-            pid=lambda: kafka.process.pid if kafka.process else None,
+    for node in kafka.nodes if kafka is not None else []:
+        parts[node.name] = Part(
+            node.name,
+            running=lambda n=node: n.process is not None and n.process.poll() is None,  # type: ignore[misc]
+            start=node.start,
+            stop=node.stop,
+            pid=lambda n=node: n.process.pid if n.process else None,  # type: ignore[misc]
         )
     for name, proc in stack.services.items():
         parts[name] = Part(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from aiokafka.structs import ConsumerRecord
+from faststream.security import BaseSecurity, SASLScram512
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import all_topics
 
@@ -24,17 +31,84 @@ DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
 DEAD_LETTER_TOPIC_CONFIG = {**LOG_TOPIC_CONFIG, "max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}
 
 
+#: Where Kafka is: a bootstrap list (this process's own credentials apply, see KafkaSecurity),
+#: or aiokafka's whole client settings (another principal's).
+Kafka = str | Mapping[str, Any]
+
+
+class KafkaSecurity(BaseSettings):
+    """How this process authenticates to Kafka: as no one (the laptop's plaintext node) or as
+    its own SASL/SCRAM-SHA-512 user, over TLS when the listener asks for it."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
+
+    protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
+    ca_file: Path | None = Field(
+        None,
+        validation_alias="KAFKA_SSL_CAFILE",
+        description="The CA that signed the brokers' certificates (SASL_SSL); unset, the system's.",
+    )
+
+    @model_validator(mode="after")
+    def _credentials(self) -> KafkaSecurity:
+        if self.protocol != "PLAINTEXT" and not (self.username and self.password):
+            raise ValueError(f"{self.protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        return self
+
+    def faststream(self) -> BaseSecurity | None:
+        """The same, as FastStream's broker takes it."""
+        if self.protocol == "PLAINTEXT" or self.username is None or self.password is None:
+            return None
+        tls = self.protocol == "SASL_SSL"
+        context = ssl.create_default_context(cafile=self.ca_file) if tls else None
+        return SASLScram512(
+            self.username, self.password.get_secret_value(), ssl_context=context, use_ssl=tls
+        )
+
+    def options(self) -> dict[str, Any]:
+        """The same, as aiokafka's clients take it."""
+        from faststream.kafka.security import parse_security
+
+        return parse_security(self.faststream())
+
+
+@functools.cache
+def kafka_security() -> KafkaSecurity:
+    """This process's Kafka credentials (read once from its environment)."""
+    return KafkaSecurity()
+
+
+def client_options(kafka: Kafka) -> dict[str, Any]:
+    """aiokafka client settings: a bootstrap list with this process's credentials, or the
+    settings given."""
+    if isinstance(kafka, str):
+        return {"bootstrap_servers": kafka, **kafka_security().options()}
+    return dict(kafka)
+
+
+class TopicsNotCreated(RuntimeError):
+    """Kafka refused to create platform topics (too few brokers for the replication factor, or
+    a principal that may not: on a secured cluster the admin provisions them)."""
+
+    def __init__(self, refused: dict[str, str]) -> None:
+        said = "; ".join(f"{t}: {why}" for t, why in refused.items())
+        super().__init__(f"Kafka refused to create topics: {said}")
+        self.refused = refused
+
+
 def topic_config(topic: str) -> dict[str, str]:
     """The configuration a platform topic is created with."""
     return DEAD_LETTER_TOPIC_CONFIG if topic.endswith(".dead-letter") else LOG_TOPIC_CONFIG
 
 
-async def ensure_topics(
-    bootstrap_servers: str, *, partitions: int, replication_factor: int
-) -> list[str]:
+async def ensure_topics(kafka: Kafka, *, partitions: int, replication_factor: int) -> list[str]:
     """Create every platform topic that does not exist yet; return the ones created."""
     return await create_topics(
-        bootstrap_servers,
+        kafka,
         all_topics(),
         partitions=partitions,
         replication_factor=replication_factor,
@@ -42,10 +116,10 @@ async def ensure_topics(
 
 
 async def create_topics(
-    bootstrap_servers: str, topics: list[str], *, partitions: int, replication_factor: int
+    kafka: Kafka, topics: list[str], *, partitions: int, replication_factor: int
 ) -> list[str]:
     """Create those of ``topics`` that do not exist yet (kept forever); return them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -55,31 +129,42 @@ async def create_topics(
                 NewTopic(t, partitions, replication_factor, topic_configs=topic_config(t))
                 for t in missing
             ]
-            with contextlib.suppress(TopicAlreadyExistsError):  # another service was first
-                await admin.create_topics(new)
+            response = await admin.create_topics(new)
+            refused = {
+                topic: f"{' '.join(str(m) for m in said[:1] if m)} (error {code})".strip()
+                for topic, code, *said in response.topic_errors
+                if code not in (0, TopicAlreadyExistsError.errno)  # another service was first
+            }
+            if refused:
+                raise TopicsNotCreated(refused)
             log.info("topics_created", topics=missing)
         # Dead-letter topics made before they took large records get the whole configuration
-        # again (alter_configs replaces a topic's dynamic configuration as one).
+        # again (alter_configs replaces a topic's dynamic configuration as one). On a secured
+        # cluster the admin provisions topics and a service may not alter them: kept as made.
         older = [t for t in topics if t in existing and t.endswith(".dead-letter")]
         if older:
-            await admin.alter_configs(
+            responses = await admin.alter_configs(
                 [
                     ConfigResource(ConfigResourceType.TOPIC, t, configs=DEAD_LETTER_TOPIC_CONFIG)
                     for t in older
                 ]
             )
+            said = [r for response in responses for r in response.resources]
+            for code, _message, _type, topic in said:
+                if code not in (0, TopicAuthorizationFailedError.errno):
+                    log.warning("topic_config_refused", topic=topic, code=code)
         return missing
     finally:
         await admin.close()
 
 
 def idempotent_producer(
-    bootstrap_servers: str, client_id: str, *, transactional_id: str | None = None
+    kafka: Kafka, client_id: str, *, transactional_id: str | None = None
 ) -> AIOKafkaProducer:
     """A producer that never duplicates or reorders within a partition (acks=all, idempotent);
     with a ``transactional_id``, one at a time: starting another with the same id fences it."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **client_options(kafka),
         client_id=client_id,
         transactional_id=transactional_id,
         enable_idempotence=True,
@@ -91,9 +176,9 @@ def idempotent_producer(
     )
 
 
-async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
+async def topic_partitions(kafka: Kafka, topic: str) -> list[int]:
     """A topic's partition numbers."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -103,15 +188,13 @@ async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
 
 
 async def read_topic(
-    bootstrap_servers: str, topic: str, *, committed_only: bool = False
+    kafka: Kafka, topic: str, *, committed_only: bool = False
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` from offset zero to its end now (no consumer group);
     ``committed_only`` leaves out what transactions wrote and did not commit."""
-    partitions = [
-        TopicPartition(topic, p) for p in await topic_partitions(bootstrap_servers, topic)
-    ]
+    partitions = [TopicPartition(topic, p) for p in await topic_partitions(kafka, topic)]
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **client_options(kafka),
         enable_auto_commit=False,
         isolation_level="read_committed" if committed_only else "read_uncommitted",
     )

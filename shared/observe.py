@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Gauge
 
 from shared.db import Connection
+from shared.kafka import client_options
 
 log = structlog.get_logger()
 
@@ -95,10 +96,10 @@ class Sampler:
 
     async def _sample_lag(self, group: str) -> None:
         if self._kafka is None:
-            self._kafka = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+            self._kafka = AIOKafkaAdminClient(**client_options(self.bootstrap_servers))
             await self._kafka.start()
         if self._ends is None:
-            self._ends = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers)
+            self._ends = AIOKafkaConsumer(**client_options(self.bootstrap_servers))
             await self._ends.start()
         described = await self._kafka.describe_topics(list(self.topics))
         partitions = [

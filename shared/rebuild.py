@@ -16,6 +16,7 @@ from shared.consumer import ForeignFeed, PoisonMessageError, apply_new, is_redri
 from shared.contracts import EventPayload
 from shared.db import Connection
 from shared.envelope import Envelope
+from shared.kafka import client_options
 from shared.topics import dead_letter_topic
 
 ApplyOwn = Callable[[Connection, Envelope], Awaitable[None]]
@@ -137,7 +138,7 @@ async def _replay_topics(
     # Without a group, subscribing assigns every partition at start, from the earliest offset.
     consumer = AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=bootstrap_servers,
+        **client_options(bootstrap_servers),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaError
 
 from shared.db import DATABASE_FAULTS, Connection
 from shared.envelope import record_headers
+from shared.kafka import client_options
 from shared.metrics import EVENTS_PUBLISHED
 
 log = structlog.get_logger(__name__)
@@ -133,7 +134,7 @@ class OutboxRelay:
     async def _tail_event_ids(self, topics: set[str]) -> set[str]:
         """The event ids of the last ``batch_size`` records of each partition of ``topics``."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False
+            **client_options(self.bootstrap_servers), enable_auto_commit=False
         )
         await consumer.start()
         try:

@@ -24,6 +24,9 @@ CONSUMED_TOPICS: Final[dict[str, tuple[str, ...]]] = {
     "notification": (IDENTITY_EVENTS, CARD_EVENTS, ACTIVATION_EVENTS),
 }
 
+#: The group `shebao notifications retry` reads the notification dead letters under.
+NOTIFICATION_RETRY_GROUP: Final = "notification-retry"
+
 
 def dead_letter_topic(group: str) -> str:
     """The dead-letter topic of a consumer group, e.g. ``notification.dead-letter``."""

@@ -9,11 +9,11 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 
 from shared.envelope import Envelope
-from shared.kafka import read_topic
+from shared.kafka import Kafka, read_topic
 from shared.topics import EVENTS_TOPIC
 
 
-async def read_events(bootstrap: str, topic: str) -> list[Envelope]:
+async def read_events(bootstrap: Kafka, topic: str) -> list[Envelope]:
     """Every event on ``topic`` from offset zero to its end now (records that are no
     envelope, put there by a test, are left out)."""
     events = []
@@ -26,7 +26,7 @@ async def read_events(bootstrap: str, topic: str) -> list[Envelope]:
 
 
 async def check_public_log(
-    bootstrap: str, stored_events: Callable[[str], Awaitable[int]], timeout_s: float = 120
+    bootstrap: Kafka, stored_events: Callable[[str], Awaitable[int]], timeout_s: float = 120
 ) -> dict[str, int]:
     """Each service's topic against its event store (waiting for the relays to catch up);
     events per topic."""

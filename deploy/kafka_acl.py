@@ -1,0 +1,142 @@
+"""Who may do what on a secured cluster: each service writes only its own topic and reads only
+what it consumes, the operator reads everything and decides dead letters, an integrator reads
+the event topics under its own consumer groups; no one else produces. Provisioned by the
+brokers' admin, with the topics, before the services start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.admin import CreateAclsRequest_v1
+from aiokafka.protocol.api import Request
+
+from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
+from shared.kafka import create_topics
+from shared.topics import (
+    CONSUMED_TOPICS,
+    EVENTS_TOPIC,
+    NOTIFICATION_RETRY_GROUP,
+    all_topics,
+    dead_letter_topic,
+)
+
+
+class Resource(IntEnum):
+    """Kafka's resource types (the numbers its protocol uses)."""
+
+    TOPIC = 2
+    GROUP = 3
+    TRANSACTIONAL_ID = 5
+
+
+class Pattern(IntEnum):
+    """How a resource name matches: exactly, or as a prefix."""
+
+    LITERAL = 3
+    PREFIXED = 4
+
+
+class Op(IntEnum):
+    """Kafka's operations (the numbers its protocol uses)."""
+
+    READ = 3
+    WRITE = 4
+    DESCRIBE = 8
+    DESCRIBE_CONFIGS = 10
+
+
+_ALLOW = 3
+
+
+@dataclass(frozen=True, order=True)
+class Acl:
+    """One permission: ``principal`` may ``op`` on the resource."""
+
+    principal: str
+    resource: Resource
+    name: str
+    op: Op
+    pattern: Pattern = Pattern.LITERAL
+
+
+def _grant(user: str, resource: Resource, names: list[str], *ops: Op) -> list[Acl]:
+    return [Acl(f"User:{user}", resource, name, op) for name in names for op in ops]
+
+
+def integrator_group_prefix(user: str) -> str:
+    """The consumer groups an integrator reads under: ``integrator-bank`` →
+    ``integrator.bank.`` (the guide's ``integrator.<org>.<purpose>``)."""
+    return user.replace("-", ".", 1) + "."
+
+
+def acl_plan(integrators: tuple[str, ...] = (DEMO_INTEGRATOR,)) -> list[Acl]:
+    """Every ACL of the platform, from the topic contract (shared.topics)."""
+    topics = all_topics()
+    acls: list[Acl] = []
+    for service, consumed in CONSUMED_TOPICS.items():
+        own, parked = EVENTS_TOPIC[service], dead_letter_topic(service)
+        # Seeing every platform topic lets a service check they exist; it reads none of them.
+        acls += _grant(service, Resource.TOPIC, topics, Op.DESCRIBE)
+        # Its relay writes its events and reads them back to reconcile; its consumer parks
+        # what it cannot apply and reads redriven records back.
+        acls += _grant(service, Resource.TOPIC, [own, parked], Op.WRITE, Op.READ)
+        acls += _grant(service, Resource.TOPIC, list(consumed), Op.READ)
+        acls += _grant(service, Resource.GROUP, [service], Op.READ, Op.DESCRIBE)
+    acls += _grant(OPERATOR, Resource.TOPIC, topics, Op.READ, Op.DESCRIBE, Op.DESCRIBE_CONFIGS)
+    acls += _grant(
+        OPERATOR, Resource.TOPIC, [dead_letter_topic(g) for g in CONSUMED_TOPICS], Op.WRITE
+    )
+    acls += _grant(OPERATOR, Resource.GROUP, list(CONSUMED_TOPICS), Op.DESCRIBE)
+    # `shebao notifications retry` reads the notification dead letters under its own group.
+    acls += _grant(OPERATOR, Resource.GROUP, [NOTIFICATION_RETRY_GROUP], Op.READ, Op.DESCRIBE)
+    decisions = [f"shebao-dead-letters-{g}" for g in CONSUMED_TOPICS]
+    acls += _grant(OPERATOR, Resource.TRANSACTIONAL_ID, decisions, Op.WRITE, Op.DESCRIBE)
+    for user in integrators:
+        acls += _grant(user, Resource.TOPIC, list(EVENTS_TOPIC.values()), Op.READ, Op.DESCRIBE)
+        acls += [
+            Acl(f"User:{user}", Resource.GROUP, integrator_group_prefix(user), op, Pattern.PREFIXED)
+            for op in (Op.READ, Op.DESCRIBE)
+        ]
+    return sorted(set(acls))
+
+
+class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
+    """CreateAcls with many ACLs in one request (aiokafka's own builder sends one)."""
+
+    API_KEY: ClassVar[int] = 30
+
+    def __init__(self, acls: list[Acl]) -> None:
+        self.acls = acls
+
+    def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
+        return request_struct_class(
+            [(a.resource, a.name, a.pattern, a.principal, "*", a.op, _ALLOW) for a in self.acls]
+        )
+
+
+class ProvisionError(RuntimeError):
+    """The cluster refused an ACL; the message names it."""
+
+
+async def provision(
+    options: dict[str, object], *, partitions: int, replication_factor: int
+) -> list[str]:
+    """As the cluster's admin (``options``: aiokafka client settings): create the platform's
+    topics and every ACL (both idempotent); return the topics created."""
+    created = await create_topics(
+        options, all_topics(), partitions=partitions, replication_factor=replication_factor
+    )
+    acls = acl_plan()
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        response = await admin._send_request(_CreateAcls(acls))
+    finally:
+        await admin.close()
+    for acl, (code, message) in zip(acls, response.creation_responses, strict=True):
+        if code:
+            raise ProvisionError(f"ACL refused ({code} {message}): {acl}")
+    return created

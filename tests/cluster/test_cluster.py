@@ -1,0 +1,333 @@
+"""The platform on a three-broker KRaft cluster with two processes of each service
+(``make cluster-test``), as ``shebao up --brokers 3 --replicas 2`` runs it: topics replicated
+three times, SASL/SCRAM and ACLs on every listener, TLS for integrators; journeys complete
+while a broker is killed, each service's replicas are restarted one by one and a replica is
+killed mid-batch, and afterwards nothing is lost, nothing is there twice and no one was told
+anything twice.
+
+Its own cluster, PostgreSQL and services on free loopback ports; bounded in time.
+
+    CLUSTER_JOURNEYS=40 make cluster-test
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import random
+import signal
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
+
+from deploy.demo.citizens import fake_citizen
+from deploy.demo.journeys import Journey, run_journey
+from deploy.demo.sink import SinkClient
+from deploy.kafka import CLUSTER_PARTITIONS, NODE_PORT_STEP
+from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
+from deploy.paths import port_open, shebao_home
+from deploy.stack import REPLICA_PORT_STEP, SERVICES, Stack, start_infrastructure
+from deploy.supervisor import Supervisor
+from shared.db import create_pool
+from shared.kafka import KafkaSecurity
+from shared.rebuild import rebuild
+from shared.topics import CARD_EVENTS, EVENTS_TOPIC, all_topics
+from tests.e2e.harness import endpoints
+from tests.probe import check_public_log
+
+pytestmark = pytest.mark.cluster
+
+JOURNEYS = int(os.environ.get("CLUSTER_JOURNEYS", "24"))
+CONCURRENCY = int(os.environ.get("CLUSTER_CONCURRENCY", "4"))
+REPLICAS = 2
+TIME_LIMIT_S = 600
+
+
+def _free_base(step: int, count: int, rng: random.Random) -> int:
+    """A port p with p, p + step, … p + step·(count − 1) all free on loopback."""
+    for _ in range(200):
+        base = rng.randrange(20000, 40000)
+        if not any(port_open(base + step * n) for n in range(count)):
+            return base
+    raise RuntimeError("no free ports")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A secured three-broker cluster, PostgreSQL, the sink and two processes of each service
+    behind their proxies, as `shebao up --brokers 3 --replicas 2` starts them."""
+    data = tmp_path_factory.mktemp("cluster")
+    rng = random.Random()
+    brokers = [_free_base(NODE_PORT_STEP, 3, rng) for _ in range(3)]
+    with pytest.MonkeyPatch.context() as env:
+        for name in (*SERVICES, "sink", "sink_smtp", "console"):
+            port = _free_base(REPLICA_PORT_STEP, REPLICAS + 1, rng)
+            env.setenv(f"{name.upper()}_PORT", str(port))
+        env.delenv("NOTIFICATION_SMS_URL", raising=False)
+        infra = start_infrastructure(
+            shebao_home(),
+            data,
+            kafka_port=brokers[0],
+            controller_port=brokers[1],
+            external_port=brokers[2],
+            pg_port=_free_base(1, 1, rng),
+            use_environment=False,
+            brokers=3,
+        )
+        stack = Stack(infra)
+        try:
+            stack.start_services(data / "logs", replicas=REPLICAS)
+            yield stack
+        finally:
+            stack.stop()
+
+
+def _as(stack: Stack, user: str) -> dict[str, object]:
+    assert stack.infra.kafka is not None
+    assert stack.infra.kafka.security is not None
+    return stack.infra.kafka.security.client_options(user, stack.infra.bootstrap_servers)
+
+
+def _external(stack: Stack, user: str, password: str | None = None) -> dict[str, object]:
+    """A client of the TLS listener integrators reach, as ``user``."""
+    kafka = stack.infra.kafka
+    assert kafka is not None
+    assert kafka.security is not None
+    security = KafkaSecurity(
+        protocol="SASL_SSL",
+        username=user,
+        password=password or kafka.security.passwords[user],
+        ca_file=kafka.security.ca_file,
+    )
+    return {"bootstrap_servers": kafka.external_servers, **security.options()}
+
+
+async def _produce(options: dict[str, object], topic: str) -> None:
+    producer = AIOKafkaProducer(**options, request_timeout_ms=10000)  # type: ignore[arg-type]
+    try:
+        await producer.start()
+        await producer.send_and_wait(topic, b"{}", key=b"forged")
+    finally:
+        await producer.stop()
+
+
+async def test_topics_are_replicated_three_times_with_two_in_sync(stack: Stack) -> None:
+    admin = AIOKafkaAdminClient(**_as(stack, OPERATOR))  # type: ignore[arg-type]
+    await admin.start()
+    try:
+        described = await admin.describe_topics(all_topics())
+        configs = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t) for t in EVENTS_TOPIC.values()]
+        )
+    finally:
+        await admin.close()
+    for topic in described:
+        assert topic["error_code"] == 0, topic
+        assert len(topic["partitions"]) == CLUSTER_PARTITIONS, topic["topic"]
+        assert {len(p["replicas"]) for p in topic["partitions"]} == {3}, topic["topic"]
+        leaders = Counter(p["leader"] for p in topic["partitions"])
+        assert len(leaders) == 3, f"{topic['topic']}: leaders on {leaders}"
+    min_isr = {
+        name: value
+        for response in configs
+        for _code, _msg, _type, _topic, entries in response.resources
+        for name, value, *_ in entries
+        if name == "min.insync.replicas"
+    }
+    assert min_isr == {"min.insync.replicas": "2"}
+
+
+async def test_only_a_topics_owner_writes_it_and_integrators_only_read(stack: Stack) -> None:
+    # The card service writes card.events; notification, the operator and an integrator may
+    # not (a forged CardMailed would make the platform tell a citizen of a card that is not).
+    await _produce(_as(stack, "card"), CARD_EVENTS)
+    for user in ("notification", OPERATOR):
+        with pytest.raises(TopicAuthorizationFailedError):
+            await _produce(_as(stack, user), CARD_EVENTS)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _produce(_external(stack, DEMO_INTEGRATOR), CARD_EVENTS)
+    # No one without the cluster's credentials gets in at all: a wrong password, no SASL.
+    with pytest.raises(KafkaError):
+        await _produce(_external(stack, DEMO_INTEGRATOR, password="guessed-password"), CARD_EVENTS)
+    plaintext = {"bootstrap_servers": stack.infra.bootstrap_servers}
+    with pytest.raises((KafkaConnectionError, KafkaError)):
+        await asyncio.wait_for(_produce(plaintext, CARD_EVENTS), 30)
+
+    # The integrator reads every event topic over TLS under its own groups, not a service's.
+    consumer = AIOKafkaConsumer(
+        CARD_EVENTS,
+        **_external(stack, DEMO_INTEGRATOR),  # type: ignore[arg-type]
+        group_id="integrator.demo.letters",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=10000)
+        assert sum(len(b) for b in batches.values()) >= 1
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    stolen = AIOKafkaConsumer(
+        CARD_EVENTS,
+        **_external(stack, DEMO_INTEGRATOR),  # type: ignore[arg-type]
+        group_id="notification",
+        auto_offset_reset="earliest",
+    )
+    try:
+        with pytest.raises(GroupAuthorizationFailedError):
+            await stolen.start()
+    finally:
+        await stolen.stop()
+    # The TLS listener's certificate is checked: a client that trusts another CA is refused.
+    untrusted = _external(stack, DEMO_INTEGRATOR)
+    untrusted["ssl_context"] = ssl.create_default_context()
+    with pytest.raises((KafkaConnectionError, KafkaError)):
+        await asyncio.wait_for(_produce(untrusted, CARD_EVENTS), 30)
+
+
+class Turns:
+    """Kills and restarts parts through the stack's supervisor (in a thread), as `shebao`
+    does: a killed part comes back by itself, a restart is asked for by request file."""
+
+    def __init__(self, stack: Stack, requests: Path) -> None:
+        self.stack = stack
+        self.requests = requests
+        self.supervisor = Supervisor(stack, requests)
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.took: dict[str, float] = {}
+
+    def watch(self) -> None:
+        while not self.stopped.is_set():
+            with self.lock:
+                self.supervisor.tick()
+            time.sleep(0.2)
+
+    def kill(self, name: str) -> None:
+        part = self.supervisor.parts[name]
+        with self.lock:
+            pid, restarts = part.pid(), part.restarts
+            assert pid is not None, name
+            os.kill(pid, signal.SIGKILL)
+        self._until_back(name, restarts)
+
+    def restart(self, name: str) -> None:
+        part = self.supervisor.parts[name]
+        restarts = part.restarts
+        (self.requests / name).touch()
+        self._until_back(name, restarts)
+
+    def _until_back(self, name: str, restarts: int) -> None:
+        part = self.supervisor.parts[name]
+        started = time.monotonic()
+        while part.restarts == restarts or not self._answers(name):
+            if time.monotonic() - started > 180:
+                raise AssertionError(f"{name} did not come back")
+            time.sleep(0.2)
+        self.took[name] = round(time.monotonic() - started, 1)
+
+    def _answers(self, name: str) -> bool:
+        if not self.supervisor.parts[name].running():
+            return False
+        nodes = {n.name: n for n in self.stack.infra.kafka.nodes} if self.stack.infra.kafka else {}
+        if name in nodes:
+            return port_open(nodes[name].port)  # a broker that serves clients again
+        try:
+            url = self.stack.services[name].url
+            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+async def _stored(database_url: str, service: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        count: int = await conn.fetchval(f"SELECT count(*) FROM {service}.events")  # noqa: S608
+    finally:
+        await conn.close()
+    return count
+
+
+async def test_journeys_survive_a_broker_kill_rolling_restarts_and_a_replica_killed(
+    stack: Stack, tmp_path: Path
+) -> None:
+    urls = endpoints({n: p for n, p in stack.services.items() if n not in stack.replicas})
+    turns = Turns(stack, tmp_path / "restart")
+    watcher = threading.Thread(target=turns.watch, daemon=True)
+    watcher.start()
+    rng = random.Random(18)
+    citizens = [fake_citizen(rng) for _ in range(JOURNEYS)]
+    queue = list(range(JOURNEYS))
+    journeys: list[Journey] = []
+    started = time.monotonic()
+    try:
+        async with httpx.AsyncClient(timeout=60) as client:
+
+            async def worker() -> None:
+                while queue and time.monotonic() - started < TIME_LIMIT_S:
+                    citizen = citizens[queue.pop()]
+                    journeys.append(await run_journey(client, urls, citizen, timeout_s=300))
+
+            async def turbulence() -> None:
+                await asyncio.sleep(3)
+                await asyncio.to_thread(turns.kill, "kafka-2")  # a broker dies
+                for service in SERVICES:  # each service's replicas restarted one by one
+                    for n in range(1, REPLICAS + 1):
+                        await asyncio.to_thread(turns.restart, f"{service}-{n}")
+                await asyncio.to_thread(turns.kill, "card-1")  # a replica dies mid-batch
+
+            await asyncio.gather(turbulence(), *(worker() for _ in range(CONCURRENCY)))
+    finally:
+        turns.stopped.set()
+        watcher.join()
+    print(
+        f"\n{len(journeys)} journeys in {time.monotonic() - started:.0f}s on 3 brokers and"
+        f" {REPLICAS} replicas each; seconds until each part was back: {turns.took}"
+    )
+    assert len(journeys) == JOURNEYS, "the time limit ran out"
+    assert [j.failure for j in journeys if j.failure] == []
+
+    # Nothing lost, nothing twice, no stream out of order, on the log integrators read.
+    database, operator = stack.infra.database_url, _as(stack, OPERATOR)
+    counts = await check_public_log(operator, lambda service: _stored(database, service))
+    print(f"events per topic {counts}")
+
+    # Every citizen was told each thing once: application, mailing, activation.
+    sink = SinkClient(stack.services["sink"].url)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        sms = Counter(m["to"] for m in sink.messages("sms"))
+        if all(sms[c.phone] >= 3 for c in citizens):
+            break
+        await asyncio.sleep(1)
+    push = Counter(m["to"] for m in sink.messages("push"))
+    assert {c.phone: sms[c.phone] for c in citizens if sms[c.phone] != 3} == {}
+    assert {j.person_id: push[j.person_id] for j in journeys if push[j.person_id] != 3} == {}
+    assert sink.stats()["duplicates"] == {"sms": 0, "push": 0, "email": 0}
+
+    # Every service's state, rebuilt from the log, equals the live state.
+    for service in SERVICES:
+        pool = await create_pool(database, service, min_size=1, max_size=2)
+        try:
+            projection = importlib.import_module(f"services.{service}.app").projection()
+            report = await rebuild(pool, projection, operator, dry_run=True)
+        finally:
+            await pool.close()
+        assert report.matches, (service, report)
