@@ -5,16 +5,20 @@ brokers' admin, with the topics, before the services start."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
+import typer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest_v1
 from aiokafka.protocol.api import Request
 
 from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
-from shared.kafka import create_topics
+from shared.kafka import Kafka, client_options, create_topics, kafka_security
 from shared.topics import (
     CONSUMED_TOPICS,
     EVENTS_TOPIC,
@@ -122,17 +126,28 @@ class ProvisionError(RuntimeError):
 
 
 async def provision(
-    options: dict[str, object], *, partitions: int, replication_factor: int
+    kafka: Kafka,
+    *,
+    partitions: int,
+    replication_factor: int,
+    integrators: tuple[str, ...] = (DEMO_INTEGRATOR,),
+    wait_s: float = 0,
 ) -> list[str]:
-    """As the cluster's admin (``options``: aiokafka client settings): create the platform's
-    topics and every ACL (both idempotent); return the topics created."""
-    created = await create_topics(
-        options, all_topics(), partitions=partitions, replication_factor=replication_factor
-    )
-    acls = acl_plan()
-    admin = AIOKafkaAdminClient(**options)
+    """As the cluster's admin: create the platform's topics and every ACL (both idempotent),
+    once as many brokers as copies of a partition have joined (waiting up to ``wait_s``);
+    return the topics created."""
+    acls = acl_plan(integrators)
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
+        deadline = time.monotonic() + wait_s
+        while len((await admin.describe_cluster())["brokers"]) < replication_factor:
+            if time.monotonic() > deadline:
+                raise ProvisionError(f"fewer than {replication_factor} brokers joined")
+            await asyncio.sleep(1)
+        created = await create_topics(
+            kafka, all_topics(), partitions=partitions, replication_factor=replication_factor
+        )
         response = await admin._send_request(_CreateAcls(acls))
     finally:
         await admin.close()
@@ -140,3 +155,35 @@ async def provision(
         if code:
             raise ProvisionError(f"ACL refused ({code} {message}): {acl}")
     return created
+
+
+def main(
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of each topic.")] = 12,
+    replication_factor: Annotated[int, typer.Option(min=1, help="Copies of each.")] = 3,
+    integrator: Annotated[
+        list[str] | None, typer.Option(help="An integrator user (repeat): reads only.")
+    ] = None,
+    wait_s: Annotated[float, typer.Option(help="How long to wait for the brokers.")] = 300,
+) -> None:
+    """Provision a secured cluster (compose's kafka-provision job): the platform's topics and
+    ACLs, as the admin user of the environment (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SASL_*);
+    with SHEBAO_ENV=production, only with an admin password of its own."""
+    if os.environ.get("SHEBAO_ENV") == "production":
+        try:
+            kafka_security().check_production()
+        except ValueError as refused:
+            raise SystemExit(f"refused to start: {refused}") from None
+    created = asyncio.run(
+        provision(
+            os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            partitions=partitions,
+            replication_factor=replication_factor,
+            integrators=tuple(integrator or ()),
+            wait_s=wait_s,
+        )
+    )
+    print(f"topics created: {', '.join(created) or 'none (all there)'}; ACLs in place")
+
+
+if __name__ == "__main__":
+    typer.run(main)

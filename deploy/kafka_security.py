@@ -11,7 +11,9 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,8 +54,7 @@ class ClusterSecurity:
         else:
             passwords = {user: secrets.token_urlsafe(24) for user in USERS}
             _write_private(path, json.dumps(passwords, indent=2))
-        if not (directory / "server.pem").exists():
-            _make_certificates(directory, ("localhost", "127.0.0.1", *hosts))
+        ensure_certificates(directory, hosts)
         return cls(directory, passwords)
 
     @property
@@ -119,6 +120,13 @@ class ClusterSecurity:
         return props
 
 
+def ensure_certificates(directory: Path, hosts: tuple[str, ...] = ()) -> None:
+    """A CA (ca.pem) and the brokers' key and certificate (server.pem) for localhost,
+    127.0.0.1 and ``hosts``, unless there are some already (an operator's own are kept)."""
+    if not (directory / "server.pem").exists():
+        _make_certificates(directory, ("localhost", "127.0.0.1", *hosts))
+
+
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -168,3 +176,26 @@ def _make_certificates(directory: Path, names: tuple[str, ...]) -> None:
     _write_private(
         directory / "server.pem", (key_pem + cert.public_bytes(pem) + ca.public_bytes(pem)).decode()
     )
+
+
+def main(
+    directory: Annotated[Path, typer.Option("--dir", help="Where ca.pem and server.pem go.")],
+    host: Annotated[
+        list[str] | None, typer.Option(help="A name the brokers are reached by (repeat).")
+    ] = None,
+    owner: Annotated[
+        int | None, typer.Option(help="The user id that must read server.pem (the broker's).")
+    ] = None,
+) -> None:
+    """Make the TLS files of the brokers' external listener once (compose's kafka-tls job),
+    and print the CA integrators trust."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ensure_certificates(directory, tuple(host or ()))
+    if owner is not None:
+        for name in ("ca.pem", "server.pem"):
+            os.chown(directory / name, owner, owner)
+    print((directory / "ca.pem").read_text(), end="")
+
+
+if __name__ == "__main__":
+    typer.run(main)

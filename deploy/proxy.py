@@ -3,8 +3,9 @@ replica in turn (every address a name resolves to, so compose's ``--scale`` work
 DNS); a replica that refuses is passed over. TCP only: HTTP, keep-alive and streaming pass
 through unchanged.
 
-    python -m deploy.proxy --port 8001 --to 127.0.0.1:8101 --to 127.0.0.1:8201
-    python -m deploy.proxy --port 8002 --to card:8002      (compose: every replica of card)
+    python -m deploy.proxy --route 8001=127.0.0.1:8101,127.0.0.1:8201
+    python -m deploy.proxy --route 8001=identity:8001 --route 8002=card:8002   (compose:
+        every replica of each, as compose's DNS names them)
 """
 
 from __future__ import annotations
@@ -95,21 +96,34 @@ async def serve(host: str, port: int, targets: list[tuple[str, int]]) -> None:
         await server.serve_forever()
 
 
-def _target(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise typer.BadParameter(f"{value!r} is not HOST:PORT")
-    return host, int(port)
+def _route(value: str) -> tuple[int, list[tuple[str, int]]]:
+    """``8001=identity:8001,other:8001`` → the port to listen on and its replicas."""
+    listen, _, targets = value.partition("=")
+    try:
+        replicas = []
+        for target in targets.split(","):
+            host, _, port = target.rpartition(":")
+            if not host:
+                raise ValueError(target)
+            replicas.append((host, int(port)))
+        return int(listen), replicas
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not PORT=HOST:PORT[,HOST:PORT…]") from None
+
+
+async def _serve_all(host: str, routes: list[tuple[int, list[tuple[str, int]]]]) -> None:
+    await asyncio.gather(*(serve(host, port, targets) for port, targets in routes))
 
 
 def main(
-    port: Annotated[int, typer.Option(help="Where clients connect.")],
-    to: Annotated[list[str], typer.Option(help="A replica, HOST:PORT (repeat).")],
+    route: Annotated[
+        list[str], typer.Option(help="PORT=HOST:PORT[,HOST:PORT…]: a port and its replicas.")
+    ],
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Pass each connection to the next replica."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(host, port, [_target(t) for t in to]))
+        asyncio.run(_serve_all(host, [_route(r) for r in route]))
 
 
 if __name__ == "__main__":

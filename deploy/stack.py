@@ -111,6 +111,7 @@ def start_infrastructure(
                         infra.kafka.security.client_options(ADMIN, infra.bootstrap_servers),
                         partitions=CLUSTER_PARTITIONS,
                         replication_factor=infra.kafka.replication_factor,
+                        wait_s=60,
                     )
                 )
     except BaseException:
@@ -213,9 +214,8 @@ def proxy_process(
     name: str, port: int, replicas: list[ServiceProcess], log_dir: Path
 ) -> ServiceProcess:
     """The service's own port in front of its replicas (not started)."""
-    command = [sys.executable, "-m", "deploy.proxy", "--port", str(port)]
-    for replica in replicas:
-        command += ["--to", f"127.0.0.1:{replica.port}"]
+    targets = ",".join(f"127.0.0.1:{replica.port}" for replica in replicas)
+    command = [sys.executable, "-m", "deploy.proxy", "--route", f"{port}={targets}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return ServiceProcess(name, port, env, log_dir / f"{name}-proxy.log", command=command)
 

@@ -36,6 +36,10 @@ DEAD_LETTER_TOPIC_CONFIG = {**LOG_TOPIC_CONFIG, "max.message.bytes": str(DEAD_LE
 Kafka = str | Mapping[str, Any]
 
 
+#: Compose's development Kafka passwords all start so: production refuses them.
+DEV_KAFKA_PASSWORD_PREFIX = "shebao-dev"  # noqa: S105 - what is refused
+
+
 class KafkaSecurity(BaseSettings):
     """How this process authenticates to Kafka: as no one (the laptop's plaintext node) or as
     its own SASL/SCRAM-SHA-512 user, over TLS when the listener asks for it."""
@@ -58,6 +62,20 @@ class KafkaSecurity(BaseSettings):
         if self.protocol != "PLAINTEXT" and not (self.username and self.password):
             raise ValueError(f"{self.protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         return self
+
+    def check_production(self) -> None:
+        """Production authenticates to Kafka with a password of its own (ValueError if not)."""
+        if self.protocol == "PLAINTEXT" or self.password is None:
+            raise ValueError(
+                "production needs KAFKA_SECURITY_PROTOCOL SASL_PLAINTEXT or SASL_SSL with the "
+                "service's own KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        password = self.password.get_secret_value()
+        if password.startswith(DEV_KAFKA_PASSWORD_PREFIX) or len(password) < 12:
+            raise ValueError(
+                "production needs a Kafka password of 12+ characters of its own (not compose's "
+                "development one)"
+            )
 
     def faststream(self) -> BaseSecurity | None:
         """The same, as FastStream's broker takes it."""

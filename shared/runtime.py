@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 from shared.consumer import ForeignFeed, InboxConsumer, subscribe
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.eventstore import EventStore
-from shared.kafka import ensure_topics, idempotent_producer, kafka_security
+from shared.kafka import ensure_topics, idempotent_producer
 from shared.metrics import EVENTS_PUBLISHED
 from shared.observe import Probe, Sampler
 from shared.relay import OutboxRelay
@@ -88,7 +88,7 @@ async def run_service(
             # A list: FastStream would take "a:1,b:2" for one host.
             settings.kafka_bootstrap_servers.split(","),
             client_id=f"shebao-{service}",
-            security=kafka_security().faststream(),
+            security=settings.kafka_security().faststream(),
             logger=logging.getLogger("faststream"),
             # Per-record "Received"/"Processed" lines cost more than the work at catch-up
             # speed: they are debug output; our consumer logs what matters.

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared import citizen
 from shared.facts import FactsKeys
 from shared.faults import Faults
+from shared.kafka import KafkaSecurity
 from shared.signing import PublicKeys
 
 Role = Literal[
@@ -88,6 +90,7 @@ class ServiceSettings(BaseSettings):
         "SHEBAO_FACTS_KEYS",
         "SHEBAO_MESSAGE_KEYS",
         "SHEBAO_CITIZEN_TOKEN_KEYS",
+        "KAFKA_SASL_PASSWORD",
     )
 
     environment: Environment = Field("development", validation_alias="SHEBAO_ENV")
@@ -97,6 +100,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
+    kafka_ssl_cafile: Path | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
     kafka_partitions: int = Field(6, ge=1, validation_alias="SHEBAO_KAFKA_PARTITIONS")
     kafka_replication_factor: int = Field(
         1, ge=1, validation_alias="SHEBAO_KAFKA_REPLICATION_FACTOR"
@@ -165,6 +174,7 @@ class ServiceSettings(BaseSettings):
         self.facts()  # refuses a malformed key, and in production a missing or development one
         self.citizen_keys()  # likewise
         self.messages()  # likewise
+        self.kafka_security()  # SASL without a user or password
         if self.environment == "production":
             weak = [k for k in self.api_keys if k.startswith("dev-") or len(k) < 24]
             if weak or not self.api_keys:
@@ -174,7 +184,17 @@ class ServiceSettings(BaseSettings):
             if self.fault_crash_after_commit:
                 raise ValueError("fault injection is for tests only")
             _check_database_password(self.database_url)
+            self.kafka_security().check_production()
         return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        """How this service authenticates to Kafka (a ValueError if it cannot)."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password,
+            ca_file=self.kafka_ssl_cafile,
+        )
 
     def faults(self) -> Faults:
         """The crash points armed in this process (crash tests only)."""

@@ -21,9 +21,10 @@ from pydantic import ValidationError
 from deploy.kafka import KAFKA_VERSION, POM
 from deploy.paths import REPO
 from shared.settings import ServiceSettings
-from shared.topics import all_topics
 
 APP_SERVICES = ("identity", "card", "activation", "notification")
+#: Compose's Kafka users, each with a password variable KAFKA_<USER>_PASSWORD.
+KAFKA_USERS = ("ADMIN", *(s.upper() for s in APP_SERVICES), "OPERATOR", "INTEGRATOR_DEMO")
 
 
 def compose_command() -> list[str]:
@@ -65,14 +66,24 @@ def resolved_compose() -> dict[str, Any]:
 def test_compose_file_is_valid_and_complete() -> None:
     services = resolved_compose()["services"]
     default = {name for name, service in services.items() if not service.get("profiles")}
-    assert default == {"kafka", "kafka-topics", "postgres", "sink", "console", *APP_SERVICES}
-    for name in ("kafka", "postgres", "sink", "console", *APP_SERVICES):
+    jobs = {"kafka-tls", "kafka-provision"}
+    assert default == {"kafka", *jobs, "postgres", "gateway", "sink", "console", *APP_SERVICES}
+    for name in ("kafka", "postgres", "gateway", "sink", "console", *APP_SERVICES):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
     for name in APP_SERVICES:
         depends = services[name]["depends_on"]
         assert depends["postgres"]["condition"] == "service_healthy"
-        assert depends["kafka-topics"]["condition"] == "service_completed_successfully"
-    assert services["kafka-topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+        assert depends["kafka-provision"]["condition"] == "service_completed_successfully"
+        # No fixed host port: `--scale` works, the gateway publishes each service's port.
+        assert "ports" not in services[name], name
+    assert services["kafka-provision"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    for broker in ("kafka", "kafka-2", "kafka-3"):
+        tls = services[broker]["depends_on"]["kafka-tls"]["condition"]
+        assert tls == "service_completed_successfully", broker
+    assert {n for n, s in services.items() if "cluster" in s.get("profiles", [])} == {
+        "kafka-2",
+        "kafka-3",
+    }
 
 
 def test_official_images_by_default_and_every_container_restarts() -> None:
@@ -83,17 +94,20 @@ def test_official_images_by_default_and_every_container_restarts() -> None:
         assert services[name]["restart"] == "unless-stopped", name
         # A stop lets the process finish (podman's compatible API would give it 0 s).
         assert services[name].get("stop_grace_period"), name
-    # Integrators on this host reach Kafka on loopback only (the listener has no security).
-    [published] = services["kafka"]["ports"]
-    # (docker-compose 1.x prints "127.0.0.1:9094:9094", `docker compose` a mapping)
-    host_ip = published.get("host_ip") if isinstance(published, dict) else published.split(":")[0]
-    assert host_ip == "127.0.0.1", published
+    # Integrators on this host reach Kafka's TLS listener, on loopback only.
+    for broker in ("kafka", "kafka-2", "kafka-3"):
+        [published] = services[broker]["ports"]
+        # (docker-compose 1.x prints "127.0.0.1:9094:9094", `docker compose` a mapping)
+        host_ip = (
+            published.get("host_ip") if isinstance(published, dict) else published.split(":")[0]
+        )
+        assert host_ip == "127.0.0.1", published
 
 
 def test_kafka_is_one_pinned_version_everywhere() -> None:
     services = resolved_compose()["services"]
     assert services["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
-    assert services["kafka-topics"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
+    assert services["kafka-2"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
     assert f"<kafka.version>{KAFKA_VERSION}</kafka.version>" in POM.read_text()
 
 
@@ -108,13 +122,36 @@ def test_every_command_the_compose_file_names_exists() -> None:
     assert importlib.util.find_spec(sink[2]) is not None
     notification = services["notification"]["environment"]
     assert notification["NOTIFICATION_SMS_URL"] == "http://sink:8025/sms"
-    script = " ".join(services["kafka-topics"]["command"])
-    loops = re.findall(r"for topic in (.*?); do(.*?)done", script, re.S)
-    created = [t for names, _ in loops for t in names.replace("\\", " ").split()]
-    assert created == all_topics()
-    for names, body in loops:  # dead letters take records larger than an events topic does
-        parks = "dead-letter" in names
-        assert ("max.message.bytes=4194304" in body) == parks, names
+    for job in ("kafka-tls", "kafka-provision", "gateway"):
+        command = services[job]["command"]
+        assert command[:2] == ["python", "-m"], job
+        assert importlib.util.find_spec(command[2]) is not None, command
+    kafka = services["kafka"]
+    assert kafka["entrypoint"] == ["/bin/bash", "/opt/shebao/kafka-run"]
+    mounted = {v["source"] if isinstance(v, dict) else v.split(":")[0] for v in kafka["volumes"]}
+    assert str(REPO / "deploy" / "images" / "kafka" / "run") in mounted
+
+
+def test_compose_kafka_is_secured_on_every_listener() -> None:
+    services = resolved_compose()["services"]
+    env = services["kafka"]["environment"]
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols == {
+        "CONTROLLER": "SASL_PLAINTEXT",
+        "INTERNAL": "SASL_PLAINTEXT",
+        "EXTERNAL": "SASL_SSL",
+    }
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_SUPER_USERS"] == "User:admin"
+    users = {k.removeprefix("SCRAM_USER_") for k in env if k.startswith("SCRAM_USER_")}
+    assert users == set(KAFKA_USERS)
+    for name in APP_SERVICES:
+        service = services[name]["environment"]
+        assert service["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert service["KAFKA_SASL_USERNAME"] == name
+        assert service["KAFKA_SASL_PASSWORD"] == env[f"SCRAM_USER_{name.upper()}"]
+    console = services["console"]["environment"]
+    assert console["KAFKA_SASL_USERNAME"] == "operator"
 
 
 def test_the_image_copies_what_exists() -> None:
@@ -151,6 +188,7 @@ def _production_environment() -> dict[str, str]:
         ),
         "ACTIVATION_PAYMENT_CODE_KEYS": json.dumps({"p1": key()}),
         "NOTIFICATION_CONTACT_KEY": key(),
+        **{f"KAFKA_{user}_PASSWORD": secrets.token_urlsafe(24) for user in KAFKA_USERS},
     }
 
 
@@ -183,7 +221,10 @@ def test_production_settings_reach_every_service_through_compose(
             assert settings().environment == "production", service
             for needed in settings.production_needs:
                 assert needed in env, f"compose does not pass {needed} to {service}"
-                shown = "POSTGRES_PASSWORD" if needed == "DATABASE_URL" else needed
+                shown = {
+                    "DATABASE_URL": "POSTGRES_PASSWORD",
+                    "KAFKA_SASL_PASSWORD": f"KAFKA_{service.upper()}_PASSWORD",
+                }.get(needed, needed)
                 assert f"`{shown}" in readme, f"README's production list lacks {shown}"
                 assert f"\n{shown}=" in example, f"production.env.example lacks {shown}"
                 if needed == "SHEBAO_ENV":

@@ -36,4 +36,7 @@ def production_secrets() -> dict[str, Any]:
         "SHEBAO_FACTS_KEYS": {"f1": base64.b64encode(os.urandom(32)).decode()},
         "SHEBAO_MESSAGE_KEYS": {"m1": base64.b64encode(os.urandom(32)).decode()},
         "SHEBAO_CITIZEN_TOKEN_KEYS": {"t1": public_b64(os.urandom(32))},
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": "identity",
+        "KAFKA_SASL_PASSWORD": "Kq8-long-enough-kafka-pw",
     }

@@ -39,6 +39,20 @@ def test_a_real_production_setting_starts() -> None:
     assert IdentitySettings(**identity_production()).environment == "production"
 
 
+@pytest.mark.parametrize(
+    "kafka",
+    [
+        {"KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"},  # no authentication at all
+        {"KAFKA_SASL_PASSWORD": "shebao-dev-kafka-identity"},  # compose's default
+        {"KAFKA_SASL_PASSWORD": "short"},
+        {"KAFKA_SASL_PASSWORD": None},
+    ],
+)
+def test_kafka_without_a_password_of_its_own_is_refused(kafka: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match=r"Kafka|KAFKA_SASL"):
+        ServiceSettings(**{**production_secrets(), **kafka})
+
+
 def test_the_development_face_key_is_refused_under_any_name() -> None:
     dev_key = public_key_b64(dev_provider_key())
     for providers in (
