@@ -11,6 +11,11 @@ from offset 0) changes nothing: the welcome letter for an activated card is writ
 
     python -m deploy.integrators.bank --bootstrap 127.0.0.1:9092 \\
         --database-url postgresql://postgres@127.0.0.1:55432/postgres
+
+On a secured cluster it reads as its own user over TLS, the password from the environment:
+
+    KAFKA_SASL_PASSWORD=... python -m deploy.integrators.bank --bootstrap localhost:9094 \\
+        --username integrator-demo --ca-file ca.pem --group integrator.demo.bank ...
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
+import ssl
 import time
 from typing import Any
 
@@ -133,6 +140,7 @@ async def run(
     group: str = GROUP,
     schema: str = "bank",
     until_idle_s: float | None = None,
+    security: dict[str, Any] | None = None,
 ) -> int:
     """Keep the bank's view until cancelled (or idle for ``until_idle_s``); events applied."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
@@ -148,6 +156,7 @@ async def run(
         auto_offset_reset="earliest",  # a new group starts from the first event
         enable_auto_commit=False,  # the offset moves only after our transaction
         isolation_level="read_committed",
+        **(security or {}),
     )
     await consumer.start()
     applied, idle_since = 0, time.monotonic()
@@ -174,7 +183,19 @@ def main() -> None:
     parser.add_argument("--group", default=GROUP)
     parser.add_argument("--schema", default="bank")
     parser.add_argument("--until-idle", type=float, default=None, help="stop after S idle s")
+    parser.add_argument("--username", help="SASL/SCRAM user (password: KAFKA_SASL_PASSWORD)")
+    parser.add_argument("--ca-file", help="TLS: the CA that signed the brokers' certificate")
     args = parser.parse_args()
+    security: dict[str, Any] = {}
+    if args.username:
+        security = {
+            "security_protocol": "SASL_SSL" if args.ca_file else "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": args.username,
+            "sasl_plain_password": os.environ.get("KAFKA_SASL_PASSWORD", ""),
+        }
+        if args.ca_file:
+            security["ssl_context"] = ssl.create_default_context(cafile=args.ca_file)
     try:
         applied = asyncio.run(
             run(
@@ -183,6 +204,7 @@ def main() -> None:
                 group=args.group,
                 schema=args.schema,
                 until_idle_s=args.until_idle,
+                security=security,
             )
         )
     except KeyboardInterrupt:

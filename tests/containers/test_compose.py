@@ -12,6 +12,7 @@ import asyncio
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,10 +27,14 @@ import pytest
 from deploy.demo.journeys import run_demo
 from deploy.endpoints import Endpoints
 from deploy.paths import REPO, free_port
+from shared.kafka import KafkaSecurity
 from tests.probe import check_public_log
 from tests.test_deploy import APP_SERVICES, compose_command
 
 pytestmark = pytest.mark.containers
+
+#: Compose's development Kafka passwords that are not shebao-dev-kafka-<user>.
+DEV_KAFKA_PASSWORDS = {"integrator-demo": "shebao-dev-kafka-integrator"}
 
 PORTS = (
     "IDENTITY_PORT",
@@ -65,9 +70,18 @@ class Deployment:
             url("SINK_PORT"),
         )
 
-    @property
-    def kafka(self) -> str:
-        return f"localhost:{self.port('KAFKA_EXTERNAL_PORT')}"
+    def kafka(self, user: str = "operator", password: str | None = None) -> dict[str, Any]:
+        """A client of Kafka's TLS listener on this host, as ``user`` (development passwords),
+        trusting the CA the kafka-tls job printed."""
+        logs = self.containers("kafka-tls")[0].logs().decode()
+        ca = logs[logs.index("-----BEGIN CERTIFICATE-----") :]
+        security = KafkaSecurity(
+            protocol="SASL_SSL",
+            username=user,
+            password=password or DEV_KAFKA_PASSWORDS.get(user, f"shebao-dev-kafka-{user}"),
+        ).options()
+        security["ssl_context"] = ssl.create_default_context(cadata=ca)
+        return {"bootstrap_servers": f"localhost:{self.port('KAFKA_EXTERNAL_PORT')}", **security}
 
     def compose(self, *args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -80,8 +94,9 @@ class Deployment:
             check=False,
         )
 
-    def container(self, service: str) -> Any:
-        [found] = self.engine.containers.list(
+    def containers(self, service: str) -> list[Any]:
+        """The service's containers (more than one when scaled)."""
+        found: list[Any] = self.engine.containers.list(
             all=True,
             filters={
                 "label": [
@@ -92,12 +107,21 @@ class Deployment:
         )
         return found
 
+    def container(self, service: str) -> Any:
+        [found] = self.containers(service)
+        return found
+
     def wait_healthy(self, services: tuple[str, ...], timeout_s: float = 300) -> None:
-        """Until every one of ``services`` is running and its healthcheck passes."""
+        """Until every container of each of ``services`` runs and its healthcheck passes."""
         deadline = time.monotonic() + timeout_s
         pending = list(services)
         while pending and time.monotonic() < deadline:
-            pending = [s for s in pending if _health(self.container(s)) != "healthy"]
+            pending = [
+                s
+                for s in pending
+                if not self.containers(s)
+                or any(_health(c) != "healthy" for c in self.containers(s))
+            ]
             time.sleep(1)
         assert not pending, f"not healthy after {timeout_s}s: {pending}"
 
@@ -139,8 +163,14 @@ def _health(container: Any) -> str:
     return str((state.get("Health") or state.get("Healthcheck") or {}).get("Status"))
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deploy(
+    tmp_path_factory: pytest.TempPathFactory,
+    settings: dict[str, str] | None = None,
+    up: tuple[str, ...] = (),
+    brokers: tuple[str, ...] = ("kafka",),
+) -> Iterator[Deployment]:
+    """A compose project on the engine, on free ports, with ``settings`` and ``up`` options;
+    taken down (volumes too) afterwards, its logs kept."""
     if not os.environ.get("DOCKER_HOST"):
         pytest.fail(
             "the compose test needs a container engine: run `make compose-test`, which sets one "
@@ -148,18 +178,25 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         )
     engine = docker.from_env(timeout=60)
     engine.ping()
-    ports = {name: str(free_port()) for name in (*PORTS, "KAFKA_EXTERNAL_PORT")}
+    external = ("KAFKA_EXTERNAL_PORT", "KAFKA_2_EXTERNAL_PORT", "KAFKA_3_EXTERNAL_PORT")
+    ports = {name: str(free_port()) for name in (*PORTS, *external)}
     project = f"shebao-ct-{secrets.token_hex(3)}"
-    deployed = Deployment(project, {**os.environ, **ports}, engine)
+    deployed = Deployment(project, {**os.environ, **ports, **(settings or {})}, engine)
     logs = tmp_path_factory.mktemp("compose") / "compose.log"
     try:
-        up = deployed.compose("up", "-d")
-        assert up.returncode == 0, up.stderr[-4000:]
-        deployed.wait_healthy(("kafka", "postgres", "sink", "console", *APP_SERVICES))
+        started = deployed.compose("up", "-d", *up)
+        assert started.returncode == 0, started.stderr[-4000:]
+        parts = ("postgres", "gateway", "sink", "console", *APP_SERVICES)
+        deployed.wait_healthy((*brokers, *parts))
         yield deployed
     finally:
         _keep_logs(deployed, logs)
         deployed.compose("down", "-v", "--timeout", "10", timeout_s=300)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    yield from deploy(tmp_path_factory)
 
 
 def _keep_logs(deployed: Deployment, path: Path) -> None:
@@ -183,7 +220,7 @@ async def test_compose_runs_the_journey_and_survives_crashes(deployment: Deploym
     after = await run_demo(deployment.endpoints, 10, seed=3)
     assert [j.failure for j in after if not j.completed] == []
     counts = await check_public_log(
-        deployment.kafka, lambda service: asyncio.to_thread(deployment.stored_events, service)
+        deployment.kafka(), lambda service: asyncio.to_thread(deployment.stored_events, service)
     )
     assert all(counts.values()), counts
     print(f"events per topic {counts}; journeys cut by the crashes: {len(cut)} of 20 {cut}")
