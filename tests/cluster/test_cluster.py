@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import random
 import signal
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -331,3 +334,25 @@ async def test_journeys_survive_a_broker_kill_rolling_restarts_and_a_replica_kil
         finally:
             await pool.close()
         assert report.matches, (service, report)
+
+
+def test_the_example_integrator_reads_over_tls_as_readme_says(stack: Stack) -> None:
+    # README: KAFKA_SASL_PASSWORD=... python -m deploy.integrators.bank --bootstrap
+    # localhost:9094 --username integrator-demo --ca-file .../ca.pem --group integrator.demo.bank
+    kafka = stack.infra.kafka
+    assert kafka is not None
+    assert kafka.security is not None
+    env = {**os.environ, "KAFKA_SASL_PASSWORD": kafka.security.passwords[DEMO_INTEGRATOR]}
+    command = [sys.executable, "-m", "deploy.integrators.bank"]
+    command += ["--bootstrap", kafka.external_servers.split(",")[0]]
+    command += ["--username", DEMO_INTEGRATOR, "--ca-file", str(kafka.security.ca_file)]
+    command += ["--group", "integrator.demo.bank", "--until-idle", "5"]
+    command += ["--database-url", stack.infra.database_url]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1])["applied"] > 0, done.stdout
+    # Under a group that is not its own, the same user reads nothing.
+    stolen = [*command[:-4], "--group", "card", "--until-idle", "5", *command[-2:]]
+    refused = subprocess.run(stolen, env=env, capture_output=True, text=True, timeout=180)
+    assert refused.returncode != 0
+    assert "GroupAuthorizationFailed" in refused.stderr, refused.stderr[-2000:]
