@@ -22,13 +22,17 @@ from typing import Annotated
 
 import typer
 
-from bench import consumers, es_library, journeys, spine
+from bench import consumers, es_library, journeys, scaling, spine
 from bench.common import RESULTS, Figure, infrastructure, percentile
 from bench.report import plots, table
-from deploy.stack import ServiceProcess, services_on_free_ports
+from deploy.kafka import CLUSTER_PARTITIONS
+from deploy.stack import SERVICES, ServiceProcess, services_on_free_ports
 
 THROUGHPUT_RATIO = {"appends": 0.70, "relay": 0.50, "consumer": 0.40}
-SECTIONS = ("spine", "consumers", "journeys", "memory")
+SECTIONS = ("spine", "consumers", "journeys", "memory", "scaling")
+#: A province's peak, on paper (README, "Production topology"): events/s on its busiest topic.
+PROVINCE_PEAK_EVENTS_PER_S = 3_000
+HEADROOM = 3
 
 
 @dataclass
@@ -214,6 +218,49 @@ def memory_figures(procs: dict[str, ServiceProcess], kafka: str, db: str, histor
     return report
 
 
+def scaling_figures(count: int, concurrency: int, events: int) -> Report:
+    """Journeys/s and events applied/s with 1, 2 and 4 processes of each service on a secured
+    three-broker cluster, each beside one process in the same run."""
+    report = Report()
+    results = scaling.run(count, concurrency, events)
+    one = results[0]
+    for result in results:
+        report.figures.append(
+            Figure(
+                f"journeys/s, {result.replicas} process(es) of each service, 3 brokers"
+                f" (SASL, RF 3), concurrency {concurrency}",
+                result.journeys_per_s,
+                "journeys/s",
+                one.journeys_per_s,
+                "1 process of each, same run",
+                "measured",
+            )
+        )
+        report.figures.append(
+            Figure(
+                f"events applied/s over every service, {result.replicas} process(es) of each"
+                f" ({events:,} journey events)",
+                result.events_per_s,
+                "ev/s",
+                one.events_per_s,
+                "1 process of each, same run",
+                "measured",
+            )
+        )
+    per_partition = one.events_per_s / len(SERVICES)
+    needed = scaling.partitions_for(PROVINCE_PEAK_EVENTS_PER_S, per_partition, HEADROOM)
+    report.notes.append(
+        f"Partitions on paper: one process of a group applies about {per_partition:,.0f}"
+        f" ev/s here (all services' rate with one process each, {one.events_per_s:,.0f} ev/s,"
+        f" over {len(SERVICES)} groups), which bounds one partition (a group reads it"
+        f" with one process). A province's busiest topic at {PROVINCE_PEAK_EVENTS_PER_S:,}"
+        f" ev/s with {HEADROOM}x headroom needs ceil({PROVINCE_PEAK_EVENTS_PER_S:,} x"
+        f" {HEADROOM} / {per_partition:,.0f}) partitions, at least the cluster's"
+        f" {CLUSTER_PARTITIONS}: {needed}."
+    )
+    return report
+
+
 def main(
     commands: Annotated[int, typer.Option(min=100, help="Commands per append run.")] = 5000,
     concurrency: Annotated[int, typer.Option(min=1, max=64)] = 16,
@@ -229,6 +276,10 @@ def main(
         typer.Option(help=f"Run only these sections (repeatable): {', '.join(SECTIONS)}."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder of the report.")] = RESULTS,
+    scaling_journeys: Annotated[int, typer.Option(min=10, help="Journeys per replica count.")] = 40,
+    scaling_events: Annotated[
+        int, typer.Option(min=500, help="Journey events per replica count.")
+    ] = 6000,
 ) -> None:
     """Run every benchmark (or the sections named) and write the report."""
     sections = set(only or SECTIONS)
@@ -238,21 +289,26 @@ def main(
     report = Report()
     if sections & {"spine", "consumers"}:
         report.notes.append(f"Throughput rows are medians of {repeats} alternated runs.")
-    with infrastructure() as infra:
-        db, kafka = infra.database_url, infra.bootstrap_servers
-        if "spine" in sections:
-            report.add(spine_figures(db, kafka, commands, concurrency, repeats))
-        if "consumers" in sections:
-            report.add(consumer_figures(db, kafka, consumer_events, repeats))
-        if sections & {"journeys", "memory"}:
-            with (
-                tempfile.TemporaryDirectory(prefix="shebao-bench-logs-") as logs,
-                services_on_free_ports(infra, Path(logs)) as procs,
-            ):
-                if "journeys" in sections:
-                    report.add(end_to_end_figures(procs, kafka, journey_count, journey_concurrency))
-                if "memory" in sections:
-                    report.add(memory_figures(procs, kafka, db, history))
+    if sections - {"scaling"}:
+        with infrastructure() as infra:
+            db, kafka = infra.database_url, infra.bootstrap_servers
+            if "spine" in sections:
+                report.add(spine_figures(db, kafka, commands, concurrency, repeats))
+            if "consumers" in sections:
+                report.add(consumer_figures(db, kafka, consumer_events, repeats))
+            if sections & {"journeys", "memory"}:
+                with (
+                    tempfile.TemporaryDirectory(prefix="shebao-bench-logs-") as logs,
+                    services_on_free_ports(infra, Path(logs)) as procs,
+                ):
+                    if "journeys" in sections:
+                        report.add(
+                            end_to_end_figures(procs, kafka, journey_count, journey_concurrency)
+                        )
+                    if "memory" in sections:
+                        report.add(memory_figures(procs, kafka, db, history))
+    if "scaling" in sections:
+        report.add(scaling_figures(scaling_journeys, journey_concurrency, scaling_events))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     name = stamp if sections == set(SECTIONS) else f"{stamp}-{'-'.join(sorted(sections))}"
     out.mkdir(parents=True, exist_ok=True)
@@ -266,7 +322,8 @@ def main(
             f"`.venv/bin/python -m bench --commands {commands} --concurrency {concurrency}"
             f" --consumer-events {consumer_events} --journeys {journey_count}"
             f" --journey-concurrency {journey_concurrency} --history {history}"
-            f" --repeats {repeats}{chosen}`"
+            f" --repeats {repeats} --scaling-journeys {scaling_journeys}"
+            f" --scaling-events {scaling_events}{chosen}`"
             f" on {platform.machine()} with {os.cpu_count()} cores (Kafka, PostgreSQL and the"
             f" services share them), {minutes:.1f} min. Every baseline was measured in this run.",
             "",

@@ -26,7 +26,7 @@ from shared import verified
 from shared.consumer import ForeignFeed, InboxConsumer, read_record, subscribe
 from shared.envelope import Envelope, record_headers
 from shared.eventstore import EventStore
-from shared.kafka import create_topics
+from shared.kafka import Kafka, client_options, create_topics
 from shared.rebuild import Projection, rebuild
 
 SERVICES_DIR = Path(__file__).parents[1] / "services"
@@ -77,9 +77,9 @@ def service_feeds() -> list[ServiceFeed]:
     ]
 
 
-async def publish(bootstrap: str, topic: str, envelopes: list[Envelope]) -> None:
+async def publish(kafka: Kafka, topic: str, envelopes: list[Envelope]) -> None:
     """Put the history on a topic (keyed by person, with the type headers)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks=1)
+    producer = AIOKafkaProducer(**client_options(kafka), linger_ms=10, acks=1)
     await producer.start()
     try:
         futures = [

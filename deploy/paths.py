@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 from pathlib import Path
@@ -28,6 +29,17 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def free_port_base(step: int, count: int) -> int:
+    """A port p with p, p + step, … p + step·(count − 1) all free on loopback (a cluster's
+    nodes, a service's replicas)."""
+    rng = random.SystemRandom()
+    for _ in range(500):
+        base = rng.randrange(20000, 60000 - step * count)
+        if not any(port_open(base + step * n) for n in range(count)):
+            return base
+    raise OSError("no free ports")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -301,10 +301,15 @@ class Stack:
         """Each replica's own address (empty with one process per service)."""
         return {n: p.url for n, p in self.services.items() if n.rpartition("-")[2].isdigit()}
 
-    def stop(self) -> None:
-        """Stop the services, then the infrastructure."""
+    def stop_services(self) -> None:
+        """Stop the services (the infrastructure runs on)."""
         for proc in reversed(list(self.services.values())):
             proc.stop()
+        self.services.clear()
+
+    def stop(self) -> None:
+        """Stop the services, then the infrastructure."""
+        self.stop_services()
         self.infra.stop()
 
 

@@ -45,7 +45,7 @@ from deploy.demo.journeys import Journey, run_journey
 from deploy.demo.sink import SinkClient
 from deploy.kafka import CLUSTER_PARTITIONS, NODE_PORT_STEP
 from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
-from deploy.paths import port_open, shebao_home
+from deploy.paths import free_port_base, port_open, shebao_home
 from deploy.stack import REPLICA_PORT_STEP, SERVICES, Stack, start_infrastructure
 from deploy.supervisor import Supervisor
 from shared.db import create_pool
@@ -63,25 +63,15 @@ REPLICAS = 2
 TIME_LIMIT_S = 600
 
 
-def _free_base(step: int, count: int, rng: random.Random) -> int:
-    """A port p with p, p + step, … p + step·(count − 1) all free on loopback."""
-    for _ in range(200):
-        base = rng.randrange(20000, 40000)
-        if not any(port_open(base + step * n) for n in range(count)):
-            return base
-    raise RuntimeError("no free ports")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A secured three-broker cluster, PostgreSQL, the sink and two processes of each service
     behind their proxies, as `shebao up --brokers 3 --replicas 2` starts them."""
     data = tmp_path_factory.mktemp("cluster")
-    rng = random.Random()
-    brokers = [_free_base(NODE_PORT_STEP, 3, rng) for _ in range(3)]
+    brokers = [free_port_base(NODE_PORT_STEP, 3) for _ in range(3)]
     with pytest.MonkeyPatch.context() as env:
         for name in (*SERVICES, "sink", "sink_smtp", "console"):
-            port = _free_base(REPLICA_PORT_STEP, REPLICAS + 1, rng)
+            port = free_port_base(REPLICA_PORT_STEP, REPLICAS + 1)
             env.setenv(f"{name.upper()}_PORT", str(port))
         env.delenv("NOTIFICATION_SMS_URL", raising=False)
         infra = start_infrastructure(
@@ -90,7 +80,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             kafka_port=brokers[0],
             controller_port=brokers[1],
             external_port=brokers[2],
-            pg_port=_free_base(1, 1, rng),
+            pg_port=free_port_base(1, 1),
             use_environment=False,
             brokers=3,
         )
