@@ -38,11 +38,19 @@ def status(
 def parts(state: dict[str, Any] | None) -> list[tuple[str, str, bool, str]]:
     """(component, address, healthy, what it says) for Kafka, PostgreSQL and each service."""
     rows: list[tuple[str, str, bool, str]] = []
-    for name, address in (("Kafka", kafka_address(state)), ("PostgreSQL", pg_address())):
+    _, bootstrap = infrastructure_urls()
+    brokers = bootstrap.split(",")
+    kafka = (
+        [("Kafka", brokers[0])]
+        if len(brokers) == 1
+        else [(f"Kafka node {n}", address) for n, address in enumerate(brokers, start=1)]
+    )
+    for name, address in (*kafka, ("PostgreSQL", pg_address())):
         host, port = address.rsplit(":", 1)
         reachable = port_open(int(port), host)
         rows.append((name, address, reachable, "up" if reachable else "down"))
-    for name, url in endpoints().all().items():
+    replicas = (state or {}).get("replicas", {})
+    for name, url in (*endpoints().all().items(), *replicas.items()):
         ok, detail = ready(url)
         rows.append((name, url, ok, detail))
     return rows

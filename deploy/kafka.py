@@ -249,7 +249,7 @@ class KafkaNode:
 
 #: Partitions of each topic on a cluster, sized for a province (README, "Production
 #: topology"): peak events/s × headroom ÷ what one partition's consumer applies per second.
-CLUSTER_PARTITIONS = 12
+CLUSTER_PARTITIONS = 24
 
 #: Node n of a cluster listens on node 1's ports plus NODE_PORT_STEP·(n−1).
 NODE_PORT_STEP = 100

@@ -158,7 +158,7 @@ async def provision(
 
 
 def main(
-    partitions: Annotated[int, typer.Option(min=1, help="Partitions of each topic.")] = 12,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of each topic.")] = 24,
     replication_factor: Annotated[int, typer.Option(min=1, help="Copies of each.")] = 3,
     integrator: Annotated[
         list[str] | None, typer.Option(help="An integrator user (repeat): reads only.")
