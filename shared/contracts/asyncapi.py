@@ -68,6 +68,7 @@ def enrich(data: dict[str, Any], real: dict[str, dict[str, Any]]) -> dict[str, A
     """What FastStream does not say: where the brokers are, the record key and headers, where
     the correlation id is, and a real record of each event."""
     data["servers"] = SERVERS
+    data["components"]["securitySchemes"] = SECURITY_SCHEMES
     for channel in data["channels"].values():
         channel.pop("servers", None)  # every channel is on every server
         channel.get("bindings", {}).get("kafka", {})["bindingVersion"] = "0.5.0"
@@ -111,16 +112,29 @@ SERVERS: dict[str, Any] = {
         "protocol": "kafka",
         "description": "The local stack (make up): plaintext on loopback, KAFKA_PORT.",
     },
-    "compose": {
+    "cluster": {
         "host": "localhost:9094",
-        "protocol": "kafka",
-        "description": "docker compose's listener for clients on its host, KAFKA_EXTERNAL_PORT.",
+        "protocol": "kafka-secure",
+        "description": "The local three-broker cluster (shebao up --brokers 3) and docker compose:"
+        " the listener for integrators on their host (KAFKA_EXTERNAL_PORT; the other brokers"
+        " on +100, +200 locally, KAFKA_2_/KAFKA_3_EXTERNAL_PORT in compose), TLS with the"
+        " deployment's CA, each integrator its own SCRAM user reading under its own groups.",
+        "security": [{"$ref": "#/components/securitySchemes/scram"}],
     },
     "compose-internal": {
         "host": "kafka:9092",
         "protocol": "kafka",
-        "description": "Inside the compose network (the services' own listener).",
+        "description": "Inside the compose network (the services' own listener), SASL over"
+        " plaintext.",
+        "security": [{"$ref": "#/components/securitySchemes/scram"}],
     },
+}
+SECURITY_SCHEMES: dict[str, Any] = {
+    "scram": {
+        "type": "scramSha512",
+        "description": "SASL/SCRAM-SHA-512: a user per service and per integrator; ACLs let"
+        " an integrator read the event topics under its own consumer groups, never write.",
+    }
 }
 KEY: dict[str, Any] = {
     "type": "string",
