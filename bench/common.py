@@ -11,7 +11,8 @@ from pathlib import Path
 
 import asyncpg
 
-from deploy.paths import free_port, shebao_home
+from deploy.kafka import NODE_PORT_STEP
+from deploy.paths import free_port, free_port_base, shebao_home
 from deploy.stack import Infrastructure, start_infrastructure
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 
@@ -19,15 +20,20 @@ RESULTS = Path(__file__).parent / "results"
 
 
 @contextlib.contextmanager
-def infrastructure() -> Iterator[Infrastructure]:
-    """The environment's Kafka and PostgreSQL, else the local stack on free ports."""
+def infrastructure(brokers: int = 1) -> Iterator[Infrastructure]:
+    """The environment's Kafka and PostgreSQL, else the local stack on free ports: one node,
+    or a secured cluster of ``brokers`` (never the environment's then)."""
     with tempfile.TemporaryDirectory(prefix="shebao-bench-") as tmp:
+        step = NODE_PORT_STEP
         infra = start_infrastructure(
             shebao_home(),
             Path(tmp),
-            kafka_port=free_port(),
-            controller_port=free_port(),
+            kafka_port=free_port_base(step, brokers),
+            controller_port=free_port_base(step, brokers),
+            external_port=free_port_base(step, brokers),
             pg_port=free_port(),
+            use_environment=brokers == 1,
+            brokers=brokers,
         )
         try:
             yield infra

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.common import infrastructure
 from bench.consumers import publish, service_feeds
 from bench.journeys import _journeys
 from bench.workload import envelopes_for
 from deploy.endpoints import Endpoints
-from deploy.kafka import CLUSTER_PARTITIONS, NODE_PORT_STEP
+from deploy.kafka import CLUSTER_PARTITIONS
 from deploy.kafka_security import ADMIN
-from deploy.paths import free_port_base, shebao_home
-from deploy.stack import REPLICA_PORT_STEP, SERVICES, Infrastructure, Stack, start_infrastructure
+from deploy.paths import free_port_base
+from deploy.stack import REPLICA_PORT_STEP, SERVICES, Infrastructure, Stack
 from shared.envelope import Envelope
 from shared.topics import EVENTS_TOPIC
 
@@ -40,26 +41,6 @@ class Scaled:
     journeys_per_s: float
     events_per_s: float
     applied: int
-
-
-@contextlib.contextmanager
-def cluster() -> Iterator[Infrastructure]:
-    """A secured three-broker cluster and PostgreSQL on free ports, in a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="shebao-bench-cluster-") as tmp:
-        infra = start_infrastructure(
-            shebao_home(),
-            Path(tmp),
-            kafka_port=free_port_base(NODE_PORT_STEP, 3),
-            controller_port=free_port_base(NODE_PORT_STEP, 3),
-            external_port=free_port_base(NODE_PORT_STEP, 3),
-            pg_port=free_port_base(1, 1),
-            use_environment=False,
-            brokers=3,
-        )
-        try:
-            yield infra
-        finally:
-            infra.stop()
 
 
 @contextlib.contextmanager
@@ -117,7 +98,10 @@ async def _events_applied_per_s(infra: Infrastructure, count: int, first_citizen
 def run(journeys: int, concurrency: int, events: int) -> list[Scaled]:
     """Each replica count in turn on one cluster: journeys/s, then events applied/s."""
     results = []
-    with cluster() as infra, tempfile.TemporaryDirectory(prefix="shebao-bench-logs-") as logs:
+    with (
+        infrastructure(brokers=3) as infra,
+        tempfile.TemporaryDirectory(prefix="shebao-bench-logs-") as logs,
+    ):
         for n, replicas in enumerate(REPLICAS):
             with _ports(replicas):
                 stack = Stack(infra)

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar
 
 import typer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.protocol.admin import CreateAclsRequest_v1
+from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
 from aiokafka.protocol.api import Request
 
 from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
@@ -53,6 +53,8 @@ class Op(IntEnum):
 
 
 _ALLOW = 3
+#: Matches every resource type, pattern, operation and permission in a filter.
+_ANY = 1
 
 
 @dataclass(frozen=True, order=True)
@@ -149,12 +151,33 @@ async def provision(
             kafka, all_topics(), partitions=partitions, replication_factor=replication_factor
         )
         response = await admin._send_request(_CreateAcls(acls))
+        for acl, (code, message) in zip(acls, response.creation_responses, strict=True):
+            if code:
+                raise ProvisionError(f"ACL refused ({code} {message}): {acl}")
+        await _until_every_broker_enforces(admin, len(acls), max(wait_s, 30))
     finally:
         await admin.close()
-    for acl, (code, message) in zip(acls, response.creation_responses, strict=True):
-        if code:
-            raise ProvisionError(f"ACL refused ({code} {message}): {acl}")
     return created
+
+
+async def _until_every_broker_enforces(
+    admin: AIOKafkaAdminClient, count: int, wait_s: float
+) -> None:
+    """ACLs reach each broker through the metadata log, a moment after the controller took
+    them: a service started before would be refused what it may do. Wait until every broker
+    holds at least ``count`` ACLs."""
+    brokers = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
+    everything = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)
+    deadline = time.monotonic() + wait_s
+    for broker in brokers:
+        while True:
+            response = await admin._send_request(everything, broker)
+            held = sum(len(resource[-1]) for resource in response.resources)
+            if held >= count:
+                break
+            if time.monotonic() > deadline:
+                raise ProvisionError(f"broker {broker} holds {held} of {count} ACLs")
+            await asyncio.sleep(0.2)
 
 
 def main(

@@ -33,13 +33,31 @@ def free_port() -> int:
 
 def free_port_base(step: int, count: int) -> int:
     """A port p with p, p + step, … p + step·(count − 1) all free on loopback (a cluster's
-    nodes, a service's replicas)."""
+    nodes, a service's replicas), below the range the kernel hands out to outgoing
+    connections (one of those could take a port before its listener binds it)."""
+    ceiling = _ephemeral_low() - step * count
     rng = random.SystemRandom()
     for _ in range(500):
-        base = rng.randrange(20000, 60000 - step * count)
-        if not any(port_open(base + step * n) for n in range(count)):
+        base = rng.randrange(10000, ceiling)
+        if all(_bindable(base + step * n) for n in range(count)):
             return base
     raise OSError("no free ports")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -13,22 +13,17 @@ Its own cluster, PostgreSQL and services on free loopback ports; bounded in time
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import random
-import signal
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -41,19 +36,15 @@ from aiokafka.errors import (
 )
 
 from deploy.demo.citizens import fake_citizen
-from deploy.demo.journeys import Journey, run_journey
-from deploy.demo.sink import SinkClient
 from deploy.kafka import CLUSTER_PARTITIONS, NODE_PORT_STEP
 from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
-from deploy.paths import free_port_base, port_open, shebao_home
+from deploy.paths import free_port_base, shebao_home
 from deploy.stack import REPLICA_PORT_STEP, SERVICES, Stack, start_infrastructure
-from deploy.supervisor import Supervisor
-from shared.db import create_pool
 from shared.kafka import KafkaSecurity
-from shared.rebuild import rebuild
 from shared.topics import CARD_EVENTS, EVENTS_TOPIC, all_topics
 from tests.e2e.harness import endpoints
 from tests.probe import check_public_log
+from tests.supervised import Turns, check_rebuilds, check_told_once, stored_events
 
 pytestmark = pytest.mark.cluster
 
@@ -195,101 +186,24 @@ async def test_only_a_topics_owner_writes_it_and_integrators_only_read(stack: St
         await asyncio.wait_for(_produce(untrusted, CARD_EVENTS), 30)
 
 
-class Turns:
-    """Kills and restarts parts through the stack's supervisor (in a thread), as `shebao`
-    does: a killed part comes back by itself, a restart is asked for by request file."""
-
-    def __init__(self, stack: Stack, requests: Path) -> None:
-        self.stack = stack
-        self.requests = requests
-        self.supervisor = Supervisor(stack, requests)
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.took: dict[str, float] = {}
-
-    def watch(self) -> None:
-        while not self.stopped.is_set():
-            with self.lock:
-                self.supervisor.tick()
-            time.sleep(0.2)
-
-    def kill(self, name: str) -> None:
-        part = self.supervisor.parts[name]
-        with self.lock:
-            pid, restarts = part.pid(), part.restarts
-            assert pid is not None, name
-            os.kill(pid, signal.SIGKILL)
-        self._until_back(name, restarts)
-
-    def restart(self, name: str) -> None:
-        part = self.supervisor.parts[name]
-        restarts = part.restarts
-        (self.requests / name).touch()
-        self._until_back(name, restarts)
-
-    def _until_back(self, name: str, restarts: int) -> None:
-        part = self.supervisor.parts[name]
-        started = time.monotonic()
-        while part.restarts == restarts or not self._answers(name):
-            if time.monotonic() - started > 180:
-                raise AssertionError(f"{name} did not come back")
-            time.sleep(0.2)
-        self.took[name] = round(time.monotonic() - started, 1)
-
-    def _answers(self, name: str) -> bool:
-        if not self.supervisor.parts[name].running():
-            return False
-        nodes = {n.name: n for n in self.stack.infra.kafka.nodes} if self.stack.infra.kafka else {}
-        if name in nodes:
-            return port_open(nodes[name].port)  # a broker that serves clients again
-        try:
-            url = self.stack.services[name].url
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-
-async def _stored(database_url: str, service: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        count: int = await conn.fetchval(f"SELECT count(*) FROM {service}.events")  # noqa: S608
-    finally:
-        await conn.close()
-    return count
-
-
 async def test_journeys_survive_a_broker_kill_rolling_restarts_and_a_replica_killed(
     stack: Stack, tmp_path: Path
 ) -> None:
     urls = endpoints({n: p for n, p in stack.services.items() if n not in stack.replicas})
     turns = Turns(stack, tmp_path / "restart")
-    watcher = threading.Thread(target=turns.watch, daemon=True)
-    watcher.start()
     rng = random.Random(18)
     citizens = [fake_citizen(rng) for _ in range(JOURNEYS)]
-    queue = list(range(JOURNEYS))
-    journeys: list[Journey] = []
+
+    async def turbulence() -> None:
+        await asyncio.sleep(3)
+        await asyncio.to_thread(turns.kill, "kafka-2")  # a broker dies
+        for service in SERVICES:  # each service's replicas restarted one by one
+            for n in range(1, REPLICAS + 1):
+                await asyncio.to_thread(turns.restart, f"{service}-{n}")
+        await asyncio.to_thread(turns.kill, "card-1")  # a replica dies mid-batch
+
     started = time.monotonic()
-    try:
-        async with httpx.AsyncClient(timeout=60) as client:
-
-            async def worker() -> None:
-                while queue and time.monotonic() - started < TIME_LIMIT_S:
-                    citizen = citizens[queue.pop()]
-                    journeys.append(await run_journey(client, urls, citizen, timeout_s=300))
-
-            async def turbulence() -> None:
-                await asyncio.sleep(3)
-                await asyncio.to_thread(turns.kill, "kafka-2")  # a broker dies
-                for service in SERVICES:  # each service's replicas restarted one by one
-                    for n in range(1, REPLICAS + 1):
-                        await asyncio.to_thread(turns.restart, f"{service}-{n}")
-                await asyncio.to_thread(turns.kill, "card-1")  # a replica dies mid-batch
-
-            await asyncio.gather(turbulence(), *(worker() for _ in range(CONCURRENCY)))
-    finally:
-        turns.stopped.set()
-        watcher.join()
+    journeys = await turns.journeys_during(urls, citizens, CONCURRENCY, turbulence, TIME_LIMIT_S)
     print(
         f"\n{len(journeys)} journeys in {time.monotonic() - started:.0f}s on 3 brokers and"
         f" {REPLICAS} replicas each; seconds until each part was back: {turns.took}"
@@ -299,31 +213,12 @@ async def test_journeys_survive_a_broker_kill_rolling_restarts_and_a_replica_kil
 
     # Nothing lost, nothing twice, no stream out of order, on the log integrators read.
     database, operator = stack.infra.database_url, _as(stack, OPERATOR)
-    counts = await check_public_log(operator, lambda service: _stored(database, service))
+    counts = await check_public_log(operator, lambda service: stored_events(database, service))
     print(f"events per topic {counts}")
 
-    # Every citizen was told each thing once: application, mailing, activation.
-    sink = SinkClient(stack.services["sink"].url)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        sms = Counter(m["to"] for m in sink.messages("sms"))
-        if all(sms[c.phone] >= 3 for c in citizens):
-            break
-        await asyncio.sleep(1)
-    push = Counter(m["to"] for m in sink.messages("push"))
-    assert {c.phone: sms[c.phone] for c in citizens if sms[c.phone] != 3} == {}
-    assert {j.person_id: push[j.person_id] for j in journeys if push[j.person_id] != 3} == {}
-    assert sink.stats()["duplicates"] == {"sms": 0, "push": 0, "email": 0}
+    await check_told_once(stack.services["sink"].url, citizens, journeys)
 
-    # Every service's state, rebuilt from the log, equals the live state.
-    for service in SERVICES:
-        pool = await create_pool(database, service, min_size=1, max_size=2)
-        try:
-            projection = importlib.import_module(f"services.{service}.app").projection()
-            report = await rebuild(pool, projection, operator, dry_run=True)
-        finally:
-            await pool.close()
-        assert report.matches, (service, report)
+    await check_rebuilds(database, operator)
 
 
 def test_the_example_integrator_reads_over_tls_as_readme_says(stack: Stack) -> None:
