@@ -20,11 +20,15 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
     ConcurrentTransactions,
+    GroupAuthorizationFailedError,
     InvalidProducerEpoch,
     KafkaConnectionError,
     KafkaError,
     ProducerFenced,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
 )
 from aiokafka.structs import ConsumerRecord
 from rich.table import Table
@@ -33,7 +37,7 @@ from rich.text import Text
 from deploy import exits
 from deploy.state import ServiceName, console, errors, infrastructure_urls
 from shared.consumer import DEAD_LETTER_ACTION_HEADER, DEAD_LETTER_REASON_HEADER, SOURCE_HEADERS
-from shared.kafka import idempotent_producer, read_topic
+from shared.kafka import Kafka, idempotent_producer, read_topic
 from shared.topics import CONSUMED_TOPICS, dead_letter_topic
 
 app = typer.Typer(help="Records a consumer group parked: list, show, skip or redrive them.")
@@ -46,6 +50,13 @@ NOTE_HEADER = "dead_letter_note"
 AT_HEADER = "dead_letter_at"
 #: Another operator's decision about the same group took the transactional id meanwhile.
 FENCED = (ProducerFenced, InvalidProducerEpoch, ConcurrentTransactions)
+#: What a secured cluster answers a user the ACLs do not let decide.
+REFUSED = (
+    TransactionalIdAuthorizationFailed,
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+)
 #: The longest reason kept with a decision.
 MAX_NOTE = 500
 
@@ -75,7 +86,7 @@ def _text(headers: dict[str, bytes], name: str, default: str = "") -> str:
     return headers.get(name, default.encode()).decode(errors="replace")
 
 
-async def _read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+async def _read_all(bootstrap: Kafka, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     # A decision whose transaction was aborted (it lost to another) was never taken.
     records = await read_topic(bootstrap, topic, committed_only=True)
     return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
@@ -86,7 +97,7 @@ def _check_group(group: str) -> None:
         raise DeadLetterError(f"no consumer group {group!r}; groups: {', '.join(CONSUMED_TOPICS)}")
 
 
-async def dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
+async def dead_letters(bootstrap: Kafka, group: str) -> list[DeadLetter]:
     """Every record ``group`` parked, oldest first, with the decision taken about it."""
     _check_group(group)
     records = await _read_all(bootstrap, dead_letter_topic(group))
@@ -117,7 +128,7 @@ async def dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
 
 
 async def decide(
-    bootstrap: str, group: str, ref: str, action: Action, *, by: str, note: str
+    bootstrap: Kafka, group: str, ref: str, action: Action, *, by: str, note: str
 ) -> DeadLetter:
     """Redrive or skip one parked record; the decision is appended to the group's topic."""
     _check_group(group)
@@ -138,6 +149,11 @@ async def decide(
             letter = await _decide_in(producer, bootstrap, group, ref, action, by, note)
     except KafkaConnectionError:
         raise  # Kafka away: the caller says so (exit 4)
+    except REFUSED as exc:
+        raise DeadLetterError(
+            f"this Kafka user may not decide {group}'s dead letters ({type(exc).__name__}):"
+            " decisions are the operator's (KAFKA_SASL_USERNAME); nothing was decided"
+        ) from None
     except (*FENCED, KafkaError) as exc:
         # A fenced producer's send may also fail as the sender's generic KafkaError.
         raise DeadLetterError(
@@ -171,7 +187,7 @@ def _quiet_fences(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _decide_in(
     producer: AIOKafkaProducer,
-    bootstrap: str,
+    bootstrap: Kafka,
     group: str,
     ref: str,
     action: Action,

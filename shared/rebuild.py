@@ -16,7 +16,7 @@ from shared.consumer import ForeignFeed, PoisonMessageError, apply_new, is_redri
 from shared.contracts import EventPayload
 from shared.db import Connection
 from shared.envelope import Envelope
-from shared.kafka import client_options
+from shared.kafka import Kafka, client_options
 from shared.topics import dead_letter_topic
 
 ApplyOwn = Callable[[Connection, Envelope], Awaitable[None]]
@@ -67,7 +67,7 @@ async def state_digest(conn: Connection, projection: Projection) -> str:
 
 
 async def rebuild(
-    pool: asyncpg.Pool, projection: Projection, bootstrap_servers: str, *, dry_run: bool = False
+    pool: asyncpg.Pool, projection: Projection, bootstrap_servers: Kafka, *, dry_run: bool = False
 ) -> RebuildReport:
     """Replay into empty derived state in one transaction (rolled back when ``dry_run``)."""
     async with pool.acquire() as conn:
@@ -116,7 +116,9 @@ async def _replay_own(conn: Connection, projection: Projection) -> int:
     return count
 
 
-async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_servers: str) -> int:
+async def _replay_foreign(
+    conn: Connection, projection: Projection, bootstrap_servers: Kafka
+) -> int:
     feed = projection.foreign
     if feed is None:
         return 0
@@ -131,7 +133,7 @@ async def _replay_foreign(conn: Connection, projection: Projection, bootstrap_se
 async def _replay_topics(
     conn: Connection,
     feed: ForeignFeed,
-    bootstrap_servers: str,
+    bootstrap_servers: Kafka,
     topics: Collection[str],
     keep: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda _: True,
 ) -> int:

@@ -35,6 +35,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from deploy.dead_letters import DeadLetterError, dead_letters, decide
 from deploy.demo.citizens import fake_citizen
 from deploy.kafka import CLUSTER_PARTITIONS, NODE_PORT_STEP
 from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
@@ -104,7 +105,7 @@ def _external(stack: Stack, user: str, password: str | None = None) -> dict[str,
 
 
 async def _produce(options: dict[str, object], topic: str) -> None:
-    producer = AIOKafkaProducer(**options, request_timeout_ms=10000)  # type: ignore[arg-type]
+    producer = AIOKafkaProducer(**options, request_timeout_ms=10000)
     try:
         await producer.start()
         await producer.send_and_wait(topic, b"{}", key=b"forged")
@@ -113,7 +114,7 @@ async def _produce(options: dict[str, object], topic: str) -> None:
 
 
 async def test_topics_are_replicated_three_times_with_two_in_sync(stack: Stack) -> None:
-    admin = AIOKafkaAdminClient(**_as(stack, OPERATOR))  # type: ignore[arg-type]
+    admin = AIOKafkaAdminClient(**_as(stack, OPERATOR))
     await admin.start()
     try:
         described = await admin.describe_topics(all_topics())
@@ -157,7 +158,7 @@ async def test_only_a_topics_owner_writes_it_and_integrators_only_read(stack: St
     # The integrator reads every event topic over TLS under its own groups, not a service's.
     consumer = AIOKafkaConsumer(
         CARD_EVENTS,
-        **_external(stack, DEMO_INTEGRATOR),  # type: ignore[arg-type]
+        **_external(stack, DEMO_INTEGRATOR),
         group_id="integrator.demo.letters",
         auto_offset_reset="earliest",
     )
@@ -170,7 +171,7 @@ async def test_only_a_topics_owner_writes_it_and_integrators_only_read(stack: St
         await consumer.stop()
     stolen = AIOKafkaConsumer(
         CARD_EVENTS,
-        **_external(stack, DEMO_INTEGRATOR),  # type: ignore[arg-type]
+        **_external(stack, DEMO_INTEGRATOR),
         group_id="notification",
         auto_offset_reset="earliest",
     )
@@ -241,3 +242,27 @@ def test_the_example_integrator_reads_over_tls_as_readme_says(stack: Stack) -> N
     refused = subprocess.run(stolen, env=env, capture_output=True, text=True, timeout=180)
     assert refused.returncode != 0
     assert "GroupAuthorizationFailed" in refused.stderr, refused.stderr[-2000:]
+
+
+async def test_the_operator_decides_a_dead_letter_on_the_cluster(stack: Stack) -> None:
+    # A record the groups cannot read, written by the topic's owner, is parked by each group
+    # that reads it; the operator (its own user, a transactional id of its own) redrives one
+    # and skips another, and the groups go on.
+    for _ in range(2):
+        await _produce(_as(stack, "card"), CARD_EVENTS)  # b"{}": no envelope
+    operator = _as(stack, OPERATOR)
+    deadline = time.monotonic() + 60
+    while len(parked := await dead_letters(operator, "notification")) < 2:
+        assert time.monotonic() < deadline, parked
+        await asyncio.sleep(1)
+    first, second = parked[-2:]
+    await decide(operator, "notification", first.ref, "redrive", by="test", note="try again")
+    await decide(operator, "notification", second.ref, "skip", by="test", note="junk")
+    states = {d.ref: d.state for d in await dead_letters(operator, "notification")}
+    assert states[first.ref] == "redriven"
+    assert states[second.ref] == "skipped"
+    # No one else decides: a service's user may not take the operator's transactional id.
+    with pytest.raises(DeadLetterError, match="may not decide"):
+        await decide(
+            _as(stack, "notification"), "notification", second.ref, "skip", by="x", note="y"
+        )
