@@ -297,7 +297,8 @@ def restart(
         str,
         typer.Argument(
             help="identity, card, activation, notification, sink, console, kafka or postgres "
-            "(with --replicas, also identity-1 …; with --brokers 3, kafka-1 …)."
+            "(with --replicas, a service's replicas one by one, or one: identity-1 …; with "
+            "--brokers 3, kafka-1 …)."
         ),
     ],
     timeout_s: Annotated[float, typer.Option(help="How long to wait until it is ready.")] = 120,
@@ -311,6 +312,14 @@ def restart(
     if part not in parts:
         errors.print(f"[red]No part named {part!r}.[/] Parts: {', '.join(parts)}.")
         raise typer.Exit(2)
+    replicas = [r for r in state.get("replicas", {}) if r.rpartition("-")[0] == part]
+    # A service with replicas: each in turn, the next once the last answers (a rolling
+    # restart: the service never stops answering); its proxy stays.
+    for name in replicas or [part]:
+        _restart_one(state, name, timeout_s)
+
+
+def _restart_one(state: dict[str, Any], part: str, timeout_s: float) -> None:
     request = restart_requests() / part
     request.touch()
     url = state["services"].get(part) or state.get("replicas", {}).get(part)

@@ -126,8 +126,10 @@ class KafkaNode:
         return "kafka" if self.voters is None else f"kafka-{self.node_id}"
 
     def _config(self) -> Path:
+        # The admin's password is in it (a secured cluster): readable by its owner only.
         conf = self.data_dir / "config"
-        conf.mkdir(parents=True, exist_ok=True)
+        conf.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conf.chmod(0o700)
         replicas = "1" if self.voters is None else str(min(3, self.voters.count("@")))
         props = {
             "process.roles": "broker,controller",
@@ -153,6 +155,8 @@ class KafkaNode:
             props["controller.quorum.voters"] = self.voters
         props |= self._listeners()
         server = conf / "server.properties"
+        server.touch(mode=0o600)
+        server.chmod(0o600)
         server.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         log4j = conf / "log4j2.properties"
         log4j.write_text(_LOG4J2.format(log=self.data_dir / "server.log", level=self.log_level))

@@ -23,24 +23,36 @@ log = structlog.get_logger(__name__)
 
 #: How long a connection to one replica may take before the next is tried.
 CONNECT_TIMEOUT_S = 2.0
+#: Each replica's health is asked this often; one that does not answer within the timeout
+#: (frozen, overloaded) gets no new connection until it answers again.
+PROBE_EVERY_S = 2.0
+PROBE_TIMEOUT_S = 2.0
 
 
 class RoundRobin:
     """Picks replicas in turn over every address the targets resolve to now."""
 
-    def __init__(self, targets: list[tuple[str, int]]) -> None:
+    def __init__(self, targets: list[tuple[str, int]], health_path: str | None = None) -> None:
         self.targets = targets
+        self.health_path = health_path
+        self.unhealthy: set[tuple[str, int]] = set()
         self._turn = itertools.count()
 
-    async def addresses(self) -> list[tuple[str, int]]:
-        """Every replica address, starting with this connection's turn."""
+    async def resolve(self) -> list[tuple[str, int]]:
+        """Every replica address the targets name now."""
         loop = asyncio.get_running_loop()
         found: list[tuple[str, int]] = []
         for host, port in self.targets:
             with contextlib.suppress(OSError):
                 infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
                 found += [(str(info[4][0]), port) for info in infos]
-        found = sorted(set(found))
+        return sorted(set(found))
+
+    async def addresses(self) -> list[tuple[str, int]]:
+        """Every replica address, the healthy first (all, when none is), starting with this
+        connection's turn."""
+        every = await self.resolve()
+        found = [a for a in every if a not in self.unhealthy] or every
         if not found:
             return []
         start = next(self._turn) % len(found)
@@ -55,6 +67,33 @@ class RoundRobin:
             except (OSError, TimeoutError):
                 log.warning("replica_refused", address=f"{host}:{port}")
         return None
+
+    async def probe(self) -> None:
+        """Ask each replica's health path, over and over (until cancelled)."""
+        assert self.health_path is not None
+        while True:
+            every = await self.resolve()
+            answers = await asyncio.gather(*(self._healthy(a) for a in every))
+            down = {a for a, ok in zip(every, answers, strict=True) if not ok}
+            for address in down - self.unhealthy:
+                log.warning("replica_unhealthy", address=f"{address[0]}:{address[1]}")
+            self.unhealthy = down
+            await asyncio.sleep(PROBE_EVERY_S)
+
+    async def _healthy(self, address: tuple[str, int]) -> bool:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                reader, writer = await asyncio.open_connection(*address)
+                try:
+                    request = f"GET {self.health_path} HTTP/1.0\r\nHost: {address[0]}\r\n\r\n"
+                    writer.write(request.encode())
+                    await writer.drain()
+                    status = await reader.readline()
+                finally:
+                    writer.close()
+            return status.split(b" ")[1:2] == [b"200"]
+        except (OSError, TimeoutError, IndexError):
+            return False
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -85,14 +124,21 @@ async def _serve_one(
                 await w.wait_closed()
 
 
-async def serve(host: str, port: int, targets: list[tuple[str, int]]) -> None:
-    """Accept on ``host:port`` and pass each connection to a replica, until cancelled."""
-    balancer = RoundRobin(targets)
+async def serve(
+    host: str, port: int, targets: list[tuple[str, int]], health_path: str | None = None
+) -> None:
+    """Accept on ``host:port`` and pass each connection to a replica, until cancelled; with
+    ``health_path``, replicas that do not answer it are passed over."""
+    balancer = RoundRobin(targets, health_path)
     server = await asyncio.start_server(
         lambda r, w: _serve_one(balancer, r, w), host, port, reuse_address=True
     )
     log.info("proxy_listening", port=port, replicas=[f"{h}:{p}" for h, p in targets])
-    async with server:
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(server)
+        if health_path is not None:
+            probing = asyncio.create_task(balancer.probe())
+            stack.callback(probing.cancel)
         await server.serve_forever()
 
 
@@ -111,8 +157,10 @@ def _route(value: str) -> tuple[int, list[tuple[str, int]]]:
         raise typer.BadParameter(f"{value!r} is not PORT=HOST:PORT[,HOST:PORT…]") from None
 
 
-async def _serve_all(host: str, routes: list[tuple[int, list[tuple[str, int]]]]) -> None:
-    await asyncio.gather(*(serve(host, port, targets) for port, targets in routes))
+async def _serve_all(
+    host: str, routes: list[tuple[int, list[tuple[str, int]]]], health_path: str | None
+) -> None:
+    await asyncio.gather(*(serve(host, port, targets, health_path) for port, targets in routes))
 
 
 def main(
@@ -120,10 +168,13 @@ def main(
         list[str], typer.Option(help="PORT=HOST:PORT[,HOST:PORT…]: a port and its replicas.")
     ],
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    health_path: Annotated[
+        str | None, typer.Option(help="HTTP path a healthy replica answers 200 (e.g. /ready).")
+    ] = None,
 ) -> None:
     """Pass each connection to the next replica."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_all(host, [_route(r) for r in route]))
+        asyncio.run(_serve_all(host, [_route(r) for r in route], health_path))
 
 
 if __name__ == "__main__":

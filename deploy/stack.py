@@ -216,6 +216,7 @@ def proxy_process(
     """The service's own port in front of its replicas (not started)."""
     targets = ",".join(f"127.0.0.1:{replica.port}" for replica in replicas)
     command = [sys.executable, "-m", "deploy.proxy", "--route", f"{port}={targets}"]
+    command += ["--health-path", "/ready"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return ServiceProcess(name, port, env, log_dir / f"{name}-proxy.log", command=command)
 

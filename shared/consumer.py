@@ -30,6 +30,7 @@ from shared.db import UNAVAILABLE, Connection
 from shared.envelope import EVENT_TYPE_HEADER, Envelope
 from shared.eventstore import ConcurrencyError
 from shared.faults import NO_FAULTS, Faults
+from shared.kafka import Kafka, read_at
 from shared.metrics import CONSUMER_HELD, DEAD_LETTERS, DUPLICATES_SKIPPED, EVENTS_APPLIED
 from shared.topics import dead_letter_topic
 
@@ -52,6 +53,8 @@ DEAD_LETTER_REASON_HEADER = "dead_letter_reason"
 #: dead-letters``): ``redrive`` (a copy of the record, applied again by its group) or ``skip``.
 DEAD_LETTER_ACTION_HEADER = "dead_letter_action"
 SOURCE_HEADERS = ("source_topic", "source_partition", "source_offset")
+#: Why a redrive was not applied: it is not the record its source headers name.
+REDRIVE_REFUSED = "redrive refused: not the record found at its source"
 #: On notification.dlt, the message a failed delivery was (``shebao notifications``).
 NOTIFICATION_ID_HEADER = "notification_id"
 #: Records fetched and applied per transaction (one offset commit each).
@@ -133,6 +136,9 @@ class InboxConsumer:
     apply_many: ApplyMany | None = None
     #: A record could not be parked: the consumer holds at it (not ready) until it can.
     parking_failed: bool = False
+    #: Where the group's topics are: a redrive is checked against the record at its source.
+    kafka: Kafka = ""
+    topics: Collection[str] = ()
 
     def __post_init__(self) -> None:
         # Every series of the group from the start, at zero: an alert rule sees it.
@@ -148,8 +154,9 @@ class InboxConsumer:
         dead_letters: AIOKafkaProducer,
         *,
         faults: Faults = NO_FAULTS,
+        kafka: Kafka = "",
     ) -> InboxConsumer:
-        """The live consumer of a feed."""
+        """The live consumer of a feed (``kafka``: where it reads, to check redrives)."""
         return cls(
             pool,
             feed.group,
@@ -158,6 +165,8 @@ class InboxConsumer:
             dead_letters,
             faults,
             apply_many=feed.apply_many,
+            kafka=kafka,
+            topics=tuple(feed.topics),
         )
 
     async def handle(self, message: KafkaMessage) -> None:
@@ -169,8 +178,13 @@ class InboxConsumer:
         )
         events: list[tuple[ConsumerRecord[bytes, bytes], Envelope, EventPayload]] = []
         for record in records:
-            if record.topic == dead_letter_topic(self.group) and not is_redrive(record):
-                continue  # parked records and operators' notes: only a redrive is applied
+            if record.topic == dead_letter_topic(self.group):
+                if not is_redrive(record):
+                    continue  # parked records and operators' notes: only a redrive is applied
+                if not await genuine_redrive(record, self.kafka, self.topics):
+                    log.warning("redrive_refused", group=self.group, ref=_ref(record))
+                    await self._dead_letter(record, REDRIVE_REFUSED)
+                    continue
             try:
                 event = read_record(record.value, record.headers, self.handles)
             except PoisonMessageError as exc:
@@ -342,9 +356,33 @@ async def apply_new(
     return len(new)
 
 
+async def genuine_redrive(
+    record: ConsumerRecord[bytes, bytes], kafka: Kafka, topics: Collection[str]
+) -> bool:
+    """Whether a redrive carries the very record found at its source, on a topic the group
+    reads. A dead-letter topic takes the operator's decisions, so whoever may write there could
+    otherwise make the group apply an event its producer never wrote; the source topic only
+    its owner writes."""
+    headers = dict(record.headers or ())
+    try:
+        topic = headers["source_topic"].decode()
+        partition = int(headers["source_partition"])
+        offset = int(headers["source_offset"])
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return False
+    if topic not in topics:
+        return False
+    source = await read_at(kafka, topic, partition, offset)
+    return source is not None and source.value == record.value and source.key == record.key
+
+
 def is_redrive(record: ConsumerRecord[bytes, bytes]) -> bool:
     """A record an operator gave back to its group from the dead letters."""
     return dict(record.headers or ()).get(DEAD_LETTER_ACTION_HEADER) == b"redrive"
+
+
+def _ref(record: ConsumerRecord[bytes, bytes]) -> str:
+    return f"{record.topic}:{record.partition}:{record.offset}"
 
 
 def _ours(header: str) -> bool:

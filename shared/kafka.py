@@ -230,3 +230,23 @@ async def read_topic(
         return records
     finally:
         await consumer.stop()
+
+
+async def read_at(
+    kafka: Kafka, topic: str, partition: int, offset: int
+) -> ConsumerRecord[bytes, bytes] | None:
+    """The record at ``topic:partition:offset`` (committed ones only), or None when there is
+    none there."""
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(
+        **client_options(kafka), enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        batch = await consumer.getmany(tp, timeout_ms=5000, max_records=1)
+        records = batch.get(tp, [])
+        return records[0] if records and records[0].offset == offset else None
+    finally:
+        await consumer.stop()

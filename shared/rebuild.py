@@ -12,7 +12,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from shared.check import check_identifier
-from shared.consumer import ForeignFeed, PoisonMessageError, apply_new, is_redrive, read_record
+from shared.consumer import (
+    ForeignFeed,
+    PoisonMessageError,
+    apply_new,
+    genuine_redrive,
+    is_redrive,
+    read_record,
+)
 from shared.contracts import EventPayload
 from shared.db import Connection
 from shared.envelope import Envelope
@@ -126,7 +133,7 @@ async def _replay_foreign(
     # Then what an operator redrove from the group's dead letters: applied after the log
     # that held the record, as it was live.
     return count + await _replay_topics(
-        conn, feed, bootstrap_servers, [dead_letter_topic(feed.group)], keep=is_redrive
+        conn, feed, bootstrap_servers, [dead_letter_topic(feed.group)], redrives=True
     )
 
 
@@ -135,8 +142,11 @@ async def _replay_topics(
     feed: ForeignFeed,
     bootstrap_servers: Kafka,
     topics: Collection[str],
-    keep: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda _: True,
+    *,
+    redrives: bool = False,
 ) -> int:
+    """Apply what ``topics`` hold up to now; with ``redrives``, only the genuine redrives of
+    a dead-letter topic (as the live consumer does)."""
     # Without a group, subscribing assigns every partition at start, from the earliest offset.
     consumer = AIOKafkaConsumer(
         *topics,
@@ -155,14 +165,15 @@ async def _replay_topics(
         remaining = {tp for tp in partitions if end[tp] > 0}
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=2000)
-            events = [
-                event
-                for tp, records in batches.items()
-                for record in records
-                if record.offset < end[tp]
-                and keep(record)
-                and (event := _event_of(feed, record)) is not None
-            ]
+            records = [r for tp, rs in batches.items() for r in rs if r.offset < end[tp]]
+            if redrives:
+                records = [
+                    r
+                    for r in records
+                    if is_redrive(r)
+                    and await genuine_redrive(r, bootstrap_servers, tuple(feed.topics))
+                ]
+            events = [e for r in records if (e := _event_of(feed, r)) is not None]
             if events:
                 count += await apply_new(conn, feed.group, feed.apply, events, feed.apply_many)
             for tp in list(remaining):

@@ -96,7 +96,13 @@ async def run_service(
         )
         runtime = ServiceRuntime(service, settings, pool, producer, broker, relay, store)
         if feed is not None:
-            consumer = InboxConsumer.for_feed(feed, pool, producer, faults=settings.faults())
+            consumer = InboxConsumer.for_feed(
+                feed,
+                pool,
+                producer,
+                faults=settings.faults(),
+                kafka=settings.kafka_bootstrap_servers,
+            )
             subscribe(broker, feed.topics, consumer)
             runtime.consumer = consumer
         runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")

@@ -26,11 +26,13 @@ import json
 import os
 import re
 import ssl
+import sys
 import time
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 TOPICS = ("card.events", "activation.events")
@@ -209,6 +211,9 @@ def main() -> None:
         )
     except KeyboardInterrupt:
         return
+    except (KafkaError, OSError) as exc:
+        # Refused (a group or topic not this user's, a wrong password), or nothing to reach.
+        sys.exit(f"bank: {type(exc).__name__}: {exc}")
     print(json.dumps({"applied": applied}))
 
 

@@ -242,6 +242,7 @@ def test_the_example_integrator_reads_over_tls_as_readme_says(stack: Stack) -> N
     refused = subprocess.run(stolen, env=env, capture_output=True, text=True, timeout=180)
     assert refused.returncode != 0
     assert "GroupAuthorizationFailed" in refused.stderr, refused.stderr[-2000:]
+    assert "Traceback" not in refused.stderr  # one line says why
 
 
 async def test_the_operator_decides_a_dead_letter_on_the_cluster(stack: Stack) -> None:

@@ -12,31 +12,46 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.dead_letters import DeadLetterError, dead_letters, decide
 from deploy.stack import Infrastructure, ServiceProcess
+from shared.consumer import REDRIVE_REFUSED
 from shared.contracts.card import CardMailed
 from shared.eventstore import Causation, EventStore
-from shared.topics import dead_letter_topic
+from shared.topics import CARD_EVENTS, dead_letter_topic
 
 
-async def _park(bootstrap: str, group: str, key: bytes, value: bytes, event_type: str) -> None:
-    """A record as the group's consumer parks it (its handler failed, say)."""
+async def _send(
+    bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+) -> tuple[int, int]:
+    """One record on ``topic``; its partition and offset."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            dead_letter_topic(group),
-            key=key,
-            value=value,
-            headers=[
-                ("event_type", event_type.encode()),
-                ("schema_version", b"1"),
-                ("dead_letter_reason", b"HANDLER_ERROR RuntimeError"),
-                ("source_topic", b"card.events"),
-                ("source_partition", b"0"),
-                ("source_offset", b"7"),
-            ],
-        )
+        sent = await producer.send_and_wait(topic, key=key, value=value, headers=headers)
     finally:
         await producer.stop()
+    return sent.partition, sent.offset
+
+
+async def _park(bootstrap: str, group: str, key: bytes, value: bytes, event_type: str) -> str:
+    """A record of card.events as the group's consumer parks it (its handler failed, say):
+    the card service's record (typed so that no group takes it by itself), then the group's
+    copy on its dead-letter topic naming it; the source as the operator sees it."""
+    skipped = [("event_type", b"NotForAnyGroup"), ("schema_version", b"1")]
+    partition, offset = await _send(bootstrap, CARD_EVENTS, key, value, skipped)
+    await _send(
+        bootstrap,
+        dead_letter_topic(group),
+        key,
+        value,
+        [
+            ("event_type", event_type.encode()),
+            ("schema_version", b"1"),
+            ("dead_letter_reason", b"HANDLER_ERROR RuntimeError"),
+            ("source_topic", CARD_EVENTS.encode()),
+            ("source_partition", str(partition).encode()),
+            ("source_offset", str(offset).encode()),
+        ],
+    )
+    return f"{CARD_EVENTS}:{partition}:{offset}"
 
 
 async def test_a_redriven_record_is_applied_by_its_group_once(
@@ -48,7 +63,7 @@ async def test_a_redriven_record_is_applied_by_its_group_once(
     envelope = EventStore("card").envelopes(
         f"card-{person}", 0, person, [event], Causation("t", "t")
     )[0]
-    await _park(
+    source = await _park(
         infra.bootstrap_servers, "activation", person.encode(), envelope.to_bytes(), "CardMailed"
     )
     conn = await asyncpg.connect(infra.database_url)
@@ -63,7 +78,7 @@ async def test_a_redriven_record_is_applied_by_its_group_once(
 
     try:
         parked = [d for d in await dead_letters(infra.bootstrap_servers, "activation")]
-        letter = next(d for d in parked if d.source == "card.events:0:7" and d.state == "parked")
+        letter = next(d for d in parked if d.source == source and d.state == "parked")
         await asyncio.sleep(2)
         assert not await applied()  # parked: nobody applies it
 
@@ -95,9 +110,9 @@ async def test_a_record_that_fails_again_is_parked_again_not_looped_on(
 ) -> None:
     del services
     key = f"poison-{secrets.token_hex(6)}".encode()
-    await _park(infra.bootstrap_servers, "identity", key, b"{not json", "CardMailed")
+    source = await _park(infra.bootstrap_servers, "identity", key, b"{not json", "CardMailed")
     letters = await dead_letters(infra.bootstrap_servers, "identity")
-    letter = next(d for d in reversed(letters) if d.state == "parked")
+    letter = next(d for d in reversed(letters) if d.state == "parked" and d.source == source)
     await decide(infra.bootstrap_servers, "identity", letter.ref, "redrive", by="ops", note="try")
 
     async def count() -> int:
@@ -112,15 +127,60 @@ async def test_a_record_that_fails_again_is_parked_again_not_looped_on(
     now = await dead_letters(infra.bootstrap_servers, "identity")
     assert len(now) == before + 1  # parked again, once
     again = now[-1]
-    assert (again.state, again.source, again.reason) == (
-        "parked",
-        "card.events:0:7",
-        "UNPARSEABLE not JSON",
-    )
+    assert (again.state, again.source, again.reason) == ("parked", source, "UNPARSEABLE not JSON")
     skipped = await decide(
         infra.bootstrap_servers, "identity", again.ref, "skip", by="ops", note="junk"
     )
     assert skipped.state == "skipped"
+
+
+async def test_a_redrive_that_is_not_the_record_at_its_source_is_refused(
+    infra: Infrastructure, services: dict[str, ServiceProcess]
+) -> None:
+    # Whoever may write a dead-letter topic (the operator's decisions go there) cannot make a
+    # group apply an event its producer never wrote: a redrive must carry the very record
+    # found at its source; a forged one is parked, with the reason, and never applied.
+    del services
+    person = f"forged-{secrets.token_hex(6)}"
+    real = CardMailed(card_id=f"card-{person}", courier="EMS", tracking_number="EMS1")
+    forged = CardMailed(card_id=f"card-{person}", courier="EMS", tracking_number="EMS666")
+    store = EventStore("card")
+    [real_envelope] = store.envelopes(f"card-{person}", 0, person, [real], Causation("t", "t"))
+    [forged_envelope] = store.envelopes(f"card-{person}", 0, person, [forged], Causation("t", "t"))
+    source = await _park(
+        infra.bootstrap_servers, "activation", person.encode(), real_envelope.to_bytes(), "x"
+    )
+    topic, partition, offset = source.split(":")
+    redrive = [
+        ("event_type", b"CardMailed"),
+        ("schema_version", b"1"),
+        ("dead_letter_action", b"redrive"),
+        ("dead_letter_ref", b"0:0"),
+        ("source_topic", topic.encode()),
+        ("source_partition", partition.encode()),
+        ("source_offset", offset.encode()),
+    ]
+    for value, headers in (
+        (forged_envelope.to_bytes(), redrive),  # another content than its source's
+        (forged_envelope.to_bytes(), [*redrive[:4], ("source_topic", b"card.events")]),
+    ):
+        await _send(infra.bootstrap_servers, dead_letter_topic("activation"), b"k", value, headers)
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        for _ in range(100):
+            letters = await dead_letters(infra.bootstrap_servers, "activation")
+            refused = [d for d in letters if d.reason == REDRIVE_REFUSED]
+            if len(refused) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len([d for d in refused if d.size == len(forged_envelope.to_bytes())]) >= 2
+        for envelope in (forged_envelope, real_envelope):
+            found = await conn.fetchval(
+                "SELECT count(*) FROM activation.inbox WHERE event_id = $1", envelope.event_id
+            )
+            assert found == 0
+    finally:
+        await conn.close()
 
 
 async def test_a_decision_needs_a_reason_and_a_real_record(infra: Infrastructure) -> None:

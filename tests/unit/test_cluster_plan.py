@@ -13,7 +13,7 @@ from cryptography import x509
 from deploy.kafka_acl import Op, Pattern, Resource, acl_plan
 from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR, USERS, ClusterSecurity
 from deploy.paths import free_port
-from deploy.proxy import serve
+from deploy.proxy import PROBE_EVERY_S, PROBE_TIMEOUT_S, serve
 from shared.topics import CONSUMED_TOPICS, EVENTS_TOPIC, all_topics, dead_letter_topic
 
 
@@ -119,3 +119,32 @@ async def test_the_proxy_takes_replicas_in_turn_and_passes_over_one_that_is_down
         proxy.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await proxy
+
+
+async def test_the_proxy_passes_over_a_replica_that_stopped_answering() -> None:
+    # A frozen replica (SIGSTOP, a hung loop) still accepts connections: the kernel does.
+    # Its health path no longer answers, so new connections go to the others.
+    async def good(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\ngood")
+        await writer.drain()
+        writer.close()
+
+    async def frozen(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(3600)
+
+    servers = [await asyncio.start_server(h, "127.0.0.1", 0) for h in (good, frozen)]
+    targets = [("127.0.0.1", s.sockets[0].getsockname()[1]) for s in servers]
+    port = free_port()
+    proxy = asyncio.create_task(serve("127.0.0.1", port, targets, health_path="/ready"))
+    try:
+        await asyncio.sleep(PROBE_EVERY_S + PROBE_TIMEOUT_S + 0.5)  # one probe round
+        for _ in range(4):
+            async with asyncio.timeout(5):
+                assert (await _ask(port)).endswith(b"good")
+    finally:
+        proxy.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await proxy
+        for server in servers:
+            server.close()
