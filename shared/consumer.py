@@ -18,7 +18,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
@@ -394,8 +394,9 @@ def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsu
     """Register the consumer on the broker: from the log's start, offsets after the commit;
     its dead-letter topic too, where records an operator redrives come back."""
     broker.subscriber(
-        *topics,
-        dead_letter_topic(consumer.group),
+        # Made by ensure_topics (or a cluster's admin), never by FastStream: it would make a
+        # missing one with a single partition.
+        *(Topic(t, declare=False) for t in (*topics, dead_letter_topic(consumer.group))),
         group_id=consumer.group,
         auto_offset_reset="earliest",
         # An operator's decision is written in a transaction (deploy/dead_letters.py): a
