@@ -187,8 +187,8 @@ def _run_foreground(show_events: bool, brokers: int = 1, replicas: int = 1) -> N
                 time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("Stopping...")
-    except StackError as exc:
-        errors.print(f"[red]{exc}[/]")
+    except (StackError, kafka.KafkaSetupError) as exc:
+        errors.print(f"{exc}", style="red", markup=False)
         raise typer.Exit(1) from exc
     finally:
         if stack is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.kafka_security import ClusterSecurity
-from deploy.paths import port_open, stop_process
+from deploy.paths import bindable, port_open, stop_process
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).parent / "maven" / "pom.xml"
@@ -202,8 +202,16 @@ class KafkaNode:
     def launch(self, cluster_id: str | None = None) -> None:
         """Format the storage on first use (under ``cluster_id``, or a new one) and start the
         node; it serves once the quorum it belongs to has a leader (:meth:`wait_serving`)."""
-        if port_open(self.port):
-            raise KafkaSetupError(f"port {self.port} is taken: set KAFKA_PORT to another")
+        ports = {
+            "KAFKA_PORT": self.port,
+            "KAFKA_CONTROLLER_PORT": self.controller_port,
+            "KAFKA_EXTERNAL_PORT": self.external_port,
+        }
+        for setting, port in ports.items():
+            if port is not None and (port_open(port) or not bindable(port)):
+                raise KafkaSetupError(
+                    f"port {port} for Kafka ({self.name}) is taken: set {setting} to another"
+                )
         server = self._config()
         if not (self.data_dir / "log" / "meta.properties").exists():
             quorum = ["--standalone"] if self.voters is None else []

@@ -39,7 +39,7 @@ def free_port_base(step: int, count: int) -> int:
     rng = random.SystemRandom()
     for _ in range(500):
         base = rng.randrange(10000, ceiling)
-        if all(_bindable(base + step * n) for n in range(count)):
+        if all(bindable(base + step * n) for n in range(count)):
             return base
     raise OSError("no free ports")
 
@@ -51,8 +51,11 @@ def _ephemeral_low() -> int:
         return 32768
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
+    """Whether a listener could bind the port on loopback now."""
     with socket.socket() as s:
+        # As a server binds it (Java, uvicorn): a closed connection's TIME_WAIT does not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiokafka.errors import KafkaError
 
 from deploy.kafka import CLUSTER_PARTITIONS, KafkaCluster
-from deploy.kafka_acl import provision
+from deploy.kafka_acl import ProvisionError, provision
 from deploy.kafka_security import ADMIN, OPERATOR
 from deploy.paths import REPO, env_port, free_port, port_open, stop_process
 from deploy.postgres import PostgresNode
@@ -106,18 +107,28 @@ def start_infrastructure(
             infra.kafka.start()
             infra.bootstrap_servers = infra.kafka.bootstrap_servers
             if infra.kafka.security is not None:
-                asyncio.run(
-                    provision(
-                        infra.kafka.security.client_options(ADMIN, infra.bootstrap_servers),
-                        partitions=CLUSTER_PARTITIONS,
-                        replication_factor=infra.kafka.replication_factor,
-                        wait_s=60,
-                    )
-                )
+                _provision(infra)
     except BaseException:
         infra.stop()
         raise
     return infra
+
+
+def _provision(infra: Infrastructure) -> None:
+    """The cluster's topics and ACLs, as its admin; a StackError says what failed."""
+    assert infra.kafka is not None
+    assert infra.kafka.security is not None
+    try:
+        asyncio.run(
+            provision(
+                infra.kafka.security.client_options(ADMIN, infra.bootstrap_servers),
+                partitions=CLUSTER_PARTITIONS,
+                replication_factor=infra.kafka.replication_factor,
+                wait_s=60,
+            )
+        )
+    except (KafkaError, ProvisionError) as exc:
+        raise StackError(f"the cluster's topics and ACLs could not be made: {exc}") from exc
 
 
 @dataclass
