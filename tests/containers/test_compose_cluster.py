@@ -47,7 +47,11 @@ async def test_three_brokers_and_scaled_services_run_the_demo_through_a_broker_c
     assert [j.failure for j in first if not j.completed] == []
 
     # A broker crashes while citizens are on their way: the two others carry every journey.
-    during = asyncio.create_task(run_demo(cluster.endpoints, 12, concurrency=4, seed=12))
+    # (Each client keeps retrying while the cluster fails over: the dead broker's partitions
+    # get new leaders once it is fenced, and its groups a new coordinator.)
+    during = asyncio.create_task(
+        run_demo(cluster.endpoints, 12, concurrency=4, seed=12, timeout_s=240)
+    )
     await asyncio.sleep(1)
     before = cluster.crash("kafka-2")
     # A broker killed mid-write recovers each of its ~240 partition logs before it serves
