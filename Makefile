@@ -132,6 +132,7 @@ locust: install
 ## chaos: every service, Kafka and PostgreSQL killed in turn under journeys; then the promises
 chaos: install
 	$(BIN)/pytest -m chaos -s tests/chaos
+	$(BIN)/pytest -m cluster -s tests/cluster
 
 ## cluster-test: the platform on a secured three-broker KRaft cluster with two processes of
 ## each service: ACLs, a broker killed, rolling restarts and a replica killed under journeys
