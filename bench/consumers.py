@@ -23,11 +23,12 @@ from services.identity.consumers import feed as identity_feed
 from services.notification.consumers import feed as notification_feed
 from services.notification.settings import NotificationSettings
 from shared import verified
-from shared.consumer import ForeignFeed, InboxConsumer, read_record, subscribe
+from shared.consumer import ForeignFeed, InboxConsumer, subscribe
 from shared.envelope import Envelope, record_headers
 from shared.eventstore import EventStore
 from shared.kafka import Kafka, client_options, create_topics
 from shared.rebuild import Projection, rebuild
+from shared.records import read_record
 
 SERVICES_DIR = Path(__file__).parents[1] / "services"
 

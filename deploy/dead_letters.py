@@ -36,8 +36,8 @@ from rich.text import Text
 
 from deploy import exits
 from deploy.state import ServiceName, console, errors, infrastructure_urls
-from shared.consumer import DEAD_LETTER_ACTION_HEADER, DEAD_LETTER_REASON_HEADER, SOURCE_HEADERS
 from shared.kafka import Kafka, idempotent_producer, read_topic
+from shared.redrive import DEAD_LETTER_ACTION_HEADER, DEAD_LETTER_REASON_HEADER, SOURCE_HEADERS
 from shared.topics import CONSUMED_TOPICS, dead_letter_topic
 
 app = typer.Typer(help="Records a consumer group parked: list, show, skip or redrive them.")

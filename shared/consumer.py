@@ -21,17 +21,26 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import Span, SpanKind
-from pydantic import ValidationError
 
 from shared import tracing
 from shared.batching import apply_each
-from shared.contracts import EventPayload, UnknownEventError, parse_payload
+from shared.contracts import EventPayload
 from shared.db import UNAVAILABLE, Connection
-from shared.envelope import EVENT_TYPE_HEADER, Envelope
+from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyError
 from shared.faults import NO_FAULTS, Faults
-from shared.kafka import Kafka, read_at
+from shared.kafka import Kafka
 from shared.metrics import CONSUMER_HELD, DEAD_LETTERS, DUPLICATES_SKIPPED, EVENTS_APPLIED
+from shared.records import PoisonMessageError, read_record
+from shared.redrive import (
+    DEAD_LETTER_REASON_HEADER,
+    REDRIVE_REFUSED,
+    SOURCE_HEADERS,
+    genuine_redrive,
+    is_parking_header,
+    is_redrive,
+    ref_of,
+)
 from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
@@ -48,66 +57,12 @@ TRANSIENT: tuple[type[Exception], ...] = (
     ConcurrencyError,
 )
 
-DEAD_LETTER_REASON_HEADER = "dead_letter_reason"
-#: On a dead-letter topic, an operator's decision about a parked record (``shebao
-#: dead-letters``): ``redrive`` (a copy of the record, applied again by its group) or ``skip``.
-DEAD_LETTER_ACTION_HEADER = "dead_letter_action"
-SOURCE_HEADERS = ("source_topic", "source_partition", "source_offset")
-#: Why a redrive was not applied: it is not the record its source headers name.
-REDRIVE_REFUSED = "redrive refused: not the record found at its source"
 #: On notification.dlt, the message a failed delivery was (``shebao notifications``).
 NOTIFICATION_ID_HEADER = "notification_id"
 #: Records fetched and applied per transaction (one offset commit each).
 BATCH_RECORDS = 500
 #: How long an idle consumer's poll waits (and then sleeps) before it polls again.
 BATCH_WAIT_MS = 10
-
-
-class PoisonMessageError(Exception):
-    """A record that can never be applied; it goes to the dead-letter topic with a reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def contract_reason(exc: Exception, prefix: str = "") -> str:
-    """A dead-letter reason naming what broke the contract, never the values themselves."""
-    if isinstance(exc, ValidationError):
-        errors = exc.errors(include_input=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            return "UNPARSEABLE not JSON"
-        parts = [f"{prefix}{'.'.join(map(str, e['loc'])) or '<root>'}:{e['type']}" for e in errors]
-        return "CONTRACT_VIOLATION " + ", ".join(parts[:10])
-    if isinstance(exc, UnknownEventError):
-        return f"UNKNOWN_EVENT {exc}"
-    return f"UNPARSEABLE {type(exc).__name__}"
-
-
-def read_record(
-    value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, handles: Collection[str]
-) -> tuple[Envelope, EventPayload] | None:
-    """The envelope and typed payload of a record; None when it is not an event we handle;
-    PoisonMessageError (with the reason) when it breaks the contract."""
-    # Only the event type header decides anything here: another header that is not UTF-8 (a
-    # broken traceparent, say) does not make the event unreadable.
-    raw_type = next((v for k, v in headers or () if k == EVENT_TYPE_HEADER), None)
-    try:
-        event_type = None if raw_type is None else raw_type.decode()
-    except UnicodeDecodeError:
-        raise PoisonMessageError("CONTRACT_VIOLATION headers.event_type:not_utf8") from None
-    if event_type is not None and event_type not in handles:
-        return None  # not ours: skipped without parsing, as the contract allows
-    try:
-        envelope = Envelope.from_bytes(value or b"")
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise PoisonMessageError(contract_reason(exc)) from exc
-    if envelope.event_type not in handles:
-        return None
-    try:
-        return envelope, parse_payload(envelope)
-    except ValueError as exc:
-        raise PoisonMessageError(contract_reason(exc, prefix="payload.")) from exc
 
 
 @dataclass(frozen=True)
@@ -182,7 +137,7 @@ class InboxConsumer:
                 if not is_redrive(record):
                     continue  # parked records and operators' notes: only a redrive is applied
                 if not await genuine_redrive(record, self.kafka, self.topics):
-                    log.warning("redrive_refused", group=self.group, ref=_ref(record))
+                    log.warning("redrive_refused", group=self.group, ref=ref_of(record))
                     await self._dead_letter(record, REDRIVE_REFUSED)
                     continue
             try:
@@ -286,7 +241,7 @@ class InboxConsumer:
             ]
         )
         headers = [
-            *((k, v) for k, v in record.headers or () if not _ours(k)),
+            *((k, v) for k, v in record.headers or () if not is_parking_header(k)),
             (DEAD_LETTER_REASON_HEADER, reason.encode()),
             *source,
         ]
@@ -354,40 +309,6 @@ async def apply_new(
     else:
         await apply_each(conn, new, lambda c, event: apply(c, *event))
     return len(new)
-
-
-async def genuine_redrive(
-    record: ConsumerRecord[bytes, bytes], kafka: Kafka, topics: Collection[str]
-) -> bool:
-    """Whether a redrive carries the very record found at its source, on a topic the group
-    reads. A dead-letter topic takes the operator's decisions, so whoever may write there could
-    otherwise make the group apply an event its producer never wrote; the source topic only
-    its owner writes."""
-    headers = dict(record.headers or ())
-    try:
-        topic = headers["source_topic"].decode()
-        partition = int(headers["source_partition"])
-        offset = int(headers["source_offset"])
-    except (KeyError, ValueError, UnicodeDecodeError):
-        return False
-    if topic not in topics:
-        return False
-    source = await read_at(kafka, topic, partition, offset)
-    return source is not None and source.value == record.value and source.key == record.key
-
-
-def is_redrive(record: ConsumerRecord[bytes, bytes]) -> bool:
-    """A record an operator gave back to its group from the dead letters."""
-    return dict(record.headers or ()).get(DEAD_LETTER_ACTION_HEADER) == b"redrive"
-
-
-def _ref(record: ConsumerRecord[bytes, bytes]) -> str:
-    return f"{record.topic}:{record.partition}:{record.offset}"
-
-
-def _ours(header: str) -> bool:
-    """A header the dead-letter machinery adds (not the producer's)."""
-    return header.startswith("dead_letter_") or header in SOURCE_HEADERS
 
 
 def subscribe(broker: KafkaBroker, topics: Collection[str], consumer: InboxConsumer) -> None:

@@ -12,18 +12,13 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from shared.check import check_identifier
-from shared.consumer import (
-    ForeignFeed,
-    PoisonMessageError,
-    apply_new,
-    genuine_redrive,
-    is_redrive,
-    read_record,
-)
+from shared.consumer import ForeignFeed, apply_new
 from shared.contracts import EventPayload
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.kafka import Kafka, client_options
+from shared.records import PoisonMessageError, read_record
+from shared.redrive import genuine_redrive, is_redrive
 from shared.topics import dead_letter_topic
 
 ApplyOwn = Callable[[Connection, Envelope], Awaitable[None]]

@@ -35,7 +35,7 @@ from services.notification.templates import CODE_PLACEHOLDER
 from shared import tracing
 from shared.aggregate import retry_on_conflict
 from shared.batching import WriteBehind
-from shared.consumer import DEAD_LETTER_REASON_HEADER, NOTIFICATION_ID_HEADER
+from shared.consumer import NOTIFICATION_ID_HEADER
 from shared.contracts import parse_payload
 from shared.contracts.notification import NotificationChannel
 from shared.db import DATABASE_FAULTS
@@ -44,6 +44,7 @@ from shared.eventstore import Actor, Causation, EventStore
 from shared.facts import FactsKeys
 from shared.faults import Faults
 from shared.privacy import UnreadableError, decrypt_field
+from shared.redrive import DEAD_LETTER_REASON_HEADER
 from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)

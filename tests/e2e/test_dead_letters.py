@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.dead_letters import DeadLetterError, dead_letters, decide
 from deploy.stack import Infrastructure, ServiceProcess
-from shared.consumer import REDRIVE_REFUSED
 from shared.contracts.card import CardMailed
 from shared.eventstore import Causation, EventStore
+from shared.redrive import REDRIVE_REFUSED
 from shared.topics import CARD_EVENTS, dead_letter_topic
 
 

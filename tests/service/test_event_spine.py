@@ -15,13 +15,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
 from deploy.stack import Infrastructure
-from shared.consumer import DEAD_LETTER_REASON_HEADER, InboxConsumer, subscribe
+from shared.consumer import InboxConsumer, subscribe
 from shared.contracts import EventPayload
 from shared.contracts.card import CardMailed
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore
 from shared.kafka import idempotent_producer
+from shared.redrive import DEAD_LETTER_REASON_HEADER
 from shared.relay import OutboxRelay
 from tests.e2e.harness import read_records
 from tests.service.schemas import schema_pool
