@@ -74,11 +74,8 @@ class ClusterSecurity:
         """aiokafka client settings that connect as ``user``."""
         from shared.kafka import KafkaSecurity
 
-        env = self.client_environment(user)
         security = KafkaSecurity(
-            protocol=env["KAFKA_SECURITY_PROTOCOL"],
-            username=user,
-            password=env["KAFKA_SASL_PASSWORD"],
+            protocol="SASL_PLAINTEXT", username=user, password=self.passwords[user]
         )
         return {"bootstrap_servers": bootstrap_servers, **security.options()}
 
