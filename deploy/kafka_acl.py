@@ -14,6 +14,7 @@ from typing import Annotated, ClassVar
 
 import typer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
 from aiokafka.protocol.api import Request
 
@@ -171,12 +172,20 @@ async def _until_every_broker_enforces(
     deadline = time.monotonic() + wait_s
     for broker in brokers:
         while True:
-            response = await admin._send_request(everything, broker)
-            held = sum(len(resource[-1]) for resource in response.resources)
+            try:
+                response = await admin._send_request(everything, broker)
+            except (NodeNotReadyError, KafkaConnectionError) as unreachable:
+                # A broker the controller lists may not be in this client's metadata yet,
+                # or may not take connections yet: ask again until the deadline.
+                held, why = 0, f"is not reachable yet ({type(unreachable).__name__})"
+                admin._client.force_metadata_update()
+            else:
+                held = sum(len(resource[-1]) for resource in response.resources)
+                why = f"holds {held} of {count} ACLs"
             if held >= count:
                 break
             if time.monotonic() > deadline:
-                raise ProvisionError(f"broker {broker} holds {held} of {count} ACLs")
+                raise ProvisionError(f"broker {broker} {why}")
             await asyncio.sleep(0.2)
 
 
@@ -196,15 +205,18 @@ def main(
             kafka_security().check_production()
         except ValueError as refused:
             raise SystemExit(f"refused to start: {refused}") from None
-    created = asyncio.run(
-        provision(
-            os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            partitions=partitions,
-            replication_factor=replication_factor,
-            integrators=tuple(integrator or ()),
-            wait_s=wait_s,
+    try:
+        created = asyncio.run(
+            provision(
+                os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                partitions=partitions,
+                replication_factor=replication_factor,
+                integrators=tuple(integrator or ()),
+                wait_s=wait_s,
+            )
         )
-    )
+    except ProvisionError as failed:
+        raise SystemExit(f"provisioning failed: {failed}") from None
     print(f"topics created: {', '.join(created) or 'none (all there)'}; ACLs in place")
 
 

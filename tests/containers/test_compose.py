@@ -54,6 +54,16 @@ class Deployment:
     env: dict[str, str]
     engine: docker.DockerClient
 
+    def exited_logs(self) -> str:
+        """The last lines of each of the project's containers that exited with an error."""
+        said = []
+        label = f"com.docker.compose.project={self.project}"
+        for container in self.engine.containers.list(all=True, filters={"label": label}):
+            if container.attrs["State"].get("ExitCode"):
+                tail = container.logs(tail=15).decode(errors="replace")
+                said.append(f"\n--- {container.name} exited:\n{tail}")
+        return "".join(said)
+
     def port(self, name: str) -> int:
         return int(self.env[name])
 
@@ -185,7 +195,7 @@ def deploy(
     logs = tmp_path_factory.mktemp("compose") / "compose.log"
     try:
         started = deployed.compose("up", "-d", *up)
-        assert started.returncode == 0, started.stderr[-4000:]
+        assert started.returncode == 0, started.stderr[-3000:] + deployed.exited_logs()
         parts = ("postgres", "gateway", "sink", "console", *APP_SERVICES)
         deployed.wait_healthy((*brokers, *parts))
         yield deployed

@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
+from aiokafka.errors import NodeNotReadyError
 from cryptography import x509
 
-from deploy.kafka_acl import Op, Pattern, Resource, acl_plan
+from deploy.kafka_acl import Op, Pattern, Resource, _until_every_broker_enforces, acl_plan
 from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR, USERS, ClusterSecurity
 from deploy.paths import free_port
 from deploy.proxy import PROBE_EVERY_S, PROBE_TIMEOUT_S, serve
@@ -50,6 +52,35 @@ def test_the_operator_decides_dead_letters_and_integrators_only_read() -> None:
     assert groups == {("integrator.demo.", Pattern.PREFIXED)}
     # Every ACL names a user of the cluster; none allows everyone.
     assert {a.principal for a in acl_plan()} <= {f"User:{u}" for u in USERS}
+
+
+class _JoiningCluster:
+    """An admin client whose second broker is listed by the controller before this client
+    can reach it (what a compose cluster's provisioning job met), then holds the ACLs."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+        self.refreshed = 0
+        self._client = self
+
+    def force_metadata_update(self) -> None:
+        self.refreshed += 1
+
+    async def describe_cluster(self) -> dict[str, list[dict[str, int]]]:
+        return {"brokers": [{"node_id": 1}, {"node_id": 2}]}
+
+    async def _send_request(self, request: object, node: int) -> object:
+        self.asked.append(node)
+        if node == 2 and self.asked.count(2) < 3:
+            raise NodeNotReadyError(f"node {node} not ready")
+        return SimpleNamespace(resources=[("topic", "card.events", 3, [object()] * 5)])
+
+
+async def test_provisioning_waits_for_a_broker_not_reachable_yet() -> None:
+    cluster = _JoiningCluster()
+    await _until_every_broker_enforces(cluster, 5, wait_s=5)  # type: ignore[arg-type]
+    assert cluster.asked == [1, 2, 2, 2]
+    assert cluster.refreshed == 2
 
 
 def test_credentials_are_made_once_private_and_distinct(tmp_path: Path) -> None:
