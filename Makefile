@@ -112,6 +112,7 @@ soak: install
 
 ## bench: benchmarks on the local stack (figures beside same-run baselines), in bench/results/
 bench: install
+	@deploy/need.sh wrk wrk -- "the HTTP section of make bench (its load generator)"
 	$(BIN)/python -m bench
 
 load: install

@@ -23,13 +23,14 @@ from typing import Annotated
 import typer
 
 from bench import consumers, es_library, journeys, scaling, spine
+from bench import http as http_bench
 from bench.common import RESULTS, Figure, infrastructure, percentile
 from bench.report import plots, table
 from deploy.kafka import CLUSTER_PARTITIONS
 from deploy.stack import SERVICES, ServiceProcess, services_on_free_ports
 
 THROUGHPUT_RATIO = {"appends": 0.70, "relay": 0.50, "consumer": 0.40}
-SECTIONS = ("spine", "consumers", "journeys", "memory", "scaling")
+SECTIONS = ("spine", "consumers", "http", "journeys", "memory", "scaling")
 #: A province's peak, on paper (README, "Production topology"): events/s on its busiest topic.
 PROVINCE_PEAK_EVENTS_PER_S = 3_000
 HEADROOM = 3
@@ -271,6 +272,9 @@ def main(
     repeats: Annotated[
         int, typer.Option(min=1, max=9, help="Throughput runs, alternated; medians reported.")
     ] = 3,
+    http_people: Annotated[
+        int, typer.Option(min=200, help="Fresh citizens the HTTP section's command routes take.")
+    ] = 3000,
     only: Annotated[
         list[str] | None,
         typer.Option(help=f"Run only these sections (repeatable): {', '.join(SECTIONS)}."),
@@ -296,11 +300,14 @@ def main(
                 report.add(spine_figures(db, kafka, commands, concurrency, repeats))
             if "consumers" in sections:
                 report.add(consumer_figures(db, kafka, consumer_events, repeats))
-            if sections & {"journeys", "memory"}:
+            if sections & {"http", "journeys", "memory"}:
                 with (
                     tempfile.TemporaryDirectory(prefix="shebao-bench-logs-") as logs,
                     services_on_free_ports(infra, Path(logs)) as procs,
                 ):
+                    if "http" in sections:
+                        figures, notes = http_bench.http_figures(procs, db, Path(logs), http_people)
+                        report.add(Report(figures=figures, notes=notes))
                     if "journeys" in sections:
                         report.add(
                             end_to_end_figures(procs, kafka, journey_count, journey_concurrency)
@@ -322,7 +329,8 @@ def main(
             f"`.venv/bin/python -m bench --commands {commands} --concurrency {concurrency}"
             f" --consumer-events {consumer_events} --journeys {journey_count}"
             f" --journey-concurrency {journey_concurrency} --history {history}"
-            f" --repeats {repeats} --scaling-journeys {scaling_journeys}"
+            f" --repeats {repeats} --http-people {http_people}"
+            f" --scaling-journeys {scaling_journeys}"
             f" --scaling-events {scaling_events}{chosen}`"
             f" on {platform.machine()} with {os.cpu_count()} cores (Kafka, PostgreSQL and the"
             f" services share them), {minutes:.1f} min. Every baseline was measured in this run.",
