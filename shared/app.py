@@ -19,7 +19,7 @@ from shared.authority import Authority, FamilyLink, Holder, check_routes
 from shared.consumer import ForeignFeed
 from shared.deps import ports_of
 from shared.errors import DomainError
-from shared.http import install_edges
+from shared.http import HttpProtocol, install_edges
 from shared.idempotency import document_idempotency
 from shared.logging import configure_logging
 from shared.observe import Probe
@@ -107,4 +107,12 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
 def serve(app: FastAPI, service: str, settings: ServiceSettings) -> None:
     """Run the app with uvicorn in this process, logging as structured JSON."""
     configure_logging(service, level=settings.log_level)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http=HttpProtocol,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,10 @@ from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram, make_asgi_app
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared import tracing
 from shared.db import UNAVAILABLE
@@ -87,6 +90,78 @@ def request_causation(request: Request) -> Causation:
         channel=caller.role if caller else None,
         acting_person_id=holder,
     )
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's C parser (httptools), answering a request that is no valid HTTP (a control
+    character in a header, a broken request line) in the standard error shape, with a
+    correlation id, instead of uvicorn's plain text."""
+
+    def send_400_response(self, msg: str) -> None:
+        """The 400 of a malformed request; the connection is closed after it."""
+        body = ErrorBody(
+            code="REQUEST_MALFORMED",
+            message="The request is not valid HTTP (a header or the request line is malformed).",
+        )
+        content = body.model_dump_json().encode()
+        head = (
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            + f"{CORRELATION_HEADER}: {new_event_id()}\r\n".encode()
+            + f"content-length: {len(content)}\r\nconnection: close\r\n\r\n".encode()
+        )
+        self.transport.write(head + content)
+        self.transport.close()
+
+
+class CorrelationMiddleware:
+    """ASGI middleware (not Starlette's BaseHTTPMiddleware, which streams every answer through
+    a task and a queue): binds the request's correlation id to its logs and events, runs it in a
+    span continuing the caller's trace, answers both, and counts the request in the metrics."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get(CORRELATION_HEADER, "")
+        # Kept only when it is a plain token: it goes into every event the request causes.
+        correlation_id = given if CORRELATION_PATTERN.fullmatch(given) else str(new_event_id())
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        started = time.perf_counter()
+        method = scope["method"]
+        # The request's span continues the caller's trace (a traceparent header), if any.
+        # (Two traceparent headers are no trace context at all, as W3C says: a new trace.)
+        one = len(headers.getlist(tracing.TRACEPARENT)) <= 1
+        status = 500
+        with tracing.span(
+            method, SpanKind.SERVER, tracing.parent_of(headers if one else {})
+        ) as span:
+            answer = tracing.of_span(span)
+
+            async def answered(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    more = MutableHeaders(scope=message)
+                    more[CORRELATION_HEADER] = correlation_id
+                    if answer is not None:
+                        more[tracing.TRACERESPONSE] = answer
+                await send(message)
+
+            try:
+                await self.app(scope, receive, answered)
+            finally:
+                structlog.contextvars.unbind_contextvars("correlation_id", "caller")
+                path = getattr(scope.get("route"), "path", "unmatched")
+                span.update_name(f"{method} {path}")
+                span.set_attributes({"http.route": path, "http.response.status_code": status})
+                REQUESTS.labels(self.service, path, method, status).inc()
+                LATENCY.labels(self.service, path).observe(time.perf_counter() - started)
 
 
 def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError], int]) -> None:
@@ -174,36 +249,7 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
         log.error("unexpected_error", error=type(exc).__name__, exc_info=exc)
         return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
 
-    @app.middleware("http")
-    async def _correlate(request: Request, call_next: Callable[..., Awaitable[Response]]) -> Any:
-        given = request.headers.get(CORRELATION_HEADER, "")
-        # Kept only when it is a plain token: it goes into every event the request causes.
-        correlation_id = given if CORRELATION_PATTERN.fullmatch(given) else str(new_event_id())
-        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        request.state.correlation_id = correlation_id
-        started = time.perf_counter()
-        # The request's span continues the caller's trace (a traceparent header), if any.
-        # (Two traceparent headers are no trace context at all, as W3C says: a new trace.)
-        one = len(request.headers.getlist(tracing.TRACEPARENT)) <= 1
-        parent = tracing.parent_of(request.headers if one else {})
-        with tracing.span(request.method, SpanKind.SERVER, parent) as span:
-            try:
-                response = await call_next(request)
-            finally:
-                structlog.contextvars.unbind_contextvars("correlation_id", "caller")
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            span.update_name(f"{request.method} {path}")
-            span.set_attributes(
-                {"http.route": path, "http.response.status_code": response.status_code}
-            )
-            answer = tracing.of_span(span)
-        REQUESTS.labels(service, path, request.method, response.status_code).inc()
-        LATENCY.labels(service, path).observe(time.perf_counter() - started)
-        response.headers[CORRELATION_HEADER] = correlation_id
-        if answer is not None:
-            response.headers[tracing.TRACERESPONSE] = answer
-        return response
+    app.add_middleware(CorrelationMiddleware, service=service)
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:

@@ -155,6 +155,9 @@ async def test_a_correlation_id_that_is_no_plain_token_is_replaced(
             kept = response.headers["X-Correlation-Id"]
             assert (kept == given) == (given == "ok-123"), given[:10]
             assert len(kept) <= 128
+            if given == "a\x01b":  # no valid HTTP (RFC 9110 5.5): the standard 400
+                assert response.status_code == 400
+                assert response.json()["code"] == "REQUEST_MALFORMED"
 
 
 async def test_a_body_that_is_no_json_gets_the_standard_400(
