@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from services.activation import store
@@ -14,7 +13,7 @@ from services.activation.api import router, status_of
 from services.activation.consumers import feed
 from services.activation.handlers import ActivationHandlers
 from services.activation.password.api import router as password_router
-from services.activation.password.handlers import PasswordHandlers
+from services.activation.password.handlers import PasswordHandlers, password_hasher
 from services.activation.password.sms_codes import SmsCodes
 from services.activation.payment.api import router as payment_code_router
 from services.activation.payment.codes import PaymentCodes
@@ -43,7 +42,7 @@ def create_app(settings: ActivationSettings) -> FastAPI:
         passwords = PasswordHandlers(
             pool=runtime.pool,
             events=runtime.store,
-            hasher=PasswordHasher(),
+            hasher=password_hasher(),
             initial_password=settings.initial_password_for,
             lock_rule=settings.lock_rule_for,
             max_verification_age=max_age,
