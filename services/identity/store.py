@@ -9,6 +9,7 @@ from shared.consumer import ForeignFeed
 from shared.contracts.identity import PersonalDataErased, PersonRegistered
 from shared.db import Connection
 from shared.envelope import Envelope
+from shared.eventstore import BULK_ROWS
 from shared.rebuild import Projection
 
 PERSON_COLUMNS = (
@@ -22,6 +23,11 @@ PERSON_COLUMNS = (
     "birth_date_ciphertext",
     "phone_ciphertext",
     "erased",
+)
+_INSERT_PERSONS = (
+    f"INSERT INTO persons ({', '.join(PERSON_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
+    "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+    " $8::text[], $9::text[], $10::boolean[])"
 )
 
 
@@ -132,7 +138,14 @@ async def destroy_key(conn: Connection, person_id: str) -> None:
 
 async def store_keys(conn: Connection, keys: Sequence[tuple[str, bytes]]) -> None:
     """Keep new persons' wrapped keys."""
-    await conn.copy_records_to_table("person_keys", records=keys)
+    if len(keys) >= BULK_ROWS:
+        await conn.copy_records_to_table("person_keys", records=keys)
+        return
+    # A few (a window's registration): one round trip, where COPY takes several.
+    await conn.execute(
+        "INSERT INTO person_keys SELECT * FROM unnest($1::text[], $2::bytea[])",
+        *(list(column) for column in zip(*keys, strict=True)),
+    )
 
 
 async def use_face_nonce(conn: Connection, provider: str, nonce: str) -> bool:
@@ -149,8 +162,10 @@ async def use_face_nonce(conn: Connection, provider: str, nonce: str) -> bool:
 async def project_people(conn: Connection, envelopes: Sequence[Envelope]) -> None:
     """Keep the registry in step with the identity events just appended (or replayed)."""
     registered = [_person_row(e) for e in envelopes if e.event_type == PersonRegistered.event_type]
-    if registered:
+    if len(registered) >= BULK_ROWS:
         await conn.copy_records_to_table("persons", records=registered, columns=PERSON_COLUMNS)
+    elif registered:
+        await conn.execute(_INSERT_PERSONS, *(list(c) for c in zip(*registered, strict=True)))
     for e in envelopes:
         if e.event_type == PersonalDataErased.event_type:
             await conn.execute(
