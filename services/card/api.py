@@ -26,7 +26,7 @@ from shared.authority import (
     record_access,
 )
 from shared.contracts.card import DeliveryMethod, LossKind, ReplacementReason
-from shared.deps import Db, Runtime, port
+from shared.deps import Db, port
 from shared.envelope import Envelope
 from shared.errors import DomainError
 from shared.http import ERROR_RESPONSES, request_causation
@@ -326,9 +326,9 @@ async def unlink(
 
 
 @router.get("/cards/{card_id}", response_model=CardView)
-async def card(card_id: str, _: Caller, runtime: Runtime, conn: Db) -> CardView:
+async def card(card_id: str, _: Caller, conn: Db) -> CardView:
     """A card's holder, region and status, with the events that explain it."""
-    return await views.card(conn, runtime.store, card_id)
+    return await views.card(conn, card_id)
 
 
 @router.get("/production/pending", response_model=list[CardView])

@@ -90,6 +90,19 @@ async def find_card(conn: Connection, card_id: str) -> asyncpg.Record | None:
     )
 
 
+async def explained_card(conn: Connection, card_id: str) -> asyncpg.Record | None:
+    """A card as find_card gives it, with the events that explain it ("type@id", in order):
+    one query, no event parsed."""
+    return await conn.fetchrow(
+        "SELECT c.card_id, c.person_id, c.stream_id, c.region, c.status, c.lost, c.activated,"
+        " coalesce((SELECT array_agg(e.event_type || '@' || e.event_id::text"
+        " ORDER BY e.stream_version) FROM events e WHERE e.stream_id = c.stream_id"
+        " AND e.envelope -> 'payload' ->> 'card_id' = c.card_id), '{}') AS explained_by"
+        " FROM cards c WHERE c.card_id = $1",
+        card_id,
+    )
+
+
 async def cards_in_status(conn: Connection, status: str, limit: int) -> list[asyncpg.Record]:
     """Cards waiting in a status, oldest first (e.g. applications awaiting production)."""
     return await conn.fetch(

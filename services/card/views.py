@@ -7,7 +7,6 @@ from pydantic import BaseModel, Field
 from services.card import store
 from services.card.errors import CardNotFoundError
 from shared.db import Connection
-from shared.eventstore import EventStore
 
 
 class CardView(BaseModel):
@@ -24,16 +23,12 @@ class CardView(BaseModel):
     )
 
 
-async def card(conn: Connection, events: EventStore, card_id: str) -> CardView:
+async def card(conn: Connection, card_id: str) -> CardView:
     """A card's holder, region and status, with the events that explain it."""
-    row = await store.find_card(conn, card_id)
+    row = await store.explained_card(conn, card_id)
     if row is None:
         raise CardNotFoundError()
-    history = await events.load(conn, row["stream_id"])
-    explained = [
-        f"{e.event_type}@{e.event_id}" for e in history if e.payload.get("card_id") == card_id
-    ]
-    return CardView(**dict(row), explained_by=explained)
+    return CardView(**dict(row))
 
 
 async def pending(conn: Connection, limit: int) -> list[CardView]:
