@@ -196,12 +196,13 @@ def _paced(base: str, calls: list[Call], rate: float, capture: bool) -> Run:
     )
 
 
-def measure_read(name: str, base: str, calls: list[Call]) -> Route:
-    """A read route: repeated for a fixed window at full load, then paced."""
+def measure_read(name: str, base: str, calls: list[Call], kind: str = "read") -> Route:
+    """A GET route: repeated for a fixed window at full load, then paced. (A staff read of a
+    person's data records who looked: a command in cost, ``kind`` says so.)"""
     many = list(_cycle(calls, READS))
     full = wrk(base, many, seconds=READ_S)
     paced = _paced(base, many, full.rate, capture=False)
-    return _said(Route(name, "read", full, paced))
+    return _said(Route(name, kind, full, paced))
 
 
 def _cycle(calls: list[Call], count: int) -> Iterator[Call]:
@@ -394,9 +395,17 @@ def citizen_routes(procs: dict[str, ServiceProcess], database_url: str, people: 
     )
     routes.append(
         measure_read(
-            "GET /v1/cards/{id} (window)",
+            "GET /v1/cards/{id} (citizen signed in, own card)",
+            card,
+            [Call("GET", f"/v1/cards/{h.card_id}", _key("channel", h.token)) for h in active],
+        )
+    )
+    routes.append(
+        measure_read(
+            "GET /v1/cards/{id} (window: the read is recorded, PersonDataAccessed)",
             card,
             [Call("GET", f"/v1/cards/{h.card_id}", _key("dev-window")) for h in active],
+            kind="command",
         )
     )
     routes.append(

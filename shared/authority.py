@@ -97,7 +97,7 @@ def check_routes(app: FastAPI, authority: Authority) -> None:
         raise RuntimeError(f"routes of {service} without a policy: {', '.join(missing)}")
 
 
-def _authority(request: Request) -> Authority:
+async def _authority(request: Request) -> Authority:
     return cast(Authority, request.app.state.authority)
 
 

@@ -36,18 +36,18 @@ def ports_of(handlers: Any) -> dict[type, Any]:
 def port(kind: type[T]) -> Any:
     """A dependency giving the service's handler object of this type."""
 
-    def get(request: Request) -> T:
+    async def get(request: Request) -> T:
         ports: Mapping[type, Any] = request.app.state.ports
         return cast(T, ports[kind])
 
     return Depends(get)
 
 
-def _runtime(request: Request) -> ServiceRuntime:
+async def _runtime(request: Request) -> ServiceRuntime:
     return cast(ServiceRuntime, request.app.state.runtime)
 
 
-def _settings(request: Request) -> ServiceSettings:
+async def _settings(request: Request) -> ServiceSettings:
     return cast(ServiceSettings, request.app.state.settings)
 
 

@@ -12,7 +12,7 @@ from shared import tracing
 from shared.contracts import EventPayload, acted_for, superseded_shape
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
-from shared.idempotency import mark_committed
+from shared.idempotency import mark_committed, mark_parameters, marked
 from shared.topics import EVENTS_TOPIC, Producer
 
 #: From this many events on, one append uses COPY instead of row inserts (bulk imports).
@@ -40,8 +40,13 @@ _APPEND = (
     " queued AS (INSERT INTO outbox (topic, message_key, event_type, schema_version, value,"
     " headers) SELECT $12, p, t, sv, val, h FROM unnest($6::text[], $4::text[],"
     " $5::int[], $11::bytea[], $14::text[]) WITH ORDINALITY AS u(p, t, sv, val, h, n)"
-    " ORDER BY n RETURNING 1)"
-    " SELECT pg_notify($13, '')"
+    " ORDER BY n RETURNING 1),"
+    # The command's Idempotency-Key marked as taking effect (shared.idempotency.MARK; no row
+    # when the command came without a key: $15-$17 NULL).
+    " marked AS (UPDATE idempotency_keys SET committed_at = coalesce(committed_at, now()),"
+    " events = events || $18::jsonb WHERE scope = $15 AND key = $16 AND attempt = $17"
+    " RETURNING true)"
+    " SELECT pg_notify($13, ''), (SELECT count(*) FROM marked) AS held"
     " FROM (SELECT count(*) FROM appended) a, (SELECT count(*) FROM queued) q"
 )
 
@@ -237,19 +242,26 @@ class EventStore:
                 await conn.copy_records_to_table("events", records=events, columns=EVENT_COLUMNS)
                 await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COLUMNS)
                 await conn.execute("SELECT pg_notify($1, '')", self.channel)
+                held = None
             else:
-                # Events, outbox rows and the relay's wake-up in one round trip.
-                await conn.execute(
+                # Events, outbox rows, the relay's wake-up and the command's Idempotency-Key
+                # mark in one round trip.
+                held = await conn.fetchval(
                     _APPEND,
                     *(list(column) for column in zip(*events, strict=True)),
                     [raw for _, raw in rows],
                     self.topic,
                     self.channel,
                     headers,
+                    *mark_parameters(envelopes),
+                    column=1,
                 )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
         await self._publish_superseded(conn, envelopes, traces)
         # A command sent with an Idempotency-Key takes effect once: its key is marked in the
         # same transaction, or this one fails because another attempt holds the key.
-        await mark_committed(conn, envelopes)
+        if held is None:
+            await mark_committed(conn, envelopes)
+        else:
+            marked(bool(held))

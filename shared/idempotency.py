@@ -69,29 +69,46 @@ class IdempotencyKeyInUse(Exception):
     message = "A request with this Idempotency-Key is being carried out; retry in a moment."
 
 
-async def mark_committed(conn: Connection, events: Sequence[Envelope]) -> None:
-    """Inside the transaction that stores a command's events: record that this attempt took
-    effect, and which events it stored, or raise (rolling it back) if another attempt holds
-    the key."""
+#: Marks this attempt's key as having taken effect, with the events it stored ($1-$4: see
+#: :func:`mark_parameters`). The event store's append statement holds the same update.
+MARK = (
+    "UPDATE idempotency_keys SET committed_at = coalesce(committed_at, now()),"
+    " events = events || $4::jsonb"
+    " WHERE scope = $1 AND key = $2 AND attempt = $3 RETURNING true"
+)
+
+
+def mark_parameters(events: Sequence[Envelope]) -> tuple[bytes | None, str | None, Any, str]:
+    """MARK's parameters for the running command's key (NULLs, marking nothing, when the
+    command came without one)."""
     claim = _current.get()
     if claim is None:
-        return
+        return None, None, None, "[]"
     named = [
         {"event_type": e.event_type, "event_id": str(e.event_id), "stream_id": e.stream_id}
         for e in events
     ]
-    held = await conn.fetchval(
-        "UPDATE idempotency_keys SET committed_at = coalesce(committed_at, now()),"
-        " events = events || $4::jsonb"
-        " WHERE scope = $1 AND key = $2 AND attempt = $3 RETURNING true",
-        claim.scope,
-        claim.key,
-        claim.attempt,
-        json.dumps(named),
-    )
+    return claim.scope, claim.key, claim.attempt, json.dumps(named)
+
+
+def marked(held: bool) -> None:
+    """After MARK ran in the command's transaction: whether this attempt still held its key.
+    If another attempt took it over, raise, rolling the command back."""
+    claim = _current.get()
+    if claim is None:
+        return
     if not held:
         raise IdempotencyKeyInUse
     claim.committed = True
+
+
+async def mark_committed(conn: Connection, events: Sequence[Envelope]) -> None:
+    """Inside the transaction that stores a command's events: record that this attempt took
+    effect, and which events it stored, or raise (rolling it back) if another attempt holds
+    the key."""
+    if _current.get() is None:
+        return
+    marked(bool(await conn.fetchval(MARK, *mark_parameters(events))))
 
 
 @contextlib.contextmanager
