@@ -87,10 +87,10 @@ class WriteBehind:
         await self.flush()
         return await self._conn.fetchrow(query, *args)
 
-    async def fetchval(self, query: str, *args: Any) -> Any:
+    async def fetchval(self, query: str, *args: Any, column: int = 0) -> Any:
         """Send the queue, then read one value."""
         await self.flush()
-        return await self._conn.fetchval(query, *args)
+        return await self._conn.fetchval(query, *args, column=column)
 
     async def copy_records_to_table(self, table: str, **kwargs: Any) -> str:
         """Send the queue, then copy."""

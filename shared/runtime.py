@@ -66,7 +66,7 @@ async def run_service(
 ) -> AsyncIterator[ServiceRuntime]:
     """Start a service's parts in dependency order and stop them in reverse."""
     schema = settings.db_schema or service
-    pool = await create_pool(settings.database_url, schema)
+    pool = await create_pool(settings.database_url, schema, max_size=settings.db_pool_size)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(pool.close)
         applied = await migrate(pool, SHARED_MIGRATIONS, *migrations)

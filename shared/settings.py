@@ -97,6 +97,14 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(
         "postgresql://postgres@127.0.0.1:55432/postgres", validation_alias="DATABASE_URL"
     )
+    db_pool_size: int = Field(
+        10,
+        ge=2,
+        le=200,
+        validation_alias="DB_POOL_SIZE",
+        description="Most PostgreSQL connections a service process holds (each command or "
+        "read holds one while it runs; mind PostgreSQL's max_connections over all processes).",
+    )
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
