@@ -33,7 +33,7 @@ class Recorder:
     async def executemany(self, query: str, rows: list[tuple[Any, ...]]) -> None:
         self.calls.append((query, list(rows)))
 
-    async def fetchval(self, query: str, *args: Any) -> int:
+    async def fetchval(self, query: str, *args: Any, column: int = 0) -> int:  # asyncpg's
         self.calls.append((query, [args]))
         return 1
 
