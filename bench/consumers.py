@@ -29,6 +29,7 @@ from shared.eventstore import EventStore
 from shared.kafka import Kafka, client_options, create_topics
 from shared.rebuild import Projection, rebuild
 from shared.records import read_record
+from shared.topics import dead_letter_topic
 
 SERVICES_DIR = Path(__file__).parents[1] / "services"
 
@@ -235,7 +236,9 @@ async def per_service(
     results: list[dict[str, float | str | bool]] = []
     for service in service_feeds():
         topic = f"bench.{service.name}.{time.monotonic_ns()}"
-        await create_topics(bootstrap, [topic], partitions=6, replication_factor=1)
+        # The bench group's dead-letter topic too: services never create topics on the fly.
+        parked = dead_letter_topic(f"bench-{service.name}")
+        await create_topics(bootstrap, [topic, parked], partitions=6, replication_factor=1)
         await publish(bootstrap, topic, envelopes_for(set(service.feed.handles), count))
         raw = await consume_raw(database_url, bootstrap, topic, count)
         ours, pool = await consume_ours(database_url, bootstrap, service, topic, count)
