@@ -300,14 +300,19 @@ def main(
                 report.add(spine_figures(db, kafka, commands, concurrency, repeats))
             if "consumers" in sections:
                 report.add(consumer_figures(db, kafka, consumer_events, repeats))
-            if sections & {"http", "journeys", "memory"}:
+            if "http" in sections:
+                # Service processes of its own: the later sections measure fresh ones.
                 with (
                     tempfile.TemporaryDirectory(prefix="shebao-bench-logs-") as logs,
                     services_on_free_ports(infra, Path(logs)) as procs,
                 ):
-                    if "http" in sections:
-                        figures, notes = http_bench.http_figures(procs, db, Path(logs), http_people)
-                        report.add(Report(figures=figures, notes=notes))
+                    figures, notes = http_bench.http_figures(procs, db, Path(logs), http_people)
+                    report.add(Report(figures=figures, notes=notes))
+            if sections & {"journeys", "memory"}:
+                with (
+                    tempfile.TemporaryDirectory(prefix="shebao-bench-logs-") as logs,
+                    services_on_free_ports(infra, Path(logs)) as procs,
+                ):
                     if "journeys" in sections:
                         report.add(
                             end_to_end_figures(procs, kafka, journey_count, journey_concurrency)

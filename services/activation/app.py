@@ -13,7 +13,11 @@ from services.activation.api import router, status_of
 from services.activation.consumers import feed
 from services.activation.handlers import ActivationHandlers
 from services.activation.password.api import router as password_router
-from services.activation.password.handlers import PasswordHandlers, password_hasher
+from services.activation.password.handlers import (
+    PasswordHandlers,
+    hashing_threads,
+    password_hasher,
+)
 from services.activation.password.sms_codes import SmsCodes
 from services.activation.payment.api import router as payment_code_router
 from services.activation.payment.codes import PaymentCodes
@@ -43,6 +47,7 @@ def create_app(settings: ActivationSettings) -> FastAPI:
             pool=runtime.pool,
             events=runtime.store,
             hasher=password_hasher(),
+            hashing=hashing_threads(),
             initial_password=settings.initial_password_for,
             lock_rule=settings.lock_rule_for,
             max_verification_age=max_age,

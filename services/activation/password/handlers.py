@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +43,12 @@ from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, ConcurrencyError, EventStore
 from shared.facts import FactsKeys
+
+
+def hashing_threads() -> ThreadPoolExecutor:
+    """The threads password hashes run in: one per core (Argon2 is CPU-bound; each thread
+    that hashed keeps its memory arena, so more threads only hold more memory)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="password")
 
 
 def password_hasher() -> PasswordHasher:
@@ -82,6 +90,8 @@ class PasswordHandlers:
     pool: asyncpg.Pool
     events: EventStore
     hasher: PasswordHasher
+    #: Threads that hash (as many as cores: more only hold more Argon2 memory, 19 MiB each).
+    hashing: Executor
     initial_password: Callable[[str], str]
     lock_rule: Callable[[str], passwords.LockRule]
     max_verification_age: timedelta
@@ -262,7 +272,7 @@ class PasswordHandlers:
             raise PasswordCheckUnavailableError()
         if taken:
             raise PasswordWeakError(passwords.FROM_ID_NUMBER)
-        return await asyncio.to_thread(self.hasher.hash, new)
+        return await asyncio.get_running_loop().run_in_executor(self.hashing, self.hasher.hash, new)
 
     async def _subject(self, conn: Connection, key: str, kind: CardKind) -> Subject:
         """Whose password: a physical card (by card id) or a person's e-card (by person id)."""
@@ -303,7 +313,10 @@ class PasswordHandlers:
         if stored is None:
             return hmac.compare_digest(password.encode(), self.initial_password(region).encode())
         try:
-            return await asyncio.to_thread(self.hasher.verify, stored, password)
+            verify = self.hasher.verify
+            return await asyncio.get_running_loop().run_in_executor(
+                self.hashing, verify, stored, password
+            )
         except VerificationError:
             return False
 
