@@ -29,7 +29,7 @@ from bench.common import Figure
 from bench.identity import citizens
 from bench.wrk import CONNECTIONS, Call, Route, measure, measure_read
 from deploy.demo.citizens import Citizen, face_check_for
-from deploy.endpoints import KEYS
+from deploy.demo.scenes import headers as _key
 from deploy.paths import free_port
 from deploy.stack import ServiceProcess
 
@@ -40,13 +40,6 @@ def _tagged(
     for tag, body in answers.items():
         if tag.startswith(prefix):
             yield int(tag[len(prefix) :]), body
-
-
-def _key(name: str, token: str | None = None) -> dict[str, str]:
-    headers = {"X-Api-Key": KEYS.get(name, name)}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
 
 
 def _once() -> dict[str, str]:
