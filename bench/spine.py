@@ -18,6 +18,7 @@ from shared.db import create_pool
 from shared.decider import Decider
 from shared.envelope import Envelope, record_headers
 from shared.eventstore import EventStore
+from shared.groupcommit import CommitGroup
 from shared.kafka import ensure_topics, idempotent_producer
 from shared.relay import OutboxRelay
 
@@ -58,12 +59,15 @@ def stream_of(i: int, concurrency: int) -> str:
     return f"card-{i % concurrency}-{i // (3 * concurrency)}"
 
 
-async def appends(database_url: str, commands: int, concurrency: int) -> tuple[float, float]:
-    """(ours, raw) commands/s: load the stream, decide, append events + outbox in one
-    transaction with the expected-version check."""
+async def appends(database_url: str, commands: int, concurrency: int) -> tuple[float, float, float]:
+    """(ours, grouped, raw) commands/s: load the stream, decide, append events + outbox with
+    the expected-version check; ours one transaction per command, grouped through the
+    services' command path (``shared.groupcommit``: concurrent commands share one)."""
     store = EventStore("card")
     ours = await fresh_schema(database_url, "bench_appends", size=concurrency + 2)
+    grouped = await fresh_schema(database_url, "bench_grouped", size=concurrency + 2)
     raw = await fresh_schema(database_url, "bench_raw_appends", size=concurrency + 2)
+    group = CommitGroup(grouped, store)
     try:
 
         async def our_command(i: int) -> None:
@@ -112,11 +116,17 @@ async def appends(database_url: str, commands: int, concurrency: int) -> tuple[f
                 )
                 await conn.execute("SELECT pg_notify($1, '')", store.channel)
 
+        async def grouped_command(i: int) -> None:
+            stream = APPEND_ALL.in_stream(stream_of(i, concurrency), person=f"p{i}")
+            await group.run(stream, command_payloads(i), CAUSE)
+
         raw_rate = await _run_workers(commands, concurrency, raw_command)
         our_rate = await _run_workers(commands, concurrency, our_command)
-        return our_rate, raw_rate
+        grouped_rate = await _run_workers(commands, concurrency, grouped_command)
+        return our_rate, grouped_rate, raw_rate
     finally:
         await raw.close()
+        await grouped.close()
         await ours.close()
 
 

@@ -12,7 +12,7 @@ from shared import tracing
 from shared.contracts import EventPayload, acted_for, superseded_shape
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
-from shared.idempotency import mark_committed, mark_parameters, marked
+from shared.idempotency import Claim, current_claim, mark_committed, mark_parameters, marked
 from shared.topics import EVENTS_TOPIC, Producer
 
 #: From this many events on, one append uses COPY instead of row inserts (bulk imports).
@@ -41,11 +41,12 @@ _APPEND = (
     " headers) SELECT $12, p, t, sv, val, h FROM unnest($6::text[], $4::text[],"
     " $5::int[], $11::bytea[], $14::text[]) WITH ORDINALITY AS u(p, t, sv, val, h, n)"
     " ORDER BY n RETURNING 1),"
-    # The command's Idempotency-Key marked as taking effect (shared.idempotency.MARK; no row
-    # when the command came without a key: $15-$17 NULL).
-    " marked AS (UPDATE idempotency_keys SET committed_at = coalesce(committed_at, now()),"
-    " events = events || $18::jsonb WHERE scope = $15 AND key = $16 AND attempt = $17"
-    " RETURNING true)"
+    # Each command's Idempotency-Key marked as taking effect (shared.idempotency.MARK; empty
+    # arrays when the commands came without one).
+    " marked AS (UPDATE idempotency_keys k SET committed_at = coalesce(k.committed_at, now()),"
+    " events = k.events || m.events::jsonb FROM unnest($15::bytea[], $16::text[], $17::uuid[],"
+    " $18::text[]) AS m(scope, key, attempt, events)"
+    " WHERE k.scope = m.scope AND k.key = m.key AND k.attempt = m.attempt RETURNING true)"
     " SELECT pg_notify($13, ''), (SELECT count(*) FROM marked) AS held"
     " FROM (SELECT count(*) FROM appended) a, (SELECT count(*) FROM queued) q"
 )
@@ -204,14 +205,27 @@ class EventStore:
     async def append(
         self, conn: Connection, envelopes: Sequence[Envelope], by: Actor | None = None
     ) -> None:
-        """Store events and queue them for publication; ConcurrencyError if a version is taken.
+        """Store a command's events and queue them for publication; ConcurrencyError if a
+        version is taken.
 
         Must run inside the caller's transaction, so events, outbox rows and any state change
         commit or fail together.
         """
+        traces = tracing.of_causes([e.causation_id for e in envelopes])
+        await self.append_writes(conn, [Write(envelopes, by, traces, current_claim())])
+
+    async def append_writes(self, conn: Connection, writes: Sequence[Write]) -> None:
+        """Store the events of one or more commands (each numbered after its expected
+        version) and queue them for publication, and mark each command's Idempotency-Key as
+        taking effect. ConcurrencyError if a version is taken; IdempotencyKeyInUse if another
+        attempt took a command's key over. Runs inside the caller's transaction."""
+        envelopes = [e for w in writes for e in w.envelopes]
         if not envelopes:
             return
-        rows = [(e, e.to_bytes()) for e in envelopes]
+        raws = [e.to_bytes() for e in envelopes]
+        actors = [w.by or _NOBODY for w in writes for _ in w.envelopes]
+        # Each event continues the trace of what caused it (a request, a consumed event).
+        traces = [t for w in writes for t in w.traces]
         events = [
             (
                 e.stream_id,
@@ -222,46 +236,56 @@ class EventStore:
                 e.person_id,
                 e.occurred_at,
                 raw.decode(),
-                by.name if by else None,
-                by.channel if by else None,
+                by.name,
+                by.channel,
             )
-            for e, raw in rows
+            for e, raw, by in zip(envelopes, raws, actors, strict=True)
         ]
-        # Each event continues the trace of what caused it (a request, a consumed event).
-        traces = tracing.of_causes([e.causation_id for e in envelopes])
         headers = [
             json.dumps(e.cloudevent_headers() | tracing.header_of(trace))
             for e, trace in zip(envelopes, traces, strict=True)
         ]
-        outbox = [
-            (self.topic, e.person_id, e.event_type, e.schema_version, raw, h)
-            for (e, raw), h in zip(rows, headers, strict=True)
-        ]
+        claimed = [(w.claim, w.envelopes) for w in writes]
         try:
-            if len(rows) >= BULK_ROWS:
+            if len(events) >= BULK_ROWS:
+                outbox = [
+                    (self.topic, e.person_id, e.event_type, e.schema_version, raw, h)
+                    for e, raw, h in zip(envelopes, raws, headers, strict=True)
+                ]
                 await conn.copy_records_to_table("events", records=events, columns=EVENT_COLUMNS)
                 await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COLUMNS)
                 await conn.execute("SELECT pg_notify($1, '')", self.channel)
-                held = None
+                await mark_committed(conn, claimed)
             else:
-                # Events, outbox rows, the relay's wake-up and the command's Idempotency-Key
-                # mark in one round trip.
+                # Events, outbox rows, the relay's wake-up and the Idempotency-Key marks in
+                # one round trip.
                 held = await conn.fetchval(
                     _APPEND,
                     *(list(column) for column in zip(*events, strict=True)),
-                    [raw for _, raw in rows],
+                    raws,
                     self.topic,
                     self.channel,
                     headers,
-                    *mark_parameters(envelopes),
+                    *mark_parameters(claimed),
                     column=1,
                 )
+                marked([w.claim for w in writes], int(held))
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
         await self._publish_superseded(conn, envelopes, traces)
-        # A command sent with an Idempotency-Key takes effect once: its key is marked in the
-        # same transaction, or this one fails because another attempt holds the key.
-        if held is None:
-            await mark_committed(conn, envelopes)
-        else:
-            marked(bool(held))
+
+
+_NOBODY = Actor()
+
+
+@dataclass(frozen=True)
+class Write:
+    """One command's new events, as the event store appends them beside others'."""
+
+    envelopes: Sequence[Envelope]
+    #: Who acted, through which channel.
+    by: Actor | None
+    #: The trace each event continues (``shared.tracing.of_causes`` where the command ran).
+    traces: Sequence[str | None]
+    #: The command's hold on its Idempotency-Key, marked in the same transaction.
+    claim: Claim | None

@@ -69,46 +69,69 @@ class IdempotencyKeyInUse(Exception):
     message = "A request with this Idempotency-Key is being carried out; retry in a moment."
 
 
-#: Marks this attempt's key as having taken effect, with the events it stored ($1-$4: see
-#: :func:`mark_parameters`). The event store's append statement holds the same update.
+#: Marks each command's key as having taken effect, with the events it stored ($1-$4: arrays,
+#: see :func:`mark_parameters`). The event store's append statement holds the same update.
 MARK = (
-    "UPDATE idempotency_keys SET committed_at = coalesce(committed_at, now()),"
-    " events = events || $4::jsonb"
-    " WHERE scope = $1 AND key = $2 AND attempt = $3 RETURNING true"
+    "UPDATE idempotency_keys k SET committed_at = coalesce(k.committed_at, now()),"
+    " events = k.events || m.events::jsonb FROM unnest($1::bytea[], $2::text[], $3::uuid[],"
+    " $4::text[]) AS m(scope, key, attempt, events)"
+    " WHERE k.scope = m.scope AND k.key = m.key AND k.attempt = m.attempt RETURNING true"
 )
 
 
-def mark_parameters(events: Sequence[Envelope]) -> tuple[bytes | None, str | None, Any, str]:
-    """MARK's parameters for the running command's key (NULLs, marking nothing, when the
-    command came without one)."""
-    claim = _current.get()
-    if claim is None:
-        return None, None, None, "[]"
-    named = [
-        {"event_type": e.event_type, "event_id": str(e.event_id), "stream_id": e.stream_id}
-        for e in events
-    ]
-    return claim.scope, claim.key, claim.attempt, json.dumps(named)
+def current_claim() -> Claim | None:
+    """The running command's hold on its Idempotency-Key (None when it came without one)."""
+    return _current.get()
 
 
-def marked(held: bool) -> None:
-    """After MARK ran in the command's transaction: whether this attempt still held its key.
-    If another attempt took it over, raise, rolling the command back."""
-    claim = _current.get()
-    if claim is None:
-        return
-    if not held:
+def mark_parameters(
+    claimed: Sequence[tuple[Claim | None, Sequence[Envelope]]],
+) -> tuple[list[bytes], list[str], list[uuid.UUID], list[str]]:
+    """MARK's parameters for commands and the events each stored: one row per command that
+    came with a key (empty arrays, marking nothing, when none did)."""
+    scopes: list[bytes] = []
+    keys: list[str] = []
+    attempts: list[uuid.UUID] = []
+    named: list[str] = []
+    for claim, events in claimed:
+        if claim is None:
+            continue
+        scopes.append(claim.scope)
+        keys.append(claim.key)
+        attempts.append(claim.attempt)
+        named.append(json.dumps([_named(e) for e in events]))
+    return scopes, keys, attempts, named
+
+
+def _named(event: Envelope) -> dict[str, str]:
+    return {
+        "event_type": event.event_type,
+        "event_id": str(event.event_id),
+        "stream_id": event.stream_id,
+    }
+
+
+def marked(claims: Sequence[Claim | None], held: int) -> None:
+    """After MARK ran in the commands' transaction (``held``: the rows it updated): whether
+    each attempt still held its key. If another attempt took one over, raise, rolling the
+    commands back."""
+    holding = [c for c in claims if c is not None]
+    if held < len(holding):
         raise IdempotencyKeyInUse
-    claim.committed = True
+    for claim in holding:
+        claim.committed = True
 
 
-async def mark_committed(conn: Connection, events: Sequence[Envelope]) -> None:
-    """Inside the transaction that stores a command's events: record that this attempt took
-    effect, and which events it stored, or raise (rolling it back) if another attempt holds
-    the key."""
-    if _current.get() is None:
+async def mark_committed(
+    conn: Connection, claimed: Sequence[tuple[Claim | None, Sequence[Envelope]]]
+) -> None:
+    """Inside the transaction that stores commands' events: record that each attempt took
+    effect, and which events it stored, or raise (rolling them back) if another attempt holds
+    its key."""
+    if all(claim is None for claim, _ in claimed):
         return
-    marked(bool(await conn.fetchval(MARK, *mark_parameters(events))))
+    held = await conn.fetch(MARK, *mark_parameters(claimed))
+    marked([claim for claim, _ in claimed], len(held))
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from shared.contracts.activation import ActivationChannel, ActivationRefused, Ca
 from shared.db import Connection
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore
+from shared.groupcommit import CommitGroup
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class ActivationHandlers:
     allowed_hash: Callable[[str, str, CardKind], Awaitable[str]]
     ecard_processing: Callable[[str], timedelta] = lambda _: timedelta(0)
 
+    @functools.cached_property
+    def group(self) -> CommitGroup:
+        """The activation commands' path: concurrent ones share a transaction."""
+        return CommitGroup(self.pool, self.events)
+
     async def activate(
         self,
         *,
@@ -62,27 +69,23 @@ class ActivationHandlers:
         """
         actor = acting_person_id or person_id
 
-        async def attempt() -> list[Envelope]:
-            async with self.pool.acquire() as conn, conn.transaction():
-                if actor != person_id and not await store.may_act_for(conn, actor, person_id):
-                    raise FamilyLinkRequiredError()
-                holder = await _holder(conn, actor)
-                command = domain.ActivateCard(
-                    card_id=card_id,
-                    person_id=person_id,
-                    channel=channel,
-                    operator=operator,
-                    card=await store.card_facts(conn, card_id),
-                    holder=holder,
-                    at=self.clock(),
-                    max_verification_age=self.max_verification_age,
-                    id_checked=id_checked,
-                    presented_old_card=presented_old_card,
-                )
-                card = domain.ACTIVATION.at(card_id, person=person_id)
-                return await run(conn, self.events, card, command, causation)
-
-        events = await retry_on_conflict(attempt)
+        async with self.pool.acquire() as conn:
+            if actor != person_id and not await store.may_act_for(conn, actor, person_id):
+                raise FamilyLinkRequiredError()
+            command = domain.ActivateCard(
+                card_id=card_id,
+                person_id=person_id,
+                channel=channel,
+                operator=operator,
+                card=await store.card_facts(conn, card_id),
+                holder=await _holder(conn, actor),
+                at=self.clock(),
+                max_verification_age=self.max_verification_age,
+                id_checked=id_checked,
+                presented_old_card=presented_old_card,
+            )
+        card = domain.ACTIVATION.at(card_id, person=person_id)
+        events = await self.group.run(card, command, causation)
         if events and events[0].event_type == ActivationRefused.event_type:
             raise REFUSAL_ERRORS[events[0].payload["reason"]]()
         return Activated(card_id, events)
@@ -122,15 +125,11 @@ class ActivationHandlers:
     ) -> Activated:
         """Turn on the card's bank function (once)."""
 
-        async def attempt() -> list[Envelope]:
-            async with self.pool.acquire() as conn, conn.transaction():
-                command = domain.ActivateFinancialFunction(
-                    card_id, person_id, bank, await store.card_facts(conn, card_id), id_checked
-                )
-                function = domain.FINANCIAL.at(card_id, person=person_id)
-                return await run(conn, self.events, function, command, causation)
-
-        return Activated(card_id, await retry_on_conflict(attempt))
+        async with self.pool.acquire() as conn:
+            facts = await store.card_facts(conn, card_id)
+        command = domain.ActivateFinancialFunction(card_id, person_id, bank, facts, id_checked)
+        function = domain.FINANCIAL.at(card_id, person=person_id)
+        return Activated(card_id, await self.group.run(function, command, causation))
 
 
 async def _holder(conn: Connection, person_id: str) -> domain.Holder:

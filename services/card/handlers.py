@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +25,7 @@ from shared.db import Connection, take_turn
 from shared.envelope import Envelope, new_event_id
 from shared.eventstore import Causation, EventStore
 from shared.facts import FactsKeys
+from shared.groupcommit import CommitGroup
 from shared.regions import is_region, province_of
 
 
@@ -168,7 +169,7 @@ class CardHandlers:
                 on_behalf=on_behalf,
             )
 
-        return await self._on_stream(person_id, stream, attempt, causation)
+        return await self._in_transaction(person_id, stream, attempt, causation)
 
     async def channel(
         self, person_id: str, command: commands.Command, causation: Causation
@@ -184,6 +185,14 @@ class CardHandlers:
 
         return await self._on_stream(person_id, stream, attempt, causation)
 
+    @functools.cached_property
+    def group(self) -> CommitGroup:
+        """The card commands' path: concurrent ones share a transaction (group commit)."""
+        return CommitGroup(self.pool, self.events, self._project)
+
+    async def _project(self, conn: Connection, events: Sequence[Envelope]) -> None:
+        await store.project(conn, events, self.settings.seal_after)
+
     async def _on_card(
         self,
         card_id: str,
@@ -191,17 +200,12 @@ class CardHandlers:
         causation: Causation,
     ) -> list[Envelope]:
         """A command about an existing card, built from what the read model knows of it."""
-
-        async def attempt() -> list[Envelope]:
-            async with self.pool.acquire() as conn, conn.transaction():
-                card = await store.find_card(conn, card_id)
-                if card is None:
-                    raise CardNotFoundError()
-                return await self.run(
-                    conn, card["person_id"], card["stream_id"], build(card), causation
-                )
-
-        return await retry_on_conflict(attempt)
+        async with self.pool.acquire() as conn:
+            card = await store.find_card(conn, card_id)
+        if card is None:
+            raise CardNotFoundError()
+        holder = domain.HOLDER.in_stream(card["stream_id"], person=card["person_id"])
+        return await self.group.run(holder, build(card), causation)
 
     async def _on_stream(
         self,
@@ -210,6 +214,23 @@ class CardHandlers:
         build: Callable[[Connection], Awaitable[commands.Command]],
         causation: Causation,
     ) -> list[Envelope]:
+        """A command on a holder's stream, built from what the read models say (read before,
+        as at any isolation level they may change until the events commit)."""
+        async with self.pool.acquire() as conn:
+            command = await build(conn)
+        holder = domain.HOLDER.in_stream(stream_id, person=person_id)
+        return await self.group.run(holder, command, causation)
+
+    async def _in_transaction(
+        self,
+        person_id: str,
+        stream_id: str,
+        build: Callable[[Connection], Awaitable[commands.Command]],
+        causation: Causation,
+    ) -> list[Envelope]:
+        """A command whose building writes too (it takes a turn, moves the e-card): built and
+        run in one transaction of its own."""
+
         async def attempt() -> list[Envelope]:
             async with self.pool.acquire() as conn, conn.transaction():
                 command = await build(conn)

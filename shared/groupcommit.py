@@ -1,0 +1,177 @@
+"""Group commit: concurrent commands of one service decided and appended in one transaction.
+
+A command is handed in with its stream and arguments already read (``CommitGroup.run``). While
+a transaction is busy, the commands that arrive wait and go together in the next one: their
+streams are loaded in one query, each command is decided in arrival order (a second command
+on the same stream sees the first one's events), and all their events, outbox rows and
+Idempotency-Key marks are appended in one statement, each numbered after its own expected
+version. With nothing else in flight a command goes alone at once: no added wait.
+
+A command refused by its decider fails alone. If the shared transaction fails (a concurrent
+writer took a version, another attempt took a command's key, a fault), every command in it is
+run again on its own (``shared.aggregate.run`` in a transaction of its own, retried on
+conflict), so one failing command never takes the others down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from shared import tracing
+from shared.aggregate import retry_on_conflict, run
+from shared.contracts import parse_payload
+from shared.db import Connection
+from shared.decider import Instance
+from shared.envelope import Envelope
+from shared.eventstore import Causation, EventStore, Write
+from shared.idempotency import Claim, current_claim
+from shared.metrics import COMMANDS_PER_TRANSACTION, GROUP_FALLBACKS
+
+#: Keeps the read models in step with events just appended, in the same transaction.
+Projection = Callable[[Connection, Sequence[Envelope]], Awaitable[None]]
+#: At most this many commands share a transaction.
+MAX_BATCH = 64
+#: At most this many shared transactions at once (each holds one pooled connection).
+MAX_TRANSACTIONS = 2
+
+
+@dataclass
+class _Command:
+    instance: Instance[Any, Any]
+    command: Any
+    causation: Causation
+    claim: Claim | None
+    traces: list[str | None]
+    done: asyncio.Future[list[Envelope] | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class CommitGroup:
+    """A service's command path: ``run`` decides and appends a command, sharing the
+    transaction with commands that arrive at the same time."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: EventStore,
+        project: Projection | None = None,
+        *,
+        max_batch: int = MAX_BATCH,
+        max_transactions: int = MAX_TRANSACTIONS,
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.project = project
+        self.max_batch = max_batch
+        self.max_transactions = max_transactions
+        self._waiting: list[_Command] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def run(
+        self, instance: Instance[Any, Any], command: Any, causation: Causation
+    ) -> list[Envelope]:
+        """Decide ``command`` on ``instance``'s stream and append what it caused."""
+        pending = _Command(
+            instance,
+            command,
+            causation,
+            current_claim(),
+            tracing.of_causes([causation.causation_id]),
+        )
+        self._waiting.append(pending)
+        if len(self._running) < self.max_transactions:
+            # A fresh context: the transaction serves many requests, and must not carry the
+            # first one's Idempotency-Key or trace into the others' writes.
+            task = asyncio.create_task(self._drain(), context=contextvars.Context())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        events = await pending.done
+        if events is None:  # the shared transaction failed: on its own, in this request
+            return await retry_on_conflict(lambda: self._alone(instance, command, causation))
+        return events
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Command]) -> None:
+        decided: list[tuple[_Command, list[Envelope]]] = []
+        refused: list[tuple[_Command, Exception]] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                histories = await self.store.load_many(
+                    conn, list({c.instance.stream_id for c in batch})
+                )
+                states: dict[str, tuple[Any, int]] = {}
+                for c in batch:
+                    outcome = self._decide(c, histories, states)
+                    if isinstance(outcome, Exception):
+                        refused.append((c, outcome))
+                    else:
+                        decided.append((c, outcome))
+                writes = [Write(e, c.causation.who, c.traces * len(e), c.claim) for c, e in decided]
+                await self.store.append_writes(conn, writes)
+                if self.project is not None:
+                    await self.project(conn, [e for _, events in decided for e in events])
+        except BaseException as exc:
+            # Each command is run again alone, in its own request, and meets its own fate.
+            GROUP_FALLBACKS.labels(self.store.producer).inc()
+            for c in batch:
+                _settle(c, None)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        COMMANDS_PER_TRANSACTION.labels(self.store.producer).observe(len(batch))
+        for c, events in decided:
+            _settle(c, events)
+        for c, error in refused:
+            if not c.done.done():
+                c.done.set_exception(error)
+
+    def _decide(
+        self,
+        c: _Command,
+        histories: dict[str, list[Envelope]],
+        states: dict[str, tuple[Any, int]],
+    ) -> list[Envelope] | Exception:
+        """The command's events, numbered after its stream's version as the commands before it
+        in the batch left it; or its decider's refusal."""
+        decider, stream = c.instance.decider, c.instance.stream_id
+        if stream not in states:
+            history = histories.get(stream, [])
+            states[stream] = (decider.fold(parse_payload(e) for e in history), len(history))
+        state, version = states[stream]
+        try:
+            new = list(decider.decide(state, c.command))
+        except Exception as exc:  # a refusal, handed to its own caller
+            return exc
+        events = self.store.envelopes(stream, version, c.instance.person_id, new, c.causation)
+        # The next command on the stream sees these as a reload would (as stored).
+        states[stream] = (
+            decider.fold((parse_payload(e) for e in events), state),
+            version + len(events),
+        )
+        return events
+
+    async def _alone(
+        self, instance: Instance[Any, Any], command: Any, causation: Causation
+    ) -> list[Envelope]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            events = await run(conn, self.store, instance, command, causation)
+            if self.project is not None:
+                await self.project(conn, events)
+            return events
+
+
+def _settle(c: _Command, events: list[Envelope] | None) -> None:
+    if not c.done.done():  # its caller may have gone away
+        c.done.set_result(events)
