@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import uuid6
+import uuid_utils.compat
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from shared.topics import Producer
@@ -46,8 +46,9 @@ def schema_uri(event_type: str, schema_version: int) -> str:
 
 
 def new_event_id() -> uuid.UUID:
-    """A fresh UUIDv7: time-ordered, so event ids sort roughly by creation."""
-    return uuid.UUID(int=uuid6.uuid7().int)
+    """A fresh UUIDv7: time-ordered, so event ids sort roughly by creation (uuid-utils, in
+    Rust: a fifth of the pure-Python uuid6's cost, paid for every event and person)."""
+    return uuid_utils.compat.uuid7()
 
 
 def utc_now() -> datetime:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.identity.registration.domain import Registration
-from services.identity.vault import Vault, decrypt_field, encrypt_field
+from services.identity.vault import Vault, decrypt_field
 from shared.contracts.identity import PersonRegistered
 from shared.envelope import new_event_id
-from shared.privacy import keyed_hash, mask_phone
+from shared.privacy import field_sealer, keyed_hash, mask_phone
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,7 @@ def new_person(
     person_id = str(new_event_id())
     key, wrapped = vault.new_person_key(person_id)
 
-    def seal(field: str, value: str) -> str:
-        return encrypt_field(key, person_id, field, value)
-
+    seal = field_sealer(key, person_id)
     event = PersonRegistered(
         id_number_hash=keyed_hash(hash_key, registration.id_number.value),
         masked_id_number=registration.id_number.masked,
