@@ -27,7 +27,7 @@ import asyncpg
 from bench import bare, spine
 from bench.common import Figure
 from bench.identity import citizens
-from bench.wrk import CONNECTIONS, Call, Route, measure, measure_read
+from bench.wrk import CONNECTIONS, SERVERS, Call, Route, measure, measure_read
 from deploy.demo.citizens import Citizen, face_check_for
 from deploy.demo.scenes import headers as _key
 from deploy.paths import free_port
@@ -300,6 +300,9 @@ def http_figures(
         base_read = measure_read(
             "bare", bare_url, [Call("GET", f"/cards/c{n}", {}) for n in range(bare.ROWS)]
         )
+    for proc in procs.values():
+        if proc.process is not None:
+            SERVERS[proc.url] = proc.process.pid
     routes = citizen_routes(procs, database_url, people)
     after_alone, after, _ = asyncio.run(spine.appends(database_url, 3000, CONNECTIONS))
     store = (before + after) / 2

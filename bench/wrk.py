@@ -3,7 +3,10 @@ wrk's side, at full load and paced at half of it; a route's figures and its answ
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +29,33 @@ PACED_SHARE = 0.25
 CORRELATION = "X-Correlation-Id"
 READS = 20_000
 READ_S = 8
+#: ``BENCH_PROFILE=<folder>``: each route's full-load window is sampled with py-spy in the
+#: process serving it, as folded stacks in ``<folder>/<route>.txt`` ("profile before changing").
+PROFILE_DIR = os.environ.get("BENCH_PROFILE")
+#: The process serving each base URL (for the profile).
+SERVERS: dict[str, int] = {}
+
+
+@contextlib.contextmanager
+def profiled(name: str, base: str) -> Iterator[None]:
+    """Sample the process serving ``base`` while the block runs, when BENCH_PROFILE says so."""
+    if not PROFILE_DIR or base not in SERVERS:
+        yield
+        return
+    out = Path(PROFILE_DIR) / f"{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [str(spy), "record", "-p", str(SERVERS[base]), "-r", "200", "-f", "raw"]
+    with subprocess.Popen(
+        [*command, "--nonblocking", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as spying:
+        try:
+            yield
+        finally:
+            spying.send_signal(signal.SIGINT)  # py-spy writes its samples and stops
+            spying.wait(60)
 
 
 @dataclass(frozen=True)
@@ -138,7 +168,8 @@ def wrk(
 def measure(name: str, kind: str, base: str, calls: list[Call], capture: bool = False) -> Route:
     """A command route: most calls at full load, the rest paced at half the rate measured."""
     cut = len(calls) - int(len(calls) * PACED_SHARE)
-    full = wrk(base, calls[:cut], capture=capture)
+    with profiled(name, base):
+        full = wrk(base, calls[:cut], capture=capture)
     rest = calls[cut:]
     paced = _paced(base, rest, full.rate, capture) if rest and full.rate else None
     if paced is not None:
@@ -177,7 +208,8 @@ def measure_read(name: str, base: str, calls: list[Call], kind: str = "read") ->
     """A GET route: repeated for a fixed window at full load, then paced. (A staff read of a
     person's data records who looked: a command in cost, ``kind`` says so.)"""
     many = list(_cycle(calls, READS))
-    full = wrk(base, many, seconds=READ_S)
+    with profiled(name, base):
+        full = wrk(base, many, seconds=READ_S)
     paced = _paced(base, many, full.rate, capture=False)
     return _said(Route(name, kind, full, paced))
 

@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 
 from shared import tracing
-from shared.authority import Authority, FamilyLink, Holder, check_routes
+from shared.authority import Authority, FamilyLink, Holder, check_routes, remembered
 from shared.consumer import ForeignFeed
 from shared.deps import ports_of
 from shared.errors import DomainError
@@ -73,7 +73,7 @@ def service_app(
     tracing.configure(service, settings.trace_exporters, settings.otlp_endpoint)
     authority = Authority(
         service,
-        holders=holders or {},
+        holders={kind: remembered(lookup) for kind, lookup in (holders or {}).items()},
         family_link=family_link,
         keys=settings.citizen_keys(),
     )

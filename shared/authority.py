@@ -40,6 +40,27 @@ _bearer = HTTPBearer(
 
 #: A record's id (a card, a message) -> the person it belongs to, if the service knows it.
 Holder = Callable[[Connection, str], Awaitable[str | None]]
+#: Holders remembered per lookup (a process's working set of cards and messages).
+REMEMBERED_HOLDERS = 20_000
+
+
+def remembered(lookup: Holder, size: int = REMEMBERED_HOLDERS) -> Holder:
+    """``lookup``, remembering each holder found: whose a card or a message is never changes
+    once known (a replacement is a new card), so a citizen's next read skips the query. What
+    is not known yet is asked again (it may be known a moment later)."""
+    known: dict[str, str] = {}
+
+    async def holder(conn: Connection, value: str) -> str | None:
+        if (person := known.get(value)) is not None:
+            return person
+        person = await lookup(conn, value)
+        if person is not None:
+            if len(known) >= size:
+                del known[next(iter(known))]  # the oldest
+            known[value] = person
+        return person
+
+    return holder
 #: (holder, member) -> whether the holder linked the member (identity's family events).
 FamilyLink = Callable[[Connection, str, str], Awaitable[bool]]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -42,6 +42,8 @@ class PublicKeys:
     """Verifying keys by key id."""
 
     keys: Mapping[str, Ed25519PublicKey]
+    #: Tokens these keys verified, with what they say (``shared.citizen.verify``'s memory).
+    verified: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, bytes]) -> PublicKeys:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from datetime import timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 from services.identity.settings import IdentitySettings
 from shared import citizen
 from shared.app import service_app
-from shared.authority import Caller
+from shared.authority import Caller, remembered
 from shared.envelope import utc_now
 from shared.policy import POLICY, markdown_table
 from shared.settings import ServiceSettings
@@ -128,3 +130,43 @@ def test_readme_carries_the_policy_table() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert markdown_table() in readme, "python -m shared.policy prints the table README needs"
     assert sum(len(rules) for rules in POLICY.values()) == markdown_table().count("\n") - 2
+
+
+def test_a_remembered_token_still_expires() -> None:
+    public = KEYS.public
+    # Signed a second before the longest life ran out: it has about a second left.
+    now = utc_now() - citizen.MAX_TTL + timedelta(seconds=1)
+    raw, issued = citizen.issue(KEYS, "p1", "app", now, citizen.MAX_TTL)
+    assert citizen.verify(public, raw).token_id == issued.token_id
+    assert raw in public.verified, "the signature is checked once per process"
+    time.sleep(max(0.0, (issued.expires_at - utc_now()).total_seconds()) + 0.05)
+    with pytest.raises(citizen.TokenRefusedError) as refused:
+        citizen.verify(public, raw)
+    assert refused.value.code == "TOKEN_EXPIRED"
+
+
+def test_a_refused_token_is_not_remembered() -> None:
+    public = KEYS.public
+    raw, _ = citizen.issue(KEYS, "p1", "app", utc_now(), timedelta(minutes=5))
+    forged = raw[:-4] + ("AAAA" if not raw.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        with pytest.raises(citizen.TokenRefusedError):
+            citizen.verify(public, forged)
+    assert forged not in public.verified
+
+
+async def test_a_holder_once_known_is_remembered_and_an_unknown_one_asked_again() -> None:
+    asked: list[str] = []
+    holders = {"c1": "p1"}
+
+    async def lookup(_: Any, card_id: str) -> str | None:
+        asked.append(card_id)
+        return holders.get(card_id)
+
+    holder = remembered(lookup)
+    conn: Any = None  # the lookup above needs no database
+    assert [await holder(conn, "c1"), await holder(conn, "c1")] == ["p1", "p1"]
+    assert await holder(conn, "c2") is None
+    holders["c2"] = "p2"  # card learned of it a moment later
+    assert await holder(conn, "c2") == "p2"
+    assert asked == ["c1", "c2", "c2"]
