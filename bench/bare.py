@@ -1,7 +1,12 @@
-"""The read baseline of the HTTP benchmark: a bare FastAPI + asyncpg route doing one query,
-served by uvicorn as the services are, and nothing else (no auth, logging, metrics or tracing).
+"""The baselines of the HTTP benchmark: a bare FastAPI + asyncpg route doing one query, and a
+bare route running the event store's command (``bench.spine``'s, group-committed as the
+services' are), served by uvicorn as the services are, and nothing else (no auth, logging,
+metrics or tracing).
+With ``--edges``, the same route behind the platform's edges (``shared.http.install_edges``:
+correlation ids, request metrics and spans, Idempotency-Key, error shapes): what the edges
+cost, apart from authentication and the route's own work.
 
-    DATABASE_URL=... python -m bench.bare PORT
+    DATABASE_URL=... python -m bench.bare PORT [--edges]
 """
 
 from __future__ import annotations
@@ -10,20 +15,31 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import uvicorn
 from fastapi import FastAPI, HTTPException
 
+from bench import spine
+from bench.workload import CAUSE
+from shared import tracing
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.eventstore import EventStore
+from shared.groupcommit import CommitGroup
+from shared.http import HttpProtocol, install_edges
+
 ROWS = 10_000
 SCHEMA = "bench_bare"
+COMMAND_SCHEMA = "bench_bare_commands"
 
 
 async def fill(database_url: str) -> None:
-    """The table the bare route reads: ``ROWS`` cards."""
+    """The table the bare route reads: ``ROWS`` cards (and an empty event store)."""
     conn = await asyncpg.connect(database_url)
     try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {COMMAND_SCHEMA} CASCADE")
         await conn.execute(
             f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA};"
             f" CREATE TABLE {SCHEMA}.cards (card_id text PRIMARY KEY, person_id text NOT NULL,"
@@ -37,13 +53,19 @@ async def fill(database_url: str) -> None:
         await conn.close()
 
 
-def create_app(database_url: str) -> FastAPI:
-    """The bare app: one pool, one route."""
+def create_app(database_url: str, edges: bool = False) -> FastAPI:
+    """The bare app: one pool, one route (behind the platform's edges when asked)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await asyncpg.create_pool(database_url, min_size=4, max_size=20)
+        # The command route's event store, as a service's (10 connections).
+        store = await create_pool(database_url, COMMAND_SCHEMA)
+        await migrate(store, SHARED_MIGRATIONS)
+        app.state.runtime = SimpleNamespace(pool=store)  # what the Idempotency-Key middleware uses
+        app.state.group = CommitGroup(store, EventStore("card"))
         yield
+        await store.close()
         await app.state.pool.close()
 
     app = FastAPI(lifespan=lifespan)
@@ -59,19 +81,31 @@ def create_app(database_url: str) -> FastAPI:
             raise HTTPException(404)
         return dict(row)
 
+    @app.post("/streams/{stream}/commands/{n}")
+    async def command(stream: str, n: int) -> dict[str, int]:
+        # The event store's command (bench.spine's), through the services' command path.
+        instance = spine.APPEND_ALL.in_stream(stream, person=stream)
+        events = await app.state.group.run(instance, spine.command_payloads(n), CAUSE)
+        return {"events": len(events)}
+
     @app.get("/health")
     @app.get("/ready")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    if edges:
+        tracing.configure("bare")  # as the services run by default: ids made, none exported
+        install_edges(app, "bare", lambda _: 400)
     return app
 
 
 if __name__ == "__main__":
     uvicorn.run(
-        create_app(os.environ["DATABASE_URL"]),
+        create_app(os.environ["DATABASE_URL"], edges="--edges" in sys.argv[2:]),
         host="127.0.0.1",
         port=int(sys.argv[1]),
         log_config=None,
         access_log=False,
+        loop="uvloop",
+        http=HttpProtocol,
     )

@@ -269,8 +269,9 @@ async def _until_activation_knows(
 
 
 @contextlib.contextmanager
-def bare_route(database_url: str, log_dir: Path) -> Iterator[str]:
-    """The bare FastAPI + asyncpg app in a process of its own; its base URL."""
+def bare_route(database_url: str, log_dir: Path, edges: bool = False) -> Iterator[str]:
+    """The bare FastAPI + asyncpg app in a process of its own (behind the platform's edges
+    when asked); its base URL."""
     asyncio.run(bare.fill(database_url))
     port = free_port()
     proc = ServiceProcess(
@@ -278,7 +279,7 @@ def bare_route(database_url: str, log_dir: Path) -> Iterator[str]:
         port,
         {**os.environ, "DATABASE_URL": database_url},
         log_dir / "bare.log",
-        command=[sys.executable, "-m", "bench.bare", str(port)],
+        command=[sys.executable, "-m", "bench.bare", str(port), *(["--edges"] if edges else [])],
     )
     proc.start()
     try:
@@ -286,6 +287,15 @@ def bare_route(database_url: str, log_dir: Path) -> Iterator[str]:
         yield proc.url
     finally:
         proc.stop()
+
+
+def _store_commands(keyed: bool, count: int = 6000) -> list[Call]:
+    """The event store's commands as requests to the bare app: 1-3 events each, a stream
+    taking a command every 1,000 (so its history grows, and concurrent ones rarely meet)."""
+    return [
+        Call("POST", f"/streams/s{n % 1000}-{n // 3000}/commands/{n}", _once() if keyed else {})
+        for n in range(count)
+    ]
 
 
 def http_figures(
@@ -296,17 +306,47 @@ def http_figures(
     if shutil.which("wrk") is None:
         raise RuntimeError("the HTTP benchmark needs wrk: make bench installs it (deploy/need.sh)")
     before_alone, before, _ = asyncio.run(spine.appends(database_url, 3000, CONNECTIONS))
+    bare_calls = [Call("GET", f"/cards/c{n}", {}) for n in range(bare.ROWS)]
     with bare_route(database_url, log_dir) as bare_url:
-        base_read = measure_read(
-            "bare", bare_url, [Call("GET", f"/cards/c{n}", {}) for n in range(bare.ROWS)]
-        )
+        base_read = measure_read("bare", bare_url, bare_calls)
+        bare_command = measure("bare command", "command", bare_url, _store_commands(False))
+    with bare_route(database_url, log_dir, edges=True) as edged_url:
+        edged = measure_read("bare route behind the platform's edges", edged_url, bare_calls)
+        edged_command = measure("edged command", "command", edged_url, _store_commands(True))
     for proc in procs.values():
         if proc.process is not None:
             SERVERS[proc.url] = proc.process.pid
     routes = citizen_routes(procs, database_url, people)
     after_alone, after, _ = asyncio.run(spine.appends(database_url, 3000, CONNECTIONS))
     store = (before + after) / 2
-    figures: list[Figure] = []
+    figures = [
+        Figure(
+            f"the event store's command behind a bare FastAPI route (no edges, no"
+            f" authentication), req/s at concurrency {CONNECTIONS}: what HTTP alone costs a"
+            f" command",
+            bare_command.full.rate,
+            "req/s",
+            store,
+            "event store cmd/s",
+        ),
+        Figure(
+            f"the same behind the platform's edges, with an Idempotency-Key (its claim and"
+            f" kept answer), req/s at concurrency {CONNECTIONS}",
+            edged_command.full.rate,
+            "req/s",
+            store,
+            "event store cmd/s",
+        ),
+        Figure(
+            f"the bare route behind the platform's edges (correlation, metrics, spans,"
+            f" Idempotency-Key, error shapes; no authentication), req/s at concurrency"
+            f" {CONNECTIONS}: what the edges alone cost a read",
+            edged.full.rate,
+            "req/s",
+            base_read.full.rate,
+            "bare FastAPI + asyncpg",
+        ),
+    ]
     notes = [
         f"HTTP baselines: the event store's command rate at concurrency {CONNECTIONS} through"
         f" the services' command path (group commit), {before:,.0f} cmd/s before the routes"

@@ -23,12 +23,12 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from shared import citizen
 from shared.aggregate import retry_on_conflict
+from shared.claims import outside_command
 from shared.contracts.access import PersonDataAccessed
 from shared.db import Connection
 from shared.envelope import utc_now
 from shared.eventstore import EventStore
 from shared.http import request_causation
-from shared.idempotency import outside_command
 from shared.policy import POLICY, Rule, Service, Subject
 from shared.settings import ApiClient
 from shared.signing import PublicKeys
@@ -61,6 +61,8 @@ def remembered(lookup: Holder, size: int = REMEMBERED_HOLDERS) -> Holder:
         return person
 
     return holder
+
+
 #: (holder, member) -> whether the holder linked the member (identity's family events).
 FamilyLink = Callable[[Connection, str, str], Awaitable[bool]]
 

@@ -1,4 +1,5 @@
-"""Fewer round trips when a batch of events is applied in one transaction.
+"""Fewer round trips: a batch of events applied in one transaction (``WriteBehind``), and
+concurrent calls served together (``Coalescer``).
 
 Handlers are written one event at a time (``await conn.execute(...)``). Applied to a batch,
 each such write would cost a round trip to PostgreSQL; a ``WriteBehind`` connection queues
@@ -13,15 +14,19 @@ nothing passes.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from asyncpg import Record
 from asyncpg.transaction import Transaction
 
 from shared.db import Connection
 
+T = TypeVar("T")
+R = TypeVar("R")
 #: What ``execute`` answers for a write it queued (asyncpg answers the command's status).
 QUEUED = "QUEUED"
 _WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_][a-z0-9_]*)\b", re.I)
@@ -118,3 +123,57 @@ async def apply_each(
     for event in events:
         await apply(behind.as_connection(), event)
     await behind.flush()
+
+
+class Coalescer(Generic[T, R]):
+    """Calls that arrive while earlier ones are being served go together in the next batch:
+    ``run_batch(items) -> results`` (one result per item, in order) once for many callers.
+
+    With nothing in flight a call goes alone at once (no added wait); under load, batches
+    grow by themselves. At most ``max_running`` batches run at once (each usually holds one
+    pooled connection). If a batch fails, every caller in it gets the exception.
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[T]], Awaitable[Sequence[R]]],
+        *,
+        max_batch: int = 64,
+        max_running: int = 2,
+    ) -> None:
+        self._run_batch = run_batch
+        self.max_batch = max_batch
+        self.max_running = max_running
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, item: T) -> R:
+        """The result of ``item``, served in a batch with those that arrive beside it."""
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, done))
+        if len(self._running) < self.max_running:
+            # A context of its own: a batch serves many requests and must carry none of the
+            # first one's context (its Idempotency-Key, its trace) into the others' work.
+            task = asyncio.create_task(self._drain(), context=contextvars.Context())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            try:
+                results = await self._run_batch([item for item, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            except BaseException:  # cancelled (shutting down): so are its callers
+                for _, done in batch:
+                    done.cancel()
+                raise
+            for (_, done), result in zip(batch, results, strict=True):
+                if not done.done():  # its caller may have gone away
+                    done.set_result(result)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from shared import tracing
+from shared.claims import Claim, current_claim, mark_committed, mark_parameters, marked
 from shared.contracts import EventPayload, acted_for, superseded_shape
 from shared.db import Connection
 from shared.envelope import Envelope, new_event_id, utc_now
-from shared.idempotency import Claim, current_claim, mark_committed, mark_parameters, marked
 from shared.topics import EVENTS_TOPIC, Producer
 
 #: From this many events on, one append uses COPY instead of row inserts (bulk imports).

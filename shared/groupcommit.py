@@ -15,22 +15,21 @@ conflict), so one failing command never takes the others down with it.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from shared import tracing
 from shared.aggregate import retry_on_conflict, run
+from shared.batching import Coalescer
+from shared.claims import Claim, current_claim
 from shared.contracts import parse_payload
 from shared.db import Connection
 from shared.decider import Instance
 from shared.envelope import Envelope
 from shared.eventstore import Causation, EventStore, Write
-from shared.idempotency import Claim, current_claim
 from shared.metrics import COMMANDS_PER_TRANSACTION, GROUP_FALLBACKS
 
 #: Keeps the read models in step with events just appended, in the same transaction.
@@ -41,16 +40,18 @@ MAX_BATCH = 64
 MAX_TRANSACTIONS = 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Command:
     instance: Instance[Any, Any]
     command: Any
     causation: Causation
     claim: Claim | None
     traces: list[str | None]
-    done: asyncio.Future[list[Envelope] | None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+
+
+#: What a command in a batch comes to: its events, its decider's refusal, or None (the shared
+#: transaction failed: it is run again alone).
+_Outcome = list[Envelope] | Exception | None
 
 
 class CommitGroup:
@@ -69,73 +70,48 @@ class CommitGroup:
         self.pool = pool
         self.store = store
         self.project = project
-        self.max_batch = max_batch
-        self.max_transactions = max_transactions
-        self._waiting: list[_Command] = []
-        self._running: set[asyncio.Task[None]] = set()
+        self._batches: Coalescer[_Command, _Outcome] = Coalescer(
+            self._commit, max_batch=max_batch, max_running=max_transactions
+        )
 
     async def run(
         self, instance: Instance[Any, Any], command: Any, causation: Causation
     ) -> list[Envelope]:
         """Decide ``command`` on ``instance``'s stream and append what it caused."""
-        pending = _Command(
-            instance,
-            command,
-            causation,
-            current_claim(),
-            tracing.of_causes([causation.causation_id]),
+        traces = tracing.of_causes([causation.causation_id])
+        outcome = await self._batches(
+            _Command(instance, command, causation, current_claim(), traces)
         )
-        self._waiting.append(pending)
-        if len(self._running) < self.max_transactions:
-            # A fresh context: the transaction serves many requests, and must not carry the
-            # first one's Idempotency-Key or trace into the others' writes.
-            task = asyncio.create_task(self._drain(), context=contextvars.Context())
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-        events = await pending.done
-        if events is None:  # the shared transaction failed: on its own, in this request
+        if isinstance(outcome, Exception):
+            raise outcome
+        if outcome is None:  # the shared transaction failed: on its own, in this request
             return await retry_on_conflict(lambda: self._alone(instance, command, causation))
-        return events
+        return outcome
 
-    async def _drain(self) -> None:
-        while self._waiting:
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
-            await self._commit(batch)
-
-    async def _commit(self, batch: list[_Command]) -> None:
-        decided: list[tuple[_Command, list[Envelope]]] = []
-        refused: list[tuple[_Command, Exception]] = []
+    async def _commit(self, batch: list[_Command]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 histories = await self.store.load_many(
                     conn, list({c.instance.stream_id for c in batch})
                 )
                 states: dict[str, tuple[Any, int]] = {}
-                for c in batch:
-                    outcome = self._decide(c, histories, states)
-                    if isinstance(outcome, Exception):
-                        refused.append((c, outcome))
-                    else:
-                        decided.append((c, outcome))
+                outcomes = [self._decide(c, histories, states) for c in batch]
+                decided = [
+                    (c, events)
+                    for c, events in zip(batch, outcomes, strict=True)
+                    if isinstance(events, list)
+                ]
                 writes = [Write(e, c.causation.who, c.traces * len(e), c.claim) for c, e in decided]
                 await self.store.append_writes(conn, writes)
                 if self.project is not None:
                     await self.project(conn, [e for _, events in decided for e in events])
-        except BaseException as exc:
+        except Exception:
             # Each command is run again alone, in its own request, and meets its own fate.
             GROUP_FALLBACKS.labels(self.store.producer).inc()
-            for c in batch:
-                _settle(c, None)
-            if not isinstance(exc, Exception):
-                raise
-            return
+            return [None] * len(batch)
         COMMANDS_PER_TRANSACTION.labels(self.store.producer).observe(len(batch))
-        for c, events in decided:
-            _settle(c, events)
-        for c, error in refused:
-            if not c.done.done():
-                c.done.set_exception(error)
+        return outcomes
 
     def _decide(
         self,
@@ -170,8 +146,3 @@ class CommitGroup:
             if self.project is not None:
                 await self.project(conn, events)
             return events
-
-
-def _settle(c: _Command, events: list[Envelope] | None) -> None:
-    if not c.done.done():  # its caller may have gone away
-        c.done.set_result(events)

@@ -22,11 +22,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared import tracing
+from shared.claims import IdempotencyKeyInUse
 from shared.db import UNAVAILABLE
 from shared.envelope import new_event_id
 from shared.errors import DomainError
 from shared.eventstore import Causation, ConcurrencyError
-from shared.idempotency import IdempotencyKeyInUse, IdempotencyMiddleware
+from shared.idempotency import IdempotencyMiddleware
 from shared.settings import ApiClient
 
 log = structlog.get_logger(__name__)

@@ -16,9 +16,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -26,8 +24,9 @@ import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import UNAVAILABLE, Connection
-from shared.envelope import Envelope
+from shared.batching import Coalescer
+from shared.claims import Claim, IdempotencyKeyInUse, _current
+from shared.db import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
@@ -46,102 +45,6 @@ PURGE_EVERY_S = 60.0
 #: request: a stranger's calls leave nothing behind).
 RETRYABLE_STATUS = frozenset({401, 403, 408, 425, 429})
 _SCOPE_HEADERS = (b"x-api-key", b"authorization", b"x-family-grant")
-
-
-@dataclass
-class Claim:
-    """One attempt's hold on a key."""
-
-    scope: bytes
-    key: str
-    attempt: uuid.UUID
-    #: Whether the attempt stored events (took effect).
-    committed: bool = False
-
-
-_current: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=None)
-
-
-class IdempotencyKeyInUse(Exception):
-    """Another attempt with this key holds it, or committed first."""
-
-    code = "IDEMPOTENCY_KEY_IN_USE"
-    message = "A request with this Idempotency-Key is being carried out; retry in a moment."
-
-
-#: Marks each command's key as having taken effect, with the events it stored ($1-$4: arrays,
-#: see :func:`mark_parameters`). The event store's append statement holds the same update.
-MARK = (
-    "UPDATE idempotency_keys k SET committed_at = coalesce(k.committed_at, now()),"
-    " events = k.events || m.events::jsonb FROM unnest($1::bytea[], $2::text[], $3::uuid[],"
-    " $4::text[]) AS m(scope, key, attempt, events)"
-    " WHERE k.scope = m.scope AND k.key = m.key AND k.attempt = m.attempt RETURNING true"
-)
-
-
-def current_claim() -> Claim | None:
-    """The running command's hold on its Idempotency-Key (None when it came without one)."""
-    return _current.get()
-
-
-def mark_parameters(
-    claimed: Sequence[tuple[Claim | None, Sequence[Envelope]]],
-) -> tuple[list[bytes], list[str], list[uuid.UUID], list[str]]:
-    """MARK's parameters for commands and the events each stored: one row per command that
-    came with a key (empty arrays, marking nothing, when none did)."""
-    scopes: list[bytes] = []
-    keys: list[str] = []
-    attempts: list[uuid.UUID] = []
-    named: list[str] = []
-    for claim, events in claimed:
-        if claim is None:
-            continue
-        scopes.append(claim.scope)
-        keys.append(claim.key)
-        attempts.append(claim.attempt)
-        named.append(json.dumps([_named(e) for e in events]))
-    return scopes, keys, attempts, named
-
-
-def _named(event: Envelope) -> dict[str, str]:
-    return {
-        "event_type": event.event_type,
-        "event_id": str(event.event_id),
-        "stream_id": event.stream_id,
-    }
-
-
-def marked(claims: Sequence[Claim | None], held: int) -> None:
-    """After MARK ran in the commands' transaction (``held``: the rows it updated): whether
-    each attempt still held its key. If another attempt took one over, raise, rolling the
-    commands back."""
-    holding = [c for c in claims if c is not None]
-    if held < len(holding):
-        raise IdempotencyKeyInUse
-    for claim in holding:
-        claim.committed = True
-
-
-async def mark_committed(
-    conn: Connection, claimed: Sequence[tuple[Claim | None, Sequence[Envelope]]]
-) -> None:
-    """Inside the transaction that stores commands' events: record that each attempt took
-    effect, and which events it stored, or raise (rolling them back) if another attempt holds
-    its key."""
-    if all(claim is None for claim, _ in claimed):
-        return
-    held = await conn.fetch(MARK, *mark_parameters(claimed))
-    marked([claim for claim, _ in claimed], len(held))
-
-
-@contextlib.contextmanager
-def outside_command() -> Iterator[None]:
-    """Writes that are not the command's own (the access log) do not mark its key."""
-    token = _current.set(None)
-    try:
-        yield
-    finally:
-        _current.reset(token)
 
 
 def _error(
@@ -182,6 +85,12 @@ class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._purged_at = 0.0
+        self._writes: _Writes | None = None
+
+    def _writes_on(self, pool: asyncpg.Pool) -> _Writes:
+        if self._writes is None or self._writes.pool is not pool:
+            self._writes = _Writes(pool)
+        return self._writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in COMMANDS:
@@ -200,7 +109,9 @@ class IdempotencyMiddleware:
         claim = Claim(_scope_of(scope), key, uuid.uuid4())
         try:
             await self._purge(pool)
-            refusal = await _claim(pool, claim, _request_hash(scope.get("query_string", b""), body))
+            refusal = await _claim(
+                self._writes_on(pool), claim, _request_hash(scope.get("query_string", b""), body)
+            )
         except UNAVAILABLE as exc:
             log.warning("dependency_unavailable", error=type(exc).__name__)
             refusal = _error(503, "SERVICE_UNAVAILABLE", "Try again in a moment.", retry_after=2)
@@ -231,7 +142,7 @@ class IdempotencyMiddleware:
         finally:
             _current.reset(token)
         start = answer["start"]
-        await _keep(pool, claim, start, answer["body"])
+        await _keep(self._writes_on(pool), claim, start, answer["body"])
         await send(start)
         await send({"type": "http.response.body", "body": answer["body"]})
 
@@ -251,18 +162,11 @@ _INVALID = (
 )
 
 
-async def _claim(pool: asyncpg.Pool, claim: Claim, request_hash: bytes) -> Message | None:
+async def _claim(writes: _Writes, claim: Claim, request_hash: bytes) -> Message | None:
     """Hold the key for this attempt, or the answer to give instead of running it."""
-    inserted = await pool.fetchval(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING true",
-        claim.scope,
-        claim.key,
-        request_hash,
-        claim.attempt,
-    )
-    if inserted:
+    if await writes.claim((claim.scope, claim.key, request_hash, claim.attempt)):
         return None
+    pool = writes.pool
     row = await pool.fetchrow(
         "SELECT request_hash, attempt, committed_at, status, content_type, body, events,"
         " claimed_at < now() - make_interval(secs => $3) AS stale"
@@ -272,7 +176,7 @@ async def _claim(pool: asyncpg.Pool, claim: Claim, request_hash: bytes) -> Messa
         float(STALE_AFTER_S),
     )
     if row is None:  # expired and purged in between: claim it afresh
-        return await _claim(pool, claim, request_hash)
+        return await _claim(writes, claim, request_hash)
     if row["request_hash"] != request_hash:
         return _error(422, "IDEMPOTENCY_KEY_REUSED", _REUSED)
     if row["status"] is not None:
@@ -320,26 +224,62 @@ def _kept(status: int, committed: bool) -> bool:
     return committed
 
 
-async def _keep(pool: asyncpg.Pool, claim: Claim, start: Message, body: bytes) -> None:
+async def _keep(writes: _Writes, claim: Claim, start: Message, body: bytes) -> None:
     """Store the answer before the client sees it; or let the key go if it is not kept."""
     if not _kept(start["status"], claim.committed):
-        await _release(pool, claim)
+        await _release(writes.pool, claim)
         return
     content_type = dict(start.get("headers", [])).get(b"content-type", b"").decode("latin-1")
     try:
-        await pool.execute(
-            "UPDATE idempotency_keys SET status = $4, content_type = $5, body = $6"
-            " WHERE scope = $1 AND key = $2 AND attempt = $3",
-            claim.scope,
-            claim.key,
-            claim.attempt,
-            start["status"],
-            content_type or None,
-            body,
+        await writes.keep(
+            (claim.scope, claim.key, claim.attempt, start["status"], content_type or None, body)
         )
     except UNAVAILABLE as exc:
         # The answer still goes out; a retry is told the answer was lost, not run again.
         log.warning("idempotent_answer_not_kept", error=type(exc).__name__)
+
+
+#: Concurrent requests' claims, one statement (and one commit) for many: a key already held
+#: is left alone (a key twice in one batch: the first row holds it), and the attempts that
+#: now hold theirs come back.
+_CLAIMS = (
+    "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
+    " SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::uuid[])"
+    " ON CONFLICT (scope, key) DO NOTHING RETURNING attempt"
+)
+#: Concurrent requests' answers kept, one statement for many.
+_ANSWERS = (
+    "UPDATE idempotency_keys k SET status = m.status, content_type = m.content_type,"
+    " body = m.body FROM unnest($1::bytea[], $2::text[], $3::uuid[], $4::int[], $5::text[],"
+    " $6::bytea[]) AS m(scope, key, attempt, status, content_type, body)"
+    " WHERE k.scope = m.scope AND k.key = m.key AND k.attempt = m.attempt"
+)
+_Claimed = tuple[bytes, str, bytes, uuid.UUID]
+_Answer = tuple[bytes, str, uuid.UUID, int, str | None, bytes]
+
+
+class _Writes:
+    """The claims and kept answers of concurrent requests, each kind sent together
+    (``shared.batching.Coalescer``): two commits per command would otherwise cost more than
+    the command's own, which it shares with others (``shared.groupcommit``)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.claim: Coalescer[_Claimed, bool] = Coalescer(self._claims)
+        self.keep: Coalescer[_Answer, None] = Coalescer(self._answers)
+
+    async def _claims(self, rows: list[_Claimed]) -> list[bool]:
+        held = await self.pool.fetch(_CLAIMS, *_columns(rows))
+        attempts = {r["attempt"] for r in held}
+        return [attempt in attempts for *_, attempt in rows]
+
+    async def _answers(self, rows: list[_Answer]) -> list[None]:
+        await self.pool.execute(_ANSWERS, *_columns(rows))
+        return [None] * len(rows)
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 async def _release(pool: asyncpg.Pool, claim: Claim) -> None:

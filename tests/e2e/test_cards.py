@@ -322,3 +322,60 @@ async def test_the_printing_agency_takes_applications_in_batches(
         assert not set(cards) & set(again.json()["card_ids"]), "a card is in one batch only"
         await api.produce(cards[0])
         assert (await api.status(cards[0]))["status"] == "produced"
+
+
+async def test_clerks_at_once_and_their_retries_take_effect_once_each(
+    services: dict[str, ServiceProcess],
+) -> None:
+    """Card commands share transactions under load (group commit): two printing agencies
+    record the same cards at once, each retrying with its own Idempotency-Key, and a card
+    nobody applied for rides in the same batches. Each card is produced once, every retry
+    gets its first answer, and the refusals fail alone."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        api = Api(client, services)
+        cards = []
+        for seed in range(6):
+            citizen, person_id = await api.verified_citizen(7300 + seed)
+            cards.append(await api.apply(person_id, citizen.region))
+        body = {"card_number": "S123456789", "chip_serial": "A1B2C3D4E5F60708"}
+
+        async def clerk(card_id: str, agency: int) -> list[httpx.Response]:
+            headers = {
+                **api.headers("dev-printing-agency"),
+                "Idempotency-Key": f"{card_id}-{agency}",
+            }
+            url = f"{api.card}/v1/cards/{card_id}/production"
+            return list(
+                await asyncio.gather(
+                    *(client.post(url, json=body, headers=headers) for _ in range(3))
+                )
+            )
+
+        answers = await asyncio.gather(
+            *(clerk(card_id, agency) for card_id in [*cards, "no-such-card"] for agency in (1, 2))
+        )
+        by_card = [answers[i] + answers[i + 1] for i in range(0, len(answers), 2)]
+        for card_id, responses in zip(cards, by_card, strict=False):
+            fresh = [
+                r
+                for r in responses
+                if r.status_code == 201 and "idempotent-replayed" not in r.headers
+            ]
+            assert len(fresh) == 1, [(r.status_code, r.text) for r in responses]
+            replays = [r for r in responses if "idempotent-replayed" in r.headers]
+            assert all(r.json() == fresh[0].json() or r.status_code != 201 for r in replays)
+            others = {
+                (r.status_code, r.json().get("code")) for r in responses if r.status_code != 201
+            }
+            assert others <= {(409, "IDEMPOTENCY_KEY_IN_USE"), (409, "CARD_STATUS_CONFLICT")}, (
+                card_id,
+                others,
+            )
+            state = await api.status(card_id)
+            assert state["status"] == "produced"
+            produced = [e for e in state["explained_by"] if e.startswith("CardProduced@")]
+            assert len(produced) == 1, state["explained_by"]
+        unknown = {(r.status_code, r.json()["code"]) for r in by_card[-1]}
+        # Not kept (it changed nothing): a retry meanwhile is told to wait, then decided afresh.
+        assert (404, "CARD_NOT_FOUND") in unknown
+        assert unknown <= {(404, "CARD_NOT_FOUND"), (409, "IDEMPOTENCY_KEY_IN_USE")}

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from deploy.stack import Infrastructure
-from shared import idempotency
+from shared import claims
 from shared.contracts import EventPayload
 from shared.contracts.card import CardMailed
 from shared.db import Connection
@@ -118,8 +118,8 @@ async def test_a_failed_transaction_runs_each_command_again_alone_once(pool: asy
 
 
 async def test_a_command_whose_key_was_taken_over_fails_alone(pool: asyncpg.Pool) -> None:
-    claims = [idempotency.Claim(b"scope", f"key-{n}", uuid.uuid4()) for n in range(3)]
-    for claim in claims:
+    keys = [claims.Claim(b"scope", f"key-{n}", uuid.uuid4()) for n in range(3)]
+    for claim in keys:
         await pool.execute(
             "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
             " VALUES ($1, $2, $3, $4)",
@@ -133,12 +133,12 @@ async def test_a_command_whose_key_was_taken_over_fails_alone(pool: asyncpg.Pool
     group = CommitGroup(pool, EventStore("card"), Projection(), max_transactions=1)
 
     async def command(n: int) -> list[Envelope]:
-        idempotency._current.set(claims[n])
+        claims._current.set(keys[n])
         return await group.run(MAILINGS.at(f"s{n}", person="p"), "mail", cause(n))
 
     outcomes = await asyncio.gather(*(command(n) for n in range(3)), return_exceptions=True)
-    assert isinstance(outcomes[1], idempotency.IdempotencyKeyInUse)
-    assert [c.committed for c in claims] == [True, False, True]
+    assert isinstance(outcomes[1], claims.IdempotencyKeyInUse)
+    assert [c.committed for c in keys] == [True, False, True]
     assert await versions(pool) == {"mailings-s0": [1], "mailings-s2": [1]}
     marked = await pool.fetch(
         "SELECT key, events FROM idempotency_keys WHERE committed_at IS NOT NULL ORDER BY key"
