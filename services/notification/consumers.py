@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from services.notification import domain, store
 from services.notification.settings import NotificationSettings
 from services.notification.templates import TEMPLATES
+from shared import tracing
 from shared.consumer import ForeignFeed
 from shared.contracts import EventPayload, parse_payload
 from shared.contracts.activation import SmsCodeIssued
@@ -21,7 +22,7 @@ from shared.contracts.identity import PersonalDataErased, PersonRegistered
 from shared.contracts.notification import NotificationScheduled
 from shared.db import Connection
 from shared.envelope import Envelope
-from shared.eventstore import Actor, Causation, EventStore
+from shared.eventstore import Actor, Causation, EventStore, Write
 from shared.topics import CONSUMED_TOPICS
 
 NOTIFIED_EVENTS = set(TEMPLATES)
@@ -80,8 +81,19 @@ class Notifier:
                 )
                 state = domain.NOTIFICATION.fold(new, state)
             logged += [(about.person_id, about, row) for row in self._rows(state, about, known)]
-        for (actor, channel), envelopes in decided.items():
-            await self.events.append(conn, envelopes, Actor(actor, channel))
+        # Every decision of the batch in one append, each under who caused it.
+        await self.events.append_writes(
+            conn,
+            [
+                Write(
+                    envelopes,
+                    Actor(actor, channel),
+                    tracing.of_causes([e.causation_id for e in envelopes]),
+                    None,
+                )
+                for (actor, channel), envelopes in decided.items()
+            ],
+        )
         await store.log_rows(conn, logged)
 
     def _decide(
