@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -175,26 +176,6 @@ class EventStore:
             for i, p in enumerate(payloads, start=1)
         ]
 
-    async def _publish_superseded(
-        self, conn: Connection, envelopes: Sequence[Envelope], traces: Sequence[str | None]
-    ) -> None:
-        """Queue, after the events, the old shape of each whose version superseded one that
-        integrators still read (the same event id; never stored as an event of its own)."""
-        rows = [
-            (
-                self.topic,
-                old.person_id,
-                old.event_type,
-                old.schema_version,
-                old.to_bytes(),
-                json.dumps(old.cloudevent_headers() | tracing.header_of(trace)),
-            )
-            for e, trace in zip(envelopes, traces, strict=True)
-            if (old := superseded_shape(e)) is not None
-        ]
-        if rows:
-            await conn.copy_records_to_table("outbox", records=rows, columns=OUTBOX_COLUMNS)
-
     async def version_of(self, conn: Connection, stream_id: str) -> int:
         """The stream's version (0 when it has no event), without reading its events."""
         version: int = await conn.fetchval(
@@ -219,9 +200,38 @@ class EventStore:
         version) and queue them for publication, and mark each command's Idempotency-Key as
         taking effect. ConcurrencyError if a version is taken; IdempotencyKeyInUse if another
         attempt took a command's key over. Runs inside the caller's transaction."""
-        envelopes = [e for w in writes for e in w.envelopes]
-        if not envelopes:
+        rows = self.rows(writes)
+        if not rows.events:
             return
+        claimed = [(w.claim, w.envelopes) for w in writes]
+        try:
+            if len(rows.events) >= BULK_ROWS:
+                await self.copy_rows(conn, rows)
+                await mark_committed(conn, claimed)
+                return
+            # Events, outbox rows, the relay's wake-up and the Idempotency-Key marks in one
+            # round trip.
+            held = await conn.fetchval(
+                _APPEND,
+                *(list(column) for column in zip(*rows.events, strict=True)),
+                [row[4] for row in rows.outbox],
+                self.topic,
+                self.channel,
+                [row[5] for row in rows.outbox],
+                *mark_parameters(claimed),
+                column=1,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise ConcurrencyError(str(rows.events[0][0])) from exc
+        marked([w.claim for w in writes], int(held))
+        if rows.superseded:
+            await conn.copy_records_to_table(
+                "outbox", records=rows.superseded, columns=OUTBOX_COLUMNS
+            )
+
+    def rows(self, writes: Sequence[Write]) -> Rows:
+        """The rows ``writes`` come to (pure: a bulk import builds them in other processes)."""
+        envelopes = [e for w in writes for e in w.envelopes]
         raws = [e.to_bytes() for e in envelopes]
         actors = [w.by or _NOBODY for w in writes for _ in w.envelopes]
         # Each event continues the trace of what caused it (a request, a consumed event).
@@ -241,38 +251,50 @@ class EventStore:
             )
             for e, raw, by in zip(envelopes, raws, actors, strict=True)
         ]
-        headers = [
-            json.dumps(e.cloudevent_headers() | tracing.header_of(trace))
-            for e, trace in zip(envelopes, traces, strict=True)
+        outbox = [
+            (
+                self.topic,
+                e.person_id,
+                e.event_type,
+                e.schema_version,
+                raw,
+                json.dumps(e.cloudevent_headers() | tracing.header_of(trace)),
+            )
+            for e, raw, trace in zip(envelopes, raws, traces, strict=True)
         ]
-        claimed = [(w.claim, w.envelopes) for w in writes]
-        try:
-            if len(events) >= BULK_ROWS:
-                outbox = [
-                    (self.topic, e.person_id, e.event_type, e.schema_version, raw, h)
-                    for e, raw, h in zip(envelopes, raws, headers, strict=True)
-                ]
-                await conn.copy_records_to_table("events", records=events, columns=EVENT_COLUMNS)
-                await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COLUMNS)
-                await conn.execute("SELECT pg_notify($1, '')", self.channel)
-                await mark_committed(conn, claimed)
-            else:
-                # Events, outbox rows, the relay's wake-up and the Idempotency-Key marks in
-                # one round trip.
-                held = await conn.fetchval(
-                    _APPEND,
-                    *(list(column) for column in zip(*events, strict=True)),
-                    raws,
-                    self.topic,
-                    self.channel,
-                    headers,
-                    *mark_parameters(claimed),
-                    column=1,
-                )
-                marked([w.claim for w in writes], int(held))
-        except asyncpg.UniqueViolationError as exc:
-            raise ConcurrencyError(str(envelopes[0].stream_id)) from exc
-        await self._publish_superseded(conn, envelopes, traces)
+        # After the events: the old shape of each whose version superseded one integrators
+        # still read (the same event id; never stored as an event of its own).
+        superseded = [
+            (
+                self.topic,
+                old.person_id,
+                old.event_type,
+                old.schema_version,
+                old.to_bytes(),
+                json.dumps(old.cloudevent_headers() | tracing.header_of(trace)),
+            )
+            for e, trace in zip(envelopes, traces, strict=True)
+            if (old := superseded_shape(e)) is not None
+        ]
+        return Rows(events, outbox, superseded)
+
+    async def copy_rows(self, conn: Connection, rows: Rows) -> None:
+        """Write rows built by ``rows`` with COPY (many of them: an import) and wake the relay;
+        UniqueViolationError if a version is taken. Runs inside the caller's transaction."""
+        await conn.copy_records_to_table("events", records=rows.events, columns=EVENT_COLUMNS)
+        outbox = rows.outbox + rows.superseded
+        await conn.copy_records_to_table("outbox", records=outbox, columns=OUTBOX_COLUMNS)
+        await conn.execute("SELECT pg_notify($1, '')", self.channel)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Commands' events and outbox rows as the event store writes them."""
+
+    events: list[tuple[Any, ...]]
+    outbox: list[tuple[Any, ...]]
+    #: Old shapes of superseded versions, queued after the events.
+    superseded: list[tuple[Any, ...]]
 
 
 _NOBODY = Actor()

@@ -161,11 +161,9 @@ async def use_face_nonce(conn: Connection, provider: str, nonce: str) -> bool:
 
 async def project_people(conn: Connection, envelopes: Sequence[Envelope]) -> None:
     """Keep the registry in step with the identity events just appended (or replayed)."""
-    registered = [_person_row(e) for e in envelopes if e.event_type == PersonRegistered.event_type]
-    if len(registered) >= BULK_ROWS:
-        await conn.copy_records_to_table("persons", records=registered, columns=PERSON_COLUMNS)
-    elif registered:
-        await conn.execute(_INSERT_PERSONS, *(list(c) for c in zip(*registered, strict=True)))
+    await write_persons(
+        conn, [person_row(e) for e in envelopes if e.event_type == PersonRegistered.event_type]
+    )
     for e in envelopes:
         if e.event_type == PersonalDataErased.event_type:
             await conn.execute(
@@ -176,7 +174,16 @@ async def project_people(conn: Connection, envelopes: Sequence[Envelope]) -> Non
             )
 
 
-def _person_row(e: Envelope) -> tuple[object, ...]:
+async def write_persons(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """Add registered persons to the registry (``person_row``'s rows)."""
+    if len(rows) >= BULK_ROWS:
+        await conn.copy_records_to_table("persons", records=rows, columns=PERSON_COLUMNS)
+    elif rows:
+        await conn.execute(_INSERT_PERSONS, *(list(c) for c in zip(*rows, strict=True)))
+
+
+def person_row(e: Envelope) -> tuple[object, ...]:
+    """The registry's row of a PersonRegistered event."""
     p = e.payload
     return (
         e.person_id,

@@ -19,6 +19,11 @@ class Vault:
         if len(master_key) != 32:
             raise ValueError("the master key must be 32 bytes")
         self._master = AESGCM(master_key)
+        self._master_key = master_key
+
+    def __reduce__(self) -> tuple[type[Vault], tuple[bytes]]:
+        # Handed to an import's worker processes (over a local pipe) as its key.
+        return Vault, (self._master_key,)
 
     def new_person_key(self, person_id: str) -> tuple[bytes, bytes]:
         """A fresh data key for a person, and its wrapped form to store."""

@@ -11,9 +11,9 @@ import pytest
 from deploy.demo.citizens import fake_citizen, make_id_number
 from deploy.stack import Infrastructure
 from services.identity.app import MIGRATIONS
-from services.identity.registration.handlers import RegistrationHandlers
+from services.identity.registration.handlers import POOLED_FROM, RegistrationHandlers
 from services.identity.registration.rows import Row
-from services.identity.vault import Vault
+from services.identity.vault import Vault, decrypt_field
 from shared.envelope import utc_now
 from shared.eventstore import Causation, EventStore
 from tests.service.schemas import schema_pool
@@ -104,3 +104,38 @@ async def test_no_personal_data_is_stored_in_clear(
     for record in records:
         for field in ("name", "id_number", "phone"):
             assert record[field] not in dump, field
+
+
+async def test_a_large_import_is_sealed_in_worker_processes_and_written_whole(
+    registrar: RegistrationHandlers, pool: asyncpg.Pool
+) -> None:
+    records = people(POOLED_FROM + 500, seed=5)
+    # A child at the top of the file, its guardian in the last share.
+    child_id = make_id_number(random.Random(6), "110105", utc_now().date().replace(year=2019))
+    child = {"name": "李小红", "id_number": child_id, "region": "110105"}
+    child |= {"guardian_id_number": records[-1]["id_number"]}
+    shares: list[int] = []
+    report = await registrar.import_rows(rows(child, *records), CAUSE, progress=shares.append)
+    assert (report.committed, report.registered, report.rejected) == (True, len(records) + 1, [])
+    assert sum(shares) == len(records) + 1
+    assert len(shares) > 1, "written share by share"
+    for table in ("events", "outbox", "persons", "person_keys"):
+        count = await pool.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608
+        assert count == len(records) + 1, table
+    stored = {r["person_id"] for r in await pool.fetch("SELECT person_id FROM persons")}
+    assert stored == set(report.person_ids.values())
+    guardian = await pool.fetchval(
+        "SELECT guardian_person_id FROM persons WHERE person_id = $1", report.person_ids[2]
+    )
+    assert guardian == report.person_ids[len(records) + 2]
+    # Sealed elsewhere, readable here: the registered name comes back under the person's key.
+    row = await pool.fetchrow(
+        "SELECT p.name_ciphertext, k.wrapped_key FROM persons p JOIN person_keys k USING"
+        " (person_id) WHERE person_id = $1",
+        report.person_ids[3],
+    )
+    key = registrar.vault.unwrap(report.person_ids[3], row["wrapped_key"])
+    name = decrypt_field(key, report.person_ids[3], "name", row["name_ciphertext"])
+    assert name == records[0]["name"]
+    again = await registrar.import_rows(rows(child, *records), CAUSE)
+    assert (again.registered, again.unchanged) == (0, len(records) + 1)

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from services.identity import domain, store
+from services.identity import store
 from services.identity.errors import (
     GuardianInvalidError,
     IdentityError,
@@ -30,9 +35,19 @@ from services.identity.registration.rows import (
     Row,
     RowRejected,
 )
-from services.identity.registration.sealing import NewPerson, new_person, same_details
+from services.identity.registration.sealing import (
+    Planned,
+    Sealed,
+    SealJob,
+    registered,
+    same_details,
+    seal_rows,
+)
 from services.identity.vault import Vault
+from shared import tracing
+from shared.claims import current_claim, mark_committed
 from shared.db import Connection
+from shared.envelope import new_event_id
 from shared.eventstore import Causation, ConcurrencyError, EventStore
 from shared.privacy import keyed_hash
 
@@ -97,18 +112,24 @@ class RegistrationHandlers:
             plan = await self._plan(conn, checked, report)
         if report.rejected and not partial:
             return report
+        people = [
+            (registration, person_id, guardian) for _, registration, person_id, guardian in plan
+        ]
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                for start in range(0, len(plan), CHUNK):
-                    chunk = plan[start : start + CHUNK]
-                    await self._write(conn, [p for _, p in chunk], causation)
-                    if progress:
-                        progress(len(chunk))
+            if len(people) >= POOLED_FROM and SEALERS > 1:
+                await self._write_pooled(people, causation, progress)
+            else:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    for start in range(0, len(people), CHUNK):
+                        chunk = people[start : start + CHUNK]
+                        await self._write(conn, chunk, causation)
+                        if progress:
+                            progress(len(chunk))
         except asyncpg.UniqueViolationError as exc:
             # Someone registered one of these persons at the same moment: nothing was written.
             raise ConcurrencyError("persons") from exc
         report.registered = len(plan)
-        report.person_ids.update({line: p.person_id for line, p in plan})
+        report.person_ids.update({line: person_id for line, _, person_id, _ in plan})
         report.committed = True
         return report
 
@@ -144,7 +165,7 @@ class RegistrationHandlers:
         conn: Connection,
         checked: Sequence[tuple[int, Registration]],
         report: ImportReport,
-    ) -> list[tuple[int, NewPerson]]:
+    ) -> list[tuple[int, Registration, str, str | None]]:
         hashes = {self._hash(r.id_number.value) for _, r in checked}
         hashes |= {
             self._hash(r.guardian_id_number.value) for _, r in checked if r.guardian_id_number
@@ -154,7 +175,7 @@ class RegistrationHandlers:
         for start in range(0, len(ordered), CHUNK):
             known.update(await store.find_people(conn, ordered[start : start + CHUNK]))
         planned: dict[str, str] = {}  # hash -> person id of persons registered by this import
-        plan: list[tuple[int, NewPerson]] = []
+        plan: list[tuple[int, Registration, str, str | None]] = []
         # Guardians first: a child's row may come before its guardian's.
         for line, registration in sorted(
             checked, key=lambda lr: lr[1].guardian_id_number is not None
@@ -167,12 +188,12 @@ class RegistrationHandlers:
                     report.person_ids[line] = existing.person_id
                     continue
                 guardian = self._guardian(registration, known, planned)
-                person = new_person(registration, guardian, self.vault, self.hash_key)
             except IdentityError as exc:
                 report.rejected.append(RowRejected(line, exc))
                 continue
-            planned[own_hash] = person.person_id
-            plan.append((line, person))
+            person_id = str(new_event_id())
+            planned[own_hash] = person_id
+            plan.append((line, registration, person_id, guardian))
         report.rejected.sort(key=lambda r: r.line)
         return plan
 
@@ -206,19 +227,61 @@ class RegistrationHandlers:
         return guardian.person_id
 
     async def _write(
-        self, conn: Connection, people: Sequence[NewPerson], causation: Causation
+        self, conn: Connection, people: Sequence[Planned], causation: Causation
     ) -> None:
-        envelopes = [
-            e
-            for p in people
-            for e in self.events.envelopes(
-                domain.PERSON.stream(p.person_id),
-                0,
-                p.person_id,
-                domain.PERSON.decide(domain.PERSON.initial, domain.RegisterPerson(p.event)),
-                causation,
-            )
-        ]
+        keys, envelopes = registered(people, self.vault, self.hash_key, causation, self.events)
         await self.events.append(conn, envelopes, causation.who)
-        await store.store_keys(conn, [(p.person_id, p.wrapped_key) for p in people])
+        await store.store_keys(conn, keys)
         await store.project_people(conn, envelopes)
+
+    async def _write_pooled(
+        self,
+        people: Sequence[Planned],
+        causation: Causation,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """A large import: sealed in worker processes, share by share, while the shares
+        sealed already are written (in one transaction, in order)."""
+        loop = asyncio.get_running_loop()
+        trace = tracing.of_cause(causation.causation_id)
+        shares = [
+            SealJob(list(people[i : i + SHARE]), self.vault, self.hash_key, causation, trace)
+            for i in range(0, len(people), SHARE)
+        ]
+        sealing: deque[asyncio.Future[Sealed]] = deque()
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for n, share in enumerate(shares):
+                    # A few shares ahead of the writes: the workers never wait, and sealed
+                    # rows do not pile up in memory.
+                    while len(sealing) < AHEAD * SEALERS and n + len(sealing) < len(shares):
+                        job = shares[n + len(sealing)]
+                        sealing.append(loop.run_in_executor(_sealers(), seal_rows, job))
+                    sealed = await sealing.popleft()
+                    await self.events.copy_rows(conn, sealed.rows)
+                    await store.store_keys(conn, sealed.keys)
+                    await store.write_persons(conn, sealed.persons)
+                    if progress:
+                        progress(len(share.people))
+                # Sent with an Idempotency-Key: it took effect (the events are too many to name).
+                await mark_committed(conn, [(current_claim(), [])])
+        finally:
+            for pending in sealing:
+                pending.cancel()
+
+
+#: Imports of this many new persons are sealed in worker processes.
+POOLED_FROM = 2_000
+#: Persons per share of a pooled import.
+SHARE = 1_000
+#: Shares sealed ahead of the writes, per worker.
+AHEAD = 2
+#: Worker processes that seal imports: one per core.
+SEALERS = os.cpu_count() or 1
+
+
+@functools.cache
+def _sealers() -> ProcessPoolExecutor:
+    """The process's sealing workers, started at its first large import (spawned: a fork of
+    a process running threads and an event loop is not safe)."""
+    return ProcessPoolExecutor(SEALERS, mp_context=multiprocessing.get_context("spawn"))
