@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bench import bare, spine
 from bench.common import Figure
@@ -289,6 +291,25 @@ def bare_route(database_url: str, log_dir: Path, edges: bool = False) -> Iterato
         proc.stop()
 
 
+def _grouped(service: str, url: str) -> str:
+    """How the service's commands shared transactions over the run (its /metrics)."""
+    text = httpx.get(f"{url}/metrics/", timeout=10).text
+    found = {
+        name: sum(float(v) for v in re.findall(rf"^{name}\{{[^}}]*\}} (\S+)$", text, re.M))
+        for name in (
+            "shebao_commands_per_transaction_sum",
+            "shebao_commands_per_transaction_count",
+            "shebao_group_commit_fallbacks_total",
+        )
+    }
+    commands, batches, fallbacks = found.values()
+    return (
+        f"{service}: {commands:,.0f} commands group-committed in {batches:,.0f} transactions"
+        f" ({commands / max(batches, 1):.1f} per transaction); {fallbacks:,.0f} shared"
+        " transactions failed and had each command run again alone."
+    )
+
+
 def _store_commands(keyed: bool, count: int = 6000) -> list[Call]:
     """The event store's commands as requests to the bare app: 1-3 events each, a stream
     taking a command every 1,000 (so its history grows, and concurrent ones rarely meet)."""
@@ -353,7 +374,12 @@ def http_figures(
         f" and {after:,.0f} after (their mean is the baseline; one transaction per command:"
         f" {before_alone:,.0f} and {after_alone:,.0f});"
         f" the bare route {base_read.full.rate:,.0f} req/s (p99"
-        f" {base_read.paced.p99_ms if base_read.paced else float('nan'):.1f} ms at half load)."
+        f" {base_read.paced.p99_ms if base_read.paced else float('nan'):.1f} ms at half load).",
+        *(
+            _grouped(name, proc.url)
+            for name, proc in procs.items()
+            if name in ("card", "activation")
+        ),
     ]
     for route in routes:
         command = route.kind == "command"

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import cpu_seconds, spent
+
 LUA = Path(__file__).with_name("http.lua")
 CONNECTIONS = 32
 THREADS = 2
@@ -93,6 +95,8 @@ class Run:
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The first refusals wrk saw, to say why a route had errors.
     said: str = ""
+    #: CPU seconds each kind of process spent during the run (``bench.cpu``).
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -121,6 +125,7 @@ def wrk(
 ) -> Run:
     """Send ``calls`` once each (stopping after ``seconds``) with wrk; its figures and answers."""
     with tempfile.TemporaryDirectory(prefix="shebao-wrk-") as tmp:
+        cpu_before = cpu_seconds()
         source, out = Path(tmp) / "requests", Path(tmp) / "run"
         source.write_text("".join(f"{c.line()}\n" for c in calls))
         threads = min(THREADS, connections)
@@ -138,6 +143,7 @@ def wrk(
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
             stdout, stderr = proc.communicate(timeout=60)
+        cpu = spent(cpu_before, cpu_seconds())
         if proc.returncode != 0 or not stdout.strip():
             raise RuntimeError(f"wrk failed: {stderr[-2000:]}")
         figures = json.loads(stdout.strip().splitlines()[-1])
@@ -162,6 +168,7 @@ def wrk(
         p99_ms=float(figures["p99_ms"]),
         answers=answers,
         said=stderr.strip(),
+        cpu=cpu,
     )
 
 

@@ -37,7 +37,7 @@ Projection = Callable[[Connection, Sequence[Envelope]], Awaitable[None]]
 #: At most this many commands share a transaction.
 MAX_BATCH = 64
 #: At most this many shared transactions at once (each holds one pooled connection).
-MAX_TRANSACTIONS = 2
+MAX_TRANSACTIONS = 4
 
 
 @dataclass(frozen=True)

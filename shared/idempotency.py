@@ -254,6 +254,8 @@ _ANSWERS = (
     " $6::bytea[]) AS m(scope, key, attempt, status, content_type, body)"
     " WHERE k.scope = m.scope AND k.key = m.key AND k.attempt = m.attempt"
 )
+#: Statements of each kind in flight at once (each holds a pooled connection while it runs).
+RUNNING = 4
 _Claimed = tuple[bytes, str, bytes, uuid.UUID]
 _Answer = tuple[bytes, str, uuid.UUID, int, str | None, bytes]
 
@@ -265,8 +267,8 @@ class _Writes:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self.claim: Coalescer[_Claimed, bool] = Coalescer(self._claims)
-        self.keep: Coalescer[_Answer, None] = Coalescer(self._answers)
+        self.claim: Coalescer[_Claimed, bool] = Coalescer(self._claims, max_running=RUNNING)
+        self.keep: Coalescer[_Answer, None] = Coalescer(self._answers, max_running=RUNNING)
 
     async def _claims(self, rows: list[_Claimed]) -> list[bool]:
         held = await self.pool.fetch(_CLAIMS, *_columns(rows))
