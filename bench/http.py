@@ -28,6 +28,7 @@ import httpx
 
 from bench import bare, spine
 from bench.common import Figure
+from bench.cpu import per_request
 from bench.identity import citizens
 from bench.wrk import CONNECTIONS, SERVERS, Call, Route, measure, measure_read
 from deploy.demo.citizens import Citizen, face_check_for
@@ -379,6 +380,13 @@ def http_figures(
             _grouped(name, proc.url)
             for name, proc in procs.items()
             if name in ("card", "activation")
+        ),
+        "Where the cores went at full load (CPU of each kind of process over the route's run,"
+        " per request answered: the route's own service, the services its events reach,"
+        " PostgreSQL, Kafka, wrk):",
+        *(
+            f"  {route.name}: {per_request(route.full.cpu, route.full.requests)}"
+            for route in (bare_command, edged_command, base_read, edged, *routes)
         ),
     ]
     for route in routes:
