@@ -70,6 +70,9 @@ class CommitGroup:
         self.pool = pool
         self.store = store
         self.project = project
+        # Both series present from the start, at zero.
+        COMMANDS_PER_TRANSACTION.labels(store.producer)
+        GROUP_FALLBACKS.labels(store.producer)
         self._batches: Coalescer[_Command, _Outcome] = Coalescer(
             self._commit, max_batch=max_batch, max_running=max_transactions
         )

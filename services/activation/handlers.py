@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -44,11 +43,11 @@ class ActivationHandlers:
     #: The password policy and its Argon2id hash (``PasswordHandlers.allowed_hash``).
     allowed_hash: Callable[[str, str, CardKind], Awaitable[str]]
     ecard_processing: Callable[[str], timedelta] = lambda _: timedelta(0)
+    #: The activation commands' path: concurrent ones share a transaction (group commit).
+    group: CommitGroup = field(init=False)
 
-    @functools.cached_property
-    def group(self) -> CommitGroup:
-        """The activation commands' path: concurrent ones share a transaction."""
-        return CommitGroup(self.pool, self.events)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "group", CommitGroup(self.pool, self.events))
 
     async def activate(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -42,6 +42,11 @@ class CardHandlers:
     events: EventStore
     settings: CardSettings
     clock: Callable[[], datetime]
+    #: The card commands' path: concurrent ones share a transaction (group commit).
+    group: CommitGroup = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "group", CommitGroup(self.pool, self.events, self._project))
 
     @functools.cached_property
     def facts(self) -> FactsKeys:
@@ -184,11 +189,6 @@ class CardHandlers:
             return command
 
         return await self._on_stream(person_id, stream, attempt, causation)
-
-    @functools.cached_property
-    def group(self) -> CommitGroup:
-        """The card commands' path: concurrent ones share a transaction (group commit)."""
-        return CommitGroup(self.pool, self.events, self._project)
 
     async def _project(self, conn: Connection, events: Sequence[Envelope]) -> None:
         await store.project(conn, events, self.settings.seal_after)
