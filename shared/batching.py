@@ -156,24 +156,38 @@ class Coalescer(Generic[T, R]):
             # first one's context (its Idempotency-Key, its trace) into the others' work.
             task = asyncio.create_task(self._drain(), context=contextvars.Context())
             self._running.add(task)
-            task.add_done_callback(self._running.discard)
         return await done
 
     async def _drain(self) -> None:
-        while self._waiting:
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
-            try:
-                results = await self._run_batch([item for item, _ in batch])
-            except Exception as exc:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            except BaseException:  # cancelled (shutting down): so are its callers
-                for _, done in batch:
-                    done.cancel()
-                raise
-            for (_, done), result in zip(batch, results, strict=True):
-                if not done.done():  # its caller may have gone away
-                    done.set_result(result)
+        try:
+            while self._waiting:
+                # A caller that went away (cancelled) is not served: its item never runs.
+                waiting = [(item, done) for item, done in self._waiting if not done.done()]
+                batch, self._waiting = waiting[: self.max_batch], waiting[self.max_batch :]
+                if batch:
+                    await self._serve(batch)
+        except BaseException:  # cancelled (shutting down): so are the callers still waiting
+            for _, done in self._waiting:
+                done.cancel()
+            self._waiting.clear()
+            raise
+        finally:
+            # At once, not in a callback a loop turn later: a call made meanwhile would see
+            # no room for a new drain and wait for one that has ended.
+            self._running.discard(asyncio.current_task())
+
+    async def _serve(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._run_batch([item for item, _ in batch])
+        except Exception as exc:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        except BaseException:
+            for _, done in batch:
+                done.cancel()
+            raise
+        for (_, done), result in zip(batch, results, strict=True):
+            if not done.done():  # its caller may have gone away
+                done.set_result(result)

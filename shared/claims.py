@@ -54,20 +54,28 @@ def current_claim() -> Claim | None:
 def mark_parameters(
     claimed: Sequence[tuple[Claim | None, Sequence[Envelope]]],
 ) -> tuple[list[bytes], list[str], list[uuid.UUID], list[str]]:
-    """MARK's parameters for commands and the events each stored: one row per command that
-    came with a key (empty arrays, marking nothing, when none did)."""
-    scopes: list[bytes] = []
-    keys: list[str] = []
-    attempts: list[uuid.UUID] = []
-    named: list[str] = []
+    """MARK's parameters for commands and the events each stored: one row per key (empty
+    arrays, marking nothing, when no command with a key stored anything)."""
+    marks = _marks(claimed)
+    return (
+        [claim.scope for claim, _ in marks],
+        [claim.key for claim, _ in marks],
+        [claim.attempt for claim, _ in marks],
+        [json.dumps([_named(e) for e in events]) for _, events in marks],
+    )
+
+
+def _marks(
+    claimed: Sequence[tuple[Claim | None, Sequence[Envelope]]],
+) -> list[tuple[Claim, list[Envelope]]]:
+    """Each attempt that stored events, with all the events it stored. A command that stored
+    nothing does not mark its key (it took no effect), wherever it ran."""
+    marks: dict[tuple[bytes, str, uuid.UUID], tuple[Claim, list[Envelope]]] = {}
     for claim, events in claimed:
-        if claim is None:
-            continue
-        scopes.append(claim.scope)
-        keys.append(claim.key)
-        attempts.append(claim.attempt)
-        named.append(json.dumps([_named(e) for e in events]))
-    return scopes, keys, attempts, named
+        if claim is not None and events:
+            attempt = (claim.scope, claim.key, claim.attempt)
+            marks.setdefault(attempt, (claim, []))[1].extend(events)
+    return list(marks.values())
 
 
 def _named(event: Envelope) -> dict[str, str]:
@@ -78,14 +86,14 @@ def _named(event: Envelope) -> dict[str, str]:
     }
 
 
-def marked(claims: Sequence[Claim | None], held: int) -> None:
+def marked(claimed: Sequence[tuple[Claim | None, Sequence[Envelope]]], held: int) -> None:
     """After MARK ran in the commands' transaction (``held``: the rows it updated): whether
     each attempt still held its key. If another attempt took one over, raise, rolling the
     commands back."""
-    holding = [c for c in claims if c is not None]
-    if held < len(holding):
+    marks = _marks(claimed)
+    if held < len(marks):
         raise IdempotencyKeyInUse
-    for claim in holding:
+    for claim, _ in marks:
         claim.committed = True
 
 
@@ -95,10 +103,20 @@ async def mark_committed(
     """Inside the transaction that stores commands' events: record that each attempt took
     effect, and which events it stored, or raise (rolling them back) if another attempt holds
     its key."""
-    if all(claim is None for claim, _ in claimed):
+    if not _marks(claimed):
         return
     held = await conn.fetch(MARK, *mark_parameters(claimed))
-    marked([claim for claim, _ in claimed], len(held))
+    marked(claimed, len(held))
+
+
+async def mark_unnamed(conn: Connection, claim: Claim | None) -> None:
+    """``mark_committed`` for an effect too large to name its events (a registry import)."""
+    if claim is None:
+        return
+    held = await conn.fetch(MARK, [claim.scope], [claim.key], [claim.attempt], ["[]"])
+    if not held:
+        raise IdempotencyKeyInUse
+    claim.committed = True
 
 
 @contextlib.contextmanager

@@ -38,9 +38,11 @@ _APPEND = (
     " $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])"
     " AS u(s, v, i, t, sv, p, o, e, a, c)"
     " RETURNING person_id, event_type, schema_version, stream_version),"
+    # The outbox in the order the commands came; the events (above) in stream order, so that
+    # two transactions appending to the same streams take their locks in the same order.
     " queued AS (INSERT INTO outbox (topic, message_key, event_type, schema_version, value,"
-    " headers) SELECT $12, p, t, sv, val, h FROM unnest($6::text[], $4::text[],"
-    " $5::int[], $11::bytea[], $14::text[]) WITH ORDINALITY AS u(p, t, sv, val, h, n)"
+    " headers) SELECT $12, p, t, sv, val, h FROM unnest($19::text[], $20::text[],"
+    " $21::int[], $11::bytea[], $14::text[]) WITH ORDINALITY AS u(p, t, sv, val, h, n)"
     " ORDER BY n RETURNING 1),"
     # Each command's Idempotency-Key marked as taking effect (shared.idempotency.MARK; empty
     # arrays when the commands came without one).
@@ -211,19 +213,22 @@ class EventStore:
                 return
             # Events, outbox rows, the relay's wake-up and the Idempotency-Key marks in one
             # round trip.
+            in_stream_order = sorted(rows.events, key=lambda row: (row[0], row[1]))
+            outbox = [list(column) for column in zip(*rows.outbox, strict=True)]
             held = await conn.fetchval(
                 _APPEND,
-                *(list(column) for column in zip(*rows.events, strict=True)),
-                [row[4] for row in rows.outbox],
+                *(list(column) for column in zip(*in_stream_order, strict=True)),
+                outbox[4],
                 self.topic,
                 self.channel,
-                [row[5] for row in rows.outbox],
+                outbox[5],
                 *mark_parameters(claimed),
+                *outbox[1:4],
                 column=1,
             )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(str(rows.events[0][0])) from exc
-        marked([w.claim for w in writes], int(held))
+        marked(claimed, int(held))
         if rows.superseded:
             await conn.copy_records_to_table(
                 "outbox", records=rows.superseded, columns=OUTBOX_COLUMNS

@@ -10,11 +10,15 @@ version. With nothing else in flight a command goes alone at once: no added wait
 A command refused by its decider fails alone. If the shared transaction fails (a concurrent
 writer took a version, another attempt took a command's key, a fault), every command in it is
 run again on its own (``shared.aggregate.run`` in a transaction of its own, retried on
-conflict), so one failing command never takes the others down with it.
+conflict), so one failing command never takes the others down with it. If the answer to its
+COMMIT is lost, what was stored is asked before anything runs again: a command takes effect
+once. Events are inserted in stream order, so that two processes' shared transactions on the
+same streams wait for each other instead of deadlocking.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,29 +96,80 @@ class CommitGroup:
         return outcome
 
     async def _commit(self, batch: list[_Command]) -> list[_Outcome]:
-        outcomes: list[_Outcome] = []
+        # What each claim said before: a failed batch must not leave one saying "took effect".
+        claims = [(c.claim, c.claim.committed) for c in batch if c.claim is not None]
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                histories = await self.store.load_many(
-                    conn, list({c.instance.stream_id for c in batch})
-                )
-                states: dict[str, tuple[Any, int]] = {}
-                outcomes = [self._decide(c, histories, states) for c in batch]
-                decided = [
-                    (c, events)
-                    for c, events in zip(batch, outcomes, strict=True)
-                    if isinstance(events, list)
-                ]
-                writes = [Write(e, c.causation.who, c.traces * len(e), c.claim) for c, e in decided]
-                await self.store.append_writes(conn, writes)
-                if self.project is not None:
-                    await self.project(conn, [e for _, events in decided for e in events])
+            conn = await self.pool.acquire()
         except Exception:
-            # Each command is run again alone, in its own request, and meets its own fate.
-            GROUP_FALLBACKS.labels(self.store.producer).inc()
-            return [None] * len(batch)
+            return self._fallback(batch, claims)
+        try:
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+                outcomes = await self._decide_and_append(conn, batch)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await transaction.rollback()
+                return self._fallback(batch, claims)
+            try:
+                await transaction.commit()
+            except Exception as exc:
+                # The server may have committed before the answer was lost: running the
+                # commands again could make them take effect twice. Ask what was stored.
+                return await self._after_lost_commit(batch, outcomes, claims, exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.pool.release(conn)
         COMMANDS_PER_TRANSACTION.labels(self.store.producer).observe(len(batch))
         return outcomes
+
+    async def _decide_and_append(self, conn: Connection, batch: list[_Command]) -> list[_Outcome]:
+        histories = await self.store.load_many(conn, list({c.instance.stream_id for c in batch}))
+        states: dict[str, tuple[Any, int]] = {}
+        outcomes: list[_Outcome] = [self._decide(c, histories, states) for c in batch]
+        decided = [
+            (c, events)
+            for c, events in zip(batch, outcomes, strict=True)
+            if isinstance(events, list)
+        ]
+        writes = [Write(e, c.causation.who, c.traces * len(e), c.claim) for c, e in decided]
+        await self.store.append_writes(conn, writes)
+        if self.project is not None:
+            await self.project(conn, [e for _, events in decided for e in events])
+        return outcomes
+
+    def _fallback(self, batch: list[_Command], claims: list[tuple[Claim, bool]]) -> list[_Outcome]:
+        """Nothing was stored: each command is run again alone, in its own request, and meets
+        its own fate."""
+        GROUP_FALLBACKS.labels(self.store.producer).inc()
+        for claim, committed in claims:
+            claim.committed = committed
+        return [None] * len(batch)
+
+    async def _after_lost_commit(
+        self,
+        batch: list[_Command],
+        outcomes: list[_Outcome],
+        claims: list[tuple[Claim, bool]],
+        lost: Exception,
+    ) -> list[_Outcome]:
+        """The COMMIT's answer was lost: the outcomes if the events are stored, a run alone
+        for each if they are not, the fault for each if that cannot be told."""
+        ids = [e.event_id for o in outcomes if isinstance(o, list) for e in o]
+        if not ids:
+            return outcomes  # refusals only: nothing was to be stored
+        try:
+            stored = await self.pool.fetchval(
+                "SELECT count(*) FROM events WHERE event_id = ANY($1::uuid[])", ids
+            )
+        except Exception:
+            for claim, committed in claims:
+                claim.committed = committed
+            return [lost] * len(batch)
+        if stored == len(ids):
+            COMMANDS_PER_TRANSACTION.labels(self.store.producer).observe(len(batch))
+            return outcomes
+        return self._fallback(batch, claims)
 
     def _decide(
         self,

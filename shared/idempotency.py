@@ -255,7 +255,7 @@ _ANSWERS = (
     " WHERE k.scope = m.scope AND k.key = m.key AND k.attempt = m.attempt"
 )
 #: Statements of each kind in flight at once (each holds a pooled connection while it runs).
-RUNNING = 4
+RUNNING = 2
 _Claimed = tuple[bytes, str, bytes, uuid.UUID]
 _Answer = tuple[bytes, str, uuid.UUID, int, str | None, bytes]
 

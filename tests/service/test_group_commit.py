@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
+import asyncpg.transaction
 import pytest
 
 from deploy.stack import Infrastructure
@@ -17,9 +19,11 @@ from shared.contracts.card import CardMailed
 from shared.db import Connection
 from shared.decider import Decider
 from shared.envelope import Envelope
-from shared.eventstore import Causation, ConcurrencyError, EventStore
+from shared.eventstore import Causation, ConcurrencyError, EventStore, Write
 from shared.groupcommit import CommitGroup
 from tests.service.schemas import schema_pool
+
+DECIDED: Counter[str] = Counter()
 
 
 class Refused(Exception):
@@ -29,6 +33,12 @@ class Refused(Exception):
 def _decide(mailed: int, command: str) -> list[EventPayload]:
     if command == "refuse":
         raise Refused
+    if command == "nothing":
+        return []
+    if command.startswith("once"):  # accepted the first time it is decided, refused after
+        DECIDED[command] += 1
+        if DECIDED[command] > 1:
+            raise Refused
     if command == "second only" and mailed != 1:
         raise Refused
     return [CardMailed(card_id=f"c{mailed + 1}", courier="EMS", tracking_number="EMS00000001")]
@@ -145,3 +155,114 @@ async def test_a_command_whose_key_was_taken_over_fails_alone(pool: asyncpg.Pool
     )
     assert [r["key"] for r in marked] == ["key-0", "key-2"]
     assert '"stream_id": "mailings-s2"' in marked[1]["events"]
+
+
+async def test_a_commit_whose_answer_was_lost_is_not_run_again(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server committed, the answer never came (a cut connection): the commands took
+    effect once, and their callers are told so."""
+    # The COMMIT under every transaction (explicit or `async with`), cut once after it ran.
+    name = "_Transaction__commit"
+    commit = getattr(asyncpg.transaction.Transaction, name)
+    lost = [True]
+
+    async def committed_then_cut(self: asyncpg.transaction.Transaction) -> None:
+        await commit(self)
+        if lost and lost.pop():
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, name, committed_then_cut)
+    group = CommitGroup(pool, EventStore("card"), Projection(), max_transactions=1)
+    results = await asyncio.gather(
+        *(group.run(MAILINGS.at(f"s{i}", person="p"), "mail", cause(i)) for i in range(4))
+    )
+    assert [len(r) for r in results] == [1] * 4
+    assert await versions(pool) == {f"mailings-s{i}": [1] for i in range(4)}
+
+
+async def test_a_failed_batch_leaves_no_key_saying_it_took_effect(pool: asyncpg.Pool) -> None:
+    """Marked in a shared transaction that then failed, a command refused when run alone
+    must not have its refusal kept as if it had taken effect."""
+    keys = [claims.Claim(b"scope", f"key-{n}", uuid.uuid4()) for n in range(2)]
+    for claim in keys:
+        await pool.execute(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
+            " VALUES ($1, $2, $3, $4)",
+            claim.scope,
+            claim.key,
+            b"hash",
+            claim.attempt,
+        )
+    # Accepted in the shared transaction, which then fails; refused when run alone.
+    group = CommitGroup(pool, EventStore("card"), Projection(failures=1), max_transactions=1)
+
+    async def command(n: int, what: str) -> list[Envelope]:
+        claims._current.set(keys[n])
+        return await group.run(MAILINGS.at(f"t{n}", person="p"), what, cause(n))
+
+    outcomes = await asyncio.gather(
+        command(0, "mail"), command(1, f"once-{uuid.uuid4()}"), return_exceptions=True
+    )
+    assert isinstance(outcomes[0], list)
+    assert isinstance(outcomes[1], Refused)
+    assert [c.committed for c in keys] == [True, False]
+    marked = await pool.fetch("SELECT key FROM idempotency_keys WHERE committed_at IS NOT NULL")
+    assert [r["key"] for r in marked] == ["key-0"]
+
+
+async def test_a_command_that_stored_nothing_does_not_mark_its_key(pool: asyncpg.Pool) -> None:
+    keys = [claims.Claim(b"scope", f"key-{n}", uuid.uuid4()) for n in range(2)]
+    for claim in keys:
+        await pool.execute(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
+            " VALUES ($1, $2, $3, $4)",
+            claim.scope,
+            claim.key,
+            b"hash",
+            claim.attempt,
+        )
+    group = CommitGroup(pool, EventStore("card"), Projection(), max_transactions=1)
+
+    async def command(n: int, what: str) -> list[Envelope]:
+        claims._current.set(keys[n])
+        return await group.run(MAILINGS.at(f"u{n}", person="p"), what, cause(n))
+
+    done = await asyncio.gather(command(0, "mail"), command(1, "nothing"))
+    assert [len(events) for events in done] == [1, 0]
+    assert [c.committed for c in keys] == [True, False]
+    marked = await pool.fetch("SELECT key FROM idempotency_keys WHERE committed_at IS NOT NULL")
+    assert [r["key"] for r in marked] == ["key-0"]
+
+
+class Recording(EventStore):
+    """The event store, recording what its appends raised."""
+
+    def __init__(self) -> None:
+        super().__init__("card")
+        self.raised: list[Exception] = []
+
+    async def append_writes(self, conn: Connection, writes: Sequence[Write]) -> None:
+        try:
+            await super().append_writes(conn, writes)
+        except Exception as exc:
+            self.raised.append(exc)
+            raise
+
+
+async def test_two_processes_batching_the_same_streams_never_deadlock(pool: asyncpg.Pool) -> None:
+    """Two replicas' shared transactions hold the same two streams, taken in opposite orders:
+    one waits for the other and loses with a conflict (then runs alone), never a deadlock."""
+    stores = [Recording(), Recording()]
+    groups = [CommitGroup(pool, store, Projection(), max_transactions=1) for store in stores]
+    for round_ in range(10):
+        x, y = (MAILINGS.at(f"{s}{round_}", person="p") for s in "xy")
+        await asyncio.gather(
+            groups[0].run(x, "mail", cause(1)),
+            groups[0].run(y, "mail", cause(2)),
+            groups[1].run(y, "mail", cause(3)),
+            groups[1].run(x, "mail", cause(4)),
+        )
+    assert await versions(pool) == {f"mailings-{s}{r}": [1, 2] for s in "xy" for r in range(10)}
+    raised = [type(e.__cause__ or e).__name__ for store in stores for e in store.raised]
+    assert "DeadlockDetectedError" not in raised, raised

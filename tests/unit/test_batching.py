@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.batching import WriteBehind, table_of
+from shared.batching import Coalescer, WriteBehind, table_of
 
 STATEMENTS = [
     "INSERT INTO a (k) VALUES ($1)",
@@ -81,3 +81,67 @@ def test_interleaved_tables_go_as_one_round_trip_each_and_reads_see_writes() -> 
         "SELECT count(*) FROM a",
     ]
     assert [len(rows) for _, rows in recorder.calls] == [100, 100, 1]
+
+
+async def test_calls_made_while_a_batch_runs_go_together_in_the_next() -> None:
+    batches: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def double(items: list[int]) -> list[int]:
+        batches.append(items)
+        if len(batches) == 1:
+            await release.wait()
+        return [2 * i for i in items]
+
+    coalesced: Coalescer[int, int] = Coalescer(double, max_running=1)
+    first = asyncio.create_task(coalesced(1))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(coalesced(i)) for i in (2, 3, 4)]
+    await asyncio.sleep(0)
+    release.set()
+    assert [await first, *[await r for r in rest]] == [2, 4, 6, 8]
+    assert batches == [[1], [2, 3, 4]]
+
+
+async def test_a_call_made_as_the_last_batch_ends_is_still_served() -> None:
+    async def same(items: list[int]) -> list[int]:
+        return items
+
+    coalesced: Coalescer[int, int] = Coalescer(same, max_running=1)
+
+    # The caller wakes in the loop turn in which the drain that served it ends: its next
+    # call must start a drain of its own, not wait for the one ending.
+    async def caller() -> list[int]:
+        return [await coalesced(n) for n in range(20)]
+
+    assert await asyncio.wait_for(caller(), 1) == list(range(20))
+
+
+async def test_a_caller_that_went_away_is_not_served() -> None:
+    served: list[int] = []
+    release = asyncio.Event()
+
+    async def record(items: list[int]) -> list[int]:
+        served.extend(items)
+        await release.wait()
+        return items
+
+    coalesced: Coalescer[int, int] = Coalescer(record, max_running=1)
+    first = asyncio.create_task(coalesced(1))
+    await asyncio.sleep(0)
+    gone = asyncio.create_task(coalesced(2))
+    kept = asyncio.create_task(coalesced(3))
+    await asyncio.sleep(0)
+    gone.cancel()
+    release.set()
+    assert (await first, await kept) == (1, 3)
+    assert served == [1, 3]
+
+
+async def test_a_failed_batch_fails_each_of_its_callers() -> None:
+    async def fail(items: list[int]) -> list[int]:
+        raise ValueError(items)
+
+    coalesced: Coalescer[int, int] = Coalescer(fail)
+    outcomes = await asyncio.gather(coalesced(1), coalesced(2), return_exceptions=True)
+    assert all(isinstance(o, ValueError) for o in outcomes)

@@ -45,7 +45,7 @@ from services.identity.registration.sealing import (
 )
 from services.identity.vault import Vault
 from shared import tracing
-from shared.claims import current_claim, mark_committed
+from shared.claims import current_claim, mark_unnamed
 from shared.db import Connection
 from shared.envelope import new_event_id
 from shared.eventstore import Causation, ConcurrencyError, EventStore
@@ -264,7 +264,7 @@ class RegistrationHandlers:
                     if progress:
                         progress(len(share.people))
                 # Sent with an Idempotency-Key: it took effect (the events are too many to name).
-                await mark_committed(conn, [(current_claim(), [])])
+                await mark_unnamed(conn, current_claim())
         finally:
             for pending in sealing:
                 pending.cancel()
