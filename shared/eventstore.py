@@ -257,31 +257,21 @@ class EventStore:
             for e, raw, by in zip(envelopes, raws, actors, strict=True)
         ]
         outbox = [
-            (
-                self.topic,
-                e.person_id,
-                e.event_type,
-                e.schema_version,
-                raw,
-                json.dumps(e.cloudevent_headers() | tracing.header_of(trace)),
-            )
+            self._outbox_row(e, raw, trace)
             for e, raw, trace in zip(envelopes, raws, traces, strict=True)
         ]
         # After the events: the old shape of each whose version superseded one integrators
         # still read (the same event id; never stored as an event of its own).
         superseded = [
-            (
-                self.topic,
-                old.person_id,
-                old.event_type,
-                old.schema_version,
-                old.to_bytes(),
-                json.dumps(old.cloudevent_headers() | tracing.header_of(trace)),
-            )
+            self._outbox_row(old, old.to_bytes(), trace)
             for e, trace in zip(envelopes, traces, strict=True)
             if (old := superseded_shape(e)) is not None
         ]
         return Rows(events, outbox, superseded)
+
+    def _outbox_row(self, e: Envelope, raw: bytes, trace: str | None) -> tuple[Any, ...]:
+        headers = e.cloudevent_headers() | tracing.header_of(trace)
+        return (self.topic, e.person_id, e.event_type, e.schema_version, raw, json.dumps(headers))
 
     async def copy_rows(self, conn: Connection, rows: Rows) -> None:
         """Write rows built by ``rows`` with COPY (many of them: an import) and wake the relay;

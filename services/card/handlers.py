@@ -174,7 +174,7 @@ class CardHandlers:
                 on_behalf=on_behalf,
             )
 
-        return await self._in_transaction(person_id, stream, attempt, causation)
+        return await self._on_stream(person_id, stream, attempt, causation, writes=True)
 
     async def channel(
         self, person_id: str, command: commands.Command, causation: Causation
@@ -213,23 +213,18 @@ class CardHandlers:
         stream_id: str,
         build: Callable[[Connection], Awaitable[commands.Command]],
         causation: Causation,
+        *,
+        writes: bool = False,
     ) -> list[Envelope]:
         """A command on a holder's stream, built from what the read models say (read before,
-        as at any isolation level they may change until the events commit)."""
-        async with self.pool.acquire() as conn:
-            command = await build(conn)
-        holder = domain.HOLDER.in_stream(stream_id, person=person_id)
-        return await self.group.run(holder, command, causation)
-
-    async def _in_transaction(
-        self,
-        person_id: str,
-        stream_id: str,
-        build: Callable[[Connection], Awaitable[commands.Command]],
-        causation: Causation,
-    ) -> list[Envelope]:
-        """A command whose building writes too (it takes a turn, moves the e-card): built and
-        run in one transaction of its own."""
+        as at any isolation level they may change until the events commit). A command whose
+        building ``writes`` too (it takes a turn, moves the e-card) is built and run in one
+        transaction of its own."""
+        if not writes:
+            async with self.pool.acquire() as conn:
+                command = await build(conn)
+            holder = domain.HOLDER.in_stream(stream_id, person=person_id)
+            return await self.group.run(holder, command, causation)
 
         async def attempt() -> list[Envelope]:
             async with self.pool.acquire() as conn, conn.transaction():

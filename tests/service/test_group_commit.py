@@ -72,6 +72,22 @@ def cause(n: int) -> Causation:
     return Causation(f"corr-{n}", f"req-{n}", actor="test", channel="window")
 
 
+async def held_keys(pool: asyncpg.Pool, count: int) -> list[claims.Claim]:
+    """``count`` Idempotency-Keys, each held by a request's attempt (as the middleware claims
+    them)."""
+    keys = [claims.Claim(b"scope", f"key-{n}", uuid.uuid4()) for n in range(count)]
+    for claim in keys:
+        await pool.execute(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
+            " VALUES ($1, $2, $3, $4)",
+            claim.scope,
+            claim.key,
+            b"hash",
+            claim.attempt,
+        )
+    return keys
+
+
 async def versions(pool: asyncpg.Pool) -> dict[str, list[int]]:
     rows = await pool.fetch("SELECT stream_id, stream_version FROM events ORDER BY 1, 2")
     streams: dict[str, list[int]] = {}
@@ -128,16 +144,7 @@ async def test_a_failed_transaction_runs_each_command_again_alone_once(pool: asy
 
 
 async def test_a_command_whose_key_was_taken_over_fails_alone(pool: asyncpg.Pool) -> None:
-    keys = [claims.Claim(b"scope", f"key-{n}", uuid.uuid4()) for n in range(3)]
-    for claim in keys:
-        await pool.execute(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
-            " VALUES ($1, $2, $3, $4)",
-            claim.scope,
-            claim.key,
-            b"hash",
-            claim.attempt,
-        )
+    keys = await held_keys(pool, 3)
     # A retry took the second key over (its first attempt looked dead).
     await pool.execute("UPDATE idempotency_keys SET attempt = $1 WHERE key = 'key-1'", uuid.uuid4())
     group = CommitGroup(pool, EventStore("card"), Projection(), max_transactions=1)
@@ -184,16 +191,7 @@ async def test_a_commit_whose_answer_was_lost_is_not_run_again(
 async def test_a_failed_batch_leaves_no_key_saying_it_took_effect(pool: asyncpg.Pool) -> None:
     """Marked in a shared transaction that then failed, a command refused when run alone
     must not have its refusal kept as if it had taken effect."""
-    keys = [claims.Claim(b"scope", f"key-{n}", uuid.uuid4()) for n in range(2)]
-    for claim in keys:
-        await pool.execute(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
-            " VALUES ($1, $2, $3, $4)",
-            claim.scope,
-            claim.key,
-            b"hash",
-            claim.attempt,
-        )
+    keys = await held_keys(pool, 2)
     # Accepted in the shared transaction, which then fails; refused when run alone.
     group = CommitGroup(pool, EventStore("card"), Projection(failures=1), max_transactions=1)
 
@@ -212,16 +210,7 @@ async def test_a_failed_batch_leaves_no_key_saying_it_took_effect(pool: asyncpg.
 
 
 async def test_a_command_that_stored_nothing_does_not_mark_its_key(pool: asyncpg.Pool) -> None:
-    keys = [claims.Claim(b"scope", f"key-{n}", uuid.uuid4()) for n in range(2)]
-    for claim in keys:
-        await pool.execute(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, attempt)"
-            " VALUES ($1, $2, $3, $4)",
-            claim.scope,
-            claim.key,
-            b"hash",
-            claim.attempt,
-        )
+    keys = await held_keys(pool, 2)
     group = CommitGroup(pool, EventStore("card"), Projection(), max_transactions=1)
 
     async def command(n: int, what: str) -> list[Envelope]:
