@@ -11,10 +11,13 @@ cost, apart from authentication and the route's own work.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,6 +27,9 @@ from fastapi import FastAPI, HTTPException
 
 from bench import spine
 from bench.workload import CAUSE
+from bench.wrk import Call
+from deploy.paths import free_port
+from deploy.stack import ServiceProcess
 from shared import tracing
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.eventstore import EventStore
@@ -97,6 +103,40 @@ def create_app(database_url: str, edges: bool = False) -> FastAPI:
         tracing.configure("bare")  # as the services run by default: ids made, none exported
         install_edges(app, "bare", lambda _: 400)
     return app
+
+
+@contextlib.contextmanager
+def serving(database_url: str, log_dir: Path, edges: bool = False) -> Iterator[str]:
+    """The bare FastAPI + asyncpg app in a process of its own (behind the platform's edges
+    when asked); its base URL."""
+    asyncio.run(fill(database_url))
+    port = free_port()
+    proc = ServiceProcess(
+        "bare",
+        port,
+        {**os.environ, "DATABASE_URL": database_url},
+        log_dir / "bare.log",
+        command=[sys.executable, "-m", "bench.bare", str(port), *(["--edges"] if edges else [])],
+    )
+    proc.start()
+    try:
+        proc.wait_ready(60)
+        yield proc.url
+    finally:
+        proc.stop()
+
+
+def store_commands(keyed: bool, count: int = 6000) -> list[Call]:
+    """The event store's commands as requests to the bare app: 1-3 events each, a stream
+    taking a command every 1,000 (so its history grows, and concurrent ones rarely meet)."""
+    return [
+        Call(
+            "POST",
+            f"/streams/s{n % 1000}-{n // 3000}/commands/{n}",
+            {"Idempotency-Key": secrets.token_hex(16)} if keyed else {},
+        )
+        for n in range(count)
+    ]
 
 
 if __name__ == "__main__":

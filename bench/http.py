@@ -12,13 +12,10 @@ rate (p50/p95/p99).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
 import secrets
 import shutil
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,6 @@ from bench.identity import citizens
 from bench.wrk import CONNECTIONS, SERVERS, Call, Route, measure, measure_read
 from deploy.demo.citizens import Citizen, face_check_for
 from deploy.demo.scenes import headers as _key
-from deploy.paths import free_port
 from deploy.stack import ServiceProcess
 
 
@@ -271,27 +267,6 @@ async def _until_activation_knows(
     raise RuntimeError(f"activation learned {known} of {len(card_ids)} delivered cards")
 
 
-@contextlib.contextmanager
-def bare_route(database_url: str, log_dir: Path, edges: bool = False) -> Iterator[str]:
-    """The bare FastAPI + asyncpg app in a process of its own (behind the platform's edges
-    when asked); its base URL."""
-    asyncio.run(bare.fill(database_url))
-    port = free_port()
-    proc = ServiceProcess(
-        "bare",
-        port,
-        {**os.environ, "DATABASE_URL": database_url},
-        log_dir / "bare.log",
-        command=[sys.executable, "-m", "bench.bare", str(port), *(["--edges"] if edges else [])],
-    )
-    proc.start()
-    try:
-        proc.wait_ready(60)
-        yield proc.url
-    finally:
-        proc.stop()
-
-
 def _grouped(service: str, url: str) -> str:
     """How the service's commands shared transactions over the run (its /metrics)."""
     text = httpx.get(f"{url}/metrics/", timeout=10).text
@@ -311,15 +286,6 @@ def _grouped(service: str, url: str) -> str:
     )
 
 
-def _store_commands(keyed: bool, count: int = 6000) -> list[Call]:
-    """The event store's commands as requests to the bare app: 1-3 events each, a stream
-    taking a command every 1,000 (so its history grows, and concurrent ones rarely meet)."""
-    return [
-        Call("POST", f"/streams/s{n % 1000}-{n // 3000}/commands/{n}", _once() if keyed else {})
-        for n in range(count)
-    ]
-
-
 def http_figures(
     procs: dict[str, ServiceProcess], database_url: str, log_dir: Path, people: int
 ) -> tuple[list[Figure], list[str]]:
@@ -329,12 +295,12 @@ def http_figures(
         raise RuntimeError("the HTTP benchmark needs wrk: make bench installs it (deploy/need.sh)")
     before_alone, before, _ = asyncio.run(spine.appends(database_url, 3000, CONNECTIONS))
     bare_calls = [Call("GET", f"/cards/c{n}", {}) for n in range(bare.ROWS)]
-    with bare_route(database_url, log_dir) as bare_url:
+    with bare.serving(database_url, log_dir) as bare_url:
         base_read = measure_read("bare", bare_url, bare_calls)
-        bare_command = measure("bare command", "command", bare_url, _store_commands(False))
-    with bare_route(database_url, log_dir, edges=True) as edged_url:
+        bare_command = measure("bare command", "command", bare_url, bare.store_commands(False))
+    with bare.serving(database_url, log_dir, edges=True) as edged_url:
         edged = measure_read("bare route behind the platform's edges", edged_url, bare_calls)
-        edged_command = measure("edged command", "command", edged_url, _store_commands(True))
+        edged_command = measure("edged command", "command", edged_url, bare.store_commands(True))
     for proc in procs.values():
         if proc.process is not None:
             SERVERS[proc.url] = proc.process.pid
