@@ -23,7 +23,7 @@ from services.identity.consumers import feed as identity_feed
 from services.notification.consumers import feed as notification_feed
 from services.notification.settings import NotificationSettings
 from shared import verified
-from shared.consumer import ForeignFeed, InboxConsumer, subscribe
+from shared.consumer import BATCH_RECORDS, ForeignFeed, InboxConsumer, subscribe
 from shared.envelope import Envelope, record_headers
 from shared.eventstore import EventStore
 from shared.kafka import Kafka, client_options, create_topics
@@ -145,7 +145,7 @@ async def consume_raw(database_url: str, bootstrap: str, topic: str, count: int)
     first: tuple[float, int] | None = None
     try:
         while done < count:
-            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            batches = await consumer.getmany(timeout_ms=200, max_records=BATCH_RECORDS)
             records = [r for rs in batches.values() for r in rs]
             if not records:
                 continue

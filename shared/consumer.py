@@ -151,7 +151,7 @@ class InboxConsumer:
             return
         # Each event is applied in a span of the trace its record carries; what it causes
         # (events appended, messages queued) continues that trace.
-        spans = {str(e.event_id): self._span(record, e) for record, e, _ in events}
+        spans = {e.event_id_text: self._span(record, e) for record, e, _ in events}
         try:
             with tracing.causes({k: tracing.of_span(s) for k, s in spans.items()}):
                 await self._apply_all(events)
@@ -184,7 +184,7 @@ class InboxConsumer:
                 "messaging.destination.partition.id": str(record.partition),
                 "messaging.kafka.offset": record.offset,
                 "messaging.consumer.group.name": self.group,
-                "messaging.message.id": str(envelope.event_id),
+                "messaging.message.id": envelope.event_id_text,
             },
         )
 
@@ -346,15 +346,25 @@ async def _lenient_headers(
     """FastStream decodes every header as UTF-8 before the handler runs: a record with a header
     that is not would fail there and be passed over unseen. FastStream reads a copy with
     readable headers; the handler gets the records as they came (read_record parks it)."""
-    readable = tuple(
-        dataclasses.replace(
-            r, headers=[(k, v.decode(errors="replace").encode()) for k, v in r.headers or ()]
-        )
-        for r in records
-    )
+    readable = tuple(r if _readable(r) else _with_readable_headers(r) for r in records)
     message = await original(readable)
     message.raw_message = records
     return message
+
+
+def _readable(record: ConsumerRecord[bytes, bytes]) -> bool:
+    try:
+        for _, value in record.headers or ():
+            value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _with_readable_headers(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
+    return dataclasses.replace(
+        record, headers=[(k, v.decode(errors="replace").encode()) for k, v in record.headers]
+    )
 
 
 async def _no_body(_: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import uuid_utils.compat
@@ -89,6 +90,11 @@ class Envelope(BaseModel):
         # Validated values are in UTC already (the validator converts them).
         utc = value if value.tzinfo is UTC else value.astimezone(UTC)
         return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    @cached_property
+    def event_id_text(self) -> str:
+        """``event_id`` as text, made once (a consumer names each event several times)."""
+        return str(self.event_id)
 
     def to_bytes(self) -> bytes:
         """The JSON bytes published as the Kafka record value."""

@@ -94,7 +94,7 @@ class Causation:
     @classmethod
     def of_event(cls, envelope: Envelope) -> Causation:
         """Events caused by a consumed event keep its correlation id."""
-        return cls(envelope.correlation_id, str(envelope.event_id), actor=envelope.producer)
+        return cls(envelope.correlation_id, envelope.event_id_text, actor=envelope.producer)
 
 
 class EventStore:

@@ -52,7 +52,7 @@ class Notifier:
                 await store.forget_person(conn, envelope.person_id)
             elif isinstance(payload, SmsCodeIssued):
                 await store.keep_sealed_code(
-                    conn, str(envelope.event_id), envelope.person_id, payload
+                    conn, envelope.event_id_text, envelope.person_id, payload
                 )
         told = [e for e, _ in batch if e.event_type in TEMPLATES]
         if not told:
@@ -60,7 +60,7 @@ class Notifier:
         known = await store.audience(
             conn, sorted({e.person_id for e in told}), self.settings.rate_window_s
         )
-        streams = [domain.notification_stream(str(e.event_id)) for e in told]
+        streams = [domain.notification_stream(e.event_id_text) for e in told]
         histories = await self.events.load_many(conn, streams)
         decided: dict[tuple[str | None, str | None], list[Envelope]] = {}
         logged: list[tuple[str, Envelope, store.Row]] = []
@@ -112,7 +112,7 @@ class Notifier:
         new = domain.decide(
             state,
             domain.Notify(
-                about_event_id=str(about.event_id),
+                about_event_id=about.event_id_text,
                 about_event_type=about.event_type,
                 message=message,
                 preferences=preferences,

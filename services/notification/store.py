@@ -85,7 +85,7 @@ async def log_rows(conn: Connection, logged: list[tuple[str, Envelope, Row]]) ->
                 r.required,
                 r.reason,
                 # Its send continues the trace of the event it tells of.
-                tracing.of_cause(str(about.event_id)),
+                tracing.of_cause(about.event_id_text),
             )
             for person_id, about, r in logged
         ),
