@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from functools import cached_property
@@ -30,11 +31,13 @@ CLOUDEVENTS_SPEC = "1.0"
 CONTENT_TYPE = "application/json"
 
 
+@functools.cache
 def event_type_uri(event_type: str, schema_version: int) -> str:
     """The CloudEvents ``type`` of an event: its name and its payload's version."""
     return f"cn.shebao.{event_type}.v{schema_version}"
 
 
+@functools.cache
 def record_schema_uri(event_type: str, schema_version: int) -> str:
     """The ``$id`` of the schema of a whole record value (the envelope with this event's
     payload): the CloudEvents ``dataschema``, since the envelope is the event's data."""
@@ -108,7 +111,7 @@ class Envelope(BaseModel):
         """The event's CloudEvents attributes as Kafka headers (binary mode)."""
         return {
             "ce_specversion": CLOUDEVENTS_SPEC,
-            "ce_id": str(self.event_id),
+            "ce_id": self.event_id_text,
             "ce_source": f"/shebao/{self.producer}",
             "ce_type": event_type_uri(self.event_type, self.schema_version),
             "ce_subject": self.stream_id,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 
 from shared import tracing
 from shared.claims import Claim, current_claim, mark_committed, mark_parameters, marked
@@ -271,7 +271,14 @@ class EventStore:
 
     def _outbox_row(self, e: Envelope, raw: bytes, trace: str | None) -> tuple[Any, ...]:
         headers = e.cloudevent_headers() | tracing.header_of(trace)
-        return (self.topic, e.person_id, e.event_type, e.schema_version, raw, json.dumps(headers))
+        return (
+            self.topic,
+            e.person_id,
+            e.event_type,
+            e.schema_version,
+            raw,
+            to_json(headers).decode(),
+        )
 
     async def copy_rows(self, conn: Connection, rows: Rows) -> None:
         """Write rows built by ``rows`` with COPY (many of them: an import) and wake the relay;
