@@ -346,25 +346,21 @@ async def _lenient_headers(
     """FastStream decodes every header as UTF-8 before the handler runs: a record with a header
     that is not would fail there and be passed over unseen. FastStream reads a copy with
     readable headers; the handler gets the records as they came (read_record parks it)."""
-    readable = tuple(r if _readable(r) else _with_readable_headers(r) for r in records)
+    readable = tuple(_readable(r) for r in records)
     message = await original(readable)
     message.raw_message = records
     return message
 
 
-def _readable(record: ConsumerRecord[bytes, bytes]) -> bool:
+def _readable(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
+    """The record itself when its headers read as UTF-8, else a copy whose headers do."""
     try:
         for _, value in record.headers or ():
             value.decode()
     except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _with_readable_headers(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
-    return dataclasses.replace(
-        record, headers=[(k, v.decode(errors="replace").encode()) for k, v in record.headers]
-    )
+        headers = [(k, v.decode(errors="replace").encode()) for k, v in record.headers]
+        return dataclasses.replace(record, headers=headers)
+    return record
 
 
 async def _no_body(_: Any) -> None:

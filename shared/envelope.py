@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 import uuid_utils.compat
@@ -94,7 +93,7 @@ class Envelope(BaseModel):
         utc = value if value.tzinfo is UTC else value.astimezone(UTC)
         return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
-    @cached_property
+    @functools.cached_property
     def event_id_text(self) -> str:
         """``event_id`` as text, made once (a consumer names each event several times)."""
         return str(self.event_id)

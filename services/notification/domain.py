@@ -7,7 +7,6 @@ decided against that event's own history. A person's preferences are a stream of
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -34,15 +33,15 @@ from shared.contracts.notification import (
 from shared.decider import Decider
 
 #: Namespace of message ids: one id per (event, channel), the same however often it is decided.
-MESSAGE_NAMESPACE = uuid.UUID("6f0f1d3e-5c1b-4c55-9d5e-0b7d3c9a2f10")
-_NAMESPACE = uuid_utils.UUID(str(MESSAGE_NAMESPACE))  # the same, for the Rust uuid5 (10x faster)
+#: (uuid-utils: the standard uuid5, ten times cheaper than the standard library's.)
+MESSAGE_NAMESPACE = uuid_utils.UUID("6f0f1d3e-5c1b-4c55-9d5e-0b7d3c9a2f10")
 
 DeliveryStatus = Literal["scheduled", "sent", "failed"]
 
 
 def notification_id(about_event_id: str, channel: str) -> str:
     """The message's id (also its idempotency key at the gateway)."""
-    return str(uuid_utils.uuid5(_NAMESPACE, f"{about_event_id}:{channel}"))
+    return str(uuid_utils.uuid5(MESSAGE_NAMESPACE, f"{about_event_id}:{channel}"))
 
 
 def notification_stream(about_event_id: str) -> str:
