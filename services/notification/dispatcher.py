@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import functools
 import json
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +24,11 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import SpanKind, StatusCode
-from prometheus_client import Counter, Histogram
 
 from services.notification import deliveries, domain, store
 from services.notification.channels import Channel, DeliveryError, Outgoing
 from services.notification.errors import NotificationNotFoundError
+from services.notification.outcomes import Outcome, backoff_s, report
 from services.notification.settings import NotificationSettings
 from services.notification.templates import CODE_PLACEHOLDER
 from shared import tracing
@@ -49,53 +48,11 @@ from shared.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
 
-DELIVERIES = Counter(
-    "shebao_notification_deliveries_total",
-    "Delivery attempts by channel and outcome.",
-    ["channel", "outcome"],
-)
-for _channel in ("app_push", "sms", "email"):
-    for _outcome in ("sent", "retry", "failed"):
-        DELIVERIES.labels(_channel, _outcome)  # every series from the start, at zero
-DELIVERY_LATENCY = Histogram(
-    "shebao_notification_delivery_seconds",
-    "From a message being decided to its channel taking it, by channel.",
-    ["channel"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
-)
-for _channel in ("app_push", "sms", "email"):
-    DELIVERY_LATENCY.labels(_channel)
 SUBJECTS = {"zh-Hans": "社会保障卡服务通知", "en": "Social security card notice"}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What came of handing one message to its channel."""
-
-    claimed: deliveries.Claimed
-    duplicate_risk: bool
-    ref: str | None = None
-    error: str | None = None
-    #: Set when a transient failure is to be retried after this many seconds.
-    retry_in_s: float | None = None
-    #: The send's span (W3C traceparent): the event recording the outcome continues it.
-    trace_context: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        """Delivery gave up (the last attempt, or a refusal for good)."""
-        return self.error is not None and self.retry_in_s is None
 
 
 class SimulatedCrashError(BaseException):
     """Test hook: the process 'dies' after the gateway accepted, before the record."""
-
-
-def backoff_s(attempt: int, base_s: float, max_s: float) -> float:
-    """Delay before the attempt after ``attempt``: doubling, capped, half of it jittered so
-    that messages failing together do not retry together."""
-    ceiling = min(max_s, base_s * 2 ** (attempt - 1))
-    return float(ceiling / 2 + random.uniform(0, ceiling / 2))  # noqa: S311 - not a secret
 
 
 @dataclass
@@ -191,7 +148,7 @@ class Dispatcher:
             outcomes += result
         outcomes.sort(key=lambda o: o.claimed.seq)
         await retry_on_conflict(lambda: self._record(outcomes))
-        self._report(outcomes)
+        report(outcomes)
         if any(o.failed for o in outcomes):
             await self.publish_dead_letters()
         return len(claimed)
@@ -345,39 +302,6 @@ class Dispatcher:
             await behind.flush()
             with tracing.causes({o.claimed.notification_id: o.trace_context for o in outcomes}):
                 await self.events.append(conn, appended, Actor("notification-dispatcher"))
-
-    def _report(self, outcomes: list[Outcome]) -> None:
-        for o in outcomes:
-            c = o.claimed
-            if o.retry_in_s is not None:
-                DELIVERIES.labels(c.channel, "retry").inc()
-                log.info(
-                    "delivery_retry_scheduled",
-                    notification_id=c.notification_id,
-                    channel=c.channel,
-                    attempt=c.attempts,
-                    reason=o.error,
-                    delay_s=round(o.retry_in_s, 3),
-                )
-            elif o.failed:
-                DELIVERIES.labels(c.channel, "failed").inc()
-                log.warning(
-                    "notification_failed",
-                    notification_id=c.notification_id,
-                    channel=c.channel,
-                    attempts=c.attempts,
-                    reason=o.error,
-                )
-            else:
-                DELIVERIES.labels(c.channel, "sent").inc()
-                latency = (utc_now() - c.created_at).total_seconds()
-                DELIVERY_LATENCY.labels(c.channel).observe(max(latency, 0.0))
-                log.info(
-                    "notification_sent",
-                    notification_id=c.notification_id,
-                    channel=c.channel,
-                    attempt=c.attempts,
-                )
 
     async def publish_dead_letters(self) -> int:
         """Publish the dead letter owed for each failed message (again after a crash: the

@@ -110,7 +110,7 @@ def test_messages_say_what_happened_without_personal_data() -> None:
 
 
 def test_retry_delays_double_with_jitter_and_stay_capped() -> None:
-    from services.notification.dispatcher import backoff_s
+    from services.notification.outcomes import backoff_s
 
     for attempt in range(1, 12):
         ceiling = min(60.0, 2.0 * 2 ** (attempt - 1))
