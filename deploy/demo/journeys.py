@@ -43,22 +43,28 @@ ANSWER_LOST = "IDEMPOTENCY_ANSWER_LOST"
 Recover = Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]]
 
 
+#: Sends one try of a step under the Idempotency-Key it is given.
+Send = Callable[[str], Awaitable[httpx.Response]]
+
+
 async def _call(
-    send: Callable[[], Awaitable[httpx.Response]],
+    send: Send,
     *,
     retry_codes: frozenset[str] = frozenset(),
     deadline: float,
     recover: Recover | None = None,
 ) -> dict[str, Any]:
-    """Send until success. A command keeps one Idempotency-Key over all its tries, so a try
-    whose answer was lost (a cut connection, a service restarting, a 503) is retried safely:
-    it gets the first answer instead of running twice. When even the kept answer was lost (the
-    service died between its commit and keeping it), the step took effect: ``recover`` reads
-    what the answer would have said (a step that needs nothing of it goes on). Also retried
-    while the answer's code says an event has not arrived yet."""
+    """Send until success. A command keeps one Idempotency-Key over the tries whose answer
+    was lost (a cut connection, a service restarting, a 503), so it is retried safely: it gets
+    the first answer instead of running twice. When even the kept answer was lost (the service
+    died between its commit and keeping it), the step took effect: ``recover`` reads what the
+    answer would have said (a step that needs nothing of it goes on). An answer whose code
+    says an event has not arrived yet (``retry_codes``) is an answer: it is kept under its key
+    and replayed for it, so the step is asked again under a new key."""
+    key = str(uuid.uuid4())
     while True:
         try:
-            response = await send()
+            response = await send(key)
         except httpx.TransportError:
             if time.monotonic() >= deadline:
                 raise
@@ -72,6 +78,8 @@ async def _call(
             return await recover(response.json()["details"]) if recover else {}
         wait = 0.05 if code in retry_codes else _retry_after(response, code)
         if wait is not None and time.monotonic() < deadline:
+            if code in retry_codes:
+                key = str(uuid.uuid4())
             await asyncio.sleep(wait)
             continue
         raise JourneyFailedError(f"{response.request.url.path}: {response.status_code} {code}")
@@ -98,13 +106,12 @@ async def run_journey(
     #: The citizen signs in on the online hall by verifying: its token goes with its calls.
     signed_in: dict[str, str] = {}
 
-    def post(url: str, key: str, body: dict[str, Any]) -> Callable[[], Awaitable[httpx.Response]]:
-        citizen_headers = signed_in if key == "channel" else {}
-        once = {"Idempotency-Key": str(uuid.uuid4())}  # the same on every try of this step
-        return lambda: client.post(
+    def post(url: str, role: str, body: dict[str, Any]) -> Send:
+        citizen_headers = signed_in if role == "channel" else {}
+        return lambda key: client.post(
             url,
             json=body,
-            headers={**headers, **citizen_headers, **once, "X-Api-Key": KEYS[key]},
+            headers={**headers, **citizen_headers, "Idempotency-Key": key, "X-Api-Key": KEYS[role]},
         )
 
     try:
@@ -127,12 +134,16 @@ async def run_journey(
         person_id = journey.person_id = verified["person_id"]
         signed_in["Authorization"] = f"Bearer {verified['citizen_token']}"
         # The citizen asks to be told by SMS as well as in the app.
-        once = {"Idempotency-Key": str(uuid.uuid4())}
         await _call(
-            lambda: client.put(
+            lambda key: client.put(
                 f"{urls.notification}/v1/persons/{person_id}/preferences",
                 json={"channels": ["app_push", "sms"], "phone": citizen.phone},
-                headers={**headers, **signed_in, **once, "X-Api-Key": KEYS["channel"]},
+                headers={
+                    **headers,
+                    **signed_in,
+                    "Idempotency-Key": key,
+                    "X-Api-Key": KEYS["channel"],
+                },
             ),
             deadline=deadline,
         )

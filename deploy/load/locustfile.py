@@ -47,8 +47,9 @@ class JourneyFailedError(Exception):
 
 
 class Step:
-    """Calls of one journey: one Idempotency-Key per step over its retries, the citizen's
-    token once they signed in, and waits while an answer says an event has not arrived."""
+    """Calls of one journey: one Idempotency-Key per step over the retries of a lost answer
+    (a new one after an answer that says an event has not arrived: that answer is kept under
+    its key), the citizen's token once they signed in."""
 
     def __init__(self, client: HttpSession) -> None:
         self.client = client
@@ -84,6 +85,8 @@ class Step:
                 again = code in waits_for or response.status_code == 503
                 if again and time.monotonic() < self.deadline:
                     response.success()  # an expected wait, not a failure
+                    if code in waits_for:  # answered: asked again, it is a new command
+                        headers["Idempotency-Key"] = str(uuid.uuid4())
                     time.sleep(0.05 if code in waits_for else 0.5)
                     continue
                 response.failure(f"{response.status_code} {code}")
