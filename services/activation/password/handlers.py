@@ -144,9 +144,14 @@ class PasswordHandlers:
         channel: str,
         causation: Causation,
     ) -> None:
-        """Change the password after entering the current one (the initial one at first)."""
-        hashed = await self.allowed_hash(new, card_id, "physical", id_number)
-        await self._enter(card_id, "physical", current, channel, causation, new_hash=hashed)
+        """Change the password after entering the current one (the initial one at first).
+
+        A new password the policy refuses is refused before the current one is checked (no
+        try counted); an allowed one is hashed while the current one is verified (two Argon2
+        computations side by side, one per hashing thread)."""
+        await self.check_allowed(new, card_id, "physical", id_number)
+        hashing = asyncio.get_running_loop().run_in_executor(self.hashing, self.hasher.hash, new)
+        await self._enter(card_id, "physical", current, channel, causation, new_hash=hashing)
 
     async def recover(
         self,
@@ -189,9 +194,10 @@ class PasswordHandlers:
         channel: str,
         causation: Causation,
         settlement: Settlement | None = None,
-        new_hash: str | None = None,
+        new_hash: asyncio.Future[str] | None = None,
     ) -> None:
-        """Enter the password to settle (``settlement``) or to change it (``new_hash``)."""
+        """Enter the password to settle (``settlement``) or to change it (``new_hash``, being
+        computed meanwhile)."""
 
         async def attempt() -> tuple[list[Envelope], ActivationError | None]:
             # Argon2 is slow on purpose: check the password before the transaction, so that
@@ -203,6 +209,7 @@ class PasswordHandlers:
             paying = settlement is not None
             unchecked = paying and subject.refusal is not None
             right = not unchecked and await self._right(stored, password, subject.region)
+            hashed = await new_hash if new_hash is not None else None
             async with self.pool.acquire() as conn, conn.transaction():
                 if paying:  # settlements of one card take turns: none lost to a conflict
                     await settlements.one_at_a_time(conn, kind, card_id)
@@ -235,8 +242,8 @@ class PasswordHandlers:
                     events = await self._append(
                         conn, subject.key, kind, subject.person_id, command, causation
                     )
-                    if new_hash is not None and command.right:
-                        await store.store_password_hash(conn, subject.key, kind, new_hash)
+                    if hashed is not None and command.right:
+                        await store.store_password_hash(conn, subject.key, kind, hashed)
                     refused = _refusal_of(events)
                     if refused is None and settlement is not None:
                         refused = await settlements.use_code(conn, settlement)
@@ -258,10 +265,17 @@ class PasswordHandlers:
     async def allowed_hash(
         self, new: str, key: str, kind: CardKind, id_number: str | None = None
     ) -> str:
-        """The Argon2id hash of a new password the policy allows for the holder of ``key`` (a
-        card id, or for the e-card its holder): 6 digits, no repeat or run, and none of the
-        ID number's 6-digit runs, as identity's facts say (``id_number`` if the caller gave
-        it too). Raises PasswordWeakError with the reason otherwise."""
+        """The Argon2id hash of a new password the policy allows (``check_allowed``)."""
+        await self.check_allowed(new, key, kind, id_number)
+        return await asyncio.get_running_loop().run_in_executor(self.hashing, self.hasher.hash, new)
+
+    async def check_allowed(
+        self, new: str, key: str, kind: CardKind, id_number: str | None = None
+    ) -> None:
+        """Whether the policy allows a new password for the holder of ``key`` (a card id, or
+        for the e-card its holder): 6 digits, no repeat or run, and none of the ID number's
+        6-digit runs, as identity's facts say (``id_number`` if the caller gave it too).
+        Raises PasswordWeakError with the reason otherwise."""
         passwords.check_policy(new, id_number)
         async with self.pool.acquire() as conn:
             holder = key if kind == "electronic" else await store.holder_of(conn, key)
@@ -272,7 +286,6 @@ class PasswordHandlers:
             raise PasswordCheckUnavailableError()
         if taken:
             raise PasswordWeakError(passwords.FROM_ID_NUMBER)
-        return await asyncio.get_running_loop().run_in_executor(self.hashing, self.hasher.hash, new)
 
     async def _subject(self, conn: Connection, key: str, kind: CardKind) -> Subject:
         """Whose password: a physical card (by card id) or a person's e-card (by person id)."""
