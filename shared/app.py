@@ -44,8 +44,10 @@ def service_app(
     holders: Mapping[str, Holder] | None = None,
     family_link: FamilyLink | None = None,
     probes: Sequence[Probe] = (),
+    large_bodies: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """The service's ASGI app; its lifespan starts and stops the runtime."""
+    """The service's ASGI app; its lifespan starts and stops the runtime (``large_bodies``:
+    the routes that take files, and how large)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +81,7 @@ def service_app(
         keys=settings.citizen_keys(),
     )
     app.state.authority = authority
-    install_edges(app, service, status_of)
+    install_edges(app, service, status_of, large_bodies)
     for router in routers:
         app.include_router(router)
     app.include_router(timeline_router())

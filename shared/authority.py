@@ -3,7 +3,8 @@
 It authenticates the channel credential (``X-Api-Key``), finds the route's rule, and for a
 self-service role verifies the citizen token (``Authorization: Bearer``) offline and checks
 that its subject is the person the request names, or a family holder who linked that person.
-Refusals: 401 ``AUTH_REQUIRED`` / ``AUTH_INVALID`` (credential), 401 ``TOKEN_REQUIRED`` /
+Refusals: 400 ``CREDENTIAL_AMBIGUOUS`` (two credentials or two tokens), 401 ``AUTH_REQUIRED``
+/ ``AUTH_INVALID`` (credential), 401 ``TOKEN_REQUIRED`` /
 ``TOKEN_EXPIRED`` / ``TOKEN_INVALID`` / ``TOKEN_OTHER_CHANNEL`` (citizen token), 403
 ``ROLE_FORBIDDEN`` (the role may not call the route), 403 ``PERSON_FORBIDDEN`` (the token's
 citizen may not act for the person named). No refusal repeats what the request carried.
@@ -11,7 +12,6 @@ citizen may not act for the person named). No refusal repeats what the request c
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from shared import citizen
 from shared.aggregate import retry_on_conflict
+from shared.bodies import json_body
 from shared.claims import outside_command
 from shared.contracts.access import PersonDataAccessed
 from shared.db import Connection
@@ -130,6 +131,11 @@ ServiceAuthority = Annotated[Authority, Depends(_authority)]
 
 def authenticate(request: Request, key: str | None) -> ApiClient:
     """The caller a channel credential belongs to."""
+    if any(len(request.headers.getlist(name)) > 1 for name in ("x-api-key", "authorization")):
+        # Which one would count is a guess no caller should rely on: neither does.
+        raise RefusedError(
+            400, "CREDENTIAL_AMBIGUOUS", "Send one channel credential and at most one token."
+        )
     if not key:
         raise RefusedError(401, "AUTH_REQUIRED", "Send your channel credential.")
     clients: Mapping[str, ApiClient] = request.app.state.settings.api_keys
@@ -239,10 +245,7 @@ async def _named(request: Request, subject: Subject) -> list[str]:
     if subject.where == "path":
         source: Any = request.path_params
     else:
-        try:
-            source = json.loads(await request.body())
-        except ValueError:
-            raise RefusedError(422, "INVALID_REQUEST", "The body is not JSON.") from None
+        source = await json_body(request)
     values = [source.get(f) for f in subject.fields] if isinstance(source, dict) else []
     named = [v for v in values if isinstance(v, str) and v]
     if not named:

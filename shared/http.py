@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared import tracing
+from shared.bodies import JSON_EXPECTED, BodyLimitMiddleware, is_json
 from shared.claims import IdempotencyKeyInUse
 from shared.db import UNAVAILABLE
 from shared.envelope import new_event_id
@@ -165,10 +166,16 @@ class CorrelationMiddleware:
                 LATENCY.labels(self.service, path).observe(time.perf_counter() - started)
 
 
-def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError], int]) -> None:
-    """Error handlers, Idempotency-Key, correlation ids, request metrics, /health, /ready and
-    /metrics."""
-    app.add_middleware(IdempotencyMiddleware)  # inside the correlation middleware below
+def install_edges(
+    app: FastAPI,
+    service: str,
+    status_of: Callable[[DomainError], int],
+    large_bodies: Mapping[str, int] | None = None,
+) -> None:
+    """Error handlers, body limits (``large_bodies``: a path -> its larger limit),
+    Idempotency-Key, correlation ids, request metrics, /health, /ready and /metrics."""
+    app.add_middleware(IdempotencyMiddleware)  # inside the body limit and correlation below
+    app.add_middleware(BodyLimitMiddleware, large_bodies=dict(large_bodies or {}))
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -198,6 +205,12 @@ def install_edges(app: FastAPI, service: str, status_of: Callable[[DomainError],
             return error_response(
                 400, "BODY_UNREADABLE", "The request body could not be read as JSON."
             )
+        if not is_json(request.headers) and any(
+            tuple(e.get("loc", ())) == ("body",) and e.get("type") != "missing"
+            for e in exc.errors()
+        ):
+            # A body sent as text, a form, XML: FastAPI did not read it as JSON.
+            return error_response(415, *JSON_EXPECTED)
         # Never echo the input: it may be an ID number or a name.
         details = [
             {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}

@@ -158,7 +158,8 @@ class IdempotencyMiddleware:
 
 
 _INVALID = (
-    "Idempotency-Key must be one key of 1 to 255 printable ASCII characters (a UUID is best)."
+    "Idempotency-Key must be one key of 1 to 255 visible ASCII characters, no spaces"
+    " (a UUID is best)."
 )
 
 

@@ -16,6 +16,7 @@ from services.identity.facecheck import load_public_keys
 from services.identity.family.api import router as family_router
 from services.identity.family.handlers import FamilyHandlers
 from services.identity.handlers import IdentityHandlers
+from services.identity.registration.api import MAX_IMPORT_BYTES
 from services.identity.registration.api import router as registration_router
 from services.identity.registration.handlers import RegistrationHandlers
 from services.identity.sessions import Sessions
@@ -80,6 +81,7 @@ def create_app(settings: IdentitySettings) -> FastAPI:
         migrations=MIGRATIONS,
         make_handlers=handlers,
         feed=feed(),
+        large_bodies={"/v1/registry/imports": MAX_IMPORT_BYTES},
     )
 
 
