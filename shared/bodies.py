@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -40,9 +41,9 @@ class BodyLimitMiddleware:
     """Refuses a body over its route's limit: at once when Content-Length says so, else as
     soon as more has arrived; and a body that stops arriving. Nothing more is read then."""
 
-    def __init__(self, app: ASGIApp, large_bodies: dict[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, large_bodies: Mapping[str, int]) -> None:
         self.app = app
-        self.large_bodies = large_bodies or {}
+        self.large_bodies = large_bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,7 +107,7 @@ async def json_body(request: Request) -> Any:
     if not body:
         raise BodyRefusedError(422, "INVALID_REQUEST", "The request has no body.")
     if not is_json(request.headers):
-        raise_json_expected()
+        raise BodyRefusedError(415, *JSON_EXPECTED)
     try:
         return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -129,8 +130,3 @@ def is_json(headers: Headers) -> bool:
 
 #: 415: the route takes JSON, and the body was sent as something else.
 JSON_EXPECTED = ("JSON_EXPECTED", "Send the body as JSON (Content-Type: application/json).")
-
-
-def raise_json_expected() -> None:
-    """Refuse a body sent as something else than JSON (415)."""
-    raise BodyRefusedError(415, *JSON_EXPECTED)

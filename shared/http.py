@@ -175,7 +175,7 @@ def install_edges(
     """Error handlers, body limits (``large_bodies``: a path -> its larger limit),
     Idempotency-Key, correlation ids, request metrics, /health, /ready and /metrics."""
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit and correlation below
-    app.add_middleware(BodyLimitMiddleware, large_bodies=dict(large_bodies or {}))
+    app.add_middleware(BodyLimitMiddleware, large_bodies=large_bodies or {})
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:

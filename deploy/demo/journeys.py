@@ -76,9 +76,10 @@ async def _call(
         code = response.json().get("code", "") if response.content else ""
         if code == ANSWER_LOST:
             return await recover(response.json()["details"]) if recover else {}
-        wait = 0.05 if code in retry_codes else _retry_after(response, code)
+        not_yet = code in retry_codes
+        wait = 0.05 if not_yet else _retry_after(response, code)
         if wait is not None and time.monotonic() < deadline:
-            if code in retry_codes:
+            if not_yet:
                 key = str(uuid.uuid4())
             await asyncio.sleep(wait)
             continue

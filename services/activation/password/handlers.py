@@ -150,7 +150,7 @@ class PasswordHandlers:
         try counted); an allowed one is hashed while the current one is verified (two Argon2
         computations side by side, one per hashing thread)."""
         await self.check_allowed(new, card_id, "physical", id_number)
-        hashing = asyncio.get_running_loop().run_in_executor(self.hashing, self.hasher.hash, new)
+        hashing = self._hash(new)
         await self._enter(card_id, "physical", current, channel, causation, new_hash=hashing)
 
     async def recover(
@@ -267,7 +267,11 @@ class PasswordHandlers:
     ) -> str:
         """The Argon2id hash of a new password the policy allows (``check_allowed``)."""
         await self.check_allowed(new, key, kind, id_number)
-        return await asyncio.get_running_loop().run_in_executor(self.hashing, self.hasher.hash, new)
+        return await self._hash(new)
+
+    def _hash(self, new: str) -> asyncio.Future[str]:
+        """The Argon2id hash of ``new``, computed in a hashing thread (started now)."""
+        return asyncio.get_running_loop().run_in_executor(self.hashing, self.hasher.hash, new)
 
     async def check_allowed(
         self, new: str, key: str, kind: CardKind, id_number: str | None = None
