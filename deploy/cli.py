@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from deploy import dead_letters, exits, health, kafka, notifications, operations
+from deploy import dead_letters, exits, health, integrator_users, kafka, notifications, operations
 from deploy.kafka_security import OPERATOR
 from deploy.paths import env_port, shebao_home
 from deploy.stack import Stack, StackError, refusals, start_infrastructure
@@ -55,6 +55,7 @@ import_app = typer.Typer(help="Load records the social insurance agency keeps.")
 app.add_typer(import_app, name="import")
 app.add_typer(notifications.app, name="notifications")
 app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(integrator_users.app, name="integrators")
 app.command()(operations.demo)
 app.command()(operations.timeline)
 app.command()(operations.rebuild)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated, ClassVar
@@ -15,7 +16,7 @@ from typing import Annotated, ClassVar
 import typer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
-from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
+from aiokafka.protocol.admin import CreateAclsRequest_v1, DeleteAclsRequest, DescribeAclsRequest
 from aiokafka.protocol.api import Request
 
 from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
@@ -102,12 +103,17 @@ def acl_plan(integrators: tuple[str, ...] = (DEMO_INTEGRATOR,)) -> list[Acl]:
     decisions = [f"shebao-dead-letters-{g}" for g in CONSUMED_TOPICS]
     acls += _grant(OPERATOR, Resource.TRANSACTIONAL_ID, decisions, Op.WRITE, Op.DESCRIBE)
     for user in integrators:
-        acls += _grant(user, Resource.TOPIC, list(EVENTS_TOPIC.values()), Op.READ, Op.DESCRIBE)
-        acls += [
-            Acl(f"User:{user}", Resource.GROUP, integrator_group_prefix(user), op, Pattern.PREFIXED)
-            for op in (Op.READ, Op.DESCRIBE)
-        ]
+        acls += integrator_acls(user)
     return sorted(set(acls))
+
+
+def integrator_acls(user: str) -> list[Acl]:
+    """An integrator reads the four events topics under its own consumer groups: nothing else."""
+    acls = _grant(user, Resource.TOPIC, list(EVENTS_TOPIC.values()), Op.READ, Op.DESCRIBE)
+    return acls + [
+        Acl(f"User:{user}", Resource.GROUP, integrator_group_prefix(user), op, Pattern.PREFIXED)
+        for op in (Op.READ, Op.DESCRIBE)
+    ]
 
 
 class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
@@ -151,38 +157,60 @@ async def provision(
         created = await create_topics(
             kafka, all_topics(), partitions=partitions, replication_factor=replication_factor
         )
-        response = await admin._send_request(_CreateAcls(acls))
-        for acl, (code, message) in zip(acls, response.creation_responses, strict=True):
-            if code:
-                raise ProvisionError(f"ACL refused ({code} {message}): {acl}")
-        await _until_every_broker_enforces(admin, len(acls), max(wait_s, 30))
+        await grant(admin, acls)
+        await until_every_broker_holds(admin, lambda held: held >= len(acls), max(wait_s, 30))
     finally:
         await admin.close()
     return created
 
 
-async def _until_every_broker_enforces(
-    admin: AIOKafkaAdminClient, count: int, wait_s: float
+async def grant(admin: AIOKafkaAdminClient, acls: list[Acl]) -> None:
+    """Create ``acls`` (idempotent: one already there is kept)."""
+    response = await admin._send_request(_CreateAcls(acls))
+    for acl, (code, message) in zip(acls, response.creation_responses, strict=True):
+        if code:
+            raise ProvisionError(f"ACL refused ({code} {message}): {acl}")
+
+
+async def revoke(admin: AIOKafkaAdminClient, user: str) -> int:
+    """Delete every ACL of ``user``; return how many there were."""
+    response = await admin._send_request(
+        DeleteAclsRequest(_ANY, None, _ANY, f"User:{user}", None, _ANY, _ANY)
+    )
+    deleted = 0
+    for code, message, matching in response.filter_responses:
+        if code:
+            raise ProvisionError(f"deleting the ACLs of {user} refused ({code} {message})")
+        deleted += len(matching)
+    return deleted
+
+
+async def until_every_broker_holds(
+    admin: AIOKafkaAdminClient,
+    settled: Callable[[int], bool],
+    wait_s: float,
+    user: str | None = None,
 ) -> None:
     """ACLs reach each broker through the metadata log, a moment after the controller took
-    them: a service started before would be refused what it may do. Wait until every broker
-    holds at least ``count`` ACLs."""
+    them: a service started before would be refused what it may do. Wait until the number of
+    ACLs (of ``user``, or all) every broker holds is ``settled``."""
     brokers = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
-    everything = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)
+    principal = None if user is None else f"User:{user}"
+    describe = DescribeAclsRequest(_ANY, None, _ANY, principal, None, _ANY, _ANY)
     deadline = time.monotonic() + wait_s
     for broker in brokers:
         while True:
             try:
-                response = await admin._send_request(everything, broker)
+                response = await admin._send_request(describe, broker)
             except (NodeNotReadyError, KafkaConnectionError) as unreachable:
                 # A broker the controller lists may not be in this client's metadata yet,
                 # or may not take connections yet: ask again until the deadline.
-                held, why = 0, f"is not reachable yet ({type(unreachable).__name__})"
+                held, why = -1, f"is not reachable yet ({type(unreachable).__name__})"
                 admin._client.force_metadata_update()
             else:
                 held = sum(len(resource[-1]) for resource in response.resources)
-                why = f"holds {held} of {count} ACLs"
-            if held >= count:
+                why = f"holds {held} ACLs"
+            if held >= 0 and settled(held):
                 break
             if time.monotonic() > deadline:
                 raise ProvisionError(f"broker {broker} {why}")

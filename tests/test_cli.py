@@ -84,6 +84,9 @@ def test_a_stack_that_does_not_answer_is_one_line_and_exit_code_4(
         ("status", "--no-such-option"),
         ("rebuild", "card", "--dry-run", "--schema", "bad!"),
         ("timeline", "not-a-person-id", "--json"),
+        ("integrators", "add", "Bank_1"),
+        ("integrators", "remove", "-bank"),
+        ("integrators", "add", "x" * 33),
     ],
 )
 def test_a_wrong_command_line_is_refused_by_the_parser(
@@ -98,3 +101,29 @@ def test_tables_fit_80_columns(nowhere: dict[str, str]) -> None:
     shown = shebao(nowhere, "status")
     assert shown.returncode == exits.NO
     assert max(len(line) for line in shown.stdout.splitlines()) <= 80
+
+
+def test_integrator_users_need_a_secured_cluster(nowhere: dict[str, str]) -> None:
+    # The laptop's single node is plaintext: it has no users to make.
+    ran = shebao(nowhere, "integrators", "add", "bank")
+    said = (ran.stdout + ran.stderr).strip()
+    assert ran.returncode == exits.NO, said
+    assert "secured cluster" in said
+    assert len(said.splitlines()) == 1, said
+
+
+def test_integrator_users_on_a_cluster_that_does_not_answer(nowhere: dict[str, str]) -> None:
+    # As compose's admin (its credentials in the environment), with Kafka away.
+    admin = {
+        **nowhere,
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": "admin",
+        "KAFKA_SASL_PASSWORD": "shebao-dev-kafka-admin",
+    }
+    ran = shebao(admin, "integrators", "list", "--json")
+    said = (ran.stdout + ran.stderr).strip()
+    assert ran.returncode == exits.UNREACHABLE, said
+    assert "Traceback" not in said
+    assert "Unclosed" not in said
+    assert ran.stdout.strip() == ""

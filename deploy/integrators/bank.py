@@ -160,9 +160,9 @@ async def run(
         isolation_level="read_committed",
         **(security or {}),
     )
-    await consumer.start()
     applied, idle_since = 0, time.monotonic()
     try:
+        await consumer.start()  # a refused start is stopped below too (no unclosed client)
         while until_idle_s is None or time.monotonic() - idle_since < until_idle_s:
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
             for tp, records in batches.items():

@@ -37,8 +37,10 @@ from aiokafka.errors import (
 
 from deploy.dead_letters import DeadLetterError, dead_letters, decide
 from deploy.demo.citizens import fake_citizen
+from deploy.integrator_users import add_integrator, integrators, remove_integrator
 from deploy.kafka import CLUSTER_PARTITIONS, NODE_PORT_STEP
-from deploy.kafka_security import DEMO_INTEGRATOR, OPERATOR
+from deploy.kafka_security import ADMIN, DEMO_INTEGRATOR, OPERATOR
+from deploy.kafka_users import UserRefused
 from deploy.paths import free_port_base, shebao_home
 from deploy.stack import REPLICA_PORT_STEP, SERVICES, Stack, start_infrastructure
 from shared.kafka import KafkaSecurity
@@ -267,3 +269,63 @@ async def test_the_operator_decides_a_dead_letter_on_the_cluster(stack: Stack) -
         await decide(
             _as(stack, "notification"), "notification", second.ref, "skip", by="x", note="y"
         )
+
+
+async def _read_on(consumer: AIOKafkaConsumer) -> None:
+    """Fetch and commit, for 10 s at most (until the cluster refuses)."""
+    for _ in range(20):
+        await consumer.getmany(timeout_ms=500)
+        await consumer.commit()
+
+
+async def test_an_operator_adds_rotates_and_removes_an_integrator(stack: Stack) -> None:
+    # `shebao integrators add hospital`: a user of its own that reads under its own groups.
+    admin = AIOKafkaAdminClient(**_as(stack, ADMIN))
+    await admin.start()
+    try:
+        password = await add_integrator(admin, "hospital")
+        user = "integrator-hospital"
+        assert user in await integrators(admin)
+        with pytest.raises(UserRefused, match="exists"):
+            await add_integrator(admin, "hospital")
+        reader = AIOKafkaConsumer(
+            CARD_EVENTS,
+            **_external(stack, user, password),
+            group_id="integrator.hospital.claims",
+            auto_offset_reset="earliest",
+        )
+        await reader.start()
+        try:
+            batches = await reader.getmany(timeout_ms=10000)
+            assert sum(len(b) for b in batches.values()) >= 1
+            with pytest.raises(TopicAuthorizationFailedError):
+                await _produce(_external(stack, user, password), CARD_EVENTS)
+            demo_group = AIOKafkaConsumer(
+                CARD_EVENTS, **_external(stack, user, password), group_id="integrator.demo.x"
+            )
+            try:
+                with pytest.raises(GroupAuthorizationFailedError):
+                    await demo_group.start()
+            finally:
+                await demo_group.stop()
+
+            # A new password: the old one no longer signs in, the new one does.
+            rotated = await add_integrator(admin, "hospital", rotate=True)
+            with pytest.raises(KafkaError):
+                await _produce(_external(stack, user, password), CARD_EVENTS)
+            with pytest.raises(TopicAuthorizationFailedError):
+                await _produce(_external(stack, user, rotated), CARD_EVENTS)
+
+            # Removed: the connection already open reads no more, and no one signs in as it.
+            await remove_integrator(admin, "hospital")
+            with pytest.raises((GroupAuthorizationFailedError, TopicAuthorizationFailedError)):
+                await _read_on(reader)
+        finally:
+            await reader.stop()
+        with pytest.raises(KafkaError):
+            await _produce(_external(stack, user, rotated), CARD_EVENTS)
+        assert user not in await integrators(admin)
+        with pytest.raises(UserRefused, match="no integrator-hospital"):
+            await remove_integrator(admin, "hospital")
+    finally:
+        await admin.close()

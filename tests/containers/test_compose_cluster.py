@@ -9,11 +9,12 @@ Run by `make compose-test` (deploy/engine.sh provides the engine and the images)
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import TopicAuthorizationFailedError
+from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from deploy.demo.journeys import run_demo
 from deploy.paths import REPO
@@ -84,3 +85,30 @@ async def test_an_integrator_reads_over_tls_and_cannot_write(cluster: Deployment
             await producer.send_and_wait(CARD_EVENTS, b"{}", key=b"forged")
     finally:
         await producer.stop()
+
+
+async def test_the_operator_adds_an_integrator_in_compose(cluster: Deployment) -> None:
+    # README: as the cluster's admin, where its credentials are (the kafka-provision job).
+    made = cluster.compose(
+        "run", "--rm", "--no-deps", "kafka-provision",
+        "python", "-m", "deploy.integrator_users", "add", "bank", "--json",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    access = json.loads(made.stdout.strip().splitlines()[-1])
+    assert access["user"] == "integrator-bank"
+    bank = cluster.kafka("integrator-bank", access["password"])
+    consumer = AIOKafkaConsumer(
+        CARD_EVENTS, **bank, group_id="integrator.bank.cards", auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=10000)
+    finally:
+        await consumer.stop()
+    assert sum(len(b) for b in batches.values()) > 0
+    stolen = AIOKafkaConsumer(CARD_EVENTS, **bank, group_id="integrator.demo.check")
+    try:
+        with pytest.raises(GroupAuthorizationFailedError):
+            await stolen.start()
+    finally:
+        await stolen.stop()
