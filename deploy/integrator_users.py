@@ -130,12 +130,15 @@ async def _until_every_broker_knows(admin: AIOKafkaAdminClient, user: str, known
 
 
 async def add_integrator(admin: AIOKafkaAdminClient, org: str, *, rotate: bool = False) -> str:
-    """Make ``integrator-<org>`` with a new random password (``rotate``: also when it exists,
-    its old password then stops working) and its read-only ACLs; return the password once
-    every broker has both."""
+    """Make ``integrator-<org>`` with a new random password (``rotate``: give the one that
+    exists a new password, the old one then stops working) and its read-only ACLs; return the
+    password once every broker has both."""
     user = PREFIX + org
-    if not rotate and await users(admin, [user]):
+    exists = bool(await users(admin, [user]))
+    if exists and not rotate:
         raise UserRefused(f"{user} exists: --rotate gives it a new password (the old one stops)")
+    if rotate and not exists:  # a mistyped rotation must not make a new reader
+        raise UserRefused(f"there is no {user} to rotate: add it without --rotate")
     password = secrets.token_urlsafe(24)
     acls = integrator_acls(user)
     await grant(admin, acls)

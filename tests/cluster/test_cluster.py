@@ -288,6 +288,8 @@ async def test_an_operator_adds_rotates_and_removes_an_integrator(stack: Stack) 
         assert user in await integrators(admin)
         with pytest.raises(UserRefused, match="exists"):
             await add_integrator(admin, "hospital")
+        with pytest.raises(UserRefused, match="no integrator-hospitl to rotate"):
+            await add_integrator(admin, "hospitl", rotate=True)
         reader = AIOKafkaConsumer(
             CARD_EVENTS,
             **_external(stack, user, password),
