@@ -166,9 +166,7 @@ async def users(
     """The users with a SCRAM credential (of ``names``, or all), as broker ``node`` (or any)
     knows them."""
     request = _Describe(names)
-    response = await (
-        admin._send_request(request) if node is None else admin._send_request_to_node(node, request)
-    )
+    response = await admin._send_request(request, node)  # None: any broker
     if response.error_code:
         raise UserRefused(f"refused ({response.error_code} {response.error_message})")
     known = set()
